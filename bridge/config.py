@@ -1,0 +1,368 @@
+"""textback.yaml -> frozen, typed settings.
+
+pydantic does the validation; this module only adds what an installer needs
+from the error messages: the file, the line and the key path of each problem,
+e.g. ``textback.yaml:7: ami.port: expected an integer 1-65535, got 'abc'``.
+Secrets may be written as ``${ENV_NAME}`` and are substituted from the
+environment before validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from bridge.numbers import to_e164
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(Exception):
+    """Every problem found in a config file, one line each."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+# ---------------------------------------------------------------- field types
+
+
+def _port(value: object) -> int:
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+    ):
+        raise PydanticCustomError(
+            "port", "expected an integer 1-65535, got {got}", {"got": _q(value)}
+        )
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise PydanticCustomError(
+            "port", "expected an integer 1-65535, got {got}", {"got": _q(value)}
+        )
+    return port
+
+
+def _phone(value: object, info: ValidationInfo) -> str:
+    region = (info.context or {}).get("region", "US")
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    e164 = to_e164(text, region)
+    if e164 is None:
+        raise PydanticCustomError("phone", "expected a phone number, got {got}", {"got": _q(value)})
+    return e164
+
+
+def _q(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+Port = Annotated[int, BeforeValidator(_port)]
+PhoneNumber = Annotated[str, BeforeValidator(_phone)]
+Seconds = Annotated[float, Field(gt=0)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+# ---------------------------------------------------------------- sections
+
+
+class BusinessConfig(_Model):
+    name: Name
+    timezone: str = "America/Chicago"
+    region: str = "US"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError(
+                "timezone",
+                "expected an IANA time zone such as America/Chicago, got {got}",
+                {"got": _q(value)},
+            ) from None
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise PydanticCustomError(
+                "region",
+                "expected a two-letter country code such as US, got {got}",
+                {"got": _q(value)},
+            )
+        return value.upper()
+
+
+class AmiConfig(_Model):
+    host: str = "127.0.0.1"
+    port: Port = 5038
+    username: Name
+    secret: SecretStr
+    connect_timeout: Seconds = 10.0
+    # A Ping goes out this often; no answer within ping_timeout means the link stalled.
+    ping_interval: Seconds = 20.0
+    ping_timeout: Seconds = 10.0
+    action_timeout: Seconds = 10.0
+    # Reconnect backoff: doubles from reconnect_min up to reconnect_max, with jitter.
+    reconnect_min: Seconds = 1.0
+    reconnect_max: Seconds = 60.0
+
+
+class PbxConfig(_Model):
+    inbound_contexts: tuple[str, ...] = ("from-trunk", "from-pstn", "from-did-direct")
+    internal_contexts: tuple[str, ...] = ("from-internal",)
+    # Desk phones dial each other with numbers this short (201, 1001...).
+    extension_max_digits: Annotated[int, Field(ge=2, le=8)] = 6
+    # A call that has sent no event for this long is closed as `unknown`.
+    max_call_hours: Annotated[float, Field(gt=0, le=72)] = 12.0
+
+
+class LineConfig(_Model):
+    did: PhoneNumber
+    name: Name
+    owners: tuple[str, ...] = ()
+
+
+class OwnerConfig(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+    name: Name
+    email: Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")] | None = None
+    mobile: PhoneNumber | None = None
+
+
+class StoreConfig(_Model):
+    path: Path = Path("/var/lib/textback/textback.db")
+
+
+class LogConfig(_Model):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Model):
+    business: BusinessConfig
+    ami: AmiConfig
+    pbx: PbxConfig = PbxConfig()
+    lines: Annotated[tuple[LineConfig, ...], Field(min_length=1)]
+    owners: tuple[OwnerConfig, ...] = ()
+    store: StoreConfig = StoreConfig()
+    log: LogConfig = LogConfig()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        owner_ids = [o.id for o in self.owners]
+        for i, owner_id in enumerate(owner_ids):
+            if owner_id in owner_ids[:i]:
+                raise _at(("owners", i, "id"), f"owner id {owner_id!r} is used twice")
+        dids = [line.did for line in self.lines]
+        for i, did in enumerate(dids):
+            if did in dids[:i]:
+                raise _at(("lines", i, "did"), f"line {did} is listed twice")
+        for i, line in enumerate(self.lines):
+            for j, owner_id in enumerate(line.owners):
+                if owner_id not in owner_ids:
+                    known = ", ".join(owner_ids) or "none"
+                    raise _at(
+                        ("lines", i, "owners", j),
+                        f"unknown owner {owner_id!r} (owners defined: {known})",
+                    )
+        return self
+
+    def line_for(self, did_e164: str | None) -> LineConfig | None:
+        for line in self.lines:
+            if line.did == did_e164:
+                return line
+        return None
+
+
+def _at(loc: tuple[str | int, ...], message: str) -> PydanticCustomError:
+    return PydanticCustomError("located", "{message}", {"message": message, "loc": list(loc)})
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, substitute ``${ENV}``, validate. Raises ConfigError naming file:line: key."""
+    env = os.environ if environ is None else environ
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{name}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{name}: cannot read: {exc}"]) from None
+    return parse_config(text, name, env)
+
+
+def parse_config(text: str, name: str, environ: Mapping[str, str]) -> Config:
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else 1
+            raise ConfigError([f"{name}:{line}: not valid YAML: {exc.problem}"]) from None
+        if root is None:
+            raise ConfigError([f"{name}: the file is empty"])
+        if not isinstance(root, yaml.MappingNode):
+            raise ConfigError(
+                [f"{name}:{root.start_mark.line + 1}: expected a mapping of sections"]
+            )
+        problems: list[str] = []
+        _check_node(root, (), name, environ, problems)
+        if problems:
+            raise ConfigError(problems)
+        data = loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+    region = "US"
+    business = data.get("business")
+    if isinstance(business, dict) and isinstance(business.get("region"), str):
+        region = business["region"].upper()
+    try:
+        return Config.model_validate(data, context={"region": region})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, root, name)) from None
+
+
+def _check_node(
+    node: yaml.Node,
+    path: tuple[str | int, ...],
+    name: str,
+    environ: Mapping[str, str],
+    problems: list[str],
+) -> None:
+    """Reject duplicate keys; substitute ``${ENV}`` in string scalars, in place."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                where = f"{name}:{line}: {_dotted((*path, key))}"
+                problems.append(f"{where}: key repeated (first on line {seen[key]})")
+            seen.setdefault(key, line)
+            _check_node(value_node, (*path, key), name, environ, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_node(item, (*path, index), name, environ, problems)
+    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+
+        def substitute(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in environ:
+                problems.append(
+                    f"{name}:{node.start_mark.line + 1}: {_dotted(path)}: "
+                    f"environment variable {var} is not set"
+                )
+                return ""
+            return environ[var]
+
+        node.value = _ENV_REF.sub(substitute, node.value)
+
+
+def _describe(exc: ValidationError, root: yaml.Node, name: str) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc: tuple[str | int, ...] = tuple(error["loc"])
+        ctx = error.get("ctx") or {}
+        if error["type"] == "located":
+            loc = (*loc, *ctx["loc"])
+            message = ctx["message"]
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown key" + _suggest(loc, root)
+        else:
+            message = error["msg"]
+            if not error["type"].startswith(("port", "phone", "timezone", "region")):
+                message = _lower_first(message)
+                got = _node_at(root, loc)
+                if isinstance(got, yaml.ScalarNode):
+                    message += f", got {got.value!r}"
+        problems.append(f"{name}:{_line_of(root, loc)}: {_dotted(loc)}: {message}")
+    return problems
+
+
+def _node_at(root: yaml.Node, loc: tuple[str | int, ...]) -> yaml.Node | None:
+    node: yaml.Node | None = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            return None
+    return node
+
+
+def _line_of(root: yaml.Node, loc: tuple[str | int, ...]) -> int:
+    """The line of the deepest part of ``loc`` that exists in the file."""
+    for depth in range(len(loc), -1, -1):
+        prefix = loc[:depth]
+        parent = _node_at(root, prefix[:-1]) if prefix else None
+        if prefix and isinstance(parent, yaml.MappingNode):
+            for key_node, _ in parent.value:
+                if key_node.value == prefix[-1]:
+                    return int(key_node.start_mark.line) + 1
+        node = _node_at(root, prefix)
+        if node is not None:
+            return int(node.start_mark.line) + 1
+    return 1
+
+
+def _suggest(loc: tuple[str | int, ...], root: yaml.Node) -> str:
+    section: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = section.model_fields.get(part) if hasattr(section, "model_fields") else None
+        if field is None:
+            return ""
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        section = next((a for a in (annotation, *args) if hasattr(a, "model_fields")), None)
+        if section is None:
+            return ""
+    known = list(section.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

@@ -1,0 +1,72 @@
+"""Phone numbers as the PBX reports them, normalised to E.164 with phonenumbers.
+
+The PBX may send ``5125550100``, ``15125550100`` or ``+15125550100`` for the
+same line; everything that compares or stores a number goes through
+:func:`to_e164` so they all meet.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+# What carriers and Asterisk put in CallerIDNum when the caller hides it.
+_WITHHELD = frozenset(
+    {
+        "",
+        "anonymous",
+        "unknown",
+        "<unknown>",
+        "restricted",
+        "private",
+        "unavailable",
+        "withheld",
+        "blocked",
+        "no caller id",
+    }
+)
+
+
+def is_withheld(raw: str | None) -> bool:
+    """True for an absent or deliberately hidden caller ID."""
+    return raw is None or raw.strip().lower() in _WITHHELD
+
+
+def to_e164(raw: str | None, region: str) -> str | None:
+    """E.164 form of ``raw`` if it is a possible public number, else None.
+
+    Short extensions (``201``), service codes (``911``) and text like
+    ``anonymous`` give None: they are not numbers a text can go to.
+    """
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.lower().startswith(("sip:", "tel:")):
+        text = text[4:].split("@", 1)[0]
+    if not text or not any(ch.isdigit() for ch in text):
+        return None
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def looks_like_extension(raw: str | None, max_digits: int) -> bool:
+    """A short all-digit number such as a desk phone's ``201``."""
+    if not raw:
+        return False
+    text = raw.strip()
+    return text.isdigit() and len(text) <= max_digits
+
+
+def display(e164: str | None) -> str:
+    """A number as a person reads it: ``(512) 555-0142`` in its own country."""
+    if e164 is None:
+        return "withheld"
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
