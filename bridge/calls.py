@@ -1,0 +1,491 @@
+"""The missed-call decision: a pure state machine fed AMI events.
+
+No I/O here. Events go in with the time they were seen; a ``CallDecision``
+comes out exactly once per call, when the call's first channel (the one whose
+``Uniqueid`` equals its ``Linkedid``) hangs up. The rules, and the event
+sequence each one rests on, are written up in docs/detection.md.
+
+What "a person answered" means matters most, because Asterisk itself answers
+callers for IVRs, queues, voicemail and follow-me: the caller's channel going
+``Up`` proves nothing. A person answered when
+
+- a dialled leg that is a real device (not a ``Local/`` helper channel) ends
+  with ``DialEnd DialStatus: ANSWER``, or
+- a queue member connects (``AgentConnect``), or
+- the caller's channel shares a bridge with another real device.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bridge.ami_framer import AmiMessage
+from bridge.numbers import is_withheld, looks_like_extension, to_e164
+
+
+class Outcome(StrEnum):
+    MISSED = "missed"
+    ANSWERED = "answered"
+    INTERNAL = "internal"
+    OUTBOUND = "outbound"
+    UNKNOWN = "unknown"  # the bridge could not see how the call ended
+
+
+class Reason(StrEnum):
+    NOANSWER = "NOANSWER"
+    BUSY = "BUSY"
+    CANCEL = "CANCEL"  # the caller hung up while phones were ringing
+    CHANUNAVAIL = "CHANUNAVAIL"
+    CONGESTION = "CONGESTION"
+    VOICEMAIL = "VOICEMAIL"
+    QUEUE_ABANDON = "QUEUE_ABANDON"
+    IVR_HANGUP = "IVR_HANGUP"  # only the auto-attendant answered
+    # Reasons for Outcome.UNKNOWN:
+    LINK_LOST = "LINK_LOST"  # ended while the AMI link was down
+    STALE = "STALE"  # no event for longer than any real call lasts
+    TRACE_ENDED = "TRACE_ENDED"  # a recording stopped mid-call
+
+
+@dataclass(frozen=True, slots=True)
+class CallDecision:
+    linkedid: str
+    outcome: Outcome
+    reason: Reason | None
+    caller: str | None  # E.164, or None when withheld / not a public number
+    caller_raw: str  # CallerIDNum exactly as the PBX sent it (untrusted)
+    caller_name: str
+    line: str | None  # the dialled DID in E.164
+    line_name: str | None
+    started_at: datetime
+    ended_at: datetime
+    withheld: bool = False
+    voicemail_left: bool | None = None  # set when the call reached voicemail
+    dial_status: str | None = None  # the last DIALSTATUS/DialEnd status seen
+    answered_by: str | None = None  # the channel of the person who answered
+    detail: str = ""
+
+    @property
+    def is_missed(self) -> bool:
+        return self.outcome is Outcome.MISSED
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionRules:
+    """What the decision needs from config: which calls are inbound, which lines exist."""
+
+    inbound_contexts: frozenset[str]
+    internal_contexts: frozenset[str]
+    lines: Mapping[str, str]  # DID in E.164 -> line name
+    region: str = "US"
+    extension_max_digits: int = 6
+    max_call_age: timedelta = timedelta(hours=12)
+    finished_memory: int = 10_000  # how many ended Linkedids to remember
+
+
+_DIAL_FAILURES = {
+    "NOANSWER": Reason.NOANSWER,
+    "BUSY": Reason.BUSY,
+    "CANCEL": Reason.CANCEL,
+    "CHANUNAVAIL": Reason.CHANUNAVAIL,
+    "CONGESTION": Reason.CONGESTION,
+    "INVALIDARGS": Reason.CHANUNAVAIL,
+    "DONTCALL": Reason.NOANSWER,
+    "TORTURE": Reason.NOANSWER,
+    "ABORT": Reason.CANCEL,
+}
+# Q.850 causes on the caller's Hangup when nothing was ever dialled.
+_CAUSE_REASONS = {
+    "17": Reason.BUSY,
+    "1": Reason.CHANUNAVAIL,
+    "3": Reason.CHANUNAVAIL,
+    "20": Reason.CHANUNAVAIL,
+    "27": Reason.CHANUNAVAIL,
+    "28": Reason.CHANUNAVAIL,
+    "34": Reason.CONGESTION,
+    "38": Reason.CONGESTION,
+    "41": Reason.CONGESTION,
+    "42": Reason.CONGESTION,
+    "44": Reason.CONGESTION,
+}
+_VOICEMAIL_APPS = frozenset({"VoiceMail", "Voicemail", "VM"})
+_QUEUE_APPS = frozenset({"Queue"})
+_WATCHED_VARIABLES = frozenset(
+    {"DIALSTATUS", "VM_MESSAGEFILE", "VMSTATUS", "FROM_DID", "QUEUESTATUS"}
+)
+
+
+def _is_device(channel: str) -> bool:
+    """A real phone or trunk leg, not a Local/ helper channel inside Asterisk."""
+    return bool(channel) and not channel.startswith("Local/")
+
+
+@dataclass(slots=True)
+class _Call:
+    linkedid: str
+    origin: str  # the caller's channel name
+    context: str
+    exten: str
+    caller_raw: str
+    caller_name: str
+    started_at: datetime
+    last_seen: datetime
+    adopted: bool = False  # first seen in a CoreShowChannels snapshot
+    did: str = ""
+    answered_by: str | None = None
+    pbx_answered: bool = False  # the caller's channel went Up (any reason)
+    dialled: bool = False
+    dial_status: str | None = None
+    caller_hung_up: bool = False
+    in_queue: bool = False
+    queue_abandoned: bool = False
+    voicemail: bool = False
+    voicemail_left: bool = False
+    hangup_cause: str = ""
+    bridges: dict[str, set[str]] = field(default_factory=dict)
+
+    def answered(self, by: str) -> None:
+        if self.answered_by is None:
+            self.answered_by = by
+
+
+class CallTracker:
+    """Follows every call by Linkedid and decides each one once."""
+
+    def __init__(self, rules: DetectionRules):
+        self.rules = rules
+        self._calls: dict[str, _Call] = {}
+        # Ended calls, remembered (bounded) so late events never reopen them.
+        self._finished: OrderedDict[str, None] = OrderedDict()
+        self._handlers: dict[str, Callable[[_Call, AmiMessage], None]] = {
+            "Newstate": self._on_newstate,
+            "NewCallerid": self._on_newcallerid,
+            "VarSet": self._on_varset,
+            "Newexten": self._on_newexten,
+            "DialBegin": self._on_dialbegin,
+            "DialEnd": self._on_dialend,
+            "AgentConnect": self._on_agentconnect,
+            "BridgeEnter": self._on_bridgeenter,
+            "BridgeLeave": self._on_bridgeleave,
+            "QueueCallerJoin": self._on_queuejoin,
+            "QueueCallerAbandon": self._on_queueabandon,
+            "MessageWaiting": self._on_messagewaiting,
+            "HangupRequest": self._on_hanguprequest,
+        }
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def open_calls(self) -> int:
+        return len(self._calls)
+
+    def is_tracking(self, linkedid: str) -> bool:
+        return linkedid in self._calls
+
+    def feed(self, msg: AmiMessage, now: datetime) -> CallDecision | None:
+        """Apply one event. Returns the call's decision when this event ends it."""
+        event = msg.event
+        if event is None:
+            return None
+        linkedid = msg.get("Linkedid")
+        call = self._calls.get(linkedid)
+        if call is None:
+            if event == "Newchannel" and linkedid and msg.get("Uniqueid") == linkedid:
+                self._start(msg, now)
+            return None
+        call.last_seen = now
+        if event == "Hangup":
+            if msg.get("Uniqueid") == linkedid:
+                call.hangup_cause = msg.get("Cause")
+                return self._finish(call, now)
+            return None
+        handler = self._handlers.get(event)
+        if handler is not None:
+            handler(call, msg)
+        return None
+
+    def reconcile(self, channels: Iterable[AmiMessage], now: datetime) -> list[CallDecision]:
+        """Catch up after an AMI reconnect from a ``CoreShowChannels`` snapshot.
+
+        Calls we were following that are gone ended while we could not see:
+        decided from what we already knew, or closed as ``unknown``. Calls in
+        the snapshot we did not know are adopted, so their hang-up is decided.
+        """
+        by_call: dict[str, list[AmiMessage]] = {}
+        for channel in channels:
+            by_call.setdefault(channel.get("Linkedid"), []).append(channel)
+        decisions = [
+            self._close(call, now, Reason.LINK_LOST, "ended while the AMI link was down")
+            for linkedid, call in list(self._calls.items())
+            if linkedid not in by_call
+        ]
+        for linkedid, snapshot in by_call.items():
+            call = self._calls.get(linkedid)
+            if call is None and linkedid not in self._finished:
+                origin = next((c for c in snapshot if c.get("Uniqueid") == linkedid), None)
+                if origin is None:
+                    continue  # the caller's channel is gone; nothing left to decide
+                call = self._start(origin, now - _parse_duration(origin.get("Duration")))
+                call.adopted = True
+            if call is not None:
+                self._apply_snapshot(call, snapshot)
+        return decisions
+
+    def expire(self, now: datetime) -> list[CallDecision]:
+        """Close calls that have sent nothing for longer than any real call lasts."""
+        limit = now - self.rules.max_call_age
+        stale = [call for call in self._calls.values() if call.last_seen < limit]
+        return [self._close(call, now, Reason.STALE, "no event for too long") for call in stale]
+
+    def close_all(self, now: datetime, reason: Reason, detail: str) -> list[CallDecision]:
+        """Close every open call as unknown (a recording ended, the bridge stops)."""
+        return [self._close(call, now, reason, detail) for call in list(self._calls.values())]
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _start(self, msg: AmiMessage, now: datetime) -> _Call:
+        linkedid = msg.get("Linkedid")
+        call = _Call(
+            linkedid=linkedid,
+            origin=msg.get("Channel"),
+            context=msg.get("Context"),
+            exten=msg.get("Exten"),
+            caller_raw=msg.get("CallerIDNum"),
+            caller_name=msg.get("CallerIDName"),
+            started_at=now,
+            last_seen=now,
+        )
+        if msg.get("ChannelStateDesc") == "Up":
+            call.pbx_answered = True
+        self._calls[linkedid] = call
+        return call
+
+    def _finish(self, call: _Call, now: datetime) -> CallDecision:
+        del self._calls[call.linkedid]
+        self._remember(call.linkedid)
+        return self._decide(call, now)
+
+    def _close(self, call: _Call, now: datetime, reason: Reason, detail: str) -> CallDecision:
+        """End a call whose hang-up we never saw; keep only what is already certain.
+
+        Answered (sticky), internal, outbound and a left voicemail cannot change
+        any more; a call that merely had not been answered yet becomes unknown.
+        """
+        decision = self._finish(call, now)
+        if decision.outcome is Outcome.MISSED and not call.voicemail_left:
+            return replace(decision, outcome=Outcome.UNKNOWN, reason=reason, detail=detail)
+        return decision
+
+    def _remember(self, linkedid: str) -> None:
+        self._finished[linkedid] = None
+        if len(self._finished) > self.rules.finished_memory:
+            self._finished.popitem(last=False)
+
+    # ------------------------------------------------------------ event handlers
+
+    def _on_newstate(self, call: _Call, msg: AmiMessage) -> None:
+        if msg.get("Channel") == call.origin and msg.get("ChannelStateDesc") == "Up":
+            call.pbx_answered = True
+
+    def _on_newcallerid(self, call: _Call, msg: AmiMessage) -> None:
+        if msg.get("Channel") == call.origin:
+            call.caller_raw = msg.get("CallerIDNum")
+            call.caller_name = msg.get("CallerIDName")
+
+    def _on_varset(self, call: _Call, msg: AmiMessage) -> None:
+        variable = msg.get("Variable")
+        if variable not in _WATCHED_VARIABLES or msg.get("Channel") != call.origin:
+            return
+        value = msg.get("Value")
+        if variable == "DIALSTATUS":
+            if value:
+                call.dial_status = value
+        elif variable == "VM_MESSAGEFILE":
+            if value:
+                call.voicemail = call.voicemail_left = True
+        elif variable == "VMSTATUS":
+            call.voicemail = True
+        elif variable == "FROM_DID":
+            call.did = value
+
+    def _on_newexten(self, call: _Call, msg: AmiMessage) -> None:
+        if msg.get("Channel") != call.origin:
+            return
+        application = msg.get("Application")
+        if application in _VOICEMAIL_APPS:
+            call.voicemail = True
+        elif application in _QUEUE_APPS:
+            call.in_queue = True
+
+    def _on_dialbegin(self, call: _Call, msg: AmiMessage) -> None:
+        call.dialled = True
+
+    def _on_dialend(self, call: _Call, msg: AmiMessage) -> None:
+        call.dialled = True
+        status = msg.get("DialStatus")
+        if status == "ANSWER":
+            dest = msg.get("DestChannel")
+            if _is_device(dest):
+                call.answered(dest)
+        elif status:
+            call.dial_status = status
+
+    def _on_agentconnect(self, call: _Call, msg: AmiMessage) -> None:
+        call.answered(msg.get("DestChannel") or msg.get("Interface") or msg.get("MemberName"))
+
+    def _on_bridgeenter(self, call: _Call, msg: AmiMessage) -> None:
+        members = call.bridges.setdefault(msg.get("BridgeUniqueid"), set())
+        members.add(msg.get("Channel"))
+        if call.origin in members:
+            peer = next((c for c in members if c != call.origin and _is_device(c)), None)
+            if peer is not None:
+                call.answered(peer)
+
+    def _on_bridgeleave(self, call: _Call, msg: AmiMessage) -> None:
+        members = call.bridges.get(msg.get("BridgeUniqueid"))
+        if members is not None:
+            members.discard(msg.get("Channel"))
+            if not members:
+                del call.bridges[msg.get("BridgeUniqueid")]
+
+    def _on_queuejoin(self, call: _Call, msg: AmiMessage) -> None:
+        call.in_queue = True
+
+    def _on_queueabandon(self, call: _Call, msg: AmiMessage) -> None:
+        call.queue_abandoned = True
+
+    def _on_messagewaiting(self, call: _Call, msg: AmiMessage) -> None:
+        # Raised on the caller's channel when app_voicemail saves a message.
+        if msg.get("Channel") == call.origin and msg.get("Waiting") not in ("", "0"):
+            call.voicemail = call.voicemail_left = True
+
+    def _on_hanguprequest(self, call: _Call, msg: AmiMessage) -> None:
+        # HangupRequest (not SoftHangupRequest) comes from the far end: the caller hung up.
+        if msg.get("Channel") == call.origin:
+            call.caller_hung_up = True
+
+    # ------------------------------------------------------------ reconnect snapshot
+
+    def _apply_snapshot(self, call: _Call, snapshot: list[AmiMessage]) -> None:
+        origin = next((c for c in snapshot if c.get("Channel") == call.origin), None)
+        if origin is None:
+            return
+        if origin.get("ChannelStateDesc") == "Up":
+            call.pbx_answered = True
+        application = origin.get("Application")
+        if application in _VOICEMAIL_APPS:
+            call.voicemail = True
+        elif application in _QUEUE_APPS:
+            call.in_queue = True
+        elif application == "Dial":
+            call.dialled = True
+        bridge = origin.get("BridgeId")
+        if bridge:
+            for channel in snapshot:
+                name = channel.get("Channel")
+                if name != call.origin and channel.get("BridgeId") == bridge and _is_device(name):
+                    call.answered(name)
+
+    # ------------------------------------------------------------ the decision
+
+    def _decide(self, call: _Call, now: datetime) -> CallDecision:
+        rules = self.rules
+        did = to_e164(call.did or call.exten, rules.region)
+        line_name = rules.lines.get(did) if did else None
+        caller = None if is_withheld(call.caller_raw) else to_e164(call.caller_raw, rules.region)
+        base = CallDecision(
+            linkedid=call.linkedid,
+            outcome=Outcome.MISSED,
+            reason=None,
+            caller=caller,
+            caller_raw=call.caller_raw,
+            caller_name=call.caller_name,
+            line=did,
+            line_name=line_name,
+            started_at=call.started_at,
+            ended_at=now,
+            withheld=caller is None,
+            dial_status=call.dial_status,
+            answered_by=call.answered_by,
+        )
+        direction = self._direction(call, line_name is not None)
+        if direction is not None:
+            return replace(
+                base,
+                outcome=direction,
+                caller=None,
+                withheld=False,
+                line=None,
+                line_name=None,
+                detail=f"placed from {call.context or 'an unknown context'}",
+            )
+        if call.answered_by is not None:
+            return replace(base, outcome=Outcome.ANSWERED, detail=f"answered by {call.answered_by}")
+        reason, detail = self._missed_reason(call)
+        if call.adopted:
+            detail += " (call was already up when the bridge connected)"
+        return replace(
+            base,
+            reason=reason,
+            detail=detail,
+            voicemail_left=call.voicemail_left if reason is Reason.VOICEMAIL else None,
+        )
+
+    def _direction(self, call: _Call, known_line: bool) -> Outcome | None:
+        """INTERNAL or OUTBOUND for calls that are not inbound; None for inbound."""
+        rules = self.rules
+        if call.context in rules.inbound_contexts:
+            return None
+        from_desk = call.context in rules.internal_contexts or (
+            not known_line and looks_like_extension(call.caller_raw, rules.extension_max_digits)
+        )
+        if not from_desk:
+            return None  # a listed line, or an outside caller in an unlisted context
+        dialled = to_e164(call.exten, rules.region)
+        dials_out = (
+            dialled is not None
+            and dialled not in rules.lines
+            and not looks_like_extension(call.exten, rules.extension_max_digits)
+        )
+        return Outcome.OUTBOUND if dials_out else Outcome.INTERNAL
+
+    @staticmethod
+    def _missed_reason(call: _Call) -> tuple[Reason, str]:
+        if call.queue_abandoned:
+            return Reason.QUEUE_ABANDON, "caller hung up while waiting in the queue"
+        if call.voicemail:
+            left = "left a message" if call.voicemail_left else "left no message"
+            return Reason.VOICEMAIL, f"sent to voicemail, {left}"
+        if call.dial_status:
+            reason = _DIAL_FAILURES.get(call.dial_status, Reason.NOANSWER)
+            # CANCEL is the caller giving up; when the PBX ended the ringing
+            # (follow-me steps, timeouts) nobody answered instead.
+            if reason is Reason.CANCEL and not call.caller_hung_up:
+                reason = Reason.NOANSWER
+            return reason, f"dial ended {call.dial_status}"
+        if call.dialled:
+            if call.caller_hung_up:
+                return Reason.CANCEL, "caller hung up while phones rang"
+            return Reason.NOANSWER, "phones rang, nobody answered"
+        if call.in_queue:
+            return Reason.NOANSWER, "left the queue unanswered"
+        if call.pbx_answered:
+            return Reason.IVR_HANGUP, "only the auto-attendant answered"
+        cause_reason = _CAUSE_REASONS.get(call.hangup_cause)
+        if cause_reason is not None:
+            return cause_reason, f"nothing dialled, hangup cause {call.hangup_cause}"
+        if call.caller_hung_up:
+            return Reason.CANCEL, "caller hung up before any phone rang"
+        return Reason.NOANSWER, "no phone was reached"
+
+
+def _parse_duration(text: str) -> timedelta:
+    """CoreShowChannel ``Duration`` is ``HH:MM:SS``."""
+    try:
+        hours, minutes, seconds = (int(part) for part in text.split(":"))
+    except ValueError:
+        return timedelta(0)
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
