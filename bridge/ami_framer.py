@@ -124,6 +124,8 @@ class AmiFramer:
 
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     expect_banner: bool = True
+    # A message must carry one of these keys; a server reading actions wants "Action".
+    kinds: tuple[str, ...] = ("Event", "Response")
     banner: str | None = None
     errors: list[FrameError] = field(default_factory=list)
     _buf: bytearray = field(default_factory=bytearray)
@@ -207,10 +209,12 @@ class AmiFramer:
             )
         if message is None:
             return
-        if message.event is None and message.response is None:
+        if not any(kind in message for kind in self.kinds):
             self.errors.append(
                 FrameError(
-                    "no-event-or-response", "message has no Event or Response", block[:80].encode()
+                    "no-event-or-response",
+                    f"message has no {' or '.join(self.kinds)}",
+                    block[:80].encode(),
                 )
             )
             return

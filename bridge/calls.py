@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bridge.ami_framer import AmiMessage
+from bridge.config import Config, PbxConfig
 from bridge.numbers import is_withheld, looks_like_extension, to_e164
 
 
@@ -72,6 +73,24 @@ class CallDecision:
     def is_missed(self) -> bool:
         return self.outcome is Outcome.MISSED
 
+    def as_json(self) -> dict[str, object]:
+        return {
+            "linkedid": self.linkedid,
+            "caller": self.caller,
+            "caller_name": self.caller_name,
+            "line": self.line,
+            "line_name": self.line_name,
+            "outcome": self.outcome.value,
+            "reason": self.reason.value if self.reason else None,
+            "withheld": self.withheld,
+            "voicemail_left": self.voicemail_left,
+            "dial_status": self.dial_status,
+            "answered_by": self.answered_by,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+            "detail": self.detail,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class DetectionRules:
@@ -84,6 +103,29 @@ class DetectionRules:
     extension_max_digits: int = 6
     max_call_age: timedelta = timedelta(hours=12)
     finished_memory: int = 10_000  # how many ended Linkedids to remember
+
+    @classmethod
+    def from_config(cls, config: Config) -> DetectionRules:
+        return cls(
+            inbound_contexts=frozenset(config.pbx.inbound_contexts),
+            internal_contexts=frozenset(config.pbx.internal_contexts),
+            lines={line.did: line.name for line in config.lines},
+            region=config.business.region,
+            extension_max_digits=config.pbx.extension_max_digits,
+            max_call_age=timedelta(hours=config.pbx.max_call_hours),
+        )
+
+    @classmethod
+    def defaults(cls, region: str = "US") -> DetectionRules:
+        """Rules for a stream read without a config file (``textback replay``)."""
+        pbx = PbxConfig()
+        return cls(
+            inbound_contexts=frozenset(pbx.inbound_contexts),
+            internal_contexts=frozenset(pbx.internal_contexts),
+            lines={},
+            region=region,
+            extension_max_digits=pbx.extension_max_digits,
+        )
 
 
 _DIAL_FAILURES = {

@@ -67,6 +67,10 @@ class Pbx:
     """Hands out channel names and unique ids the way one Asterisk run does."""
 
     epoch: int = 1_795_617_000
+    # Who calls and which line they dial, unless a scenario says otherwise.
+    caller: str = "+15125559876"
+    caller_name: str = "Jane Caller"
+    did: str = "+15125550100"
     _ids: Iterator[int] = field(default_factory=itertools.count)
     _bridges: Iterator[int] = field(default_factory=itertools.count)
     out: list[bytes] = field(default_factory=list)
@@ -117,11 +121,14 @@ class Call:
         cls,
         pbx: Pbx,
         *,
-        caller: str = "+15125559876",
-        name: str = "Jane Caller",
-        did: str = "+15125550100",
+        caller: str | None = None,
+        name: str | None = None,
+        did: str | None = None,
         context: str = "from-trunk",
     ) -> Call:
+        caller = pbx.caller if caller is None else caller
+        name = pbx.caller_name if name is None else name
+        did = pbx.did if did is None else did
         chan = pbx.channel(
             "trunk", context=context, exten=did, cid_num=caller, cid_name=name, state="Ring"
         )
@@ -286,8 +293,8 @@ class Call:
 Scenario = Callable[[Pbx], Iterator[None]]
 
 
-def answered(pbx: Pbx, caller: str = "+15125559876", did: str = "+15125550100") -> Iterator[None]:
-    call = Call.inbound(pbx, caller=caller, did=did)
+def answered(pbx: Pbx) -> Iterator[None]:
+    call = Call.inbound(pbx)
     desk = call.leg("201")
     call.dial_start("PJSIP/201,20")
     call.dial_begin(desk, "201")
@@ -309,13 +316,12 @@ def answered(pbx: Pbx, caller: str = "+15125559876", did: str = "+15125550100") 
 
 def no_answer(
     pbx: Pbx,
-    caller: str = "+15125559876",
-    name: str = "Jane Caller",
-    did: str = "+15125550100",
     phones: tuple[str, ...] = ("201",),
+    caller: str | None = None,
+    name: str | None = None,
 ) -> Iterator[None]:
     """Every phone rings out; Dial times out and the PBX hangs up (02, 05)."""
-    call = Call.inbound(pbx, caller=caller, name=name, did=did)
+    call = Call.inbound(pbx, caller=caller, name=name)
     desks = [call.leg(p) for p in phones]
     call.dial_start("&".join(f"PJSIP/{p}" for p in phones) + ",8")
     for desk, phone in zip(desks, phones, strict=True):
@@ -338,9 +344,9 @@ def anonymous(pbx: Pbx) -> Iterator[None]:
     yield from no_answer(pbx, caller="anonymous", name="Anonymous")
 
 
-def caller_gives_up(pbx: Pbx, caller: str = "+15125559876") -> Iterator[None]:
+def caller_gives_up(pbx: Pbx) -> Iterator[None]:
     """The caller hangs up while the phone still rings (CANCEL)."""
-    call = Call.inbound(pbx, caller=caller)
+    call = Call.inbound(pbx)
     desk = call.leg("201")
     call.dial_start("PJSIP/201,20")
     call.dial_begin(desk, "201")

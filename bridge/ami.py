@@ -1,0 +1,343 @@
+"""AMI intake: one adapter between Asterisk's manager socket and the bridge.
+
+panoramisk supplies the action side: ``Action`` (ActionIDs, wire format) and
+``AMIProtocol``'s matching of responses and event lists to the action that
+asked. Its gaps that the bridge depends on are closed here, each in one place:
+
+- parsing goes through the sans-I/O :class:`~bridge.ami_framer.AmiFramer`
+  (non-UTF-8 bytes kept, split characters intact, bounded buffer) - panoramisk
+  drops those bytes and buffers without bound;
+- login is awaited and checked: a refused login raises :class:`LoginRefused`
+  (panoramisk only leaves ``authenticated=False``);
+- a Ping must be answered within ``ping_timeout`` or the link counts as stalled
+  and is closed (panoramisk never checks the answer);
+- reconnecting is :meth:`AmiLink.run`'s one loop, with capped exponential
+  backoff and jitter, and it ends when its task is cancelled (panoramisk
+  retries every 2 s forever, even after ``close()``);
+- an exception in the event handler is logged and the stream goes on
+  (in panoramisk it kills the connection);
+- an action sent while the link is down, or never answered, fails with a
+  timeout instead of hanging forever; values with CR/LF are refused, so
+  untrusted text cannot inject AMI headers or actions.
+
+The secret goes to the socket and nowhere else: nothing here logs an action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from panoramisk.actions import Action
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+from bridge.ami_framer import AmiFramer, AmiMessage
+from bridge.config import AmiConfig
+from bridge.safe_text import printable
+
+log = logging.getLogger(__name__)
+
+
+class LinkState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"  # dropped, refused, stalled: retrying
+    BAD_CREDENTIALS = "bad_credentials"  # login refused: retrying, slowly
+    STOPPED = "stopped"
+
+
+class AmiError(Exception):
+    pass
+
+
+class NotConnected(AmiError):
+    """No logged-in AMI connection right now."""
+
+
+class LoginRefused(AmiError):
+    """Asterisk answered the Login with an error (wrong user, secret or permit)."""
+
+
+class LinkStalled(AmiError):
+    """A Ping went unanswered: the socket is open but Asterisk is not talking."""
+
+
+class ConnectionLost(AmiError):
+    pass
+
+
+EventHandler = Callable[[AmiMessage], None]
+ConnectedHandler = Callable[["AmiLink"], Awaitable[None]]
+StateHandler = Callable[[LinkState, str], None]
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol for action bookkeeping; our framer for parsing."""
+
+    def __init__(
+        self,
+        on_event: EventHandler,
+        tap: Callable[[bytes], None] | None,
+        max_message_bytes: int,
+    ):
+        self._on_event = on_event
+        self._tap = tap
+        self._max_message_bytes = max_message_bytes
+        self._failed_events: set[str] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.log = log
+        self.framer = AmiFramer(max_message_bytes=self._max_message_bytes)
+        loop = asyncio.get_running_loop()
+        self.banner: asyncio.Future[str] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if self._tap is not None:
+            self._tap(data)
+        for message in self.framer.feed(data):
+            action_id = message.get("ActionID")
+            if action_id and action_id in self.responses:
+                self.handle_message(_to_panoramisk(message))
+            elif message.event is not None:
+                self._dispatch(message)
+        if self.framer.banner and not self.banner.done():
+            self.banner.set_result(self.framer.banner)
+        for error in self.framer.take_errors():
+            log.warning(
+                "AMI: skipped a %s message (%s): %s",
+                error.reason,
+                error.detail,
+                printable(error.excerpt.decode("latin-1")),
+            )
+
+    def _dispatch(self, message: AmiMessage) -> None:
+        try:
+            self._on_event(message)
+        except Exception:
+            # One bad event must not cost the connection; log each kind once.
+            name = message.event or "?"
+            if name not in self._failed_events:
+                self._failed_events.add(name)
+                log.exception("AMI: the handler failed on a %s event; skipped", printable(name))
+
+    def send(self, data: Action, as_list: bool | None = None) -> asyncio.Future[Any]:
+        self.responses[data.id] = data
+        self.transport.write(str(data).encode("utf-8"))
+        future: asyncio.Future[Any] = data.future
+        return future
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        for action in self.responses.values():
+            if not action.future.done():
+                action.future.set_exception(ConnectionLost("AMI connection lost"))
+        self.responses.clear()
+        if not self.lost.done():
+            self.lost.set_result(None)
+        if not self.banner.done():
+            self.banner.set_exception(ConnectionLost("closed before the banner"))
+            self.banner.exception()  # retrieved: nobody may be waiting
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+
+def _to_panoramisk(message: AmiMessage) -> Message:
+    headers: dict[str, str | list[str]] = {}
+    for key, value in message.items():
+        previous = headers.get(key)
+        if previous is None:
+            headers[key] = value
+        elif isinstance(previous, list):
+            previous.append(value)
+        else:
+            headers[key] = [previous, value]
+    return Message(headers)
+
+
+def _check_action(fields: Mapping[str, str | Sequence[str]]) -> None:
+    """Refuse CR/LF anywhere: it would end the header and start a new action."""
+    for key, value in fields.items():
+        values = [value] if isinstance(value, str) else list(value)
+        for text in (key, *values):
+            if "\r" in text or "\n" in text:
+                raise ValueError(f"AMI action field {key!r} contains a line break")
+
+
+class AmiLink:
+    """A logged-in AMI connection that keeps itself up while ``run()`` runs."""
+
+    def __init__(
+        self,
+        settings: AmiConfig,
+        on_event: EventHandler,
+        *,
+        on_connected: ConnectedHandler | None = None,
+        on_state: StateHandler | None = None,
+        tap: Callable[[bytes], None] | None = None,
+        max_message_bytes: int = 64 * 1024,
+        rng: random.Random | None = None,
+    ):
+        self.settings = settings
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._on_state = on_state
+        self._tap = tap
+        self._max_message_bytes = max_message_bytes
+        self._rng = rng or random.Random()
+        self._protocol: _Protocol | None = None
+        self.state = LinkState.STOPPED
+        self.state_detail = ""
+        self.banner: str | None = None
+        self.connections = 0  # successful logins so far
+        self._was_up = False
+
+    # ------------------------------------------------------------ public
+
+    async def run(self) -> None:
+        """Connect, log in, stay up; after any failure back off and retry.
+
+        This is the bridge's one reconnect loop. It runs until cancelled, and on
+        cancel closes the socket before returning.
+        """
+        failures = 0
+        try:
+            while True:
+                self._was_up = False
+                try:
+                    await self._session()
+                except LoginRefused as exc:
+                    self._set_state(LinkState.BAD_CREDENTIALS, str(exc))
+                except (OSError, TimeoutError, AmiError) as exc:
+                    self._set_state(LinkState.DISCONNECTED, _describe(exc))
+                failures = 0 if self._was_up else failures + 1
+                delay = self._backoff(failures)
+                log.debug("AMI: next attempt in %.1f s", delay)
+                await asyncio.sleep(delay)
+        finally:
+            self._set_state(LinkState.STOPPED, "")
+
+    async def send_action(self, fields: Mapping[str, str | Sequence[str]]) -> Any:
+        """Send one action and await its response (a list for event-list actions)."""
+        _check_action(fields)
+        protocol = self._protocol
+        if protocol is None or protocol.closed or self.state is not LinkState.CONNECTED:
+            raise NotConnected("AMI is not connected")
+        return await self._request(protocol, dict(fields))
+
+    # ------------------------------------------------------------ one connection
+
+    async def _session(self) -> None:
+        """One connection's life: connect, log in, serve until it fails."""
+        settings = self.settings
+        if self.state is LinkState.STOPPED:
+            self._set_state(LinkState.CONNECTING, f"{settings.host}:{settings.port}")
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(settings.connect_timeout):
+            transport, protocol = await loop.create_connection(
+                lambda: _Protocol(self._on_event, self._tap, self._max_message_bytes),
+                settings.host,
+                settings.port,
+            )
+        try:
+            async with asyncio.timeout(settings.connect_timeout):
+                self.banner = await protocol.banner
+            reply = await self._request(
+                protocol,
+                {
+                    "Action": "Login",
+                    "Username": settings.username,
+                    "Secret": settings.secret.get_secret_value(),
+                    "Events": "on",
+                },
+            )
+            if not reply.success:
+                reason = printable(reply.get("Message", "")) or "no reason given"
+                raise LoginRefused(f"login as {settings.username!r} refused: {reason}")
+            self._protocol = protocol
+            self._was_up = True
+            self.connections += 1
+            self._set_state(LinkState.CONNECTED, printable(self.banner or ""))
+            await self._serve(protocol)
+        finally:
+            self._protocol = None
+            transport.abort()
+
+    async def _serve(self, protocol: _Protocol) -> None:
+        """Keepalive, the on-connected hook and the socket, until one fails."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._keepalive(protocol))
+                tasks.create_task(self._run_on_connected())
+                await protocol.lost
+                raise ConnectionLost("Asterisk closed the connection")
+        except BaseExceptionGroup as group:
+            link_errors, others = group.split(AmiError)
+            if others is not None or link_errors is None:
+                raise
+            raise link_errors.exceptions[0] from None
+
+    async def _run_on_connected(self) -> None:
+        if self._on_connected is None:
+            return
+        try:
+            await self._on_connected(self)
+        except (AmiError, TimeoutError) as exc:
+            # The link itself will notice if it is broken; the hook just failed.
+            log.warning("AMI: after-login catch-up failed: %s", _describe(exc))
+
+    async def _keepalive(self, protocol: _Protocol) -> None:
+        settings = self.settings
+        while True:
+            await asyncio.sleep(settings.ping_interval)
+            try:
+                await self._request(protocol, {"Action": "Ping"}, settings.ping_timeout)
+            except TimeoutError:
+                raise LinkStalled(f"no answer to Ping within {settings.ping_timeout:g} s") from None
+
+    async def _request(
+        self, protocol: _Protocol, fields: dict[str, Any], within: float | None = None
+    ) -> Any:
+        action = Action(fields)
+        try:
+            async with asyncio.timeout(within or self.settings.action_timeout):
+                return await protocol.send(action)
+        finally:
+            protocol.responses.pop(action.id, None)
+
+    # ------------------------------------------------------------ state
+
+    def _set_state(self, state: LinkState, detail: str) -> None:
+        """Log once per change of state, never once per retry."""
+        if state is self.state:
+            self.state_detail = detail
+            return
+        self.state, self.state_detail = state, detail
+        trouble = state in (LinkState.DISCONNECTED, LinkState.BAD_CREDENTIALS)
+        level = logging.WARNING if trouble else logging.INFO
+        log.log(level, "AMI %s%s", state.value, f": {detail}" if detail else "")
+        if self._on_state is not None:
+            self._on_state(state, detail)
+
+    def _backoff(self, failures: int) -> float:
+        """Capped exponential backoff with jitter; slow after a refused login."""
+        settings = self.settings
+        if self.state is LinkState.BAD_CREDENTIALS:
+            failures += 3  # a wrong secret will not fix itself in a second
+        ceiling = min(settings.reconnect_max, settings.reconnect_min * 2.0 ** max(0, failures - 1))
+        return ceiling * (0.5 + self._rng.random() / 2)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return printable(str(exc)) or type(exc).__name__

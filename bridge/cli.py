@@ -1,0 +1,270 @@
+"""The ``textback`` command.
+
+click parses arguments; rich draws tables. A user error (bad config, missing
+file, unreadable store) prints one clear message and exits non-zero, never a
+traceback. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bridge.ami import AmiLink
+from bridge.calls import DetectionRules
+from bridge.config import Config, ConfigError, load_config
+from bridge.daemon import Bridge, describe
+from bridge.numbers import display
+from bridge.replay import replay as replay_stream
+from bridge.safe_text import printable
+from bridge.store import Store, StoreError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+_console = Console(highlight=False)
+_errors = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    _errors.print(f"[bold red]textback:[/] {message}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            _errors.print(problem, markup=False, soft_wrap=True)
+        _fail(f"{len(exc.problems)} problem(s) in {path}", EXIT_USAGE)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _run_until_signal(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` until it ends or SIGINT/SIGTERM arrives; then cancel and await it."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with asyncio.TaskGroup() as tasks:
+            job = tasks.create_task(work)
+            waiter = tasks.create_task(stop.wait())
+            await asyncio.wait({job, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            job.cancel()
+            waiter.cancel()
+
+    try:
+        asyncio.run(main())
+    except BaseExceptionGroup as group:
+        raise _first_error(group) from None
+
+
+def _first_error(error: BaseException) -> BaseException:
+    """The exception that started it, out of (nested) task-group wrappers."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    metavar="FILE",
+    help="textback.yaml",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="textback")
+def main() -> None:
+    """Missed-call text-back for an Asterisk PBX."""
+
+
+@main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Record decisions, queue no texts.")
+def run(config_path: str, dry_run: bool) -> None:
+    """Run the bridge until SIGTERM or Ctrl-C."""
+    config = _load(config_path)
+    _setup_logging(config.log.level)
+
+    async def daemon() -> None:
+        async with await Store.open(config.store.path) as store:
+            await Bridge(config, store, dry_run=dry_run).run()
+
+    try:
+        _run_until_signal(daemon())
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+@main.command("check-config")
+@click.argument("config_path", metavar="FILE")
+def check_config(config_path: str) -> None:
+    """Validate a config file and show what it says (secrets masked)."""
+    config = _load(config_path)
+    table = Table(title=f"{config_path}: OK", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    b, ami, pbx = config.business, config.ami, config.pbx
+    table.add_row("business", f"{b.name} ({b.timezone}, numbers read as {b.region})")
+    table.add_row("AMI", f"{ami.username}@{ami.host}:{ami.port}, secret {ami.secret}")
+    table.add_row("inbound contexts", ", ".join(pbx.inbound_contexts) or "-")
+    table.add_row("internal contexts", ", ".join(pbx.internal_contexts) or "-")
+    for line in config.lines:
+        owners = ", ".join(line.owners) or "no owner"
+        table.add_row("line", f"{line.name}: {display(line.did)} ({line.did}) -> {owners}")
+    for owner in config.owners:
+        reach = ", ".join(x for x in (owner.email, owner.mobile) if x) or "no contact"
+        table.add_row("owner", f"{owner.id}: {owner.name} ({reach})")
+    table.add_row("store", str(config.store.path))
+    _console.print(table)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--limit", default=50, show_default=True, help="How many calls.")
+def calls(config_path: str, as_json: bool, limit: int) -> None:
+    """Recent calls and what was decided for each."""
+    config = _load(config_path)
+    if not config.store.path.exists():
+        _fail(f"no store at {config.store.path} yet: has `textback run` started?")
+
+    async def fetch() -> list[Any]:
+        async with await Store.open(config.store.path) as store:
+            return list(await store.recent_calls(limit))
+
+    try:
+        rows = asyncio.run(fetch())
+    except StoreError as exc:
+        _fail(str(exc))
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.as_json()))
+        return
+    table = Table(title=f"Last {len(rows)} calls")
+    for column in ("ended", "caller", "line", "outcome", "reason", "detail"):
+        table.add_column(column)
+    for row in rows:
+        caller = display(row.caller) if row.caller else printable(row.caller_raw) or "withheld"
+        table.add_row(
+            row.ended_at[:19].replace("T", " "),
+            f"{caller} {printable(row.caller_name)}".strip(),
+            printable(row.line_name or display(row.line)) if row.line else "-",
+            row.outcome + (" (dry run)" if row.dry_run else ""),
+            row.reason or "",
+            printable(row.detail),
+        )
+    _console.print(table)
+
+
+@main.command()
+@config_option
+@click.option("--out", "out_path", required=True, metavar="FILE.ami", help="Where to write.")
+@click.option("--seconds", type=float, default=None, help="Stop after this long.")
+def capture(config_path: str, out_path: str, seconds: float | None) -> None:
+    """Record the raw AMI stream to a file, for `textback replay`."""
+    config = _load(config_path)
+    _setup_logging(config.log.level)
+    out = Path(out_path)
+    try:
+        handle = out.open("wb")
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc}")
+    written = _CaptureFile(handle)
+
+    async def record() -> None:
+        link = AmiLink(config.ami, lambda message: None, tap=written.write)
+        try:
+            async with asyncio.timeout(seconds):
+                await link.run()
+        except TimeoutError:
+            return
+
+    _errors.print(
+        f"capturing AMI from {config.ami.host}:{config.ami.port} into {out}; Ctrl-C stops"
+    )
+    try:
+        _run_until_signal(record())
+    finally:
+        handle.close()
+    _errors.print(f"wrote {written.size} bytes to {out}")
+
+
+class _CaptureFile:
+    """Raw bytes as received. The secret is never in them: Asterisk does not
+    echo the Login action, and this writes only what it receives. After a
+    reconnect the new banner line is left out so the file stays one stream."""
+
+    def __init__(self, handle: Any):
+        self.handle = handle
+        self.size = 0
+        self._connections = 0
+
+    def write(self, data: bytes) -> None:
+        if data.startswith(b"Asterisk Call Manager/"):
+            self._connections += 1
+            if self._connections > 1:
+                data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+        self.handle.write(data)
+        self.size += len(data)
+
+
+@main.command()
+@click.argument("recording", metavar="FILE.ami", type=click.Path(dir_okay=False))
+@click.option("--config", "config_path", default=None, metavar="FILE", help="textback.yaml")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per call.")
+def replay(recording: str, config_path: str | None, as_json: bool) -> None:
+    """Decide every call in a recorded AMI stream, offline."""
+    rules = (
+        DetectionRules.from_config(_load(config_path)) if config_path else DetectionRules.defaults()
+    )
+    try:
+        data = Path(recording).read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {recording}: {exc.strerror or exc}", EXIT_USAGE)
+    result = replay_stream(data, rules)
+    for error in result.errors:
+        _errors.print(f"skipped a {error.reason} message: {printable(error.detail)}", markup=False)
+    for decision in result.decisions:
+        if as_json:
+            click.echo(json.dumps(decision.as_json()))
+        else:
+            click.echo(f"{decision.started_at.isoformat()}  {describe(decision)}")
+    if not as_json:
+        _errors.print(f"{len(result.decisions)} call(s) in {result.messages} AMI messages")
+
+
+@main.command()
+@click.option("--gap", type=float, default=0.02, show_default=True, help="Seconds between events.")
+def demo(gap: float) -> None:
+    """Watch the bridge decide calls from a simulated PBX (no Asterisk needed)."""
+    from bridge.demo import run_demo
+
+    asyncio.run(run_demo(_console, gap=gap))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

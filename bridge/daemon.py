@@ -1,0 +1,142 @@
+"""The running bridge: one supervisor that owns every task.
+
+Flow: AMI event (bridge.ami) -> decision (bridge.calls) -> store (bridge.store).
+The AMI callback only feeds the pure tracker; decisions go through a queue to
+the one task that commits them, so the event loop never waits on disk while
+reading the socket. A decision is committed before anything acts on it, and on
+shutdown the queue is drained into the store before the tasks end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bridge.ami import AmiLink, LinkState
+from bridge.ami_framer import AmiMessage
+from bridge.calls import CallDecision, CallTracker, DetectionRules
+from bridge.config import Config
+from bridge.numbers import display
+from bridge.safe_text import printable
+from bridge.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+DecisionListener = Callable[[CallDecision], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Bridge:
+    """Construct, then ``await run()``; cancel the task running it to stop."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        dry_run: bool = False,
+        clock: Clock = utc_now,
+        on_decision: DecisionListener | None = None,
+        expire_every: float = 60.0,
+    ):
+        self.config = config
+        self.store = store
+        self.dry_run = dry_run
+        self.clock = clock
+        self.tracker = CallTracker(DetectionRules.from_config(config))
+        self.link = AmiLink(config.ami, self._on_event, on_connected=self._catch_up)
+        self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
+        self._on_decision = on_decision
+        self._expire_every = expire_every
+        self.recorded = 0  # decisions committed by this process
+
+    @property
+    def link_state(self) -> LinkState:
+        return self.link.state
+
+    async def run(self) -> None:
+        log.info(
+            "textback bridge starting for %s%s",
+            self.config.business.name,
+            " (dry run: decisions are recorded, nothing is texted)" if self.dry_run else "",
+        )
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.link.run(), name="ami-link")
+                tasks.create_task(self._record_decisions(), name="record-decisions")
+                tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
+        finally:
+            log.info("textback bridge stopped")
+
+    # ------------------------------------------------------------ AMI side
+
+    def _on_event(self, message: AmiMessage) -> None:
+        decision = self.tracker.feed(message, self.clock())
+        if decision is not None:
+            self._decisions.put_nowait(decision)
+
+    async def _catch_up(self, link: AmiLink) -> None:
+        """After every login: settle calls that changed while we could not see."""
+        reply = await link.send_action({"Action": "CoreShowChannels"})
+        messages = reply if isinstance(reply, list) else [reply]
+        channels = [
+            AmiMessage.from_pairs(list(m.items()))
+            for m in messages
+            if m.get("Event") == "CoreShowChannel"
+        ]
+        for decision in self.tracker.reconcile(channels, self.clock()):
+            self._decisions.put_nowait(decision)
+        if link.connections > 1:
+            log.info(
+                "AMI caught up after reconnecting: %d call(s) in progress", self.tracker.open_calls
+            )
+
+    async def _expire_stale_calls(self) -> None:
+        while True:
+            await asyncio.sleep(self._expire_every)
+            for decision in self.tracker.expire(self.clock()):
+                self._decisions.put_nowait(decision)
+
+    # ------------------------------------------------------------ store side
+
+    async def _record_decisions(self) -> None:
+        try:
+            while True:
+                decision = await self._decisions.get()
+                await self._record(decision)
+        except asyncio.CancelledError:
+            # Stopping: what was decided is still committed before we go.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:
+                    await asyncio.shield(self._record(self._decisions.get_nowait()))
+            raise
+
+    async def _record(self, decision: CallDecision) -> None:
+        is_new = await self.store.record_decision(decision, dry_run=self.dry_run)
+        if not is_new:
+            log.debug("call %s was already decided; ignored", decision.linkedid)
+            return
+        self.recorded += 1
+        log.info("%s", describe(decision))
+        if self._on_decision is not None:
+            self._on_decision(decision)
+
+
+def describe(decision: CallDecision) -> str:
+    """One log line per decision, safe for any terminal."""
+    d = decision
+    reason = f" ({d.reason.value})" if d.reason else ""
+    line = f" to {printable(d.line_name or display(d.line))}" if d.line else ""
+    who = display(d.caller) if d.caller else (printable(d.caller_raw) or "withheld")
+    name = (
+        f" {printable(d.caller_name)!s}" if d.caller_name and d.caller_name != "<unknown>" else ""
+    )
+    detail = printable(d.detail)
+    return f"call {d.linkedid}: {d.outcome.value}{reason} from {who}{name}{line} - {detail}"
