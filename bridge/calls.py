@@ -235,7 +235,12 @@ class CallTracker:
         linkedid = msg.get("Linkedid")
         call = self._calls.get(linkedid)
         if call is None:
-            if event == "Newchannel" and linkedid and msg.get("Uniqueid") == linkedid:
+            if (
+                event == "Newchannel"
+                and linkedid
+                and msg.get("Uniqueid") == linkedid
+                and linkedid not in self._finished
+            ):
                 self._start(msg, now)
             return None
         call.last_seen = now

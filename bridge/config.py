@@ -291,8 +291,14 @@ def _check_node(
 
 def _describe(exc: ValidationError, root: yaml.Node, name: str) -> list[str]:
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
         loc: tuple[str | int, ...] = tuple(error["loc"])
+        if error["type"] == "too_short" and any(
+            tuple(other["loc"][: len(loc)]) == loc and len(other["loc"]) > len(loc)
+            for other in errors
+        ):
+            continue  # "no items left" only because an item failed: report the item
         ctx = error.get("ctx") or {}
         if error["type"] == "located":
             loc = (*loc, *ctx["loc"])

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bridge.calls import DetectionRules
+from bridge.config import AmiConfig
+from bridge.sim.ami_server import FakeAsterisk
+
+SECRET = "s3cret-for-tests-only"
+EXAMPLE_CONFIG = Path(__file__).parent.parent / "config" / "textback.example.yaml"
+
+
+@pytest.fixture
+def rules() -> DetectionRules:
+    return DetectionRules(
+        inbound_contexts=frozenset({"from-trunk", "from-pstn"}),
+        internal_contexts=frozenset({"from-internal"}),
+        lines={"+15125550100": "Main line"},
+    )
+
+
+@pytest.fixture
+async def asterisk() -> AsyncIterator[FakeAsterisk]:
+    async with FakeAsterisk(secret=SECRET) as server:
+        yield server
+
+
+def fast_ami(port: int, **overrides: object) -> AmiConfig:
+    """AMI settings with short timers, so faults play out in milliseconds."""
+    settings: dict[str, object] = {
+        "port": port,
+        "username": "textback",
+        "secret": SECRET,
+        "connect_timeout": 2,
+        "ping_interval": 0.2,
+        "ping_timeout": 0.2,
+        "action_timeout": 2,
+        "reconnect_min": 0.02,
+        "reconnect_max": 0.1,
+    }
+    settings.update(overrides)
+    return AmiConfig.model_validate(settings)
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait for a condition by polling the loop, never by a fixed sleep."""
+    async with asyncio.timeout(within):
+        while not predicate():
+            await asyncio.sleep(0.005)

@@ -1,0 +1,150 @@
+"""Config files: what loads, and the exact message for each mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.config import ConfigError, load_config
+from tests.conftest import EXAMPLE_CONFIG
+
+GOOD = """\
+business: {name: Acme Roofing, timezone: America/Chicago, region: US}
+ami: {host: 127.0.0.1, port: 5038, username: textback, secret: "${AMI_SECRET}"}
+pbx:
+  inbound_contexts: [from-trunk, from-pstn, from-did-direct]
+  internal_contexts: [from-internal]
+lines:
+  - {did: "+15125550100", name: Main line, owners: [mike]}
+owners:
+  - {id: mike, name: Mike, email: mike@acme.example, mobile: "+15125550199"}
+store: {path: /var/lib/textback/textback.db}
+"""
+ENV = {"AMI_SECRET": "from-the-environment"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "textback.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV if env is None else env)
+    prefix = f"{path}:"
+    assert all(p.startswith(prefix) for p in caught.value.problems)
+    return [p[len(str(path)) + 1 :] for p in caught.value.problems]
+
+
+def test_the_issue_example_loads_and_substitutes_the_secret(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), ENV)
+    assert config.ami.secret.get_secret_value() == "from-the-environment"
+    assert "from-the-environment" not in repr(config)
+    assert config.lines[0].did == "+15125550100"
+    assert config.owners[0].mobile == "+15125550199"
+    assert config.pbx.internal_contexts == ("from-internal",)
+
+
+def test_the_shipped_example_is_valid() -> None:
+    config = load_config(EXAMPLE_CONFIG, ENV)
+    assert config.business.name == "Acme Roofing"
+
+
+def test_numbers_are_normalised_to_e164(tmp_path: Path) -> None:
+    for form in ("5125550100", "15125550100", "(512) 555-0100", "+1 512 555 0100"):
+        text = GOOD.replace('did: "+15125550100"', f'did: "{form}"')
+        assert load_config(write(tmp_path, text), ENV).lines[0].did == "+15125550100"
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD), ENV)
+    with pytest.raises(ValueError, match="frozen"):
+        config.ami.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("port: 5038", "port: abc"), "2: ami.port: expected an integer 1-65535, got 'abc'"),
+        (("port: 5038", "port: 70000"), "2: ami.port: expected an integer 1-65535, got 70000"),
+        (
+            ("America/Chicago", "Mars/Olympus"),
+            "1: business.timezone: expected an IANA time zone such as America/Chicago,"
+            " got 'Mars/Olympus'",
+        ),
+        (
+            ("region: US", "region: XX"),
+            "1: business.region: expected a two-letter country code such as US, got 'XX'",
+        ),
+        (
+            ('did: "+15125550100"', 'did: "call me"'),
+            "7: lines[0].did: expected a phone number, got 'call me'",
+        ),
+        (("[mike]", "[bob]"), "7: lines[0].owners[0]: unknown owner 'bob' (owners defined: mike)"),
+        (
+            ("username: textback", "usrname: textback"),
+            "2: ami.username: required key is missing\n"
+            "2: ami.usrname: unknown key (did you mean 'username'?)",
+        ),
+        (("username: textback, ", ""), "2: ami.username: required key is missing"),
+        (("store: {path", "stor: {path"), "10: stor: unknown key (did you mean 'store'?)"),
+        (
+            ("internal_contexts: [from-internal]", "internal_contexts: from-internal"),
+            "5: pbx.internal_contexts: input should be a valid tuple, got 'from-internal'",
+        ),
+    ],
+)
+def test_each_mistake_names_line_and_key(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    old, new = change
+    assert old in GOOD
+    assert problems(tmp_path, GOOD.replace(old, new, 1)) == message.split("\n")
+
+
+def test_missing_environment_variable(tmp_path: Path) -> None:
+    assert problems(tmp_path, GOOD, env={}) == [
+        "2: ami.secret: environment variable AMI_SECRET is not set"
+    ]
+
+
+def test_repeated_key(tmp_path: Path) -> None:
+    text = GOOD + "store: {path: /tmp/other.db}\n"
+    assert problems(tmp_path, text) == ["11: store: key repeated (first on line 10)"]
+
+
+def test_several_problems_are_reported_together(tmp_path: Path) -> None:
+    text = GOOD.replace("port: 5038", "port: abc").replace("region: US", "region: XX")
+    assert problems(tmp_path, text) == [
+        "1: business.region: expected a two-letter country code such as US, got 'XX'",
+        "2: ami.port: expected an integer 1-65535, got 'abc'",
+    ]
+
+
+def test_broken_yaml(tmp_path: Path) -> None:
+    (only,) = problems(tmp_path, "business: [unclosed\n")
+    assert only.startswith("2: not valid YAML:")
+
+
+def test_empty_and_non_mapping_files(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    with pytest.raises(ConfigError, match="the file is empty"):
+        load_config(path, ENV)
+    assert problems(tmp_path, "- just\n- a list\n") == ["1: expected a mapping of sections"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml", ENV)
+
+
+def test_duplicate_owner_and_line(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        '  - {did: "+15125550100", name: Main line, owners: [mike]}\n',
+        '  - {did: "+15125550100", name: Main line, owners: [mike]}\n'
+        '  - {did: "5125550100", name: Same line}\n',
+    )
+    assert problems(tmp_path, text) == ["8: lines[1].did: line +15125550100 is listed twice"]

@@ -1,0 +1,110 @@
+"""The SQLite store, on real files."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bridge.calls import CallDecision, Outcome, Reason
+from bridge.store import SCHEMA_VERSION, Store, StoreError
+
+T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+
+
+def decision(linkedid: str = "1795617278.10", **overrides: object) -> CallDecision:
+    fields: dict[str, object] = {
+        "linkedid": linkedid,
+        "outcome": Outcome.MISSED,
+        "reason": Reason.NOANSWER,
+        "caller": "+15125559876",
+        "caller_raw": "+15125559876",
+        "caller_name": "Jane Caller",
+        "line": "+15125550100",
+        "line_name": "Main line",
+        "started_at": T0,
+        "ended_at": T0,
+        "dial_status": "NOANSWER",
+        "detail": "dial ended NOANSWER",
+    }
+    fields.update(overrides)
+    return CallDecision(**fields)  # type: ignore[arg-type]
+
+
+async def test_a_decision_is_stored_once_whatever_is_replayed(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "t.db") as store:
+        assert await store.record_decision(decision()) is True
+        assert await store.record_decision(decision()) is False
+        assert await store.record_decision(decision(outcome=Outcome.ANSWERED)) is False
+        (row,) = await store.recent_calls()
+    assert (row.outcome, row.reason, row.caller, row.withheld) == (
+        "missed",
+        "NOANSWER",
+        "+15125559876",
+        False,
+    )
+
+
+async def test_decisions_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "t.db"
+    async with await Store.open(path) as store:
+        await store.record_decision(decision("a"))
+        await store.record_decision(decision("b", outcome=Outcome.ANSWERED, reason=None))
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert {c.linkedid for c in await store.recent_calls()} == {"a", "b"}
+        assert await store.record_decision(decision("a")) is False
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+async def test_two_processes_racing_on_one_call_store_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with await Store.open(path) as first, await Store.open(path) as second:
+        results = await asyncio.gather(
+            first.record_decision(decision()), second.record_decision(decision())
+        )
+    assert sorted(results) == [False, True]
+
+
+async def test_the_constraint_not_python_refuses_a_duplicate(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with await Store.open(path) as store:
+        await store.record_decision(decision())
+    db = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        db.execute(
+            "INSERT INTO calls (linkedid, outcome, caller_raw, caller_name, withheld, started_at,"
+            " ended_at, detail, source, dry_run, decided_at)"
+            " VALUES ('1795617278.10', 'missed', '', '', 0, '', '', '', 'ami', 0, '')"
+        )
+
+
+async def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with await Store.open(path):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("UPDATE schema_version SET version = 99")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99, newer than"):
+        await Store.open(path)
+
+
+async def test_an_unwritable_place_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        await Store.open(blocker / "t.db")
+
+
+async def test_untrusted_text_is_stored_as_data(tmp_path: Path) -> None:
+    nasty = "x'); DROP TABLE calls; --\x1b[2J"
+    async with await Store.open(tmp_path / "t.db") as store:
+        await store.record_decision(decision(caller_name=nasty, caller_raw=nasty))
+        (row,) = await store.recent_calls()
+    assert row.caller_name == nasty
