@@ -235,7 +235,10 @@ class CallTracker:
         linkedid = msg.get("Linkedid")
         call = self._calls.get(linkedid)
         if call is None:
-            if (
+            if event == "Hangup" and linkedid and msg.get("Uniqueid") == linkedid:
+                # A call we never followed ended: a late snapshot must not adopt it.
+                self._remember(linkedid)
+            elif (
                 event == "Newchannel"
                 and linkedid
                 and msg.get("Uniqueid") == linkedid
@@ -254,20 +257,33 @@ class CallTracker:
             handler(call, msg)
         return None
 
-    def reconcile(self, channels: Iterable[AmiMessage], now: datetime) -> list[CallDecision]:
+    def open_linkedids(self) -> frozenset[str]:
+        return frozenset(self._calls)
+
+    def reconcile(
+        self,
+        channels: Iterable[AmiMessage],
+        now: datetime,
+        known_before: frozenset[str] | None = None,
+    ) -> list[CallDecision]:
         """Catch up after an AMI reconnect from a ``CoreShowChannels`` snapshot.
 
         Calls we were following that are gone ended while we could not see:
         decided from what we already knew, or closed as ``unknown``. Calls in
         the snapshot we did not know are adopted, so their hang-up is decided.
+
+        Events keep flowing while the snapshot is in transit, so only calls
+        in ``known_before`` (open when it was requested) may be closed for
+        being absent: a call that began since is simply newer than it.
         """
         by_call: dict[str, list[AmiMessage]] = {}
         for channel in channels:
             by_call.setdefault(channel.get("Linkedid"), []).append(channel)
+        candidates = self._calls.keys() if known_before is None else known_before
         decisions = [
             self._close(call, now, Reason.LINK_LOST, "ended while the AMI link was down")
-            for linkedid, call in list(self._calls.items())
-            if linkedid not in by_call
+            for linkedid in list(candidates)
+            if linkedid not in by_call and (call := self._calls.get(linkedid)) is not None
         ]
         for linkedid, snapshot in by_call.items():
             call = self._calls.get(linkedid)

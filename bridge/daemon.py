@@ -84,6 +84,7 @@ class Bridge:
 
     async def _catch_up(self, link: AmiLink) -> None:
         """After every login: settle calls that changed while we could not see."""
+        known_before = self.tracker.open_linkedids()
         reply = await link.send_action({"Action": "CoreShowChannels"})
         messages = reply if isinstance(reply, list) else [reply]
         channels = [
@@ -91,7 +92,7 @@ class Bridge:
             for m in messages
             if m.get("Event") == "CoreShowChannel"
         ]
-        for decision in self.tracker.reconcile(channels, self.clock()):
+        for decision in self.tracker.reconcile(channels, self.clock(), known_before):
             self._decisions.put_nowait(decision)
         if link.connections > 1:
             log.info(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -44,10 +43,3 @@ def fast_ami(port: int, **overrides: object) -> AmiConfig:
     }
     settings.update(overrides)
     return AmiConfig.model_validate(settings)
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    """Wait for a condition by polling the loop, never by a fixed sleep."""
-    async with asyncio.timeout(within):
-        while not predicate():
-            await asyncio.sleep(0.005)

@@ -98,7 +98,8 @@ def test_events_after_the_decision_never_reopen_the_call(rules: DetectionRules) 
     decisions = [d for m in messages if (d := tracker.feed(m, T0))]
     assert len(decisions) == 1
     # Replaying the very same events (a duplicate stream) decides nothing new.
-    assert [d for m in messages if (d := tracker.feed(m, T0))] == []
+    again = [tracker.feed(m, T0) for m in messages]
+    assert again == [None] * len(messages)
 
 
 def test_outbound_and_internal_calls(rules: DetectionRules) -> None:
@@ -106,7 +107,8 @@ def test_outbound_and_internal_calls(rules: DetectionRules) -> None:
     (internal,) = decide(rules, trace("13_internal_call.ami"))
     assert out.outcome is Outcome.OUTBOUND
     assert internal.outcome is Outcome.INTERNAL
-    assert out.caller is None and internal.caller is None
+    assert out.caller is None
+    assert internal.caller is None
 
 
 def test_number_forms_from_the_pbx_meet_the_configured_line(rules: DetectionRules) -> None:
@@ -227,7 +229,8 @@ def test_snapshot_showing_a_bridge_with_a_phone_means_answered(rules: DetectionR
         m for m in messages if m.event == "Hangup" and m.get("Channel").startswith("PJSIP/trunk")
     )
     decision = tracker.feed(hangup, T0)
-    assert decision is not None and decision.outcome is Outcome.ANSWERED
+    assert decision is not None
+    assert decision.outcome is Outcome.ANSWERED
 
 
 # --- properties ---------------------------------------------------------------------
@@ -270,3 +273,30 @@ def test_any_subsequence_of_real_events_decides_each_call_at_most_once(
             decided.append(decision.linkedid)
     decided += [d.linkedid for d in tracker.close_all(T0, Reason.TRACE_ENDED, "end")]
     assert len(decided) == len(set(decided))
+
+
+def test_a_snapshot_never_closes_a_call_that_began_after_it_was_asked_for(
+    rules: DetectionRules,
+) -> None:
+    """Events keep arriving while CoreShowChannels is in transit."""
+    tracker = CallTracker(rules)
+    asked_with = tracker.open_linkedids()  # nothing open when the snapshot was requested
+    messages = AmiFramer().feed(trace("01_answered.ami"))
+    for message in messages[:10]:  # a new call starts before the (empty) answer lands
+        tracker.feed(message, T0)
+    assert tracker.reconcile([], T0, known_before=asked_with) == []
+    decisions = [d for m in messages[10:] if (d := tracker.feed(m, T0))]
+    assert [d.outcome for d in decisions] == [Outcome.ANSWERED]
+
+
+def test_a_late_snapshot_does_not_adopt_a_call_that_already_hung_up(
+    rules: DetectionRules,
+) -> None:
+    tracker = CallTracker(rules)
+    messages = AmiFramer().feed(trace("02_noanswer.ami"))
+    origin = next(m for m in messages if m.event == "Newchannel")
+    for message in messages:
+        if message.event == "Hangup":  # we only saw the end of a call we never followed
+            tracker.feed(message, T0)
+    assert tracker.reconcile([_channel_snapshot(origin)], T0) == []
+    assert tracker.open_calls == 0
