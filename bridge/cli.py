@@ -32,7 +32,8 @@ from bridge.store import Store, StoreError
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-_console = Console(highlight=False)
+# Piped output is read by scripts and installers' logs: do not squeeze it to 80 columns.
+_console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 _errors = Console(stderr=True, highlight=False)
 
 
@@ -165,8 +166,9 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
             click.echo(json.dumps(row.as_json()))
         return
     table = Table(title=f"Last {len(rows)} calls")
-    for column in ("ended", "caller", "line", "outcome", "reason", "detail"):
-        table.add_column(column)
+    for column in ("ended", "caller", "line", "outcome", "reason"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail")
     for row in rows:
         caller = display(row.caller) if row.caller else printable(row.caller_raw) or "withheld"
         table.add_row(
@@ -229,6 +231,7 @@ class _CaptureFile:
             if self._connections > 1:
                 data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         self.handle.write(data)
+        self.handle.flush()  # what was received is on disk even if we are killed
         self.size += len(data)
 
 

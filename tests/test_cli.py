@@ -1,0 +1,206 @@
+"""The `textback` command as a user runs it: real processes, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.sim.ami_server import FakeAsterisk, recorded_events
+from tests.conftest import EXAMPLE_CONFIG, SECRET
+from tests.expected import CALLER, DID, REAL_TRACES, TRACES, trace
+
+TEXTBACK = [sys.executable, "-m", "bridge.cli"]
+
+
+async def textback(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *TEXTBACK,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def config_file(tmp_path: Path, port: int, **extra: str) -> Path:
+    text = EXAMPLE_CONFIG.read_text()
+    text = text.replace("port: 5038", f"port: {port}")
+    text = text.replace("/var/lib/textback/textback.db", str(tmp_path / "textback.db"))
+    text = text.replace("ping_interval: 20", "ping_interval: 1")
+    text = text.replace("reconnect_min: 1", "reconnect_min: 0.05")
+    for old, new in extra.items():
+        text = text.replace(old, new)
+    path = tmp_path / "textback.yaml"
+    path.write_text(text)
+    return path
+
+
+ENV = {"AMI_SECRET": SECRET}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_TRACES))
+async def test_replay_json_of_each_real_trace(name: str) -> None:
+    code, out, err = await textback("replay", str(TRACES / name), "--json")
+    assert code == 0, err
+    (line,) = out.splitlines()
+    call = json.loads(line)
+    outcome, reason, extra = REAL_TRACES[name]
+    assert call["outcome"] == outcome
+    assert call["reason"] == reason
+    for key, value in extra.items():
+        assert call[key] == value
+    if outcome != "internal":
+        assert (call["caller"], call["line"]) == (CALLER, DID)
+    linkedid = call["linkedid"]
+    assert call["started_at"].startswith("2026-11-25T")
+    assert call["started_at"] <= call["ended_at"]
+    assert trace(name).count(f"Linkedid: {linkedid}".encode()) > 0
+
+
+async def test_replay_with_config_names_the_line_and_reads_a_concatenation(
+    tmp_path: Path,
+) -> None:
+    both = tmp_path / "two.ami"
+    both.write_bytes(
+        trace("02_noanswer.ami") + trace("06_ringgroup_answered.ami").split(b"\r\n", 1)[1]
+    )
+    code, out, err = await textback(
+        "replay", str(both), "--json", "--config", str(config_file(tmp_path, 5038)), env=ENV
+    )
+    assert code == 0, err
+    calls = [json.loads(line) for line in out.splitlines()]
+    assert [(c["outcome"], c["line_name"]) for c in calls] == [
+        ("missed", "Main line"),
+        ("answered", "Main line"),
+    ]
+
+
+async def test_replay_human_output_and_a_truncated_recording(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.ami"
+    data = trace("02_noanswer.ami")
+    cut.write_bytes(data[: len(data) // 2])
+    code, out, err = await textback("replay", str(cut))
+    assert code == 0
+    assert "unknown (TRACE_ENDED)" in out
+    assert "skipped a truncated message" in err
+
+
+async def test_user_errors_are_one_message_and_exit_2_never_a_traceback(tmp_path: Path) -> None:
+    code, _, err = await textback("replay", str(tmp_path / "missing.ami"))
+    assert (code, "Traceback" in err) == (2, False)
+    bad = config_file(tmp_path, 5038, **{"port: 5038": "port: abc"})
+    bad.write_text(bad.read_text().replace("port: 5038", "port: abc"))
+    code, _, err = await textback("check-config", str(bad), env=ENV)
+    assert code == 2
+    assert "Traceback" not in err
+    assert f"{bad}:" in err
+    assert "ami.port: expected an integer 1-65535, got 'abc'" in err
+    code, _, err = await textback("run", "--config", str(bad), env=ENV)
+    assert (code, "Traceback" in err) == (2, False)
+
+
+async def test_check_config_masks_the_secret(tmp_path: Path) -> None:
+    code, out, err = await textback("check-config", str(config_file(tmp_path, 5038)), env=ENV)
+    assert code == 0, err
+    assert SECRET not in out
+    assert "**********" in out
+    assert "Main line" in out
+
+
+async def test_run_decides_live_calls_stores_them_and_stops_cleanly_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    async with FakeAsterisk(secret=SECRET) as asterisk:
+        config = config_file(tmp_path, asterisk.port)
+        process = await asyncio.create_subprocess_exec(
+            *TEXTBACK, "run", "--config", str(config), "--dry-run",
+            stderr=asyncio.subprocess.PIPE, env={**os.environ, **ENV},
+        )  # fmt: skip
+        assert process.stderr is not None
+        try:
+            async with asyncio.timeout(30):
+                await asterisk.wait_for(
+                    lambda: any(a.get("Action") == "CoreShowChannels" for a in asterisk.actions)
+                )
+                await asterisk.play(recorded_events(trace("07_voicemail_left.ami")))
+                log = ""
+                while "missed (VOICEMAIL)" not in log:
+                    log += (await process.stderr.readline()).decode()
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(10):
+                rest = (await process.stderr.read()).decode()
+                assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+    assert "textback bridge stopped" in rest
+    assert SECRET not in log + rest
+    code, out, _ = await textback("calls", "--config", str(config), "--json", env=ENV)
+    assert code == 0
+    (call,) = [json.loads(line) for line in out.splitlines()]
+    assert (call["outcome"], call["reason"], call["voicemail_left"], call["dry_run"]) == (
+        "missed", "VOICEMAIL", True, True,
+    )  # fmt: skip
+    code, out, _ = await textback("calls", "--config", str(config), env=ENV)
+    assert "VOICEMAIL" in out
+    assert "(512) 555-9876" in out
+
+
+async def test_capture_writes_a_stream_that_replays_to_the_same_decision(
+    tmp_path: Path,
+) -> None:
+    out_file = tmp_path / "office.ami"
+    async with FakeAsterisk(secret=SECRET) as asterisk:
+        config = config_file(tmp_path, asterisk.port)
+        process = await asyncio.create_subprocess_exec(
+            *TEXTBACK, "capture", "--config", str(config), "--out", str(out_file),
+            stderr=asyncio.subprocess.PIPE, env={**os.environ, **ENV},
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(30):
+                await asterisk.wait_for(lambda: asterisk.sessions == 1)
+                await asterisk.play(recorded_events(trace("03_busy.ami")))
+                await _until_file_holds(out_file, b"Cause-txt: User busy", count=2)
+            process.send_signal(signal.SIGINT)
+            async with asyncio.timeout(10):
+                assert await process.wait() == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+    data = out_file.read_bytes()
+    assert data.startswith(b"Asterisk Call Manager/")
+    assert SECRET.encode() not in data
+    assert b"Action: Login" not in data
+    code, out, _ = await textback("replay", str(out_file), "--json")
+    assert code == 0
+    assert [json.loads(line)["reason"] for line in out.splitlines()] == ["BUSY"]
+
+
+async def test_demo_runs_without_a_pbx() -> None:
+    code, out, err = await textback("demo", "--gap", "0")
+    assert code == 0, err
+    assert "MISSED (VOICEMAIL)" in out
+    assert "ANSWERED" in out
+    assert "INTERNAL" in out
+    assert "there is no number to text" in out
+
+
+async def _until_file_holds(path: Path, needle: bytes, count: int) -> None:
+    """The capture process writes as it reads: wait until it has written this."""
+
+    def holds() -> bool:
+        return path.exists() and path.read_bytes().count(needle) >= count
+
+    # Another process writes the file: there is no event to wait on, so look again.
+    while not await asyncio.to_thread(holds):  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
