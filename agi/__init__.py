@@ -1,0 +1,1 @@
+"""FastAGI route the dialplan can call after Dial(): coming with the installer's kit."""
