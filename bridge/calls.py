@@ -74,22 +74,23 @@ class CallDecision:
         return self.outcome is Outcome.MISSED
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "linkedid": self.linkedid,
-            "caller": self.caller,
-            "caller_name": self.caller_name,
-            "line": self.line,
-            "line_name": self.line_name,
-            "outcome": self.outcome.value,
-            "reason": self.reason.value if self.reason else None,
-            "withheld": self.withheld,
-            "voicemail_left": self.voicemail_left,
-            "dial_status": self.dial_status,
-            "answered_by": self.answered_by,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat(),
-            "detail": self.detail,
-        }
+        return {key: _plain(getattr(self, key)) for key in JSON_FIELDS}
+
+
+# What `replay --json` and `calls --json` print for a call, in this order.
+JSON_FIELDS = (
+    "linkedid", "caller", "caller_name", "line", "line_name", "outcome", "reason",
+    "withheld", "voicemail_left", "dial_status", "answered_by", "started_at", "ended_at",
+    "detail",
+)  # fmt: skip
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from types import TracebackType
 
 import aiosqlite
 
-from bridge.calls import CallDecision
+from bridge.calls import JSON_FIELDS, CallDecision
 
 # Each entry upgrades the schema by one version: its statements run in one
 # transaction with the version bump. Append; never edit a shipped one.
@@ -81,23 +81,7 @@ class StoredCall:
     decided_at: str
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "linkedid": self.linkedid,
-            "caller": self.caller,
-            "caller_name": self.caller_name,
-            "line": self.line,
-            "line_name": self.line_name,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "withheld": self.withheld,
-            "voicemail_left": self.voicemail_left,
-            "dial_status": self.dial_status,
-            "answered_by": self.answered_by,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "detail": self.detail,
-            "dry_run": self.dry_run,
-        }
+        return {key: getattr(self, key) for key in JSON_FIELDS} | {"dry_run": self.dry_run}
 
 
 class Store:

@@ -225,6 +225,22 @@ class Call:
             (source or self.caller).headers() + dest.headers("Dest") + [("DialStatus", status)],
         )
 
+    def pbx_answers(self, app: str, data: str) -> None:
+        """Answer() - the PBX itself, not a person - then an IVR or queue app."""
+        self.newexten(self.caller, "Answer", "")
+        self.newstate(self.caller, "Up")
+        self.newexten(self.caller, app, data)
+
+    def rings_out(self, *legs: Channel) -> None:
+        """Dial's timeout passes with nobody answering; the dialplan hangs up."""
+        for leg in legs:
+            self.dial_end(leg, "NOANSWER")
+        self.varset(self.caller, "DIALSTATUS", "NOANSWER")
+        self.soft_hangup(self.caller)
+        for leg in legs:
+            self.hangup(leg, "0")
+        self.hangup(self.caller, "16")
+
     def dial_start(self, app_data: str) -> None:
         self.newexten(self.caller, "Dial", app_data)
         self.varset(self.caller, "DIALSTATUS", "")
@@ -330,13 +346,7 @@ def no_answer(
     for desk in desks:
         call.ringing(desk)
     yield
-    for desk in desks:
-        call.dial_end(desk, "NOANSWER")
-    call.varset(call.caller, "DIALSTATUS", "NOANSWER")
-    call.soft_hangup(call.caller)
-    for desk in desks:
-        call.hangup(desk, "0")
-    call.hangup(call.caller, "16")
+    call.rings_out(*desks)
 
 
 def anonymous(pbx: Pbx) -> Iterator[None]:
@@ -420,9 +430,7 @@ def voicemail(pbx: Pbx, *, left: bool = True) -> Iterator[None]:
 def queue_abandon(pbx: Pbx) -> Iterator[None]:
     """Answer(), Queue(support); members ring; the caller hangs up (09)."""
     call = Call.inbound(pbx)
-    call.newexten(call.caller, "Answer", "")
-    call.newstate(call.caller, "Up")
-    call.newexten(call.caller, "Queue", "support")
+    call.pbx_answers("Queue", "support")
     call.queue_event("QueueCallerJoin", [("Queue", "support"), ("Position", "1"), ("Count", "1")])
     desks = [call.leg(p) for p in ("201", "202")]
     for desk in desks:
@@ -447,9 +455,7 @@ def queue_abandon(pbx: Pbx) -> Iterator[None]:
 
 def queue_answered(pbx: Pbx) -> Iterator[None]:
     call = Call.inbound(pbx)
-    call.newexten(call.caller, "Answer", "")
-    call.newstate(call.caller, "Up")
-    call.newexten(call.caller, "Queue", "support")
+    call.pbx_answers("Queue", "support")
     call.queue_event("QueueCallerJoin", [("Queue", "support"), ("Position", "1"), ("Count", "1")])
     desk = call.leg("202")
     call.dial_begin(desk, "202")
@@ -478,9 +484,7 @@ def queue_answered(pbx: Pbx) -> Iterator[None]:
 def ivr_hangup(pbx: Pbx) -> Iterator[None]:
     """The auto-attendant answers and the caller hangs up in the menu."""
     call = Call.inbound(pbx)
-    call.newexten(call.caller, "Answer", "")
-    call.newstate(call.caller, "Up")
-    call.newexten(call.caller, "Background", "custom/main-menu")
+    call.pbx_answers("Background", "custom/main-menu")
     yield
     call.hangup_request(call.caller)
     call.hangup(call.caller, "16")
@@ -489,20 +493,14 @@ def ivr_hangup(pbx: Pbx) -> Iterator[None]:
 def ivr_then_no_answer(pbx: Pbx) -> Iterator[None]:
     """The auto-attendant answers, the caller presses 1, that phone rings out."""
     call = Call.inbound(pbx)
-    call.newexten(call.caller, "Answer", "")
-    call.newstate(call.caller, "Up")
-    call.newexten(call.caller, "Background", "custom/main-menu")
+    call.pbx_answers("Background", "custom/main-menu")
     yield
     desk = call.leg("201")
     call.dial_start("PJSIP/201,15")
     call.dial_begin(desk, "201")
     call.ringing(desk)
     yield
-    call.dial_end(desk, "NOANSWER")
-    call.varset(call.caller, "DIALSTATUS", "NOANSWER")
-    call.soft_hangup(call.caller)
-    call.hangup(desk, "0")
-    call.hangup(call.caller, "16")
+    call.rings_out(desk)
 
 
 def followme(pbx: Pbx, *, answered_at_step: int | None = None) -> Iterator[None]:
@@ -561,11 +559,7 @@ def transfer_after_answer(pbx: Pbx) -> Iterator[None]:
     call.dial_begin(other, "202")
     call.ringing(other)
     yield
-    call.dial_end(other, "NOANSWER")
-    call.varset(call.caller, "DIALSTATUS", "NOANSWER")
-    call.soft_hangup(call.caller)
-    call.hangup(other, "0")
-    call.hangup(call.caller, "16")
+    call.rings_out(other)
 
 
 def chanunavail(pbx: Pbx) -> Iterator[None]:
