@@ -109,6 +109,9 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
                 self._dispatch(message)
         if self.framer.banner and not self.banner.done():
             self.banner.set_result(self.framer.banner)
+        self._log_frame_errors()
+
+    def _log_frame_errors(self) -> None:
         for error in self.framer.take_errors():
             log.warning(
                 "AMI: skipped a %s message (%s): %s",
@@ -135,6 +138,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.framer.close()  # a message cut off by the drop is reported, not lost silently
+        self._log_frame_errors()
         for action in self.responses.values():
             if not action.future.done():
                 action.future.set_exception(ConnectionLost("AMI connection lost"))
@@ -226,7 +231,6 @@ class AmiLink:
 
     async def send_action(self, fields: Mapping[str, str | Sequence[str]]) -> Any:
         """Send one action and await its response (a list for event-list actions)."""
-        _check_action(fields)
         protocol = self._protocol
         if protocol is None or protocol.closed or self.state is not LinkState.CONNECTED:
             raise NotConnected("AMI is not connected")
@@ -305,6 +309,7 @@ class AmiLink:
     async def _request(
         self, protocol: _Protocol, fields: dict[str, Any], within: float | None = None
     ) -> Any:
+        _check_action(fields)
         action = Action(fields)
         try:
             async with asyncio.timeout(within or self.settings.action_timeout):

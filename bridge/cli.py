@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
@@ -26,7 +27,7 @@ from bridge.config import Config, ConfigError, load_config
 from bridge.daemon import Bridge, describe
 from bridge.numbers import display
 from bridge.replay import replay as replay_stream
-from bridge.safe_text import printable
+from bridge.safe_text import cell, printable
 from bridge.store import Store, StoreError
 
 EXIT_FAILURE = 1
@@ -38,7 +39,7 @@ _errors = Console(stderr=True, highlight=False)
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    _errors.print(f"[bold red]textback:[/] {message}", markup=True, soft_wrap=True)
+    _errors.print(Text("textback: ", style="bold red") + cell(message, 2000), soft_wrap=True)
     sys.exit(code)
 
 
@@ -129,17 +130,17 @@ def check_config(config_path: str) -> None:
     table.add_column(style="bold")
     table.add_column()
     b, ami, pbx = config.business, config.ami, config.pbx
-    table.add_row("business", f"{b.name} ({b.timezone}, numbers read as {b.region})")
+    table.add_row("business", cell(f"{b.name} ({b.timezone}, numbers read as {b.region})"))
     table.add_row("AMI", f"{ami.username}@{ami.host}:{ami.port}, secret {ami.secret}")
     table.add_row("inbound contexts", ", ".join(pbx.inbound_contexts) or "-")
     table.add_row("internal contexts", ", ".join(pbx.internal_contexts) or "-")
     for line in config.lines:
         owners = ", ".join(line.owners) or "no owner"
-        table.add_row("line", f"{line.name}: {display(line.did)} ({line.did}) -> {owners}")
+        table.add_row("line", cell(f"{line.name}: {display(line.did)} ({line.did}) -> {owners}"))
     for owner in config.owners:
         reach = ", ".join(x for x in (owner.email, owner.mobile) if x) or "no contact"
-        table.add_row("owner", f"{owner.id}: {owner.name} ({reach})")
-    table.add_row("store", str(config.store.path))
+        table.add_row("owner", cell(f"{owner.id}: {owner.name} ({reach})"))
+    table.add_row("store", cell(str(config.store.path)))
     _console.print(table)
 
 
@@ -170,14 +171,14 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("detail")
     for row in rows:
-        caller = display(row.caller) if row.caller else printable(row.caller_raw) or "withheld"
+        caller = display(row.caller) if row.caller else row.caller_raw or "withheld"
         table.add_row(
             row.ended_at[:19].replace("T", " "),
-            f"{caller} {printable(row.caller_name)}".strip(),
-            printable(row.line_name or display(row.line)) if row.line else "-",
+            cell(f"{caller} {row.caller_name}".strip()),
+            cell(row.line_name or display(row.line)) if row.line else "-",
             row.outcome + (" (dry run)" if row.dry_run else ""),
             row.reason or "",
-            printable(row.detail),
+            cell(row.detail),
         )
     _console.print(table)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -45,6 +46,7 @@ class Bridge:
         clock: Clock = utc_now,
         on_decision: DecisionListener | None = None,
         expire_every: float = 60.0,
+        store_retry_min: float = 0.5,
     ):
         self.config = config
         self.store = store
@@ -55,6 +57,7 @@ class Bridge:
         self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         self._on_decision = on_decision
         self._expire_every = expire_every
+        self._store_retry_min = store_retry_min
         self.recorded = 0  # decisions committed by this process
 
     @property
@@ -111,13 +114,37 @@ class Bridge:
         try:
             while True:
                 decision = await self._decisions.get()
-                await self._record(decision)
+                await self._record_until_stored(decision)
         except asyncio.CancelledError:
             # Stopping: what was decided is still committed before we go.
             with contextlib.suppress(asyncio.QueueEmpty):
                 while True:
-                    await asyncio.shield(self._record(self._decisions.get_nowait()))
+                    decision = self._decisions.get_nowait()
+                    try:
+                        await asyncio.shield(self._record(decision))
+                    except (sqlite3.Error, OSError) as exc:
+                        log.error(
+                            "stopping: call %s could not be stored: %s", decision.linkedid, exc
+                        )
             raise
+
+    async def _record_until_stored(self, decision: CallDecision) -> None:
+        """A failed write (disk full, database locked) keeps the decision and retries."""
+        delay = self._store_retry_min
+        failing = False
+        while True:
+            try:
+                await self._record(decision)
+            except (sqlite3.Error, OSError) as exc:
+                if not failing:
+                    log.error("cannot store call %s (will retry): %s", decision.linkedid, exc)
+                    failing = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if failing:
+                log.info("the store accepts writes again")
+            return
 
     async def _record(self, decision: CallDecision) -> None:
         is_new = await self.store.record_decision(decision, dry_run=self.dry_run)
@@ -136,8 +163,9 @@ def describe(decision: CallDecision) -> str:
     reason = f" ({d.reason.value})" if d.reason else ""
     line = f" to {printable(d.line_name or display(d.line))}" if d.line else ""
     who = display(d.caller) if d.caller else (printable(d.caller_raw) or "withheld")
+    call = printable(d.linkedid)
     name = (
         f" {printable(d.caller_name)!s}" if d.caller_name and d.caller_name != "<unknown>" else ""
     )
     detail = printable(d.detail)
-    return f"call {d.linkedid}: {d.outcome.value}{reason} from {who}{name}{line} - {detail}"
+    return f"call {call}: {d.outcome.value}{reason} from {who}{name}{line} - {detail}"

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bridge.calls import CallDecision, Outcome
 from bridge.config import Config
 from bridge.daemon import Bridge
 from bridge.numbers import display
-from bridge.safe_text import printable
+from bridge.safe_text import cell
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
@@ -83,7 +84,9 @@ def _show(console: Console, decision: CallDecision) -> None:
     verdict = decision.outcome.value.upper()
     if decision.reason:
         verdict += f" ({decision.reason.value})"
-    console.print(f"    decided: [{colour}]{verdict}[/] - {printable(decision.detail)}")
+    console.print(
+        Text("    decided: ") + Text(verdict, style=colour) + Text(" - ") + cell(decision.detail)
+    )
     if decision.outcome is Outcome.MISSED:
         if decision.caller:
             console.print(f"    -> {who} would get a text back from Acme Roofing")
@@ -120,8 +123,8 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
         for column in ("caller", "line", "outcome", "reason"):
             table.add_column(column)
         for row in reversed(rows):
-            caller = display(row.caller) if row.caller else printable(row.caller_raw)
-            table.add_row(caller, row.line_name or "-", row.outcome, row.reason or "")
+            caller = display(row.caller) if row.caller else row.caller_raw
+            table.add_row(cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "")
         console.print()
         console.print(table)
     console.print(

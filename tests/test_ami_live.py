@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -277,10 +277,18 @@ async def test_bad_messages_are_skipped_with_one_log_line_each(
         await asterisk.play(recorded_events(trace("02_noanswer.ami")))
         decision = await next_decision(decisions)
         assert bridge.link.connections == 1
+        await asterisk.broadcast_raw(b"Event: Hangup\r\nUniqueid: 17956")  # then the line drops
+        await asterisk.drop_connections()
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: _count(asterisk, "CoreShowChannels") == 2)
     assert decision.outcome is Outcome.MISSED
     skipped = [r.getMessage() for r in caplog.records if "skipped a" in r.getMessage()]
-    assert len(skipped) == 3
-    assert [s.split()[3] for s in skipped] == ["malformed", "no-event-or-response", "oversized"]
+    assert [s.split()[3] for s in skipped] == [
+        "malformed",
+        "no-event-or-response",
+        "oversized",
+        "truncated",
+    ]
 
 
 async def test_a_failing_handler_costs_one_event_not_the_connection(
@@ -396,3 +404,33 @@ async def test_stopping_the_bridge_commits_queued_decisions_first(tmp_path: Path
         recorder.cancel()
         await asyncio.gather(recorder, return_exceptions=True)
         assert len(await store.recent_calls(100)) == 30
+
+
+async def test_a_failed_store_write_keeps_the_decision_and_retries(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = bridge_config(1, tmp_path / "t.db")
+    decided: asyncio.Queue[CallDecision] = asyncio.Queue()
+    async with await Store.open(config.store.path) as store:
+        bridge = Bridge(config, store, on_decision=decided.put_nowait, store_retry_min=0.01)
+        await store._db.execute("PRAGMA query_only = ON")  # every write now fails
+        for message in AmiFramer().feed(trace("02_noanswer.ami")):
+            bridge._on_event(message)
+        recorder = asyncio.create_task(bridge._record_decisions())
+        try:
+            await until(lambda: any("cannot store" in r.getMessage() for r in caplog.records))
+            assert await store.recent_calls() == []
+            await store._db.execute("PRAGMA query_only = OFF")
+            decision = await next_decision(decided)
+        finally:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
+        assert [c.linkedid for c in await store.recent_calls()] == [decision.linkedid]
+    assert sum("cannot store" in r.getMessage() for r in caplog.records) == 1
+
+
+async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """For conditions nothing signals (a log record): look again until it holds."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 -- no event to wait on
+            await asyncio.sleep(0.005)

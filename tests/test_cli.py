@@ -204,3 +204,19 @@ async def _until_file_holds(path: Path, needle: bytes, count: int) -> None:
     # Another process writes the file: there is no event to wait on, so look again.
     while not await asyncio.to_thread(holds):  # noqa: ASYNC110
         await asyncio.sleep(0.01)
+
+
+async def test_calls_shows_untrusted_names_as_text_never_as_terminal_control(
+    tmp_path: Path,
+) -> None:
+    from bridge.store import Store
+    from tests.test_store import decision
+
+    config = config_file(tmp_path, 5038)
+    async with await Store.open(tmp_path / "textback.db") as store:
+        await store.record_decision(decision(caller_name="\x1b[2J\x1b]0;pwned\x07[red]Evil[/red]"))
+    code, out, err = await textback("calls", "--config", str(config), env=ENV)
+    assert code == 0, err
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "[red]Evil[/red]" in out
