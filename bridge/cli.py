@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bridge import templates
 from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
 from bridge.config import Config, ConfigError, load_config
@@ -141,7 +142,35 @@ def check_config(config_path: str) -> None:
         reach = ", ".join(x for x in (owner.email, owner.mobile) if x) or "no contact"
         table.add_row("owner", cell(f"{owner.id}: {owner.name} ({reach})"))
     table.add_row("store", cell(str(config.store.path)))
+    texting = config.texting
+    table.add_row(
+        "texting",
+        "off"
+        if not texting.enabled
+        else f"cooldown {texting.cooldown_hours:g} h per caller, at most {texting.max_per_hour}"
+        f" an hour, too late after {texting.expire_after_minutes:g} min",
+    )
     _console.print(table)
+    first_line = config.lines[0]
+    signer = config.owner_of(first_line)
+    for label, template in (
+        ("business hours", texting.business_hours_template),
+        ("after hours", texting.after_hours_template),
+    ):
+        body = templates.render(
+            template,
+            business=config.business.name,
+            owner=signer.name if signer else "the team",
+            line=first_line.name,
+        )
+        if texting.footer:
+            body = f"{body} {texting.footer}"
+        size = templates.sms_size(body)
+        parts = "1 SMS" if size.parts == 1 else f"{size.parts} SMS parts"
+        _console.print(
+            Text(f"{label} text ({len(body)} characters, {size.encoding}, {parts}):", style="bold")
+        )
+        _console.print(cell(f"  {body}", 2000))
 
 
 @main.command()
@@ -167,7 +196,7 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
             click.echo(json.dumps(row.as_json()))
         return
     table = Table(title=f"Last {len(rows)} calls")
-    for column in ("ended", "caller", "line", "outcome", "reason"):
+    for column in ("ended", "caller", "line", "outcome", "reason", "text"):
         table.add_column(column, no_wrap=True)
     table.add_column("detail")
     for row in rows:
@@ -178,6 +207,7 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
             cell(row.line_name or display(row.line)) if row.line else "-",
             row.outcome + (" (dry run)" if row.dry_run else ""),
             row.reason or "",
+            row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else ""),
             cell(row.detail),
         )
     _console.print(table)

@@ -9,6 +9,7 @@ environment before validation.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,6 +34,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bridge import templates
 from bridge.numbers import to_e164
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -76,7 +79,31 @@ def _q(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _template(value: str) -> str:
+    try:
+        names = templates.placeholders_in(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "template", "{message}", {"message": f"a brace is not closed: {exc}"}
+        ) from None
+    unknown = sorted(names - templates.PLACEHOLDERS)
+    if unknown:
+        message = f"unknown placeholder {{{unknown[0]}}}; use {{business}}, {{owner}} or {{line}}"
+        raise PydanticCustomError("template", "{message}", {"message": message})
+    return value
+
+
+def _hours(value: dict[str, str]) -> dict[str, str]:
+    try:
+        templates.parse_hours(value, (), "UTC")
+    except ValueError as exc:
+        raise PydanticCustomError("hours", "{message}", {"message": str(exc)}) from None
+    return value
+
+
 Port = Annotated[int, BeforeValidator(_port)]
+Template = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_template)]
+Hours = Annotated[dict[str, str], AfterValidator(_hours)]
 PhoneNumber = Annotated[str, BeforeValidator(_phone)]
 Seconds = Annotated[float, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -93,6 +120,10 @@ class BusinessConfig(_Model):
     name: Name
     timezone: str = "America/Chicago"
     region: str = "US"
+    # Opening hours in `timezone`; a line may have its own. Outside them the
+    # after-hours text goes out.
+    hours: Hours = Field(default_factory=lambda: {"mon-fri": "08:00-17:00"})
+    holidays: tuple[datetime.date, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -147,6 +178,20 @@ class LineConfig(_Model):
     did: PhoneNumber
     name: Name
     owners: tuple[str, ...] = ()
+    hours: Hours | None = None  # None: the business's hours
+
+
+class TextingConfig(_Model):
+    enabled: bool = True
+    business_hours_template: Template = templates.DEFAULT_BUSINESS_HOURS
+    after_hours_template: Template = templates.DEFAULT_AFTER_HOURS
+    footer: Annotated[str, Field(max_length=200)] = templates.DEFAULT_FOOTER  # "" turns it off
+    text_voicemail_callers: bool = True
+    cooldown_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 12.0
+    max_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 30
+    expire_after_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0
+    blocklist: tuple[PhoneNumber, ...] = ()
+    allowlist: tuple[PhoneNumber, ...] = ()  # when not empty, only these are texted
 
 
 class OwnerConfig(_Model):
@@ -170,6 +215,7 @@ class Config(_Model):
     pbx: PbxConfig = PbxConfig()
     lines: Annotated[tuple[LineConfig, ...], Field(min_length=1)]
     owners: tuple[OwnerConfig, ...] = ()
+    texting: TextingConfig = TextingConfig()
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
 
@@ -198,6 +244,17 @@ class Config(_Model):
             if line.did == did_e164:
                 return line
         return None
+
+    def owner_of(self, line: LineConfig | None) -> OwnerConfig | None:
+        """Who the text names: the line's first owner, else the first owner at all."""
+        by_id = {owner.id: owner for owner in self.owners}
+        for owner_id in line.owners if line else ():
+            return by_id[owner_id]
+        return self.owners[0] if self.owners else None
+
+    def opening_hours(self, line: LineConfig | None) -> templates.OpeningHours:
+        spec = line.hours if line and line.hours is not None else self.business.hours
+        return templates.parse_hours(spec, self.business.holidays, self.business.timezone)
 
 
 def _at(loc: tuple[str | int, ...], message: str) -> PydanticCustomError:
@@ -309,7 +366,9 @@ def _describe(exc: ValidationError, root: yaml.Node, name: str) -> list[str]:
             message = "unknown key" + _suggest(loc, root)
         else:
             message = error["msg"]
-            if not error["type"].startswith(("port", "phone", "timezone", "region")):
+            if not error["type"].startswith(
+                ("port", "phone", "timezone", "region", "template", "hours")
+            ):
                 message = _lower_first(message)
                 got = _node_at(root, loc)
                 if isinstance(got, yaml.ScalarNode):

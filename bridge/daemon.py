@@ -16,11 +16,13 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bridge import textback
 from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
 from bridge.calls import CallDecision, CallTracker, DetectionRules
 from bridge.config import Config
 from bridge.numbers import display
+from bridge.policy import History
 from bridge.safe_text import printable
 from bridge.store import Store
 
@@ -53,6 +55,7 @@ class Bridge:
         self.dry_run = dry_run
         self.clock = clock
         self.tracker = CallTracker(DetectionRules.from_config(config))
+        self._text_rules = textback.text_policy(config)
         self.link = AmiLink(config.ami, self._on_event, on_connected=self._catch_up)
         self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         self._on_decision = on_decision
@@ -111,21 +114,24 @@ class Bridge:
     # ------------------------------------------------------------ store side
 
     async def _record_decisions(self) -> None:
+        in_flight: CallDecision | None = None
         try:
             while True:
-                decision = await self._decisions.get()
-                await self._record_until_stored(decision)
+                in_flight = await self._decisions.get()
+                await self._record_until_stored(in_flight)
+                in_flight = None
         except asyncio.CancelledError:
-            # Stopping: what was decided is still committed before we go.
+            # Stopping: what was decided is still committed before we go. A
+            # write the cancel cut short was rolled back, so it is written again.
+            pending = [in_flight] if in_flight is not None else []
             with contextlib.suppress(asyncio.QueueEmpty):
                 while True:
-                    decision = self._decisions.get_nowait()
-                    try:
-                        await asyncio.shield(self._record(decision))
-                    except (sqlite3.Error, OSError) as exc:
-                        log.error(
-                            "stopping: call %s could not be stored: %s", decision.linkedid, exc
-                        )
+                    pending.append(self._decisions.get_nowait())
+            for decision in pending:
+                try:
+                    await asyncio.shield(self._record(decision))
+                except (sqlite3.Error, OSError) as exc:
+                    log.error("stopping: call %s was not stored: %s", decision.linkedid, exc)
             raise
 
     async def _record_until_stored(self, decision: CallDecision) -> None:
@@ -147,12 +153,25 @@ class Bridge:
             return
 
     async def _record(self, decision: CallDecision) -> None:
-        is_new = await self.store.record_decision(decision, dry_run=self.dry_run)
+        now = self.clock()
+        history = (
+            await self.store.text_history(decision.caller, now, self._text_rules.cooldown)
+            if decision.caller and decision.is_missed
+            else History()
+        )
+        # Sending arrives with the SMS transports; until then say why nothing went out.
+        can_send = "dry-run" if self.dry_run else "no-sms-transport"
+        plan = textback.plan(
+            self.config, self._text_rules, decision, history, now, can_send=can_send
+        )
+        is_new = await self.store.record_decision(
+            decision, dry_run=self.dry_run, text_skip=plan.skip, text=plan.text
+        )
         if not is_new:
             log.debug("call %s was already decided; ignored", decision.linkedid)
             return
         self.recorded += 1
-        log.info("%s", describe(decision))
+        log.info("%s%s", describe(decision), f"; not texted: {plan.skip}" if plan.skip else "")
         if self._on_decision is not None:
             self._on_decision(decision)
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bridge import textback
 from bridge.calls import CallDecision, Outcome
 from bridge.config import Config
 from bridge.daemon import Bridge
@@ -78,7 +79,7 @@ def demo_config(port: int, store_path: Path) -> Config:
     )
 
 
-def _show(console: Console, decision: CallDecision) -> None:
+def _show(console: Console, decision: CallDecision, config: Config, text_skip: str | None) -> None:
     colour = {"missed": "bold red", "answered": "green"}.get(decision.outcome.value, "cyan")
     who = display(decision.caller) if decision.caller else "withheld number"
     verdict = decision.outcome.value.upper()
@@ -87,11 +88,14 @@ def _show(console: Console, decision: CallDecision) -> None:
     console.print(
         Text("    decided: ") + Text(verdict, style=colour) + Text(" - ") + cell(decision.detail)
     )
-    if decision.outcome is Outcome.MISSED:
-        if decision.caller:
-            console.print(f"    -> {who} would get a text back from Acme Roofing")
-        else:
-            console.print("    -> recorded as missed; there is no number to text")
+    if decision.outcome is not Outcome.MISSED:
+        return
+    if text_skip in (None, "no-sms-transport"):
+        body = textback.compose(config, decision.line, decision.ended_at, first_text=True)
+        console.print(Text(f"    -> text for {who} (sending arrives with the SMS transports):"))
+        console.print(Text("       ") + cell(body, 400))
+    else:
+        console.print(Text(f"    -> no text: {text_skip}"))
 
 
 async def run_demo(console: Console, *, gap: float = 0.02) -> None:
@@ -116,7 +120,9 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
                         data = callgen.render(call.scenario, pbx=pbx)
                         await pbx_double.play(recorded_events(data), gap=gap)
                         async with asyncio.timeout(10):
-                            _show(console, await decided.get())
+                            decision = await decided.get()
+                        stored = await store.call(decision.linkedid)
+                        _show(console, decision, config, stored.text_skip if stored else None)
                     runner.cancel()
                 rows = await store.recent_calls(len(DEMO_CALLS))
         table = Table(title="What the store holds (textback calls)")

@@ -11,13 +11,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
 import aiosqlite
 
 from bridge.calls import JSON_FIELDS, CallDecision
+from bridge.policy import History
 
 # Each entry upgrades the schema by one version: its statements run in one
 # transaction with the version bump. Append; never edit a shipped one.
@@ -50,12 +51,64 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "CREATE INDEX calls_by_end ON calls (ended_at)",
         "CREATE INDEX calls_by_caller ON calls (caller, ended_at)",
     ),
+    (
+        # Why a missed call was not texted (NULL: texted, or not a missed call).
+        "ALTER TABLE calls ADD COLUMN text_skip TEXT",
+        # Every text that goes out. A text-back belongs to one call, and the
+        # partial unique index makes a second one for the same call impossible.
+        """
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL CHECK (kind IN ('textback', 'reply', 'confirmation')),
+        linkedid        TEXT REFERENCES calls (linkedid),
+        to_number       TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        parts           INTEGER NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN
+                        ('queued','sending','sent','delivered','failed','expired','cancelled')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        expires_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        delivered_at    TEXT,
+        last_error      TEXT,
+        refs            TEXT
+    ) STRICT
+    """,
+        "CREATE UNIQUE INDEX one_textback_per_call ON outbox (linkedid) WHERE kind = 'textback'",
+        "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
+        "CREATE INDEX outbox_by_number ON outbox (to_number, created_at)",
+        # Opt-outs hold until the number itself texts START: one row per number.
+        """
+    CREATE TABLE opt_outs (
+        number      TEXT PRIMARY KEY,
+        opted_out   INTEGER NOT NULL,
+        keyword     TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        changed_at  TEXT NOT NULL
+    ) STRICT
+    """,
+    ),
 )
+# Texts that still count against a caller's cooldown and the hourly cap.
+_LIVE_STATES = ("queued", "sending", "sent", "delivered")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingText:
+    """A text to queue together with the decision that calls for it."""
+
+    to_number: str
+    body: str
+    parts: int
+    expires_at: datetime
+    kind: str = "textback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +132,12 @@ class StoredCall:
     source: str
     dry_run: bool
     decided_at: str
+    text_skip: str | None = None
+    text_state: str | None = None  # the text-back's outbox state, if one was queued
 
     def as_json(self) -> dict[str, object]:
-        return {key: getattr(self, key) for key in JSON_FIELDS} | {"dry_run": self.dry_run}
+        extra = {"dry_run": self.dry_run, "text_skip": self.text_skip, "text": self.text_state}
+        return {key: getattr(self, key) for key in JSON_FIELDS} | extra
 
 
 class Store:
@@ -153,53 +209,166 @@ class Store:
         return int(row[0]) if row and row[0] is not None else 0
 
     async def record_decision(
-        self, decision: CallDecision, *, source: str = "ami", dry_run: bool = False
+        self,
+        decision: CallDecision,
+        *,
+        source: str = "ami",
+        dry_run: bool = False,
+        text_skip: str | None = None,
+        text: OutgoingText | None = None,
     ) -> bool:
-        """Commit one decision. False if this Linkedid was already decided."""
+        """Commit a decision, with its text-back (or why not), in one transaction.
+
+        False if this Linkedid was already decided: then nothing is written.
+        """
         d = decision
-        async with self._db.execute(
-            """
-            INSERT INTO calls (linkedid, outcome, reason, caller, caller_raw, caller_name,
-                               withheld, line, line_name, started_at, ended_at, voicemail_left,
-                               dial_status, answered_by, detail, source, dry_run, decided_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (linkedid) DO NOTHING
-            RETURNING id
-            """,
-            (
-                d.linkedid,
-                d.outcome.value,
-                d.reason.value if d.reason else None,
-                d.caller,
-                d.caller_raw,
-                d.caller_name,
-                int(d.withheld),
-                d.line,
-                d.line_name,
-                _iso(d.started_at),
-                _iso(d.ended_at),
-                None if d.voicemail_left is None else int(d.voicemail_left),
-                d.dial_status,
-                d.answered_by,
-                d.detail,
-                source,
-                int(dry_run),
-                _iso(datetime.now(UTC)),
-            ),
-        ) as cursor:
-            inserted = await cursor.fetchone() is not None
-        await self._db.commit()
+        now = _iso(datetime.now(UTC))
+        db = self._db
+        try:
+            await db.execute("BEGIN IMMEDIATE")  # inside: a cancel here must roll back too
+            async with db.execute(
+                """
+                INSERT INTO calls (linkedid, outcome, reason, caller, caller_raw, caller_name,
+                                   withheld, line, line_name, started_at, ended_at,
+                                   voicemail_left, dial_status, answered_by, detail, source,
+                                   dry_run, decided_at, text_skip)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (linkedid) DO NOTHING
+                RETURNING id
+                """,
+                (
+                    d.linkedid,
+                    d.outcome.value,
+                    d.reason.value if d.reason else None,
+                    d.caller,
+                    d.caller_raw,
+                    d.caller_name,
+                    int(d.withheld),
+                    d.line,
+                    d.line_name,
+                    _iso(d.started_at),
+                    _iso(d.ended_at),
+                    None if d.voicemail_left is None else int(d.voicemail_left),
+                    d.dial_status,
+                    d.answered_by,
+                    d.detail,
+                    source,
+                    int(dry_run),
+                    now,
+                    text_skip,
+                ),
+            ) as cursor:
+                inserted = await cursor.fetchone() is not None
+            if inserted and text is not None:
+                await db.execute(
+                    """
+                    INSERT INTO outbox (kind, linkedid, to_number, body, parts, state,
+                                        created_at, next_attempt_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                    """,
+                    (
+                        text.kind,
+                        d.linkedid,
+                        text.to_number,
+                        text.body,
+                        text.parts,
+                        now,
+                        now,
+                        _iso(text.expires_at),
+                    ),
+                )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
         return inserted
+
+    async def text_history(self, number: str, now: datetime, cooldown: timedelta) -> History:
+        """What the texting policy needs to know about ``number`` and the last hour."""
+        live = ",".join("?" * len(_LIVE_STATES))
+        async with self._db.execute(
+            "SELECT opted_out FROM opt_outs WHERE number = ?", (number,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        opted_out = bool(row and row[0])
+        async with self._db.execute(
+            f"SELECT max(created_at) FROM outbox WHERE kind = 'textback' AND to_number = ?"  # noqa: S608 -- placeholders only
+            f" AND state IN ({live}) AND created_at >= ?",
+            (number, *_LIVE_STATES, _iso(now - cooldown)),
+        ) as cursor:
+            row = await cursor.fetchone()
+        last = datetime.fromisoformat(row[0]) if row and row[0] else None
+        async with self._db.execute(
+            f"SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN ({live})"  # noqa: S608 -- placeholders only
+            " AND created_at >= ?",
+            (*_LIVE_STATES, _iso(now - timedelta(hours=1))),
+        ) as cursor:
+            row = await cursor.fetchone()
+        last_hour = int(row[0]) if row else 0
+        async with self._db.execute(
+            "SELECT 1 FROM outbox WHERE to_number = ? AND state IN ('sent', 'delivered') LIMIT 1",
+            (number,),
+        ) as cursor:
+            ever = await cursor.fetchone() is not None
+        return History(
+            opted_out=opted_out,
+            last_textback_at=last,
+            textbacks_last_hour=last_hour,
+            ever_texted=ever,
+        )
+
+    async def set_opt_out(
+        self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime
+    ) -> None:
+        """Record STOP (or START) from ``number``. Queued texts to it are cancelled."""
+        db = self._db
+        try:
+            await db.execute("BEGIN IMMEDIATE")  # inside: a cancel here must roll back too
+            await db.execute(
+                """
+                INSERT INTO opt_outs (number, opted_out, keyword, source, changed_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out,
+                    keyword = excluded.keyword, source = excluded.source,
+                    changed_at = excluded.changed_at
+                """,
+                (number, int(opted_out), keyword, source, _iso(at)),
+            )
+            if opted_out:
+                await db.execute(
+                    "UPDATE outbox SET state = 'cancelled', last_error = 'opted out'"
+                    " WHERE to_number = ? AND state = 'queued' AND kind != 'confirmation'",
+                    (number,),
+                )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    async def outbox(self, limit: int = 100) -> list[dict[str, object]]:
+        async with self._db.execute(
+            "SELECT * FROM outbox ORDER BY id DESC LIMIT ?", (limit,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [{key: row[key] for key in row.keys()} for row in rows]  # noqa: SIM118
 
     async def recent_calls(self, limit: int = 50) -> list[StoredCall]:
         async with self._db.execute(
-            "SELECT * FROM calls ORDER BY ended_at DESC, id DESC LIMIT ?", (limit,)
+            "SELECT calls.*, outbox.state AS text_state FROM calls"
+            " LEFT JOIN outbox ON outbox.linkedid = calls.linkedid AND outbox.kind = 'textback'"
+            " ORDER BY calls.ended_at DESC, calls.id DESC LIMIT ?",
+            (limit,),
         ) as cursor:
             rows = await cursor.fetchall()
         return [_stored_call(row) for row in rows]
 
     async def call(self, linkedid: str) -> StoredCall | None:
-        async with self._db.execute("SELECT * FROM calls WHERE linkedid = ?", (linkedid,)) as cur:
+        async with self._db.execute(
+            "SELECT calls.*, outbox.state AS text_state FROM calls"
+            " LEFT JOIN outbox ON outbox.linkedid = calls.linkedid AND outbox.kind = 'textback'"
+            " WHERE calls.linkedid = ?",
+            (linkedid,),
+        ) as cur:
             row = await cur.fetchone()
         return _stored_call(row) if row else None
 

@@ -434,3 +434,16 @@ async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
     async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110 -- no event to wait on
             await asyncio.sleep(0.005)
+
+
+async def test_each_missed_call_is_stored_with_what_became_of_its_text(
+    asterisk: FakeAsterisk, tmp_path: Path
+) -> None:
+    async with running_bridge(asterisk, tmp_path) as (bridge, decisions):
+        await asterisk.play(recorded_events(callgen.render("no_answer", "anonymous", "answered")))
+        got = {(await next_decision(decisions)).linkedid for _ in range(3)}
+        calls = {c.linkedid: c for c in await bridge.store.recent_calls()}
+    assert set(calls) == got
+    skips = sorted((c.outcome, c.text_skip) for c in calls.values())
+    # No SMS transport yet: a textable caller is recorded as such, not queued.
+    assert skips == [("answered", None), ("missed", "no-sms-transport"), ("missed", "withheld")]

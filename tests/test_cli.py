@@ -192,7 +192,8 @@ async def test_demo_runs_without_a_pbx() -> None:
     assert "MISSED (VOICEMAIL)" in out
     assert "ANSWERED" in out
     assert "INTERNAL" in out
-    assert "there is no number to text" in out
+    assert "no text: withheld" in out
+    assert "this is Mike at Acme Roofing" in out
 
 
 async def _until_file_holds(path: Path, needle: bytes, count: int) -> None:

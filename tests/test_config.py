@@ -148,3 +148,34 @@ def test_duplicate_owner_and_line(tmp_path: Path) -> None:
         '  - {did: "5125550100", name: Same line}\n',
     )
     assert problems(tmp_path, text) == ["8: lines[1].did: line +15125550100 is listed twice"]
+
+
+TEXTING = """\
+texting:
+  business_hours_template: "Hi, {owner} from {business} here. {greeting}"
+"""
+
+
+def test_unknown_template_placeholder_names_its_line(tmp_path: Path) -> None:
+    assert problems(tmp_path, GOOD + TEXTING) == [
+        "12: texting.business_hours_template: unknown placeholder {greeting};"
+        " use {business}, {owner} or {line}"
+    ]
+
+
+def test_opening_hours_and_holidays(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "region: US}",
+        'region: US, hours: {mon-fri: "07:00-18:00", sat: "08:00-12:00"}, holidays: [2026-12-25]}',
+    )
+    config = load_config(write(tmp_path, text), ENV)
+    assert config.business.holidays[0].isoformat() == "2026-12-25"
+    bad = GOOD.replace("region: US}", 'region: US, hours: {weekdays: "07:00-18:00"}}')
+    assert problems(tmp_path, bad) == [
+        "1: business.hours: 'weekdays' is not a day or range of days such as mon or mon-fri"
+    ]
+
+
+def test_texting_lists_are_normalised_numbers(tmp_path: Path) -> None:
+    text = GOOD + 'texting: {blocklist: ["(512) 555-0142"], allowlist: []}\n'
+    assert load_config(write(tmp_path, text), ENV).texting.blocklist == ("+15125550142",)

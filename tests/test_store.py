@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bridge.calls import CallDecision, Outcome, Reason
-from bridge.store import SCHEMA_VERSION, Store, StoreError
+from bridge.store import SCHEMA_VERSION, OutgoingText, Store, StoreError
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
@@ -108,3 +108,77 @@ async def test_untrusted_text_is_stored_as_data(tmp_path: Path) -> None:
         await store.record_decision(decision(caller_name=nasty, caller_raw=nasty))
         (row,) = await store.recent_calls()
     assert row.caller_name == nasty
+
+
+def a_text(to: str = "+15125559876") -> OutgoingText:
+    return OutgoingText(to, "Sorry we missed your call", 1, T0 + timedelta(minutes=30))
+
+
+async def test_a_text_back_is_queued_in_the_same_transaction_as_its_decision(
+    tmp_path: Path,
+) -> None:
+    async with await Store.open(tmp_path / "t.db") as store:
+        assert await store.record_decision(decision(), text=a_text()) is True
+        # The same call again, however it arrives, never queues a second text.
+        assert await store.record_decision(decision(), text=a_text()) is False
+        (queued,) = await store.outbox()
+        (call,) = await store.recent_calls()
+    assert (queued["state"], queued["to_number"], queued["kind"]) == (
+        "queued", "+15125559876", "textback",
+    )  # fmt: skip
+    assert call.text_state == "queued"
+
+
+async def test_the_database_itself_refuses_a_second_text_back_for_a_call(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with await Store.open(path) as store:
+        await store.record_decision(decision(), text=a_text())
+    db = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        db.execute(
+            "INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,"
+            " next_attempt_at, expires_at) VALUES ('textback', '1795617278.10', '+1', 'x', 1,"
+            " 'queued', '', '', '')"
+        )
+
+
+async def test_a_skipped_text_back_keeps_its_reason(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "t.db") as store:
+        await store.record_decision(decision(), text_skip="opted-out")
+        (call,) = await store.recent_calls()
+        assert await store.outbox() == []
+    assert (call.text_skip, call.text_state) == ("opted-out", None)
+    assert call.as_json()["text_skip"] == "opted-out"
+
+
+async def test_history_feeds_cooldown_cap_and_opt_out(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "t.db") as store:
+        now = datetime.now(UTC)
+        empty = await store.text_history("+15125559876", now, timedelta(hours=12))
+        assert (empty.opted_out, empty.last_textback_at, empty.textbacks_last_hour) == (
+            False,
+            None,
+            0,
+        )
+        await store.record_decision(decision("a"), text=a_text())
+        await store.record_decision(
+            decision("b", caller="+15125550142"), text=a_text("+15125550142")
+        )
+        seen = await store.text_history("+15125559876", now, timedelta(hours=12))
+        assert seen.last_textback_at is not None
+        assert seen.textbacks_last_hour == 2
+        assert seen.ever_texted is False  # queued is not sent
+        await store.set_opt_out(
+            "+15125559876", opted_out=True, keyword="STOP", source="sms", at=now
+        )
+        stopped = await store.text_history("+15125559876", now, timedelta(hours=12))
+        assert stopped.opted_out is True
+        states = {row["to_number"]: row["state"] for row in await store.outbox()}
+        # Opting out cancels what was still queued to that number, and only that.
+        assert states == {"+15125559876": "cancelled", "+15125550142": "queued"}
+        await store.set_opt_out(
+            "+15125559876", opted_out=False, keyword="START", source="sms", at=now
+        )
+        assert (
+            await store.text_history("+15125559876", now, timedelta(hours=12))
+        ).opted_out is False
