@@ -201,6 +201,22 @@ class OwnerConfig(_Model):
     mobile: PhoneNumber | None = None
 
 
+class ModemConfig(_Model):
+    """A USB GSM modem (Huawei E3131/E173, SIMCom SIM800/SIM7600, Quectel EC25...)."""
+
+    port: Path  # e.g. /dev/ttyUSB0, or a /dev/serial/by-id/... name that survives replugging
+    baudrate: Annotated[int, Field(ge=1200, le=4_000_000)] = 115200
+    pin: SecretStr | None = None  # SIM PIN, if the SIM asks for one
+    smsc: PhoneNumber | None = None  # used only when the SIM has no SMS centre number
+    send_timeout: Seconds = 35.0  # how long the network may take to accept a text
+    command_timeout: Seconds = 5.0
+    texts_per_minute: Annotated[int, Field(ge=1, le=60)] = 10  # modems manage about 6-20
+    flow_control: bool = False  # RTS/CTS; most USB modems want it off
+    cnmi: Annotated[str, Field(pattern=r"^[0-3](,[0-3]){0,4}$")] = "2,1,0,2"  # SIM800: 2,1,0,1
+    delivery_reports: bool = True
+    sweep_seconds: Seconds = 60.0  # re-read the SIM for texts no notification announced
+
+
 class StoreConfig(_Model):
     path: Path = Path("/var/lib/textback/textback.db")
 
@@ -216,6 +232,7 @@ class Config(_Model):
     lines: Annotated[tuple[LineConfig, ...], Field(min_length=1)]
     owners: tuple[OwnerConfig, ...] = ()
     texting: TextingConfig = TextingConfig()
+    modem: ModemConfig | None = None  # no modem: nothing is texted
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,11 @@ def fast_ami(port: int, **overrides: object) -> AmiConfig:
     }
     settings.update(overrides)
     return AmiConfig.model_validate(settings)
+
+
+async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """For conditions nothing signals (a log record, another process's file):
+    look again until it holds, within a time limit."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 -- no event exists to wait on
+            await asyncio.sleep(0.005)

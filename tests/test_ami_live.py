@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from bridge.daemon import Bridge
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami
+from tests.conftest import SECRET, fast_ami, until
 from tests.expected import CALLER, REAL_TRACES, trace
 
 
@@ -427,23 +427,3 @@ async def test_a_failed_store_write_keeps_the_decision_and_retries(
             await asyncio.gather(recorder, return_exceptions=True)
         assert [c.linkedid for c in await store.recent_calls()] == [decision.linkedid]
     assert sum("cannot store" in r.getMessage() for r in caplog.records) == 1
-
-
-async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    """For conditions nothing signals (a log record): look again until it holds."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 -- no event to wait on
-            await asyncio.sleep(0.005)
-
-
-async def test_each_missed_call_is_stored_with_what_became_of_its_text(
-    asterisk: FakeAsterisk, tmp_path: Path
-) -> None:
-    async with running_bridge(asterisk, tmp_path) as (bridge, decisions):
-        await asterisk.play(recorded_events(callgen.render("no_answer", "anonymous", "answered")))
-        got = {(await next_decision(decisions)).linkedid for _ in range(3)}
-        calls = {c.linkedid: c for c in await bridge.store.recent_calls()}
-    assert set(calls) == got
-    skips = sorted((c.outcome, c.text_skip) for c in calls.values())
-    # No SMS transport yet: a textable caller is recorded as such, not queued.
-    assert skips == [("answered", None), ("missed", "no-sms-transport"), ("missed", "withheld")]

@@ -1,0 +1,81 @@
+"""The one interface the bridge uses to text: every SMS transport implements it.
+
+A transport owns its device or link (``run`` keeps it up, reconnecting after
+faults, until cancelled), sends texts (``send``), hands incoming texts and
+delivery reports to a :class:`TransportSink`, and reports its health
+(``status``). The bridge knows nothing else about modems or SIP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """A text accepted by the network (not yet delivered)."""
+
+    references: tuple[int, ...]  # one per part: what delivery reports will name
+    parts: int
+
+
+class SendError(Exception):
+    """A text did not go out. ``retryable`` says whether trying again can help."""
+
+    def __init__(self, message: str, *, retryable: bool, code: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingText:
+    sender: str  # as the network gave it; E.164 for ordinary numbers
+    body: str
+    received_at: datetime
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    reference: int
+    recipient: str
+    delivered: bool
+    status: int  # TP-Status from the report
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransportStatus:
+    name: str
+    connected: bool = False
+    registered: bool = False
+    signal: int | None = None  # 0-31 (+CSQ), None if unknown
+    operator: str | None = None
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class TransportSink(Protocol):
+    """Where a transport hands what arrives. Each call returns once the item
+    is stored: a modem deletes an incoming text from its SIM only after that."""
+
+    async def incoming_text(self, text: IncomingText) -> None: ...
+
+    async def delivery_report(self, report: DeliveryReport) -> None: ...
+
+
+class SmsTransport(Protocol):
+    name: str
+
+    async def run(self, sink: TransportSink) -> None:
+        """Connect and stay connected until cancelled."""
+        ...
+
+    async def send(self, to: str, body: str) -> SendResult:
+        """Send one text (several parts if long). Raises SendError."""
+        ...
+
+    def status(self) -> TransportStatus: ...

@@ -1,0 +1,246 @@
+"""The GSM modem transport against the simulated modem, over a real pty."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bridge.config import ModemConfig
+from bridge.sim.modem import ModemEngine, SimulatedModem
+from sms_gateway.base import DeliveryReport, IncomingText, SendError
+from sms_gateway.gsm_modem import GsmModemTransport
+from tests.conftest import until
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.texts: list[IncomingText] = []
+        self.reports: list[DeliveryReport] = []
+        self._changed = asyncio.Event()
+
+    async def incoming_text(self, text: IncomingText) -> None:
+        self.texts.append(text)
+        self._changed.set()
+
+    async def delivery_report(self, report: DeliveryReport) -> None:
+        self.reports.append(report)
+        self._changed.set()
+
+    async def wait_for(self, texts: int = 0, reports: int = 0) -> None:
+        async with asyncio.timeout(5):
+            while len(self.texts) < texts or len(self.reports) < reports:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+def settings_for(path: Path, **overrides: object) -> ModemConfig:
+    values: dict[str, object] = {"port": path, "sweep_seconds": 3600, "command_timeout": 1}
+    values.update(overrides)
+    return ModemConfig.model_validate(values, context={"region": "US"})
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[SimulatedModem]:
+    async with SimulatedModem(tmp_path / "ttyUSB0") as modem:
+        yield modem
+
+
+class Running:
+    def __init__(self, transport: GsmModemTransport, sink: Sink):
+        self.transport = transport
+        self.sink = sink
+
+    async def ready(self) -> None:
+        async with asyncio.timeout(5):
+            await self.transport._ready.wait()
+
+
+@pytest.fixture
+async def modem(sim: SimulatedModem) -> AsyncIterator[Running]:
+    async with run_transport(settings_for(sim.path)) as running:
+        await running.ready()
+        yield running
+
+
+@asynccontextmanager
+async def run_transport(settings: ModemConfig) -> AsyncIterator[Running]:
+    transport = GsmModemTransport(settings, reconnect_min=0.02, reconnect_max=0.1)
+    sink = Sink()
+    task = asyncio.create_task(transport.run(sink))
+    try:
+        yield Running(transport, sink)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+# --- sending ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "parts"),
+    [
+        ("Sorry we missed your call - this is Mike at Acme Roofing.", 1),
+        ("Zoë, ça va? Leak fixed tomorrow", 1),  # UCS-2
+        ("Thanks! 🙂🏠", 1),  # emoji: the library's encoder crashes on these
+        ("x" * 300, 2),  # GSM-7, concatenated
+        ("Café " + "🙂" * 40, 2),  # UCS-2, concatenated
+    ],
+)
+async def test_texts_reach_the_modem_intact(
+    sim: SimulatedModem, modem: Running, body: str, parts: int
+) -> None:
+    result = await modem.transport.send("+15125550142", body)
+    assert result.parts == parts
+    assert len(result.references) == parts
+    assert {s.number for s in sim.engine.sent} == {"+15125550142"}
+    assert "".join(s.text for s in sim.engine.sent) == body
+    assert all(s.status_report_requested for s in sim.engine.sent)
+
+
+async def test_delivery_reports_can_be_turned_off(sim: SimulatedModem) -> None:
+    async with run_transport(settings_for(sim.path, delivery_reports=False)) as running:
+        await running.ready()
+        await running.transport.send("+15125550142", "x" * 200)
+    assert [s.status_report_requested for s in sim.engine.sent] == [False, False]
+
+
+async def test_cms_errors_say_what_they_mean_and_whether_to_retry(
+    sim: SimulatedModem, modem: Running
+) -> None:
+    sim.engine.cms_errors = [42, 30]
+    with pytest.raises(SendError, match="congestion") as congested:
+        await modem.transport.send("+15125550142", "hello")
+    assert (congested.value.retryable, congested.value.code) == (True, 42)
+    with pytest.raises(SendError, match="unknown subscriber") as unknown:
+        await modem.transport.send("+15125550142", "hello")
+    assert unknown.value.retryable is False
+    assert (await modem.transport.send("+15125550142", "hello")).parts == 1
+
+
+async def test_not_registered_is_a_retryable_error(sim: SimulatedModem, modem: Running) -> None:
+    sim.engine.registered = False
+    with pytest.raises(SendError, match="no network service") as caught:
+        await modem.transport.send("+15125550142", "hello")
+    assert caught.value.retryable
+
+
+# --- receiving ----------------------------------------------------------------------------
+
+
+async def test_incoming_texts_single_multipart_and_emoji(
+    sim: SimulatedModem, modem: Running
+) -> None:
+    sim.receive("+15125559876", "Need a roof repair quote 🏠")
+    sim.receive("+15125559876", "The leak is over the garage. " * 8, concat_ref=3)
+    await modem.sink.wait_for(texts=2)
+    first, second = modem.sink.texts
+    assert (first.sender, first.body, first.parts) == (
+        "+15125559876",
+        "Need a roof repair quote 🏠",
+        1,
+    )
+    assert (second.body, second.parts) == ("The leak is over the garage. " * 8, 2)
+    await until(lambda: sim.engine.store == {})  # deleted, after the sink had them
+    assert sorted(sim.engine.deleted) == [1, 2, 3]
+
+
+async def test_a_text_announced_during_a_command_is_read(
+    sim: SimulatedModem, modem: Running
+) -> None:
+    sim.engine.slip_cmti("+15125559876", "Are you open Saturday?")
+    await modem.transport.send("+15125550142", "hello")  # the +CMTI comes inside this reply
+    await modem.sink.wait_for(texts=1)
+    assert modem.sink.texts[0].body == "Are you open Saturday?"
+
+
+async def test_garbage_bytes_do_not_stop_the_modem(sim: SimulatedModem, modem: Running) -> None:
+    sim.send_raw(b"\r\n\xff\xfe\x00 garbage\r\n")
+    assert (await modem.transport.send("+15125550142", "still here")).parts == 1
+    sim.receive("+15125559876", "and reading")
+    await modem.sink.wait_for(texts=1)
+
+
+async def test_texts_waiting_on_the_sim_are_swept_up(sim: SimulatedModem) -> None:
+    """Texts that arrived while textback was down, or were announced on another port."""
+    sim.engine.receive("+15125559876", "Sent while you were away")
+    async with run_transport(settings_for(sim.path)) as running:
+        await running.sink.wait_for(texts=1)
+    assert running.sink.texts[0].body == "Sent while you were away"
+
+
+async def test_delivery_reports_name_the_reference(sim: SimulatedModem, modem: Running) -> None:
+    result = await modem.transport.send("+15125550142", "hello")
+    sim.status_report(result.references[0], "+15125550142")
+    await modem.sink.wait_for(reports=1)
+    (report,) = modem.sink.reports
+    assert (report.reference, report.recipient, report.delivered) == (
+        result.references[0], "+15125550142", True,
+    )  # fmt: skip
+
+
+# --- faults ----------------------------------------------------------------------------
+
+
+async def test_unplugged_then_replugged(
+    sim: SimulatedModem, modem: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sms_gateway.gsm_modem")
+    sim.unplug()
+    await until(lambda: not modem.transport.status().connected)
+    with pytest.raises(SendError, match="not ready") as caught:
+        await modem.transport.send("+15125550142", "hello")
+    assert caught.value.retryable
+    await sim.replug()
+    await modem.ready()
+    assert (await modem.transport.send("+15125550142", "back")).parts == 1
+    downs = [r for r in caplog.records if "modem down" in r.getMessage()]
+    assert 1 <= len(downs) <= 2  # "closed", then "cannot open" while away: not one per retry
+
+
+async def test_a_modem_that_stops_answering_is_reopened(
+    sim: SimulatedModem, modem: Running
+) -> None:
+    sim.engine.no_answer = True
+    with pytest.raises(SendError, match="stopped answering") as caught:
+        await modem.transport.send("+15125550142", "hello")
+    assert caught.value.retryable
+    assert sim.engine.sent == []
+    sim.engine.no_answer = False
+    await modem.ready()
+    assert (await modem.transport.send("+15125550142", "hello")).parts == 1
+    assert len(sim.engine.sent) == 1
+
+
+async def test_sim_pin(tmp_path: Path) -> None:
+    async with SimulatedModem(tmp_path / "ttyUSB0", ModemEngine(pin="1234")) as sim:
+        async with run_transport(settings_for(sim.path, pin="1234")) as running:
+            await running.ready()
+        assert 'AT+CPIN="1234"' in sim.engine.commands
+
+
+async def test_a_wrong_pin_is_tried_once_only(tmp_path: Path) -> None:
+    async with SimulatedModem(tmp_path / "ttyUSB0", ModemEngine(pin="1234")) as sim:
+        async with run_transport(settings_for(sim.path, pin="9999")) as running:
+            await until(lambda: sim.engine.commands.count("AT+CPIN?") >= 3)  # it retries...
+        assert running.transport.status().connected is False
+        assert sim.engine.commands.count('AT+CPIN="9999"') == 1  # ...but never re-tries
+
+
+async def test_smsc_from_config_when_the_sim_has_none(tmp_path: Path) -> None:
+    async with SimulatedModem(tmp_path / "ttyUSB0", ModemEngine(smsc="")) as sim:
+        async with run_transport(settings_for(sim.path, smsc="+15125550000")) as running:
+            await running.ready()
+        assert sim.engine.smsc == "+15125550000"
+
+
+async def test_status_snapshot(sim: SimulatedModem, modem: Running) -> None:
+    status = modem.transport.status()
+    assert (status.connected, status.registered, status.signal, status.operator) == (
+        True, True, 20, "SimTel",
+    )  # fmt: skip
