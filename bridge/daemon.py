@@ -1,6 +1,8 @@
 """The running bridge: one supervisor that owns every task.
 
-Flow: AMI event (bridge.ami) -> decision (bridge.calls) -> store (bridge.store).
+Flow: AMI event (bridge.ami) -> decision (bridge.calls) -> text-back plan
+(bridge.textback) -> store (bridge.store) -> outbox (bridge.outbox) ->
+transport (sms_gateway) -> inbound texts (bridge.inbound).
 The AMI callback only feeds the pure tracker; decisions go through a queue to
 the one task that commits them, so the event loop never waits on disk while
 reading the socket. A decision is committed before anything acts on it, and on
@@ -21,10 +23,14 @@ from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
 from bridge.calls import CallDecision, CallTracker, DetectionRules
 from bridge.config import Config
+from bridge.inbound import InboundHandler
 from bridge.numbers import display
+from bridge.outbox import OutboxWorker
 from bridge.policy import History
 from bridge.safe_text import printable
 from bridge.store import Store
+from sms_gateway.base import SmsTransport
+from sms_gateway.gsm_modem import GsmModemTransport
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,10 @@ DecisionListener = Callable[[CallDecision], None]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _nothing() -> None:
+    pass
 
 
 class Bridge:
@@ -49,6 +59,7 @@ class Bridge:
         on_decision: DecisionListener | None = None,
         expire_every: float = 60.0,
         store_retry_min: float = 0.5,
+        transport: SmsTransport | None = None,
     ):
         self.config = config
         self.store = store
@@ -57,6 +68,14 @@ class Bridge:
         self.tracker = CallTracker(DetectionRules.from_config(config))
         self._text_rules = textback.text_policy(config)
         self.link = AmiLink(config.ami, self._on_event, on_connected=self._catch_up)
+        # Texting: the modem (or a given transport), the outbox worker, inbound texts.
+        if transport is None and config.modem is not None and not dry_run:
+            transport = GsmModemTransport(config.modem)
+        self.transport = transport
+        self.outbox = OutboxWorker(store, transport, clock=clock) if transport else None
+        self.inbound = InboundHandler(
+            config, store, clock=clock, on_queued=self.outbox.wake if self.outbox else _nothing
+        )
         self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         self._on_decision = on_decision
         self._expire_every = expire_every
@@ -78,6 +97,9 @@ class Bridge:
                 tasks.create_task(self.link.run(), name="ami-link")
                 tasks.create_task(self._record_decisions(), name="record-decisions")
                 tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
+                if self.transport is not None and self.outbox is not None:
+                    tasks.create_task(self.transport.run(self.inbound), name="sms-transport")
+                    tasks.create_task(self.outbox.run(), name="outbox")
         finally:
             log.info("textback bridge stopped")
 
@@ -159,8 +181,7 @@ class Bridge:
             if decision.caller and decision.is_missed
             else History()
         )
-        # Sending arrives with the SMS transports; until then say why nothing went out.
-        can_send = "dry-run" if self.dry_run else "no-sms-transport"
+        can_send = "dry-run" if self.dry_run else None if self.transport else "no-sms-transport"
         plan = textback.plan(
             self.config, self._text_rules, decision, history, now, can_send=can_send
         )
@@ -171,6 +192,8 @@ class Bridge:
             log.debug("call %s was already decided; ignored", decision.linkedid)
             return
         self.recorded += 1
+        if plan.text is not None and self.outbox is not None:
+            self.outbox.wake()
         log.info("%s%s", describe(decision), f"; not texted: {plan.skip}" if plan.skip else "")
         if self._on_decision is not None:
             self._on_decision(decision)

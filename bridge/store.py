@@ -8,6 +8,7 @@ numbered migrations recorded in ``schema_version``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,10 +91,27 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     ) STRICT
     """,
     ),
+    (
+        # Parts the network confirmed delivered, per text (refs holds one per part).
+        "ALTER TABLE outbox ADD COLUMN delivered_refs TEXT NOT NULL DEFAULT '[]'",
+        # Every text that comes in, stored before the modem may delete it.
+        """
+    CREATE TABLE inbox (
+        id           INTEGER PRIMARY KEY,
+        sender       TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        parts        INTEGER NOT NULL,
+        keyword      TEXT,
+        received_at  TEXT NOT NULL,
+        stored_at    TEXT NOT NULL
+    ) STRICT
+    """,
+        "CREATE INDEX inbox_by_sender ON inbox (sender, received_at)",
+    ),
 )
+SCHEMA_VERSION = len(MIGRATIONS)
 # Texts that still count against a caller's cooldown and the hourly cap.
 _LIVE_STATES = ("queued", "sending", "sent", "delivered")
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
@@ -109,6 +127,20 @@ class OutgoingText:
     parts: int
     expires_at: datetime
     kind: str = "textback"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedText:
+    """An outbox row the worker is about to try."""
+
+    id: int
+    kind: str
+    linkedid: str | None
+    to_number: str
+    body: str
+    parts: int
+    attempts: int
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +376,133 @@ class Store:
         except BaseException:
             await db.rollback()
             raise
+
+    # ------------------------------------------------------------ the outbox's life
+
+    async def queue_text(self, text: OutgoingText, *, linkedid: str | None = None) -> int:
+        now = _iso(datetime.now(UTC))
+        async with self._db.execute(
+            """
+            INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,
+                                next_attempt_at, expires_at)
+            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING id
+            """,
+            (text.kind, linkedid, text.to_number, text.body, text.parts, now, now,
+             _iso(text.expires_at)),
+        ) as cursor:  # fmt: skip
+            row = await cursor.fetchone()
+        await self._db.commit()
+        assert row is not None
+        return int(row[0])
+
+    async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
+        async with self._db.execute(
+            "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at FROM outbox"
+            " WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
+            " LIMIT ?",
+            (_iso(now), limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            QueuedText(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]))
+            for r in rows
+        ]
+
+    async def _set(self, text_id: int, sql: str, *args: object) -> None:
+        await self._db.execute(f"UPDATE outbox SET {sql} WHERE id = ?", (*args, text_id))  # noqa: S608 -- our own column lists
+        await self._db.commit()
+
+    async def mark_sending(self, text_id: int) -> None:
+        """Committed before the modem is asked: a crash leaves a trace to retry from."""
+        await self._set(text_id, "state = 'sending', attempts = attempts + 1")
+
+    async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
+        await self._set(
+            text_id,
+            "state = 'sent', sent_at = ?, refs = ?, last_error = NULL",
+            _iso(at),
+            json.dumps(list(references)),
+        )
+
+    async def mark_retry(self, text_id: int, error: str, next_attempt: datetime) -> None:
+        await self._set(
+            text_id,
+            "state = 'queued', last_error = ?, next_attempt_at = ?",
+            error,
+            _iso(next_attempt),
+        )
+
+    async def mark_final(self, text_id: int, state: str, error: str) -> None:
+        """failed, expired or cancelled: never tried again."""
+        assert state in ("failed", "expired", "cancelled")
+        await self._set(text_id, "state = ?, last_error = ?", state, error)
+
+    async def recover_interrupted(self) -> int:
+        """After a crash: texts the modem never confirmed go back in the queue."""
+        async with self._db.execute(
+            "UPDATE outbox SET state = 'queued', last_error = 'interrupted before the modem"
+            " confirmed it' WHERE state = 'sending' RETURNING id"
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        await self._db.commit()
+        return len(rows)
+
+    async def is_opted_out(self, number: str) -> bool:
+        async with self._db.execute(
+            "SELECT opted_out FROM opt_outs WHERE number = ?", (number,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return bool(row and row[0])
+
+    async def record_delivery(self, reference: int, recipient: str, delivered: bool) -> int | None:
+        """Match a status report to the latest sent text with that part reference."""
+        async with self._db.execute(
+            """
+            SELECT id, refs, delivered_refs FROM outbox
+            WHERE to_number = ? AND state = 'sent'
+              AND EXISTS (SELECT 1 FROM json_each(outbox.refs) WHERE value = ?)
+            ORDER BY id DESC LIMIT 1
+            """,
+            (recipient, reference),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        text_id, refs, done = int(row[0]), json.loads(row[1]), json.loads(row[2])
+        if not delivered:
+            await self._set(text_id, "last_error = ?", f"part {reference} was not delivered")
+            return text_id
+        done = sorted({*done, reference})
+        if set(done) >= set(refs):
+            await self._set(
+                text_id,
+                "state = 'delivered', delivered_at = ?, delivered_refs = ?",
+                _iso(datetime.now(UTC)),
+                json.dumps(done),
+            )
+        else:
+            await self._set(text_id, "delivered_refs = ?", json.dumps(done))
+        return text_id
+
+    async def store_incoming(
+        self, sender: str, body: str, parts: int, keyword: str | None, received_at: datetime
+    ) -> int:
+        async with self._db.execute(
+            "INSERT INTO inbox (sender, body, parts, keyword, received_at, stored_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (sender, body, parts, keyword, _iso(received_at), _iso(datetime.now(UTC))),
+        ) as cursor:
+            row = await cursor.fetchone()
+        await self._db.commit()
+        assert row is not None
+        return int(row[0])
+
+    async def inbox(self, limit: int = 100) -> list[dict[str, object]]:
+        async with self._db.execute(
+            "SELECT * FROM inbox ORDER BY id DESC LIMIT ?", (limit,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [{key: row[key] for key in row.keys()} for row in rows]  # noqa: SIM118
 
     async def outbox(self, limit: int = 100) -> list[dict[str, object]]:
         async with self._db.execute(

@@ -1,0 +1,92 @@
+"""The worker that sends what the outbox holds, through one SMS transport.
+
+Each text is marked ``sending`` (committed) before the modem is asked and
+``sent`` (committed) as soon as the modem confirms, so after a crash only a
+text the modem never confirmed is tried again. A retryable failure backs off
+and stays queued; a permanent one, or a text no longer worth sending (the
+caller rang too long ago), is final and logged. Opt-outs are checked again
+just before sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bridge.numbers import display
+from bridge.store import QueuedText, Store
+from sms_gateway.base import SendError, SmsTransport
+
+log = logging.getLogger(__name__)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: Store,
+        transport: SmsTransport,
+        *,
+        clock: Callable[[], datetime],
+        poll_every: float = 1.0,
+        retry_min: timedelta = timedelta(seconds=5),
+        retry_max: timedelta = timedelta(minutes=5),
+        max_attempts: int = 8,
+    ):
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self._poll_every = poll_every
+        self._retry = (retry_min, retry_max)
+        self._max_attempts = max_attempts
+        self._wake = asyncio.Event()
+        self.sent = 0
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        interrupted = await self.store.recover_interrupted()
+        if interrupted:
+            log.warning(
+                "%d text(s) were being sent when textback stopped: trying again", interrupted
+            )
+        while True:
+            self._wake.clear()
+            due = await self.store.due_texts(self.clock())
+            for text in due:
+                await self._attempt(text)
+            if not due:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._poll_every):
+                        await self._wake.wait()
+
+    async def _attempt(self, text: QueuedText) -> None:
+        now = self.clock()
+        who = display(text.to_number)
+        if now >= text.expires_at:
+            await self.store.mark_final(text.id, "expired", "too late to be worth sending")
+            log.warning("text to %s expired unsent: too long after the call", who)
+            return
+        if text.kind != "confirmation" and await self.store.is_opted_out(text.to_number):
+            await self.store.mark_final(text.id, "cancelled", "opted out")
+            return
+        await self.store.mark_sending(text.id)
+        try:
+            result = await self.transport.send(text.to_number, text.body)
+        except SendError as exc:
+            attempts = text.attempts + 1
+            if exc.retryable and attempts < self._max_attempts:
+                delay = min(self._retry[1], self._retry[0] * 2 ** (attempts - 1))
+                await self.store.mark_retry(text.id, str(exc), now + delay)
+                log.warning("text to %s not sent (%s); trying again in %s", who, exc, delay)
+            else:
+                await self.store.mark_final(text.id, "failed", str(exc))
+                log.error("text to %s failed for good: %s", who, exc)
+            return
+        await self.store.mark_sent(text.id, result.references, self.clock())
+        self.sent += 1
+        log.info("texted %s (%s, %d part(s))", who, text.kind, result.parts)
