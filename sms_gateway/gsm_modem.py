@@ -52,6 +52,7 @@ from sms_gateway.base import (
 log = logging.getLogger(__name__)
 
 _CMGL = re.compile(r"^\+CMGL:\s*(\d+),")
+_DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
 _CMTI = re.compile(r'^\+CMTI:\s*"?([A-Z]*)"?,\s*(\d+)')
 
 
@@ -186,6 +187,8 @@ class GsmModemTransport:
             self._set_status(False, "stopped")
 
     async def send(self, to: str, body: str) -> SendResult:
+        if not _DIALLABLE.fullmatch(to):
+            raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
         if not self._ready.is_set():
             raise SendError(f"modem not ready: {self._status.detail}", retryable=True)
         pdus = encode_submit(to, body, status_report=self.settings.delivery_reports)

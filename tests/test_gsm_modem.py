@@ -244,3 +244,42 @@ async def test_status_snapshot(sim: SimulatedModem, modem: Running) -> None:
     assert (status.connected, status.registered, status.signal, status.operator) == (
         True, True, 20, "SimTel",
     )  # fmt: skip
+
+
+# --- untrusted input --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number", ['+1555"\r\nAT+CMGD=1,4', "+15125550142\x1aAT+CMGD=1,4", "5125550142\r\nATZ"]
+)
+async def test_a_hostile_number_never_reaches_the_modem_as_a_command(
+    sim: SimulatedModem, modem: Running, number: str
+) -> None:
+    before = len(sim.engine.commands)
+    with pytest.raises(SendError, match="not a phone number") as caught:
+        await modem.transport.send(number, "hello")
+    assert caught.value.retryable is False
+    assert sim.engine.commands[before:] == []  # nothing at all went to the modem
+    assert (await modem.transport.send("+15125550142", "still fine")).parts == 1
+
+
+async def test_control_characters_in_a_body_stay_inside_the_pdu(
+    sim: SimulatedModem, modem: Running
+) -> None:
+    body = "line one\r\nAT+CMGD=1,4\x1a\x1b[2J done"
+    await modem.transport.send("+15125550142", body)
+    assert "".join(s.text for s in sim.engine.sent) == body
+    assert not any("CMGD" in c for c in sim.engine.commands)
+
+
+async def test_a_modem_missing_at_start_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "ttyUSB0"
+    async with run_transport(settings_for(path)) as running:
+        await until(lambda: "cannot open" in running.transport.status().detail)
+        with pytest.raises(SendError) as caught:
+            await running.transport.send("+15125550142", "hello")
+        assert caught.value.retryable
+        async with SimulatedModem(path) as sim:
+            await running.ready()
+            assert (await running.transport.send("+15125550142", "hello")).parts == 1
+            assert len(sim.engine.sent) == 1
