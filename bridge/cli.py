@@ -24,12 +24,14 @@ from rich.text import Text
 from bridge import templates
 from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
-from bridge.config import Config, ConfigError, load_config
+from bridge.config import Config, ConfigError, ModemConfig, load_config
 from bridge.daemon import Bridge, describe
-from bridge.numbers import display
+from bridge.numbers import display, to_e164
 from bridge.replay import replay as replay_stream
 from bridge.safe_text import cell, printable
 from bridge.store import Store, StoreError
+from sms_gateway.base import DeliveryReport, IncomingText, SendError
+from sms_gateway.gsm_modem import GsmModemTransport
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -289,6 +291,111 @@ def replay(recording: str, config_path: str | None, as_json: bool) -> None:
             click.echo(f"{decision.started_at.isoformat()}  {describe(decision)}")
     if not as_json:
         _errors.print(f"{len(result.decisions)} call(s) in {result.messages} AMI messages")
+
+
+@main.command("send-test")
+@config_option
+@click.argument("number")
+@click.option(
+    "--wait", type=float, default=30.0, show_default=True, help="Seconds to wait for the modem."
+)
+def send_test(config_path: str, number: str, wait: float) -> None:
+    """Send one text through the configured modem, reporting each step."""
+    config = _load(config_path)
+    if config.modem is None:
+        _fail(f"{config_path} has no modem section: nothing to send with", EXIT_USAGE)
+    to = to_e164(number, config.business.region)
+    if to is None:
+        _fail(f"{number!r} is not a phone number", EXIT_USAGE)
+    body = f"Test from textback for {config.business.name}: texting from this modem works."
+    try:
+        asyncio.run(_send_test(config.modem, to, body, wait))
+    except SendError as exc:
+        _fail(f"not sent: {exc}")
+
+
+async def _send_test(settings: ModemConfig, to: str, body: str, wait: float) -> None:
+    transport = GsmModemTransport(settings, reconnect_min=1, reconnect_max=2)
+    reports: asyncio.Queue[DeliveryReport] = asyncio.Queue()
+
+    class Sink:
+        async def incoming_text(self, text: IncomingText) -> None:
+            _console.print(
+                cell(f"  (a text came in from {text.sender}; `textback run` handles those)")
+            )
+
+        async def delivery_report(self, report: DeliveryReport) -> None:
+            reports.put_nowait(report)
+
+    _console.print(cell(f"1. opening the modem on {settings.port} at {settings.baudrate} bps"))
+    runner = asyncio.create_task(transport.run(Sink()))
+    try:
+        last = ""
+        async with asyncio.timeout(wait):
+            while not (status := transport.status()).connected:
+                if status.detail != last and status.detail != "not started":
+                    last = status.detail
+                    _console.print(cell(f"   waiting: {status.detail}"))
+                await asyncio.sleep(0.1)
+        status = transport.status()
+        _console.print(cell(f"2. modem ready: {status.detail}"))
+        if not status.registered:
+            raise SendError("the SIM is not registered on a network", retryable=True)
+        _console.print(cell(f"3. sending to {display(to)}: {body}"))
+        result = await transport.send(to, body)
+        _console.print(cell(f"4. accepted by the network (reference {result.references[0]})"))
+        if settings.delivery_reports:
+            try:
+                async with asyncio.timeout(60):
+                    report = await reports.get()
+                verdict = (
+                    "delivered" if report.delivered else f"NOT delivered (status {report.status})"
+                )
+                _console.print(cell(f"5. delivery report: {verdict}"))
+            except TimeoutError:
+                _console.print(
+                    cell("5. no delivery report within 60 s (the text may still arrive)")
+                )
+    except TimeoutError:
+        raise SendError(
+            f"the modem was not ready within {wait:g} s: {transport.status().detail}",
+            retryable=True,
+        ) from None
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+@main.command("sim-modem")
+@click.option("--link", "link", required=True, metavar="PATH", help="Device path to create.")
+@click.option("--pin", default=None, help="Make the simulated SIM ask for this PIN.")
+def sim_modem(link: str, pin: str | None) -> None:
+    """Run a simulated GSM modem on a pty, for trying textback without hardware.
+
+    Point modem.port at LINK. Texts sent to it are printed; type
+    `+15125559876 your message` and Enter to send a text to textback.
+    """
+    from bridge.sim.modem import ModemEngine, SimulatedModem
+
+    async def serve() -> None:
+        engine = ModemEngine(pin=pin)
+        async with SimulatedModem(Path(link), engine) as sim:
+            _errors.print(f"simulated modem on {sim.path}; Ctrl-C stops")
+            shown = 0
+            while True:
+                line = await asyncio.to_thread(sys.stdin.readline)
+                for sent in engine.sent[shown:]:
+                    _console.print(cell(f"-> {sent.number}: {sent.text}"))
+                shown = len(engine.sent)
+                if not line:
+                    await asyncio.sleep(1)  # no terminal: just keep the modem up
+                    continue
+                sender, _, text = line.strip().partition(" ")
+                if sender and text:
+                    sim.receive(sender, text)
+                    _console.print(cell(f"<- {sender}: {text}"))
+
+    _run_until_signal(serve())
 
 
 @main.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge import textback
 from bridge.calls import CallDecision, Outcome
 from bridge.config import Config
 from bridge.daemon import Bridge
@@ -24,6 +24,7 @@ from bridge.numbers import display
 from bridge.safe_text import cell
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
+from bridge.sim.modem import SimulatedModem
 from bridge.store import Store
 
 _SECRET = "demo-only-secret"  # noqa: S105 -- the demo's own loopback double
@@ -59,7 +60,7 @@ DEMO_CALLS = (
 )
 
 
-def demo_config(port: int, store_path: Path) -> Config:
+def demo_config(port: int, store_path: Path, modem_path: Path) -> Config:
     return Config.model_validate(
         {
             "business": {"name": "Acme Roofing", "timezone": "America/Chicago", "region": "US"},
@@ -73,13 +74,24 @@ def demo_config(port: int, store_path: Path) -> Config:
             },
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
             "owners": [{"id": "mike", "name": "Mike", "mobile": "+15125550199"}],
+            "modem": {"port": str(modem_path), "sweep_seconds": 3600},
             "store": {"path": str(store_path)},
         },
         context={"region": "US"},
     )
 
 
-def _show(console: Console, decision: CallDecision, config: Config, text_skip: str | None) -> None:
+async def _until(check: Callable[[], bool], within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110 -- the demo watches a simulator, nothing signals
+            await asyncio.sleep(0.01)
+
+
+def _grew(items: Sized, before: int) -> Callable[[], bool]:
+    return lambda: len(items) > before
+
+
+def _show(console: Console, decision: CallDecision, text_skip: str | None) -> None:
     colour = {"missed": "bold red", "answered": "green"}.get(decision.outcome.value, "cyan")
     who = display(decision.caller) if decision.caller else "withheld number"
     verdict = decision.outcome.value.upper()
@@ -88,23 +100,22 @@ def _show(console: Console, decision: CallDecision, config: Config, text_skip: s
     console.print(
         Text("    decided: ") + Text(verdict, style=colour) + Text(" - ") + cell(decision.detail)
     )
-    if decision.outcome is not Outcome.MISSED:
-        return
-    if text_skip in (None, "no-sms-transport"):
-        body = textback.compose(config, decision.line, decision.ended_at, first_text=True)
-        console.print(Text(f"    -> text for {who} (sending arrives with the SMS transports):"))
-        console.print(Text("       ") + cell(body, 400))
-    else:
-        console.print(Text(f"    -> no text: {text_skip}"))
+    if decision.outcome is Outcome.MISSED and text_skip is not None:
+        console.print(Text(f"    -> no text for {who}: {text_skip}"))
 
 
 async def run_demo(console: Console, *, gap: float = 0.02) -> None:
-    console.rule("[bold]textback demo[/]: the bridge against a simulated Asterisk PBX")
+    console.rule("[bold]textback demo[/]: a simulated Asterisk PBX and a simulated GSM modem")
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as workdir:
-        async with FakeAsterisk(secret=_SECRET) as pbx_double:
-            config = demo_config(pbx_double.port, Path(workdir) / "textback.db")
+        modem_path = Path(workdir) / "ttyUSB-demo"
+        async with (
+            FakeAsterisk(secret=_SECRET) as pbx_double,
+            SimulatedModem(modem_path) as modem,
+        ):
+            config = demo_config(pbx_double.port, Path(workdir) / "textback.db", modem_path)
             console.print(
-                f"AMI double listening on 127.0.0.1:{pbx_double.port}; store in {workdir}\n"
+                f"AMI double on 127.0.0.1:{pbx_double.port}, modem on {modem_path}, "
+                f"store in {workdir}\n"
             )
             decided: asyncio.Queue[CallDecision] = asyncio.Queue()
             async with await Store.open(config.store.path) as store:
@@ -113,27 +124,74 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
                     runner = tasks.create_task(bridge.run())
                     async with asyncio.timeout(10):
                         await pbx_double.wait_for(lambda: pbx_double.sessions > 0)
-                    pbx = callgen.Pbx()
-                    for number, call in enumerate(DEMO_CALLS, start=1):
-                        console.print(f"[bold]Call {number}[/]: {call.story}")
-                        pbx.caller, pbx.caller_name = call.caller, call.name
-                        data = callgen.render(call.scenario, pbx=pbx)
-                        await pbx_double.play(recorded_events(data), gap=gap)
-                        async with asyncio.timeout(10):
-                            decision = await decided.get()
-                        stored = await store.call(decision.linkedid)
-                        _show(console, decision, config, stored.text_skip if stored else None)
+                    await _until(
+                        lambda: bridge.transport is not None and bridge.transport.status().connected
+                    )
+                    await _play_calls(console, pbx_double, modem, store, decided)
+                    await _conversation(console, modem, store)
                     runner.cancel()
                 rows = await store.recent_calls(len(DEMO_CALLS))
         table = Table(title="What the store holds (textback calls)")
-        for column in ("caller", "line", "outcome", "reason"):
+        for column in ("caller", "line", "outcome", "reason", "text"):
             table.add_column(column)
         for row in reversed(rows):
             caller = display(row.caller) if row.caller else row.caller_raw
-            table.add_row(cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "")
+            text = row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else "")
+            table.add_row(
+                cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "", text
+            )
         console.print()
         console.print(table)
     console.print(
         "Next: `textback replay tests/fixtures/asterisk/02_noanswer.ami --json` decides a "
         "call recorded from a real Asterisk 22."
     )
+
+
+async def _play_calls(
+    console: Console,
+    pbx_double: FakeAsterisk,
+    modem: SimulatedModem,
+    store: Store,
+    decided: asyncio.Queue[CallDecision],
+) -> None:
+    pbx = callgen.Pbx()
+    for number, call in enumerate(DEMO_CALLS, start=1):
+        console.print(f"[bold]Call {number}[/]: {call.story}")
+        pbx.caller, pbx.caller_name = call.caller, call.name
+        texts_before = len(modem.engine.sent)
+        await pbx_double.play(recorded_events(callgen.render(call.scenario, pbx=pbx)), gap=0)
+        async with asyncio.timeout(10):
+            decision = await decided.get()
+        stored = await store.call(decision.linkedid)
+        _show(console, decision, stored.text_skip if stored else None)
+        if stored is not None and stored.text_skip is None and decision.outcome is Outcome.MISSED:
+            await _until(_grew(modem.engine.sent, texts_before))
+            sent = modem.engine.sent[-1]
+            console.print(Text(f"    -> the modem texted {display(sent.number)}:"))
+            console.print(Text("       ") + cell(sent.text, 400))
+
+
+async def _conversation(console: Console, modem: SimulatedModem, store: Store) -> None:
+    console.print("\n[bold]The homeowners text back[/]")
+    replies = (
+        (
+            "+15125550142",
+            "Hi, it's Tom - water is coming through the ceiling, can someone come today?",
+        ),
+        ("+15125550177", "STOP"),
+    )
+    for sender, body in replies:
+        texts_before, read_before = len(modem.engine.sent), len(modem.engine.deleted)
+        modem.receive(sender, body)
+        console.print(Text(f"    {display(sender)}: ") + cell(body, 400))
+        # The modem's copy is deleted only once the store has the text.
+        await _until(_grew(modem.engine.deleted, read_before))
+        if body == "STOP":
+            await _until(_grew(modem.engine.sent, texts_before))
+            console.print(Text("    -> opted out for good; the modem confirmed once:"))
+            console.print(Text("       ") + cell(modem.engine.sent[-1].text, 400))
+        else:
+            console.print(Text("    -> stored as a reply for Mike to follow up"))
+    inbox = await store.inbox()
+    console.print(Text(f"    ({len(inbox)} texts in the inbox)"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from tests.conftest import EXAMPLE_CONFIG, SECRET
+from tests.conftest import EXAMPLE_CONFIG, SECRET, until
 from tests.expected import CALLER, DID, REAL_TRACES, TRACES, trace
 
 TEXTBACK = [sys.executable, "-m", "bridge.cli"]
@@ -192,8 +192,11 @@ async def test_demo_runs_without_a_pbx() -> None:
     assert "MISSED (VOICEMAIL)" in out
     assert "ANSWERED" in out
     assert "INTERNAL" in out
-    assert "no text: withheld" in out
+    assert "no text for withheld number: withheld" in out
+    assert "the modem texted (512) 555-0142" in out
     assert "this is Mike at Acme Roofing" in out
+    assert "stored as a reply" in out
+    assert "opted out for good; the modem confirmed once" in out
 
 
 async def _until_file_holds(path: Path, needle: bytes, count: int) -> None:
@@ -221,3 +224,40 @@ async def test_calls_shows_untrusted_names_as_text_never_as_terminal_control(
     assert "\x1b" not in out
     assert "\x07" not in out
     assert "[red]Evil[/red]" in out
+
+
+async def test_send_test_through_a_simulated_modem_in_another_process(tmp_path: Path) -> None:
+    link = tmp_path / "ttyUSB0"
+    modem = await asyncio.create_subprocess_exec(
+        *TEXTBACK, "sim-modem", "--link", str(link),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert modem.stdin is not None
+    assert modem.stdout is not None
+    try:
+        await until(link.exists, within=30)
+        config = config_file(tmp_path, 5038)
+        config.write_text(
+            config.read_text() + f"modem:\n  port: {link}\n  delivery_reports: false\n"
+        )
+        code, out, err = await textback("send-test", "--config", str(config), "5125550142", env=ENV)
+        assert code == 0, out + err
+        assert "4. accepted by the network" in out
+        modem.stdin.write(b"\n")  # the simulator prints what it was sent on its next line
+        await modem.stdin.drain()
+        async with asyncio.timeout(10):
+            shown = (await modem.stdout.readline()).decode()
+        assert shown.startswith("-> +15125550142: Test from textback for Acme Roofing")
+    finally:
+        modem.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await modem.wait()
+
+
+async def test_send_test_without_a_modem_says_so(tmp_path: Path) -> None:
+    code, _, err = await textback(
+        "send-test", "--config", str(config_file(tmp_path, 5038)), "5125550142", env=ENV
+    )
+    assert code == 2
+    assert "no modem section" in err
