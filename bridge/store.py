@@ -8,13 +8,15 @@ numbered migrations recorded in ``schema_version``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -114,6 +116,24 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _LIVE_STATES = ("queued", "sending", "sent", "delivered")
 
 
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def _one_at_a_time(
+    method: Callable[Concatenate[Store, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[Store, _P], Coroutine[Any, Any, _T]]:
+    """Store methods share one connection: run them one at a time, so one
+    coroutine's transaction is never joined, or committed, by another's."""
+
+    async def serialized(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        async with self._lock:
+            return await method(self, *args, **kwargs)
+
+    serialized.__name__, serialized.__doc__ = method.__name__, method.__doc__
+    return serialized
+
+
 class StoreError(Exception):
     """The store cannot be opened or used; the message says why."""
 
@@ -178,6 +198,7 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path):
         self._db = db
         self.path = path
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -240,6 +261,7 @@ class Store:
             row = await cursor.fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
+    @_one_at_a_time
     async def record_decision(
         self,
         decision: CallDecision,
@@ -315,6 +337,7 @@ class Store:
             raise
         return inserted
 
+    @_one_at_a_time
     async def text_history(self, number: str, now: datetime, cooldown: timedelta) -> History:
         """What the texting policy needs to know about ``number`` and the last hour."""
         live = ",".join("?" * len(_LIVE_STATES))
@@ -349,6 +372,7 @@ class Store:
             ever_texted=ever,
         )
 
+    @_one_at_a_time
     async def set_opt_out(
         self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime
     ) -> None:
@@ -379,6 +403,7 @@ class Store:
 
     # ------------------------------------------------------------ the outbox's life
 
+    @_one_at_a_time
     async def queue_text(self, text: OutgoingText, *, linkedid: str | None = None) -> int:
         now = _iso(datetime.now(UTC))
         async with self._db.execute(
@@ -395,6 +420,7 @@ class Store:
         assert row is not None
         return int(row[0])
 
+    @_one_at_a_time
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
         async with self._db.execute(
             "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at FROM outbox"
@@ -412,10 +438,12 @@ class Store:
         await self._db.execute(f"UPDATE outbox SET {sql} WHERE id = ?", (*args, text_id))  # noqa: S608 -- our own column lists
         await self._db.commit()
 
+    @_one_at_a_time
     async def mark_sending(self, text_id: int) -> None:
         """Committed before the modem is asked: a crash leaves a trace to retry from."""
         await self._set(text_id, "state = 'sending', attempts = attempts + 1")
 
+    @_one_at_a_time
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
         await self._set(
             text_id,
@@ -424,6 +452,7 @@ class Store:
             json.dumps(list(references)),
         )
 
+    @_one_at_a_time
     async def mark_retry(self, text_id: int, error: str, next_attempt: datetime) -> None:
         await self._set(
             text_id,
@@ -432,11 +461,13 @@ class Store:
             _iso(next_attempt),
         )
 
+    @_one_at_a_time
     async def mark_final(self, text_id: int, state: str, error: str) -> None:
         """failed, expired or cancelled: never tried again."""
         assert state in ("failed", "expired", "cancelled")
         await self._set(text_id, "state = ?, last_error = ?", state, error)
 
+    @_one_at_a_time
     async def recover_interrupted(self) -> int:
         """After a crash: texts the modem never confirmed go back in the queue."""
         async with self._db.execute(
@@ -447,6 +478,7 @@ class Store:
         await self._db.commit()
         return len(rows)
 
+    @_one_at_a_time
     async def is_opted_out(self, number: str) -> bool:
         async with self._db.execute(
             "SELECT opted_out FROM opt_outs WHERE number = ?", (number,)
@@ -454,6 +486,7 @@ class Store:
             row = await cursor.fetchone()
         return bool(row and row[0])
 
+    @_one_at_a_time
     async def record_delivery(self, reference: int, recipient: str, delivered: bool) -> int | None:
         """Match a status report to the latest sent text with that part reference."""
         async with self._db.execute(
@@ -484,6 +517,7 @@ class Store:
             await self._set(text_id, "delivered_refs = ?", json.dumps(done))
         return text_id
 
+    @_one_at_a_time
     async def store_incoming(
         self, sender: str, body: str, parts: int, keyword: str | None, received_at: datetime
     ) -> int:
@@ -497,6 +531,7 @@ class Store:
         assert row is not None
         return int(row[0])
 
+    @_one_at_a_time
     async def inbox(self, limit: int = 100) -> list[dict[str, object]]:
         async with self._db.execute(
             "SELECT * FROM inbox ORDER BY id DESC LIMIT ?", (limit,)
@@ -504,6 +539,7 @@ class Store:
             rows = await cursor.fetchall()
         return [{key: row[key] for key in row.keys()} for row in rows]  # noqa: SIM118
 
+    @_one_at_a_time
     async def outbox(self, limit: int = 100) -> list[dict[str, object]]:
         async with self._db.execute(
             "SELECT * FROM outbox ORDER BY id DESC LIMIT ?", (limit,)
@@ -511,6 +547,7 @@ class Store:
             rows = await cursor.fetchall()
         return [{key: row[key] for key in row.keys()} for row in rows]  # noqa: SIM118
 
+    @_one_at_a_time
     async def recent_calls(self, limit: int = 50) -> list[StoredCall]:
         async with self._db.execute(
             "SELECT calls.*, outbox.state AS text_state FROM calls"
@@ -521,6 +558,7 @@ class Store:
             rows = await cursor.fetchall()
         return [_stored_call(row) for row in rows]
 
+    @_one_at_a_time
     async def call(self, linkedid: str) -> StoredCall | None:
         async with self._db.execute(
             "SELECT calls.*, outbox.state AS text_state FROM calls"

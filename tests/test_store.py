@@ -182,3 +182,26 @@ async def test_history_feeds_cooldown_cap_and_opt_out(tmp_path: Path) -> None:
         assert (
             await store.text_history("+15125559876", now, timedelta(hours=12))
         ).opted_out is False
+
+
+async def test_concurrent_writers_never_share_a_transaction(tmp_path: Path) -> None:
+    """The decision recorder and the outbox worker use one connection at once
+    (found by bench/latency.py: 'cannot start a transaction within a transaction')."""
+    async with await Store.open(tmp_path / "t.db") as store:
+        first = await store.queue_text(a_text("+15125550142"))
+
+        async def worker() -> None:
+            for _ in range(30):
+                await store.mark_sending(first)
+                await store.mark_retry(first, "again", datetime.now(UTC))
+
+        await asyncio.gather(
+            worker(),
+            *(
+                store.record_decision(decision(f"call-{n}", caller=f"+1737555{n:04d}"),
+                                      text=a_text(f"+1737555{n:04d}"))
+                for n in range(30)
+            ),
+        )  # fmt: skip
+        assert len(await store.recent_calls(100)) == 30
+        assert len(await store.outbox(100)) == 31

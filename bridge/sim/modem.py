@@ -20,9 +20,10 @@ import asyncio
 import contextlib
 import itertools
 import os
+import time
 import tty
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class SentPdu:
     reference: int  # the TP-MR the DTE put in the PDU
     status_report_requested: bool
     concat: tuple[int, int, int] | None  # (reference, parts, this part) if multipart
+    requested_at: float = 0.0  # the engine's clock when AT+CMGS arrived
 
 
 def decode_submit(pdu_hex: str) -> SentPdu:
@@ -176,6 +178,8 @@ class ModemEngine:
     _pdu_length: int | None = None  # inside AT+CMGS: waiting for PDU + Ctrl-Z
     _mr: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, 256)))
     _pending_cmti: list[int] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
+    _cmgs_at: float = 0.0
 
     def __post_init__(self) -> None:
         self._pin_ok = self.pin is None
@@ -215,7 +219,7 @@ class ModemEngine:
         if self.cms_errors:
             return f"\r\n+CMS ERROR: {self.cms_errors.pop(0)}\r\n".encode()
         try:
-            self.sent.append(decode_submit(pdu_hex))
+            self.sent.append(replace(decode_submit(pdu_hex), requested_at=self._cmgs_at))
         except Exception:
             return b"\r\n+CMS ERROR: 304\r\n"  # invalid PDU mode parameter
         return self._final(f"\r\n+CMGS: {next(self._mr)}\r\n")
@@ -320,6 +324,7 @@ class ModemEngine:
             if not self.registered:
                 return b"\r\n+CMS ERROR: 331\r\n"  # no network service
             self._pdu_length = int(cmd.split("=", 1)[1] or 0)
+            self._cmgs_at = self.clock()
             return b"\r\n> "
         if cmd.startswith("+CMGR="):
             index = int(cmd.split("=", 1)[1])

@@ -1,0 +1,191 @@
+"""Text-back latency: the caller's hang-up on the AMI socket -> AT+CMGS at the modem.
+
+The real bridge (AMI link, decision, policy, store, outbox, modem transport)
+runs against the AMI double and the simulated modem on a pty, all in this one
+process. For each missed call the clock starts just before the double writes
+the caller's Hangup event to the socket and stops when the simulated modem
+reads the AT+CMGS command for that caller's text. 1,000 calls each with 1, 10
+and 100 ringing at once (distinct callers, so no cooldown applies).
+
+The modem's own rate limit is switched off here to measure the bridge; it is
+printed beside the figures, because on a real modem it, not the bridge,
+decides when the 10th or 100th text can go. Baseline, measured in the same
+run: the floor of the two hops alone - an AMI Ping and a bare AT command round
+trip - so the ratio says how much the bridge adds on top of the sockets.
+
+    python bench/latency.py [--calls 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from bridge.ami_framer import AmiFramer
+from bridge.config import Config
+from bridge.daemon import Bridge
+from bridge.sim import callgen
+from bridge.sim.ami_server import FakeAsterisk, recorded_events
+from bridge.sim.modem import SimulatedModem
+from bridge.store import Store
+from sms_gateway.gsm_modem import GsmModemTransport
+
+SECRET = "bench-only"  # noqa: S105 -- a loopback double's own
+REAL_RATE_LIMIT = 10  # texts per minute, the config default for a real modem
+
+
+def config(ami_port: int, modem: Path, store: Path) -> Config:
+    return Config.model_validate(
+        {
+            "business": {"name": "Acme Roofing", "hours": {"mon-sun": "00:00-23:59"}},
+            "ami": {"port": ami_port, "username": "textback", "secret": SECRET},
+            "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
+            "owners": [{"id": "mike", "name": "Mike"}],
+            "texting": {"max_per_hour": 10_000, "expire_after_minutes": 600},
+            "modem": {"port": str(modem), "sweep_seconds": 3600, "delivery_reports": False},
+            "store": {"path": str(store)},
+        },
+        context={"region": "US"},
+    )
+
+
+def calls(pbx: callgen.Pbx, first: int, count: int) -> Iterator[Iterator[None]]:
+    """``count`` missed calls from distinct callers, as interleavable scenarios."""
+    for n in range(first, first + count):
+        pbx.caller = f"+1737555{n:04d}"  # valid numbers: the policy refuses invalid ones
+        steps = callgen.no_answer(pbx)
+        next(steps)  # the call's first step takes the caller number
+        yield _resume(steps)
+
+
+def _resume(steps: Iterator[None]) -> Iterator[None]:
+    yield
+    yield from steps
+
+
+async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
+    async with (
+        FakeAsterisk(secret=SECRET) as asterisk,
+        SimulatedModem(workdir / f"ttyUSB{concurrency}") as modem,
+    ):
+        cfg = config(asterisk.port, modem.path, workdir / f"bench{concurrency}.db")
+        assert cfg.modem is not None
+        unlimited = cfg.modem.model_copy(update={"texts_per_minute": 1_000_000})
+        async with await Store.open(cfg.store.path) as store:
+            transport = GsmModemTransport(unlimited)
+            bridge = Bridge(cfg, store, transport=transport)
+            runner = asyncio.create_task(bridge.run())
+            try:
+                async with asyncio.timeout(10):
+                    await asterisk.wait_for(lambda: asterisk.sessions == 1)
+                    await transport._ready.wait()
+                hung_up: dict[str, float] = {}
+                pbx = callgen.Pbx(epoch=1_795_000_000 + concurrency * 10_000)
+                for batch_start in range(0, total, concurrency):
+                    stream = b"".join(callgen.interleave(pbx, calls(pbx, batch_start, concurrency)))
+                    for raw in recorded_events(stream):
+                        (message,) = AmiFramer(expect_banner=False).feed(raw)
+                        if message.event == "Hangup" and message.get("Uniqueid") == message.get(
+                            "Linkedid"
+                        ):
+                            hung_up[message.get("CallerIDNum")] = time.monotonic()
+                        await asterisk.play([raw])
+                    target = batch_start + concurrency
+                    async with asyncio.timeout(120):
+                        # The simulator signals nothing: look until the batch is out.
+                        while len(modem.engine.sent) < target:  # noqa: ASYNC110
+                            await asyncio.sleep(0.001)
+            finally:
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+        return [(sent.requested_at - hung_up[sent.number]) * 1000 for sent in modem.engine.sent]
+
+
+async def floor_ms(workdir: Path) -> float:
+    """One AMI Ping round trip plus one bare AT round trip: the sockets alone."""
+    from bridge.ami import AmiLink, LinkState
+
+    samples = []
+    async with (
+        FakeAsterisk(secret=SECRET) as asterisk,
+        SimulatedModem(workdir / "ttyUSBfloor") as modem,
+    ):
+        cfg = config(asterisk.port, modem.path, workdir / "floor.db")
+        assert cfg.modem is not None
+        link = AmiLink(cfg.ami, lambda m: None)
+        transport = GsmModemTransport(cfg.modem)
+        tasks = [asyncio.create_task(link.run()), asyncio.create_task(transport.run(_Sink()))]
+        try:
+            async with asyncio.timeout(10):
+                while link.state is not LinkState.CONNECTED:  # noqa: ASYNC110 -- a state, not an event
+                    await asyncio.sleep(0.01)
+                await transport._ready.wait()
+            for _ in range(200):
+                start = time.monotonic()
+                await link.send_action({"Action": "Ping"})
+                async with transport._lock:
+                    await transport._command("AT")
+                samples.append((time.monotonic() - start) * 1000)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return statistics.median(samples)
+
+
+class _Sink:
+    async def incoming_text(self, text: object) -> None:
+        pass
+
+    async def delivery_report(self, report: object) -> None:
+        pass
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="textback-bench-") as tmp:
+        workdir = Path(tmp)
+        floor = await floor_ms(workdir)
+        figures["floor_ms"] = round(floor, 2)
+        print(f"Hang-up on the AMI socket -> AT+CMGS at the modem, {args.calls} calls each")
+        print(f"  floor (AMI Ping + AT round trip, same run): {floor:.2f} ms")
+        print(
+            f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
+        )
+        for concurrency in (1, 10, 100):
+            latencies = await measure(concurrency, args.calls, workdir)
+            p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
+            print(f"  {concurrency:>16} {p50:>8.1f} {p99:>8.1f} {top:>8.1f} {p99 / floor:>10.1f}")
+            figures |= {
+                f"p50_ms_{concurrency}": round(p50, 1),
+                f"p99_ms_{concurrency}": round(p99, 1),
+                f"max_ms_{concurrency}": round(top, 1),
+            }
+    per_text = 60_000 / REAL_RATE_LIMIT
+    print(
+        f"  a real modem at {REAL_RATE_LIMIT} texts/min sends one every {per_text:.0f} ms: "
+        f"it, not the bridge, sets when the 10th text of a burst goes out"
+    )
+    figures["ratio"] = round(figures["p99_ms_1"] / floor, 2)
+    figures["modem_ms_per_text"] = per_text
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
