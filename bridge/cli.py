@@ -377,23 +377,34 @@ def sim_modem(link: str, pin: str | None) -> None:
     """
     from bridge.sim.modem import ModemEngine, SimulatedModem
 
+    async def show_sent(engine: ModemEngine) -> None:
+        shown = 0
+        while True:  # the simulator has no callback: look every 0.2 s
+            for sent in engine.sent[shown:]:
+                _console.print(cell(f"-> {sent.number}: {sent.text}"))
+            shown = len(engine.sent)
+            await asyncio.sleep(0.2)
+
+    async def take_typed(sim: SimulatedModem) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        # A pipe reader, not a thread: it is cancelled at once on Ctrl-C or SIGTERM.
+        try:
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        except ValueError:
+            return  # stdin is a plain file: nothing will be typed
+        while line := (await reader.readline()).decode(errors="replace"):
+            sender, _, text = line.strip().partition(" ")
+            if sender and text:
+                sim.receive(sender, text)
+                _console.print(cell(f"<- {sender}: {text}"))
+
     async def serve() -> None:
         engine = ModemEngine(pin=pin)
-        async with SimulatedModem(Path(link), engine) as sim:
+        async with SimulatedModem(Path(link), engine) as sim, asyncio.TaskGroup() as tasks:
             _errors.print(f"simulated modem on {sim.path}; Ctrl-C stops")
-            shown = 0
-            while True:
-                line = await asyncio.to_thread(sys.stdin.readline)
-                for sent in engine.sent[shown:]:
-                    _console.print(cell(f"-> {sent.number}: {sent.text}"))
-                shown = len(engine.sent)
-                if not line:
-                    await asyncio.sleep(1)  # no terminal: just keep the modem up
-                    continue
-                sender, _, text = line.strip().partition(" ")
-                if sender and text:
-                    sim.receive(sender, text)
-                    _console.print(cell(f"<- {sender}: {text}"))
+            tasks.create_task(show_sent(engine))
+            tasks.create_task(take_typed(sim))
 
     _run_until_signal(serve())
 

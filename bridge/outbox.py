@@ -2,7 +2,9 @@
 
 Each text is marked ``sending`` (committed) before the modem is asked and
 ``sent`` (committed) as soon as the modem confirms, so after a crash only a
-text the modem never confirmed is tried again. A retryable failure backs off
+text the modem never confirmed is tried again - and that retry tells the
+transport it may have gone out already (for a modem: the same TP-MR with
+TP-RD set, so the SMSC drops a copy of what it already has). A retryable failure backs off
 and stays queued; a permanent one, or a text no longer worth sending (the
 caller rang too long ago), is final and logged. Opt-outs are checked again
 just before sending.
@@ -76,7 +78,9 @@ class OutboxWorker:
             return
         await self.store.mark_sending(text.id)
         try:
-            result = await self.transport.send(text.to_number, text.body)
+            result = await self.transport.send(
+                text.to_number, text.body, key=text.id, maybe_sent_before=text.maybe_sent
+            )
         except SendError as exc:
             attempts = text.attempts + 1
             if exc.retryable and attempts < self._max_attempts:
@@ -88,5 +92,8 @@ class OutboxWorker:
                 log.error("text to %s failed for good: %s", who, exc)
             return
         await self.store.mark_sent(text.id, result.references, self.clock())
+        if result.already_sent:
+            log.info("text to %s had gone out before the restart; not sent again", who)
+            return
         self.sent += 1
         log.info("texted %s (%s, %d part(s))", who, text.kind, result.parts)

@@ -110,6 +110,10 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     """,
         "CREATE INDEX inbox_by_sender ON inbox (sender, received_at)",
     ),
+    (
+        # Set when a crash left a text 'sending': it may have gone out already.
+        "ALTER TABLE outbox ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Texts that still count against a caller's cooldown and the hourly cap.
@@ -161,6 +165,7 @@ class QueuedText:
     parts: int
     attempts: int
     expires_at: datetime
+    maybe_sent: bool = False  # interrupted before the modem confirmed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,14 +428,17 @@ class Store:
     @_one_at_a_time
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
         async with self._db.execute(
-            "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at FROM outbox"
+            "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at, maybe_sent"
+            " FROM outbox"
             " WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
             " LIMIT ?",
             (_iso(now), limit),
         ) as cursor:
             rows = await cursor.fetchall()
         return [
-            QueuedText(r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]))
+            QueuedText(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), bool(r[8])
+            )
             for r in rows
         ]
 
@@ -471,8 +479,8 @@ class Store:
     async def recover_interrupted(self) -> int:
         """After a crash: texts the modem never confirmed go back in the queue."""
         async with self._db.execute(
-            "UPDATE outbox SET state = 'queued', last_error = 'interrupted before the modem"
-            " confirmed it' WHERE state = 'sending' RETURNING id"
+            "UPDATE outbox SET state = 'queued', maybe_sent = 1, last_error = 'interrupted"
+            " before the modem confirmed it' WHERE state = 'sending' RETURNING id"
         ) as cursor:
             rows = list(await cursor.fetchall())
         await self._db.commit()

@@ -19,6 +19,7 @@ class SendResult:
 
     references: tuple[int, ...]  # one per part: what delivery reports will name
     parts: int
+    already_sent: bool = False  # a resend the network recognised as a duplicate
 
 
 class SendError(Exception):
@@ -74,8 +75,15 @@ class SmsTransport(Protocol):
         """Connect and stay connected until cancelled."""
         ...
 
-    async def send(self, to: str, body: str) -> SendResult:
-        """Send one text (several parts if long). Raises SendError."""
+    async def send(
+        self, to: str, body: str, *, key: int = 0, maybe_sent_before: bool = False
+    ) -> SendResult:
+        """Send one text (several parts if long). Raises SendError.
+
+        ``key`` identifies the text across attempts. With ``maybe_sent_before``
+        (a crash left it unconfirmed) the transport resends it so that the
+        network can drop it if it already went out, where the network can.
+        """
         ...
 
     def status(self) -> TransportStatus: ...

@@ -23,6 +23,7 @@ CMS_ERRORS: dict[int, tuple[str, bool]] = {
     96: ("invalid mandatory information", False),
     97: ("message type non-existent or not implemented", False),
     111: ("protocol error", True),
+    197: ("SMSC rejected a duplicate of a message it already has", False),
     127: ("interworking, unspecified", True),
     300: ("ME failure", True),
     301: ("SMS service of ME reserved", True),

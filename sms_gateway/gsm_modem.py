@@ -52,6 +52,7 @@ from sms_gateway.base import (
 log = logging.getLogger(__name__)
 
 _CMGL = re.compile(r"^\+CMGL:\s*(\d+),")
+_DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
 _CMTI = re.compile(r'^\+CMTI:\s*"?([A-Z]*)"?,\s*(\d+)')
 
@@ -186,18 +187,35 @@ class GsmModemTransport:
         finally:
             self._set_status(False, "stopped")
 
-    async def send(self, to: str, body: str) -> SendResult:
+    async def send(
+        self, to: str, body: str, *, key: int = 0, maybe_sent_before: bool = False
+    ) -> SendResult:
+        """``key`` becomes the TP-MR of every part; a resend after a crash sets
+        TP-RD so the SMSC rejects (CMS 197) a copy of what it already has."""
         if not _DIALLABLE.fullmatch(to):
             raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
         if not self._ready.is_set():
             raise SendError(f"modem not ready: {self._status.detail}", retryable=True)
-        pdus = encode_submit(to, body, status_report=self.settings.delivery_reports)
+        pdus = encode_submit(
+            to,
+            body,
+            status_report=self.settings.delivery_reports,
+            reference=key % 256,
+            reject_duplicates=maybe_sent_before,
+        )
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
+        duplicates = 0
         async with self._lock:
             references = []
             for pdu in pdus:
-                references.append(await self._send_one(pdu))
-        return SendResult(tuple(references), len(pdus))
+                try:
+                    references.append(await self._send_one(pdu))
+                except SendError as exc:
+                    if not (maybe_sent_before and exc.code == _DUPLICATE):
+                        raise
+                    duplicates += 1  # this part went out before the crash
+                    references.append(key % 256)
+        return SendResult(tuple(references), len(pdus), already_sent=duplicates == len(pdus))
 
     # ------------------------------------------------------------ connection
 
@@ -487,10 +505,25 @@ class GsmModemTransport:
 # ------------------------------------------------------------------ codec fixes
 
 
-def encode_submit(to: str, body: str, *, status_report: bool) -> list[Any]:
+def encode_submit(
+    to: str,
+    body: str,
+    *,
+    status_report: bool,
+    reference: int = 0,
+    reject_duplicates: bool = False,
+) -> list[Any]:
     """SMS-SUBMIT PDUs for ``body``. Emoji fix: feed the encoder UTF-16 units."""
     units = _utf16_units(body)
-    return list(gsm_pdu.encodeSmsSubmitPdu(to, units, requestStatusReport=status_report))
+    return list(
+        gsm_pdu.encodeSmsSubmitPdu(
+            to,
+            units,
+            reference=reference,
+            requestStatusReport=status_report,
+            rejectDuplicates=reject_duplicates,
+        )
+    )
 
 
 def _utf16_units(text: str) -> str:

@@ -49,6 +49,7 @@ class SentPdu:
     status_report_requested: bool
     concat: tuple[int, int, int] | None  # (reference, parts, this part) if multipart
     requested_at: float = 0.0  # the engine's clock when AT+CMGS arrived
+    reject_duplicates: bool = False  # TP-RD: the SMSC drops a repeat of (TP-MR, number)
 
 
 def decode_submit(pdu_hex: str) -> SentPdu:
@@ -66,6 +67,7 @@ def decode_submit(pdu_hex: str) -> SentPdu:
         reference=int(decoded["reference"]),
         status_report_requested=bool(first_octet & 0x20),
         concat=concat,
+        reject_duplicates=bool(first_octet & 0x04),
     )
 
 
@@ -169,6 +171,8 @@ class ModemEngine:
     no_answer: bool = False  # swallow everything: a hung modem
     cms_errors: list[int] = field(default_factory=list)  # next sends fail with these
     cmti_before_next_ok: bool = False  # slip a +CMTI in before the next OK
+    hold_prompt: bool = False  # take AT+CMGS but never show the "> " prompt
+    hold_confirmation: bool = False  # send the text but never answer +CMGS
     sent: list[SentPdu] = field(default_factory=list)
     store: dict[int, tuple[int, str]] = field(default_factory=dict)  # index -> (stat, pdu)
     deleted: list[int] = field(default_factory=list)
@@ -219,9 +223,19 @@ class ModemEngine:
         if self.cms_errors:
             return f"\r\n+CMS ERROR: {self.cms_errors.pop(0)}\r\n".encode()
         try:
-            self.sent.append(replace(decode_submit(pdu_hex), requested_at=self._cmgs_at))
+            submitted = replace(decode_submit(pdu_hex), requested_at=self._cmgs_at)
         except Exception:
             return b"\r\n+CMS ERROR: 304\r\n"  # invalid PDU mode parameter
+        if submitted.reject_duplicates and any(
+            (s.reference, s.number, s.concat)
+            == (submitted.reference, submitted.number, submitted.concat)
+            for s in self.sent
+        ):
+            # The SMSC already has this one: TP-FCS 0xC5 "SM rejected - duplicate SM".
+            return b"\r\n+CMS ERROR: 197\r\n"
+        self.sent.append(submitted)
+        if self.hold_confirmation:
+            return b""  # sent over the air; the answer never reaches the DTE
         return self._final(f"\r\n+CMGS: {next(self._mr)}\r\n")
 
     # ---- incoming texts and reports, for the runner to announce
@@ -325,6 +339,9 @@ class ModemEngine:
                 return b"\r\n+CMS ERROR: 331\r\n"  # no network service
             self._pdu_length = int(cmd.split("=", 1)[1] or 0)
             self._cmgs_at = self.clock()
+            if self.hold_prompt:
+                self._pdu_length = None
+                return b""
             return b"\r\n> "
         if cmd.startswith("+CMGR="):
             index = int(cmd.split("=", 1)[1])
