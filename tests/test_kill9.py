@@ -1,0 +1,102 @@
+"""kill -9 the running bridge mid-text, start it again: exactly one text per missed call.
+
+The bridge runs as a real process (`textback run`); the AMI double and the
+simulated modem run here. The modem is made to hang at the two moments that
+matter: after the text was queued but before the modem took it (no "> "
+prompt), and after the modem sent it but before it confirmed (no +CMGS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bridge.sim.ami_server import FakeAsterisk, recorded_events
+from bridge.sim.modem import SimulatedModem
+from tests.conftest import EXAMPLE_CONFIG, SECRET, until
+from tests.expected import CALLER, trace
+
+
+def write_config(tmp_path: Path, ami_port: int, modem: Path) -> Path:
+    text = EXAMPLE_CONFIG.read_text()
+    text = text.replace("port: 5038", f"port: {ami_port}")
+    text = text.replace("/var/lib/textback/textback.db", str(tmp_path / "textback.db"))
+    text = text.replace("reconnect_min: 1 ", "reconnect_min: 0.05 ")
+    text = text.replace('sat: "09:00-12:00"', 'sat-sun: "00:00-23:59"').replace(
+        "    sun: closed\n", ""
+    )
+    text += f"modem:\n  port: {modem}\n  command_timeout: 30\n  send_timeout: 30\n"
+    path = tmp_path / "textback.yaml"
+    path.write_text(text)
+    return path
+
+
+@asynccontextmanager
+async def bridge_process(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bridge.cli", "run", "--config", str(config),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "AMI_SECRET": SECRET},
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+def outbox_states(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return [row[0] for row in conn.execute("SELECT state FROM outbox ORDER BY id")]
+
+
+@pytest.mark.parametrize("moment", ["before the modem took it", "before the modem confirmed it"])
+async def test_killed_mid_text_then_restarted_texts_exactly_once(
+    tmp_path: Path, moment: str
+) -> None:
+    db = tmp_path / "textback.db"
+    async with FakeAsterisk(secret=SECRET) as asterisk, SimulatedModem(tmp_path / "ttyUSB0") as sim:
+        config = write_config(tmp_path, asterisk.port, sim.path)
+        engine = sim.engine
+        if moment == "before the modem took it":
+            engine.hold_prompt = True
+        else:
+            engine.hold_confirmation = True
+
+        async with bridge_process(config) as first:
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+            await until(lambda: "AT+CNMI=2,1,0,2" in engine.commands, within=30)
+            await asterisk.play(recorded_events(trace("02_noanswer.ami")))
+            await until(lambda: outbox_states(db) == ["sending"], within=30)
+            await until(lambda: any(c.startswith("AT+CMGS") for c in engine.commands))
+            if moment == "before the modem confirmed it":
+                await until(lambda: len(engine.sent) == 1)  # on the air, unconfirmed
+            else:
+                assert engine.sent == []
+            first.send_signal(signal.SIGKILL)
+            await first.wait()
+
+        assert outbox_states(db) == ["sending"]
+        engine.hold_prompt = engine.hold_confirmation = False
+        sessions_before = asterisk.logins
+        async with bridge_process(config) as second:
+            await asterisk.wait_for(lambda: asterisk.logins > sessions_before)
+            await until(lambda: outbox_states(db) == ["sent"], within=30)
+            second.send_signal(signal.SIGTERM)
+            assert await second.wait() == 0
+
+    assert [s.number for s in engine.sent] == [CALLER]  # one text, whatever the moment
+    with sqlite3.connect(db) as conn:
+        (maybe_sent,) = conn.execute("SELECT maybe_sent FROM outbox").fetchone()
+    assert maybe_sent == 1
