@@ -30,9 +30,6 @@ def write_config(tmp_path: Path, ami_port: int, modem: Path) -> Path:
     text = text.replace("port: 5038", f"port: {ami_port}")
     text = text.replace("/var/lib/textback/textback.db", str(tmp_path / "textback.db"))
     text = text.replace("reconnect_min: 1 ", "reconnect_min: 0.05 ")
-    text = text.replace('sat: "09:00-12:00"', 'sat-sun: "00:00-23:59"').replace(
-        "    sun: closed\n", ""
-    )
     text += f"modem:\n  port: {modem}\n  command_timeout: 30\n  send_timeout: 30\n"
     path = tmp_path / "textback.yaml"
     path.write_text(text)
