@@ -29,7 +29,7 @@ import re
 import struct
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,8 +139,10 @@ class GsmModemTransport:
         reconnect_min: float = 1.0,
         reconnect_max: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.settings = settings
+        self._sleep = sleep
         self._reconnect = (reconnect_min, reconnect_max)
         self._clock = clock
         self._session = AtSession()
@@ -391,7 +393,7 @@ class GsmModemTransport:
                 self._sent_at.popleft()
             if len(self._sent_at) + parts <= limit or not self._sent_at:
                 return
-            await asyncio.sleep(60 - (now - self._sent_at[0]))
+            await self._sleep(60 - (now - self._sent_at[0]))
 
     # ------------------------------------------------------------ what arrives
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import ModemConfig
-from bridge.sim.modem import ModemEngine, SimulatedModem
+from bridge.sim.modem import ModemEngine, SimulatedModem, deliver_pdus
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.conftest import until
@@ -283,3 +283,46 @@ async def test_a_modem_missing_at_start_is_waited_for(tmp_path: Path) -> None:
             await running.ready()
             assert (await running.transport.send("+15125550142", "hello")).parts == 1
             assert len(sim.engine.sent) == 1
+
+
+async def test_a_direct_cmt_delivery_is_received(sim: SimulatedModem, modem: Running) -> None:
+    """+CNMI=2,2: the modem hands the text over at once; python-gsmmodem ignores these."""
+    (pdu_hex,) = deliver_pdus("+15125559876", "Straight through")
+    sim.send_raw(f"\r\n+CMT: ,{len(pdu_hex) // 2 - 8}\r\n{pdu_hex}\r\n".encode())
+    await modem.sink.wait_for(texts=1)
+    assert modem.sink.texts[0].body == "Straight through"
+
+
+async def test_texts_per_minute_is_respected(sim: SimulatedModem) -> None:
+    now = [1000.0]
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    settings = settings_for(sim.path, texts_per_minute=2)
+    transport = GsmModemTransport(settings, clock=lambda: now[0], sleep=fake_sleep)
+    task = asyncio.create_task(transport.run(Sink()))
+    try:
+        await until(transport._ready.is_set)
+        await transport.send("+15125550142", "one")
+        now[0] += 10
+        await transport.send("+15125550142", "two")
+        await transport.send("+15125550142", "three")  # waits for the first to age out
+        assert waits == [50.0]
+        await transport.send("+15125550142", "x" * 200)  # two parts need two free slots
+        assert waits == [50.0, 10.0, 50.0]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [s.text[:5] for s in sim.engine.sent] == ["one", "two", "three", "xxxxx", "xxxxx"]
+
+
+async def test_flow_control_follows_the_config(sim: SimulatedModem) -> None:
+    for wanted in (False, True):
+        async with run_transport(settings_for(sim.path, flow_control=wanted)) as running:
+            await running.ready()
+            port = running.transport._port
+            assert port is not None
+            assert port._device.rtscts is wanted
