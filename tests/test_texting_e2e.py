@@ -187,7 +187,9 @@ async def test_a_text_too_late_to_matter_expires_unsent(tmp_path: Path) -> None:
     ):
         config = config_for(FakeAsterisk(port=1), modem.path, tmp_path / "t.db")
         assert config.modem is not None
-        now = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
+        # The store stamps queued texts with the real time; the worker's clock is
+        # an hour ahead of it, so the text is due and already past its window.
+        now = datetime.now(UTC) + timedelta(hours=1)
         await store.queue_text(OutgoingText(CALLER, "hello", 1, now - timedelta(minutes=1)))
         worker = OutboxWorker(store, GsmModemTransport(config.modem), clock=lambda: now)
         task = asyncio.create_task(worker.run())
