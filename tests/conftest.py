@@ -59,3 +59,25 @@ async def until_true(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110 -- no event exists to wait on
             await asyncio.sleep(0.005)
+
+
+def example_config(
+    tmp_path: Path, ami_port: int, *, modem: Path | None = None, fast: bool = True
+) -> Path:
+    """The shipped example config, pointed at this test's doubles and store."""
+    text = EXAMPLE_CONFIG.read_text()
+    head, _, tail = text.partition("\nmodem:")
+    text = head + "\nstore:" + tail.partition("\nstore:")[2]  # the example's modem section out
+    text = text.replace("port: 5038", f"port: {ami_port}")
+    text = text.replace("/var/lib/textback/textback.db", str(tmp_path / "textback.db"))
+    if fast:
+        text = text.replace("ping_interval: 20", "ping_interval: 1")
+        text = text.replace("reconnect_min: 1 ", "reconnect_min: 0.05 ")
+    if modem is not None:
+        text += (
+            f"modem:\n  port: {modem}\n  delivery_reports: false\n"
+            "  command_timeout: 30\n  send_timeout: 30\n"
+        )
+    path = tmp_path / "textback.yaml"
+    path.write_text(text)
+    return path

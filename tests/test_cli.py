@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from tests.conftest import EXAMPLE_CONFIG, SECRET, until
+from tests.conftest import SECRET, example_config, until
 from tests.expected import CALLER, DID, REAL_TRACES, TRACES, trace
 
 TEXTBACK = [sys.executable, "-m", "bridge.cli"]
@@ -32,15 +32,11 @@ async def textback(*args: str, env: dict[str, str] | None = None) -> tuple[int, 
     return process.returncode, out.decode(), err.decode()
 
 
-def config_file(tmp_path: Path, port: int, **extra: str) -> Path:
-    text = EXAMPLE_CONFIG.read_text()
-    text = text.replace("port: 5038", f"port: {port}")
-    text = text.replace("/var/lib/textback/textback.db", str(tmp_path / "textback.db"))
-    text = text.replace("ping_interval: 20", "ping_interval: 1")
-    text = text.replace("reconnect_min: 1", "reconnect_min: 0.05")
-    for old, new in extra.items():
+def config_file(tmp_path: Path, port: int, **replacements: str) -> Path:
+    path = example_config(tmp_path, port)
+    text = path.read_text()
+    for old, new in replacements.items():
         text = text.replace(old, new)
-    path = tmp_path / "textback.yaml"
     path.write_text(text)
     return path
 
@@ -237,10 +233,7 @@ async def test_send_test_through_a_simulated_modem_in_another_process(tmp_path: 
     assert modem.stdout is not None
     try:
         await until(link.exists, within=30)
-        config = config_file(tmp_path, 5038)
-        config.write_text(
-            config.read_text() + f"modem:\n  port: {link}\n  delivery_reports: false\n"
-        )
+        config = example_config(tmp_path, 5038, modem=link)
         code, out, err = await textback("send-test", "--config", str(config), "5125550142", env=ENV)
         assert code == 0, out + err
         assert "4. accepted by the network" in out

@@ -21,19 +21,8 @@ import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
-from tests.conftest import EXAMPLE_CONFIG, SECRET, until
+from tests.conftest import SECRET, example_config, until
 from tests.expected import CALLER, trace
-
-
-def write_config(tmp_path: Path, ami_port: int, modem: Path) -> Path:
-    text = EXAMPLE_CONFIG.read_text()
-    text = text.replace("port: 5038", f"port: {ami_port}")
-    text = text.replace("/var/lib/textback/textback.db", str(tmp_path / "textback.db"))
-    text = text.replace("reconnect_min: 1 ", "reconnect_min: 0.05 ")
-    text += f"modem:\n  port: {modem}\n  command_timeout: 30\n  send_timeout: 30\n"
-    path = tmp_path / "textback.yaml"
-    path.write_text(text)
-    return path
 
 
 @asynccontextmanager
@@ -64,7 +53,7 @@ async def test_killed_mid_text_then_restarted_texts_exactly_once(
 ) -> None:
     db = tmp_path / "textback.db"
     async with FakeAsterisk(secret=SECRET) as asterisk, SimulatedModem(tmp_path / "ttyUSB0") as sim:
-        config = write_config(tmp_path, asterisk.port, sim.path)
+        config = example_config(tmp_path, asterisk.port, modem=sim.path)
         engine = sim.engine
         if moment == "before the modem took it":
             engine.hold_prompt = True
