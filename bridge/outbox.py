@@ -59,9 +59,19 @@ class OutboxWorker:
         while True:
             self._wake.clear()
             due = await self.store.due_texts(self.clock())
+            # While the transport is down texts wait, unspent: only expiry goes on,
+            # so a text that is too late is reported when it becomes too late.
+            ready = self.transport.status().connected
             for text in due:
-                await self._attempt(text)
-            if not due:
+                if self.clock() >= text.expires_at:
+                    await self.store.mark_final(text.id, "expired", "too late to be worth sending")
+                    log.warning(
+                        "text to %s expired unsent: too long after the call",
+                        display(text.to_number),
+                    )
+                elif ready:
+                    await self._attempt(text)
+            if not due or not ready:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._poll_every):
                         await self._wake.wait()
@@ -69,10 +79,6 @@ class OutboxWorker:
     async def _attempt(self, text: QueuedText) -> None:
         now = self.clock()
         who = display(text.to_number)
-        if now >= text.expires_at:
-            await self.store.mark_final(text.id, "expired", "too late to be worth sending")
-            log.warning("text to %s expired unsent: too long after the call", who)
-            return
         if text.kind != "confirmation" and await self.store.is_opted_out(text.to_number):
             await self.store.mark_final(text.id, "cancelled", "opted out")
             return

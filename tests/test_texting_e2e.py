@@ -203,6 +203,7 @@ async def test_a_text_too_late_to_matter_expires_unsent(tmp_path: Path) -> None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         assert modem.engine.sent == []
+        assert (await store.outbox())[0]["attempts"] == 0  # the modem was never up: none spent
 
 
 async def test_texts_interrupted_mid_send_are_retried_after_a_restart(tmp_path: Path) -> None:
