@@ -12,9 +12,9 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -32,6 +32,8 @@ from bridge.safe_text import cell, printable
 from bridge.store import Store, StoreError
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
+
+_T = TypeVar("_T")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -182,17 +184,7 @@ def check_config(config_path: str) -> None:
 def calls(config_path: str, as_json: bool, limit: int) -> None:
     """Recent calls and what was decided for each."""
     config = _load(config_path)
-    if not config.store.path.exists():
-        _fail(f"no store at {config.store.path} yet: has `textback run` started?")
-
-    async def fetch() -> list[Any]:
-        async with await Store.open(config.store.path) as store:
-            return list(await store.recent_calls(limit))
-
-    try:
-        rows = asyncio.run(fetch())
-    except StoreError as exc:
-        _fail(str(exc))
+    rows = _with_store(config, lambda store: store.recent_calls(limit))
     if as_json:
         for row in rows:
             click.echo(json.dumps(row.as_json()))
@@ -213,6 +205,74 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
             cell(row.detail),
         )
     _console.print(table)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--open", "open_only", is_flag=True, help="Only threads still open.")
+@click.option("--limit", default=50, show_default=True)
+def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> None:
+    """Conversations with callers: open ones first, newest activity first."""
+    config = _load(config_path)
+    rows = _with_store(config, lambda store: store.threads(limit, open_only=open_only))
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.as_json()))
+        return
+    table = Table(title=f"{len(rows)} thread(s)")
+    for column in ("#", "caller", "status", "calls", "last activity", "last reply"):
+        table.add_column(column, no_wrap=column != "last reply")
+    for row in rows:
+        table.add_row(
+            f"#{row.id}",
+            cell(display(row.caller)),
+            row.status + (" URGENT" if row.urgent else ""),
+            str(row.calls),
+            row.last_activity_at[:16].replace("T", " "),
+            cell(row.last_reply or "", 80),
+        )
+    _console.print(table)
+
+
+@main.command()
+@config_option
+@click.argument("number", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The thread as one JSON object.")
+def thread(config_path: str, number: int, as_json: bool) -> None:
+    """One conversation, everything that happened on it."""
+    config = _load(config_path)
+    found = _with_store(config, lambda store: store.thread(number))
+    if found is None:
+        _fail(f"there is no thread #{number}", EXIT_USAGE)
+    summary, events = found
+    if as_json:
+        events_json = [{"at": e.at, "what": e.what, "text": e.text} for e in events]
+        click.echo(json.dumps(summary.as_json() | {"events": events_json}))
+        return
+    _console.print(
+        Text(f"#{summary.id} ", style="bold")
+        + cell(f"{display(summary.caller)} - {summary.status}")
+    )
+    for event in events:
+        _console.print(
+            Text(f"  {event.at[:19].replace('T', ' ')}  {event.what:<20} ") + cell(event.text, 400)
+        )
+
+
+def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:
+    """Run one query against the store, for commands that only read it."""
+    if not config.store.path.exists():
+        _fail(f"no store at {config.store.path} yet: has `textback run` started?")
+
+    async def run_query() -> _T:
+        async with await Store.open(config.store.path) as store:
+            return await query(store)
+
+    try:
+        return asyncio.run(run_query())
+    except StoreError as exc:
+        _fail(str(exc))
 
 
 @main.command()

@@ -40,7 +40,7 @@ class InboundHandler:
     async def incoming_text(self, text: IncomingText) -> None:
         number = to_e164(text.sender, self.config.business.region) or text.sender
         keyword = classify(text.body)
-        await self.store.store_incoming(
+        _, thread_id = await self.store.store_incoming(
             number, text.body, text.parts, keyword.value if keyword else None, text.received_at
         )
         who = display(number) if number.startswith("+") else printable(number)
@@ -55,7 +55,7 @@ class InboundHandler:
                 at=self.clock(),
             )
             log.info("%s opted out: no more texts will go to them", who)
-            await self._answer(number, self._stop_confirmation())
+            await self._answer(number, self._stop_confirmation(), thread_id)
         elif keyword is Keyword.START and await self.store.is_opted_out(number):
             await self.store.set_opt_out(
                 number,
@@ -68,11 +68,12 @@ class InboundHandler:
             await self._answer(
                 number,
                 f"{self.config.business.name}: you're subscribed again. Reply STOP to opt out.",
+                thread_id,
             )
         elif keyword is Keyword.HELP:
-            await self._answer(number, self._help())
+            await self._answer(number, self._help(), thread_id)
         else:
-            log.info("reply from %s: %s", who, printable(text.body, 80))
+            log.info("reply from %s on thread #%d: %s", who, thread_id, printable(text.body, 80))
 
     async def delivery_report(self, report: DeliveryReport) -> None:
         recipient = to_e164(report.recipient, self.config.business.region) or report.recipient
@@ -80,10 +81,13 @@ class InboundHandler:
         if text_id is None:
             log.debug("delivery report %d for %s matches no sent text", report.reference, recipient)
 
-    async def _answer(self, number: str, body: str) -> None:
+    async def _answer(self, number: str, body: str, thread_id: int) -> None:
         size = templates.sms_size(body)
         await self.store.queue_text(
-            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, kind="confirmation")
+            OutgoingText(
+                number, body, size.parts, self.clock() + _CONFIRM_TTL, kind="confirmation"
+            ),
+            thread_id=thread_id,
         )
         self._on_queued()
 

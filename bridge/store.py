@@ -114,7 +114,30 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         # Set when a crash left a text 'sending': it may have gone out already.
         "ALTER TABLE outbox ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0",
     ),
+    (
+        # One conversation per (caller, line): its number is what owners type (#12).
+        """
+    CREATE TABLE threads (
+        id                INTEGER PRIMARY KEY,
+        caller            TEXT NOT NULL,
+        line              TEXT,
+        status            TEXT NOT NULL CHECK (status IN
+                          ('new','awaiting_reply','replied','handled','opted_out','cold')),
+        urgent            INTEGER NOT NULL DEFAULT 0,
+        created_at        TEXT NOT NULL,
+        last_activity_at  TEXT NOT NULL,
+        handled_at        TEXT,
+        handled_by        TEXT
+    ) STRICT
+    """,
+        "CREATE INDEX threads_by_caller ON threads (caller, status)",
+        "ALTER TABLE calls ADD COLUMN thread_id INTEGER REFERENCES threads (id)",
+        "ALTER TABLE outbox ADD COLUMN thread_id INTEGER REFERENCES threads (id)",
+        "ALTER TABLE inbox ADD COLUMN thread_id INTEGER REFERENCES threads (id)",
+    ),
 )
+# A thread is open - new calls and replies join it - while it is new,
+# awaiting_reply or replied; handled, opted_out and cold threads are closed.
 SCHEMA_VERSION = len(MIGRATIONS)
 # Texts that still count against a caller's cooldown and the hourly cap.
 _LIVE_STATES = ("queued", "sending", "sent", "delivered")
@@ -169,6 +192,39 @@ class QueuedText:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    id: int  # what owners type: #12
+    caller: str
+    line: str | None
+    status: str
+    urgent: bool
+    created_at: str
+    last_activity_at: str
+    last_reply: str | None
+    calls: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "thread": self.id,
+            "caller": self.caller,
+            "line": self.line,
+            "status": self.status,
+            "urgent": self.urgent,
+            "created_at": self.created_at,
+            "last_activity_at": self.last_activity_at,
+            "last_reply": self.last_reply,
+            "calls": self.calls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadEvent:
+    at: str
+    what: str  # missed call / text out (state) / text in
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredCall:
     id: int
     linkedid: str
@@ -190,10 +246,16 @@ class StoredCall:
     dry_run: bool
     decided_at: str
     text_skip: str | None = None
+    thread_id: int | None = None
     text_state: str | None = None  # the text-back's outbox state, if one was queued
 
     def as_json(self) -> dict[str, object]:
-        extra = {"dry_run": self.dry_run, "text_skip": self.text_skip, "text": self.text_state}
+        extra = {
+            "dry_run": self.dry_run,
+            "text_skip": self.text_skip,
+            "text": self.text_state,
+            "thread": self.thread_id,
+        }
         return {key: getattr(self, key) for key in JSON_FIELDS} | extra
 
 
@@ -318,12 +380,18 @@ class Store:
                 ),
             ) as cursor:
                 inserted = await cursor.fetchone() is not None
+            thread_id = None
+            if inserted and d.is_missed and d.caller is not None:
+                thread_id = await self._thread_for(d.caller, d.line, now)
+                await db.execute(
+                    "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
+                )
             if inserted and text is not None:
                 await db.execute(
                     """
                     INSERT INTO outbox (kind, linkedid, to_number, body, parts, state,
-                                        created_at, next_attempt_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                                        created_at, next_attempt_at, expires_at, thread_id)
+                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
                     """,
                     (
                         text.kind,
@@ -334,6 +402,7 @@ class Store:
                         now,
                         now,
                         _iso(text.expires_at),
+                        thread_id,
                     ),
                 )
             await db.commit()
@@ -341,6 +410,28 @@ class Store:
             await db.rollback()
             raise
         return inserted
+
+    async def _thread_for(self, caller: str, line: str | None, now: str) -> int:
+        """The open thread for (caller, line), or a new one. Inside a transaction."""
+        async with self._db.execute(
+            "SELECT id FROM threads WHERE caller = ? AND line IS ?"
+            " AND status IN ('new', 'awaiting_reply', 'replied') ORDER BY id DESC LIMIT 1",
+            (caller, line),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            await self._db.execute(
+                "UPDATE threads SET last_activity_at = ? WHERE id = ?", (now, row[0])
+            )
+            return int(row[0])
+        async with self._db.execute(
+            "INSERT INTO threads (caller, line, status, created_at, last_activity_at)"
+            " VALUES (?, ?, 'new', ?, ?) RETURNING id",
+            (caller, line, now, now),
+        ) as cursor:
+            created = await cursor.fetchone()
+        assert created is not None
+        return int(created[0])
 
     @_one_at_a_time
     async def text_history(self, number: str, now: datetime, cooldown: timedelta) -> History:
@@ -409,16 +500,18 @@ class Store:
     # ------------------------------------------------------------ the outbox's life
 
     @_one_at_a_time
-    async def queue_text(self, text: OutgoingText, *, linkedid: str | None = None) -> int:
+    async def queue_text(
+        self, text: OutgoingText, *, linkedid: str | None = None, thread_id: int | None = None
+    ) -> int:
         now = _iso(datetime.now(UTC))
         async with self._db.execute(
             """
             INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,
-                                next_attempt_at, expires_at)
-            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING id
+                                next_attempt_at, expires_at, thread_id)
+            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING id
             """,
             (text.kind, linkedid, text.to_number, text.body, text.parts, now, now,
-             _iso(text.expires_at)),
+             _iso(text.expires_at), thread_id),
         ) as cursor:  # fmt: skip
             row = await cursor.fetchone()
         await self._db.commit()
@@ -453,6 +546,11 @@ class Store:
 
     @_one_at_a_time
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
+        await self._db.execute(
+            "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?"
+            " WHERE status = 'new' AND id = (SELECT thread_id FROM outbox WHERE id = ?)",
+            (_iso(at), text_id),
+        )
         await self._set(
             text_id,
             "state = 'sent', sent_at = ?, refs = ?, last_error = NULL",
@@ -528,16 +626,43 @@ class Store:
     @_one_at_a_time
     async def store_incoming(
         self, sender: str, body: str, parts: int, keyword: str | None, received_at: datetime
-    ) -> int:
-        async with self._db.execute(
-            "INSERT INTO inbox (sender, body, parts, keyword, received_at, stored_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (sender, body, parts, keyword, _iso(received_at), _iso(datetime.now(UTC))),
-        ) as cursor:
-            row = await cursor.fetchone()
-        await self._db.commit()
-        assert row is not None
-        return int(row[0])
+    ) -> tuple[int, int]:
+        """Store a text that came in, in its thread. Returns (inbox id, thread id).
+
+        A reply joins the sender's latest open thread (texts come from the one
+        modem number, whatever line they called); a stranger's text starts one.
+        STOP closes the thread as opted out; a reply marks it replied.
+        """
+        now = _iso(datetime.now(UTC))
+        db = self._db
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            async with db.execute(
+                "SELECT id, line FROM threads WHERE caller = ?"
+                " AND status IN ('new', 'awaiting_reply', 'replied')"
+                " ORDER BY last_activity_at DESC, id DESC LIMIT 1",
+                (sender,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            thread_id = int(row[0]) if row else await self._thread_for(sender, None, now)
+            status = {"stop": "opted_out", None: "replied"}.get(keyword)
+            if status is not None:
+                await db.execute(
+                    "UPDATE threads SET status = ?, last_activity_at = ? WHERE id = ?",
+                    (status, now, thread_id),
+                )
+            async with db.execute(
+                "INSERT INTO inbox (sender, body, parts, keyword, received_at, stored_at,"
+                " thread_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (sender, body, parts, keyword, _iso(received_at), now, thread_id),
+            ) as cursor:
+                inserted = await cursor.fetchone()
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+        assert inserted is not None
+        return int(inserted[0]), thread_id
 
     @_one_at_a_time
     async def inbox(self, limit: int = 100) -> list[dict[str, object]]:
@@ -546,6 +671,57 @@ class Store:
         ) as cursor:
             rows = await cursor.fetchall()
         return [{key: row[key] for key in row.keys()} for row in rows]  # noqa: SIM118
+
+    @_one_at_a_time
+    async def threads(self, limit: int = 50, *, open_only: bool = False) -> list[ThreadSummary]:
+        """Open threads first, then by newest activity."""
+        return await self._thread_summaries(None, open_only, limit)
+
+    async def _thread_summaries(
+        self, thread_id: int | None, open_only: bool, limit: int
+    ) -> list[ThreadSummary]:
+        async with self._db.execute(
+            """
+            SELECT id, caller, line, status, urgent, created_at, last_activity_at,
+                   (SELECT body FROM inbox WHERE thread_id = threads.id ORDER BY id DESC LIMIT 1),
+                   (SELECT count(*) FROM calls WHERE thread_id = threads.id)
+            FROM threads
+            WHERE (:id IS NULL OR id = :id)
+              AND (:open = 0 OR status IN ('new', 'awaiting_reply', 'replied'))
+            ORDER BY status IN ('new', 'awaiting_reply', 'replied') DESC,
+                     last_activity_at DESC, id DESC
+            LIMIT :limit
+            """,
+            {"id": thread_id, "open": int(open_only), "limit": limit},
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]))
+            for r in rows
+        ]
+
+    @_one_at_a_time
+    async def thread(self, thread_id: int) -> tuple[ThreadSummary, list[ThreadEvent]] | None:
+        """One thread and everything that happened on it, oldest first."""
+        found = await self._thread_summaries(thread_id, False, 1)
+        if not found:
+            return None
+        summary = found[0]
+        async with self._db.execute(
+            """
+            SELECT ended_at, 'missed call', coalesce(reason, outcome) || ' - ' || detail
+              FROM calls WHERE thread_id = :t
+            UNION ALL
+            SELECT coalesce(sent_at, created_at), 'text out (' || state || ')', body
+              FROM outbox WHERE thread_id = :t
+            UNION ALL
+            SELECT received_at, 'text in', body FROM inbox WHERE thread_id = :t
+            ORDER BY 1
+            """,
+            {"t": thread_id},
+        ) as cursor:
+            events = [ThreadEvent(row[0], row[1], row[2]) for row in await cursor.fetchall()]
+        return summary, events
 
     @_one_at_a_time
     async def outbox(self, limit: int = 100) -> list[dict[str, object]]:

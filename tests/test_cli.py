@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,26 @@ async def test_send_test_without_a_modem_says_so(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "no modem section" in err
+
+
+async def test_threads_and_thread_commands(tmp_path: Path) -> None:
+    from bridge.store import Store
+    from tests.test_store import decision
+
+    config = config_file(tmp_path, 5038)
+    async with await Store.open(tmp_path / "textback.db") as store:
+        await store.record_decision(decision())
+        await store.store_incoming(CALLER, "Need a roof repair quote", 1, None, datetime.now(UTC))
+    code, out, err = await textback("threads", "--config", str(config), "--json", env=ENV)
+    assert code == 0, err
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert (row["thread"], row["caller"], row["status"], row["last_reply"]) == (
+        1, CALLER, "replied", "Need a roof repair quote",
+    )  # fmt: skip
+    code, out, _ = await textback("thread", "--config", str(config), "1", env=ENV)
+    assert code == 0
+    assert "missed call" in out
+    assert "Need a roof repair quote" in out
+    code, _, err = await textback("thread", "--config", str(config), "9", env=ENV)
+    assert code == 2
+    assert "there is no thread #9" in err

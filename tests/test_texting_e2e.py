@@ -236,3 +236,38 @@ class _NoSink:
 
     async def delivery_report(self, report: object) -> None:
         pass
+
+
+# --- threads -----------------------------------------------------------------------------
+
+
+async def test_a_conversation_is_one_thread(tmp_path: Path) -> None:
+    async with office(tmp_path) as o:
+        store = o.bridge.store
+        await o.missed_call(trace("02_noanswer.ami"))
+        await until(lambda: len(o.modem.engine.sent) == 1)
+
+        async def status_is(wanted: str) -> bool:
+            rows = await store.threads()
+            return bool(rows) and rows[0].status == wanted
+
+        await until_true(lambda: status_is("awaiting_reply"))
+        await o.missed_call(trace("03_busy.ami"))  # the same caller again: same thread
+        o.modem.receive(CALLER, "Need a roof repair quote")
+        await until_true(lambda: status_is("replied"))
+        (thread,) = await store.threads()
+        assert (thread.id, thread.caller, thread.calls) == (1, CALLER, 2)
+        assert thread.last_reply == "Need a roof repair quote"
+        found = await store.thread(1)
+        assert found is not None
+        whats = [event.what for event in found[1]]
+        assert whats == ["missed call", "text out (sent)", "missed call", "text in"]
+        o.modem.receive(CALLER, "STOP")
+        await until_true(lambda: status_is("opted_out"))
+        # A closed thread is not joined: the next conversation is a new one.
+        o.modem.receive(CALLER, "START")
+        await until_true(lambda: _count_threads(store, 2))
+
+
+async def _count_threads(store: Store, wanted: int) -> bool:
+    return len(await store.threads()) == wanted
