@@ -217,6 +217,18 @@ class ModemConfig(_Model):
     sweep_seconds: Seconds = 60.0  # re-read the SIM for texts no notification announced
 
 
+class SmtpConfig(_Model):
+    """Where owner alerts are emailed from."""
+
+    host: str
+    port: Port = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: Annotated[str, Field(pattern=r"^[^\r\n]*<?[^@\s<>]+@[^@\s<>]+>?$")]  # From: header
+    timeout: Seconds = 30.0
+
+
 class StoreConfig(_Model):
     path: Path = Path("/var/lib/textback/textback.db")
 
@@ -233,6 +245,7 @@ class Config(_Model):
     owners: tuple[OwnerConfig, ...] = ()
     texting: TextingConfig = TextingConfig()
     modem: ModemConfig | None = None  # no modem: nothing is texted
+    smtp: SmtpConfig | None = None  # no smtp: no owner emails
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
 

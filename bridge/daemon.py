@@ -2,7 +2,8 @@
 
 Flow: AMI event (bridge.ami) -> decision (bridge.calls) -> text-back plan
 (bridge.textback) -> store (bridge.store) -> outbox (bridge.outbox) ->
-transport (sms_gateway) -> inbound texts (bridge.inbound).
+transport (sms_gateway) -> inbound texts (bridge.inbound) -> owner alerts
+(bridge.alerts).
 The AMI callback only feeds the pure tracker; decisions go through a queue to
 the one task that commits them, so the event loop never waits on disk while
 reading the socket. A decision is committed before anything acts on it, and on
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bridge import textback
+from bridge.alerts import AlertWorker
 from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
 from bridge.calls import CallDecision, CallTracker, DetectionRules
@@ -40,10 +42,6 @@ DecisionListener = Callable[[CallDecision], None]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _nothing() -> None:
-    pass
 
 
 class Bridge:
@@ -73,9 +71,8 @@ class Bridge:
             transport = GsmModemTransport(config.modem)
         self.transport = transport
         self.outbox = OutboxWorker(store, transport, clock=clock) if transport else None
-        self.inbound = InboundHandler(
-            config, store, clock=clock, on_queued=self.outbox.wake if self.outbox else _nothing
-        )
+        self.alerts = AlertWorker(config, store, clock=clock)
+        self.inbound = InboundHandler(config, store, clock=clock, on_queued=self._wake_workers)
         self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         self._on_decision = on_decision
         self._expire_every = expire_every
@@ -97,11 +94,18 @@ class Bridge:
                 tasks.create_task(self.link.run(), name="ami-link")
                 tasks.create_task(self._record_decisions(), name="record-decisions")
                 tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
+                tasks.create_task(self.alerts.run(), name="owner-alerts")
                 if self.transport is not None and self.outbox is not None:
                     tasks.create_task(self.transport.run(self.inbound), name="sms-transport")
                     tasks.create_task(self.outbox.run(), name="outbox")
         finally:
             log.info("textback bridge stopped")
+
+    def _wake_workers(self) -> None:
+        """Something was stored: texts or alerts may be waiting."""
+        if self.outbox is not None:
+            self.outbox.wake()
+        self.alerts.wake()
 
     # ------------------------------------------------------------ AMI side
 
@@ -192,8 +196,7 @@ class Bridge:
             log.debug("call %s was already decided; ignored", decision.linkedid)
             return
         self.recorded += 1
-        if plan.text is not None and self.outbox is not None:
-            self.outbox.wake()
+        self._wake_workers()
         log.info("%s%s", describe(decision), f"; not texted: {plan.skip}" if plan.skip else "")
         if self._on_decision is not None:
             self._on_decision(decision)

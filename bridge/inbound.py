@@ -44,6 +44,7 @@ class InboundHandler:
             number, text.body, text.parts, keyword.value if keyword else None, text.received_at
         )
         who = display(number) if number.startswith("+") else printable(number)
+        self._on_queued()  # a reply means an owner alert to send
         if keyword is Keyword.STOP:
             if await self.store.is_opted_out(number):
                 return  # one confirmation, nothing after it

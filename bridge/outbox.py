@@ -13,13 +13,13 @@ just before sending.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bridge.numbers import display
 from bridge.store import QueuedText, Store
+from bridge.waiting import woken_or_after
 from sms_gateway.base import SendError, SmsTransport
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,7 @@ class OutboxWorker:
                 elif ready:
                     await self._attempt(text)
             if not due or not ready:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_every):
-                        await self._wake.wait()
+                await woken_or_after(self._wake, self._poll_every)
 
     async def _attempt(self, text: QueuedText) -> None:
         now = self.clock()

@@ -135,6 +135,37 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE outbox ADD COLUMN thread_id INTEGER REFERENCES threads (id)",
         "ALTER TABLE inbox ADD COLUMN thread_id INTEGER REFERENCES threads (id)",
     ),
+    (
+        # Owner alerts. A missed call or a reply is 'alerted' in the same
+        # transaction that queues its alerts: none is lost, none made twice.
+        """
+    CREATE TABLE alerts (
+        id               INTEGER PRIMARY KEY,
+        thread_id        INTEGER NOT NULL REFERENCES threads (id),
+        owner_id         TEXT NOT NULL,
+        channel          TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+        kind             TEXT NOT NULL,
+        recipient        TEXT NOT NULL,
+        subject          TEXT NOT NULL,
+        body_text        TEXT NOT NULL,
+        body_html        TEXT,
+        message_id       TEXT NOT NULL UNIQUE,
+        in_reply_to      TEXT,
+        state            TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT NOT NULL,
+        last_error       TEXT,
+        created_at       TEXT NOT NULL,
+        sent_at          TEXT
+    ) STRICT
+    """,
+        "CREATE INDEX alerts_due ON alerts (state, next_attempt_at)",
+        "ALTER TABLE calls ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE inbox ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0",
+        # What was there before alerts existed is not news to anyone.
+        "UPDATE calls SET alerted = 1",
+        "UPDATE inbox SET alerted = 1",
+    ),
 )
 # A thread is open - new calls and replies join it - while it is new,
 # awaiting_reply or replied; handled, opted_out and cold threads are closed.
@@ -189,6 +220,45 @@ class QueuedText:
     attempts: int
     expires_at: datetime
     maybe_sent: bool = False  # interrupted before the modem confirmed it
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """A missed call or a reply that owners have not been told about yet."""
+
+    kind: str  # "missed_call" or "reply"
+    source_id: int  # calls.id or inbox.id
+    thread_id: int
+    caller: str
+    line: str | None
+    at: str
+    text: str  # the reply, or the call's reason and detail
+    texted: str | None  # for a missed call: what went (or goes) out, if anything
+    skip: str | None  # for a missed call: why nothing was texted
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDraft:
+    owner_id: str
+    channel: str
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    id: int
+    thread_id: int
+    channel: str
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    message_id: str
+    in_reply_to: str | None
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -723,6 +793,119 @@ class Store:
             events = [ThreadEvent(row[0], row[1], row[2]) for row in await cursor.fetchall()]
         return summary, events
 
+    # ------------------------------------------------------------ owner alerts
+
+    @_one_at_a_time
+    async def unalerted(self) -> list[AlertEvent]:
+        async with self._db.execute(
+            """
+            SELECT 'missed_call', c.id, c.thread_id, c.caller, c.line, c.ended_at,
+                   coalesce(c.reason, '') || ' - ' || c.detail,
+                   (SELECT body FROM outbox o WHERE o.linkedid = c.linkedid
+                      AND o.kind = 'textback'),
+                   c.text_skip
+              FROM calls c WHERE c.alerted = 0 AND c.thread_id IS NOT NULL
+            UNION ALL
+            SELECT 'reply', i.id, i.thread_id, i.sender, t.line, i.received_at, i.body,
+                   NULL, NULL
+              FROM inbox i JOIN threads t ON t.id = i.thread_id
+             WHERE i.alerted = 0 AND i.keyword IS NULL
+            ORDER BY 6
+            """
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [AlertEvent(*row) for row in rows]
+
+    @_one_at_a_time
+    async def queue_alerts(
+        self, event: AlertEvent, drafts: Sequence[AlertDraft], domain: str
+    ) -> list[int]:
+        """Queue an event's alerts and mark it alerted, in one transaction."""
+        now = _iso(datetime.now(UTC))
+        db = self._db
+        ids: list[int] = []
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            table = "calls" if event.kind == "missed_call" else "inbox"
+            await db.execute(
+                f"UPDATE {table} SET alerted = 1 WHERE id = ?",  # noqa: S608 -- one of two names
+                (event.source_id,),
+            )
+            root = f"<textback.thread{event.thread_id}@{domain}>"
+            for draft in drafts:
+                async with db.execute(
+                    "SELECT 1 FROM alerts WHERE thread_id = ? AND channel = ? AND recipient = ?"
+                    " LIMIT 1",
+                    (event.thread_id, draft.channel, draft.recipient),
+                ) as cursor:
+                    first = await cursor.fetchone() is None
+                async with db.execute(
+                    """
+                    INSERT INTO alerts (thread_id, owner_id, channel, kind, recipient, subject,
+                                        body_text, body_html, message_id, in_reply_to, state,
+                                        next_attempt_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING id
+                    """,
+                    (
+                        event.thread_id, draft.owner_id, draft.channel, event.kind,
+                        draft.recipient, draft.subject, draft.body_text, draft.body_html,
+                        # The first email of a thread is its root; later ones refer to it,
+                        # so a mail client shows one conversation.
+                        root if first else _message_id(event, len(ids), domain),
+                        None if first else root,
+                        now, now,
+                    ),
+                ) as cursor:  # fmt: skip
+                    row = await cursor.fetchone()
+                assert row is not None
+                ids.append(int(row[0]))
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+        return ids
+
+    @_one_at_a_time
+    async def due_alerts(self, now: datetime, channel: str) -> list[QueuedAlert]:
+        async with self._db.execute(
+            "SELECT id, thread_id, channel, recipient, subject, body_text, body_html, message_id,"
+            " in_reply_to, attempts FROM alerts WHERE state = 'queued' AND channel = ?"
+            " AND next_attempt_at <= ? ORDER BY id",
+            (channel, _iso(now)),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [QueuedAlert(*row) for row in rows]
+
+    @_one_at_a_time
+    async def mark_alert(
+        self,
+        alert_id: int,
+        state: str,
+        *,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """sent; queued again (with retry_at); or failed."""
+        await self._db.execute(
+            "UPDATE alerts SET state = ?, attempts = attempts + 1, last_error = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
+            " next_attempt_at = coalesce(?, next_attempt_at) WHERE id = ?",
+            (
+                state, error, state, _iso(datetime.now(UTC)),
+                _iso(retry_at) if retry_at else None, alert_id,
+            ),
+        )  # fmt: skip
+        await self._db.commit()
+
+    @_one_at_a_time
+    async def alerts(self, thread_id: int | None = None) -> list[dict[str, object]]:
+        async with self._db.execute(
+            "SELECT * FROM alerts WHERE ? IS NULL OR thread_id = ? ORDER BY id",
+            (thread_id, thread_id),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [{key: row[key] for key in row.keys()} for row in rows]  # noqa: SIM118
+
     @_one_at_a_time
     async def outbox(self, limit: int = 100) -> list[dict[str, object]]:
         async with self._db.execute(
@@ -761,8 +944,18 @@ def _iso(moment: datetime) -> str:
 _BOOLEAN_COLUMNS = ("withheld", "dry_run", "voicemail_left")
 
 
+_STORED_CALL_FIELDS = frozenset(StoredCall.__dataclass_fields__)
+
+
+def _message_id(event: AlertEvent, index: int, domain: str) -> str:
+    """Unique per event and recipient; dot-atom characters only."""
+    kind = "call" if event.kind == "missed_call" else "reply"
+    return f"<textback.thread{event.thread_id}.{kind}{event.source_id}.{index}@{domain}>"
+
+
 def _stored_call(row: sqlite3.Row) -> StoredCall:
-    values = {key: row[key] for key in row.keys()}  # noqa: SIM118 -- sqlite3.Row has no __iter__ of keys
+    # Only the columns StoredCall shows: bookkeeping columns (alerted...) stay in.
+    values = {key: row[key] for key in row.keys() if key in _STORED_CALL_FIELDS}  # noqa: SIM118
     for key in _BOOLEAN_COLUMNS:
         if values[key] is not None:
             values[key] = bool(values[key])

@@ -1,0 +1,201 @@
+"""Owner alerts by email, delivered to a real SMTP server (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP as SmtpServer
+
+from bridge.alerts import AlertWorker
+from bridge.config import Config
+from bridge.store import Store
+from tests.conftest import until
+from tests.expected import CALLER
+from tests.test_store import decision
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
+class SmtpDouble:
+    def __init__(self) -> None:
+        self.mailbox = Mailbox()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._sessions: list[SmtpServer] = []
+
+    async def start(self, port: int = 0) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._session, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def _session(self) -> SmtpServer:
+        session = SmtpServer(self.mailbox, hostname="smtp.test")
+        self._sessions.append(session)
+        return session
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            # A client cancelled mid-dialogue leaves its session open; wait_closed()
+            # would wait for it for ever.
+            for session in self._sessions:
+                if session.transport is not None:
+                    session.transport.abort()
+            await self._server.wait_closed()
+            self._server = None
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpDouble]:
+    double = SmtpDouble()
+    await double.start()
+    yield double
+    await double.stop()
+
+
+def config(smtp_port: int, store: Path) -> Config:
+    return Config.model_validate(
+        {
+            "business": {"name": "Acme Roofing", "timezone": "America/Chicago"},
+            "ami": {"username": "textback", "secret": "x"},
+            "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
+            "owners": [
+                {"id": "mike", "name": "Mike", "email": "mike@acme.example"},
+                {"id": "sue", "name": "Sue", "email": "sue@acme.example"},  # not this line's
+            ],
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "security": "none",
+                "sender": "textback <textback@acme.example>",
+                "timeout": 5,
+            },
+            "store": {"path": str(store)},
+        },
+        context={"region": "US"},
+    )
+
+
+async def running_worker(worker: AlertWorker) -> asyncio.Task[None]:
+    return asyncio.create_task(worker.run())
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_missed_call_and_reply_emails_form_one_conversation(
+    smtp: SmtpDouble, tmp_path: Path
+) -> None:
+    cfg = config(smtp.port, tmp_path / "t.db")
+    async with await Store.open(cfg.store.path) as store:
+        worker = AlertWorker(cfg, store, clock=lambda: datetime.now(UTC), poll_every=0.05)
+        task = await running_worker(worker)
+        try:
+            await store.record_decision(decision(), text_skip="texted-recently")
+            await until(lambda: len(smtp.mailbox.messages) == 1)
+            await store.store_incoming(
+                CALLER, "Need a roof repair quote", 1, None, datetime.now(UTC)
+            )
+            await until(lambda: len(smtp.mailbox.messages) == 2)
+        finally:
+            await stop(task)
+        first, second = smtp.mailbox.messages
+        assert first["To"] == "mike@acme.example"  # the line's owner only
+        assert first["Subject"] == "Missed call from (512) 555-9876 - not texted: texted-recently"
+        assert first["Message-ID"] == "<textback.thread1@acme.example>"
+        assert first["Auto-Submitted"] == "auto-generated"
+        assert "Missed call from (512) 555-9876 on Main line" in _text(first)
+        assert 'href="tel:+15125559876"' in _html(first)
+        assert second["Subject"] == (
+            "Missed call from (512) 555-9876 - replied: Need a roof repair quote"
+        )
+        assert second["In-Reply-To"] == second["References"] == first["Message-ID"]
+        assert "The conversation so far:" in _text(second)
+        assert "missed call" in _text(second)
+        assert {a["state"] for a in await store.alerts(1)} == {"sent"}
+
+
+async def test_smtp_down_then_up_loses_nothing(smtp: SmtpDouble, tmp_path: Path) -> None:
+    port = smtp.port
+    await smtp.stop()
+    cfg = config(port, tmp_path / "t.db")
+    async with await Store.open(cfg.store.path) as store:
+        worker = AlertWorker(
+            cfg, store, clock=lambda: datetime.now(UTC), poll_every=0.02,
+            retry_min=timedelta(milliseconds=20), retry_max=timedelta(milliseconds=100),
+        )  # fmt: skip
+        task = await running_worker(worker)
+        try:
+            await store.record_decision(decision())
+            await until(lambda: worker._smtp_down)
+            (queued,) = await store.alerts()
+            assert queued["state"] == "queued"
+            assert queued["last_error"]
+            await smtp.start(port)
+            await until(lambda: len(smtp.mailbox.messages) == 1)
+        finally:
+            await stop(task)
+        (sent,) = await store.alerts()
+        assert sent["state"] == "sent"
+
+
+async def test_caller_text_cannot_inject_headers_or_html(smtp: SmtpDouble, tmp_path: Path) -> None:
+    cfg = config(smtp.port, tmp_path / "t.db")
+    nasty = "hi\r\nBcc: evil@example.com\r\n\r\n<script>alert(1)</script>\x1b[2J"
+    async with await Store.open(cfg.store.path) as store:
+        await store.record_decision(decision())
+        await store.store_incoming(CALLER, nasty, 1, None, datetime.now(UTC))
+        task = await running_worker(AlertWorker(cfg, store, clock=lambda: datetime.now(UTC)))
+        try:
+            await until(lambda: len(smtp.mailbox.messages) == 2)
+        finally:
+            await stop(task)
+    reply = smtp.mailbox.messages[1]
+    assert reply["Bcc"] is None
+    assert "\n" not in reply["Subject"]
+    assert "evil@example.com" not in str(reply["To"])
+    assert "<script>" not in _html(reply)
+    assert "&lt;script&gt;" in _html(reply)
+
+
+async def test_without_smtp_nothing_is_emailed_and_nothing_piles_up(tmp_path: Path) -> None:
+    cfg = config(1, tmp_path / "t.db").model_copy(update={"smtp": None})
+    async with await Store.open(cfg.store.path) as store:
+        await store.record_decision(decision())
+        worker = AlertWorker(cfg, store, clock=lambda: datetime.now(UTC))
+        await worker._queue_new_alerts()
+        assert await store.unalerted() == []
+        assert await store.alerts() == []
+
+
+def _text(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def _html(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())
