@@ -145,6 +145,12 @@ def check_config(config_path: str) -> None:
     for owner in config.owners:
         reach = ", ".join(x for x in (owner.email, owner.mobile) if x) or "no contact"
         table.add_row("owner", cell(f"{owner.id}: {owner.name} ({reach})"))
+    if config.modem:
+        table.add_row("modem", cell(f"{config.modem.port} at {config.modem.baudrate} bps"))
+    if config.smtp:
+        smtp = config.smtp
+        login = f"{smtp.username}, password {smtp.password}" if smtp.username else "no login"
+        table.add_row("smtp", cell(f"{smtp.host}:{smtp.port} ({smtp.security}), {login}"))
     table.add_row("store", cell(str(config.store.path)))
     texting = config.texting
     table.add_row(

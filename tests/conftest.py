@@ -67,7 +67,8 @@ def example_config(
     """The shipped example config, pointed at this test's doubles and store."""
     text = EXAMPLE_CONFIG.read_text()
     head, _, tail = text.partition("\nmodem:")
-    text = head + "\nstore:" + tail.partition("\nstore:")[2]  # the example's modem section out
+    # The example's modem and smtp sections out: tests add their own doubles.
+    text = head + "\nstore:" + tail.partition("\nstore:")[2]
     text = text.replace("port: 5038", f"port: {ami_port}")
     text = text.replace("/var/lib/textback/textback.db", str(tmp_path / "textback.db"))
     if fast:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from tests.conftest import SECRET, example_config, until
+from tests.conftest import EXAMPLE_CONFIG, SECRET, example_config, until
 from tests.expected import CALLER, DID, REAL_TRACES, TRACES, trace
 
 TEXTBACK = [sys.executable, "-m", "bridge.cli"]
@@ -42,7 +42,7 @@ def config_file(tmp_path: Path, port: int, **replacements: str) -> Path:
     return path
 
 
-ENV = {"AMI_SECRET": SECRET}
+ENV = {"AMI_SECRET": SECRET, "SMTP_PASSWORD": "smtp-secret"}
 
 
 @pytest.mark.parametrize("name", sorted(REAL_TRACES))
@@ -106,10 +106,12 @@ async def test_user_errors_are_one_message_and_exit_2_never_a_traceback(tmp_path
     assert (code, "Traceback" in err) == (2, False)
 
 
-async def test_check_config_masks_the_secret(tmp_path: Path) -> None:
-    code, out, err = await textback("check-config", str(config_file(tmp_path, 5038)), env=ENV)
+async def test_check_config_masks_the_secrets(tmp_path: Path) -> None:
+    code, out, err = await textback("check-config", str(EXAMPLE_CONFIG), env=ENV)
     assert code == 0, err
     assert SECRET not in out
+    assert "smtp-secret" not in out
+    assert "smtp.acme.example:587 (starttls)" in out
     assert "**********" in out
     assert "Main line" in out
 

@@ -21,7 +21,7 @@ owners:
   - {id: mike, name: Mike, email: mike@acme.example, mobile: "+15125550199"}
 store: {path: /var/lib/textback/textback.db}
 """
-ENV = {"AMI_SECRET": "from-the-environment"}
+ENV = {"AMI_SECRET": "from-the-environment", "SMTP_PASSWORD": "smtp-secret"}
 
 
 def write(tmp_path: Path, text: str) -> Path:
