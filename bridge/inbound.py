@@ -48,23 +48,11 @@ class InboundHandler:
         if keyword is Keyword.STOP:
             if await self.store.is_opted_out(number):
                 return  # one confirmation, nothing after it
-            await self.store.set_opt_out(
-                number,
-                opted_out=True,
-                keyword=text.body.strip()[:20],
-                source="sms",
-                at=self.clock(),
-            )
+            await self._record_choice(number, text, opted_out=True)
             log.info("%s opted out: no more texts will go to them", who)
             await self._answer(number, self._stop_confirmation(), thread_id)
         elif keyword is Keyword.START and await self.store.is_opted_out(number):
-            await self.store.set_opt_out(
-                number,
-                opted_out=False,
-                keyword=text.body.strip()[:20],
-                source="sms",
-                at=self.clock(),
-            )
+            await self._record_choice(number, text, opted_out=False)
             log.info("%s opted back in", who)
             await self._answer(
                 number,
@@ -81,6 +69,15 @@ class InboundHandler:
         text_id = await self.store.record_delivery(report.reference, recipient, report.delivered)
         if text_id is None:
             log.debug("delivery report %d for %s matches no sent text", report.reference, recipient)
+
+    async def _record_choice(self, number: str, text: IncomingText, *, opted_out: bool) -> None:
+        await self.store.set_opt_out(
+            number,
+            opted_out=opted_out,
+            keyword=text.body.strip()[:20],
+            source="sms",
+            at=self.clock(),
+        )
 
     async def _answer(self, number: str, body: str, thread_id: int) -> None:
         size = templates.sms_size(body)
