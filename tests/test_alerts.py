@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP as SmtpServer
 from bridge.alerts import AlertWorker
 from bridge.config import Config
 from bridge.store import Store
-from tests.conftest import until
+from tests.conftest import until, until_true
 from tests.expected import CALLER
 from tests.test_store import decision
 
@@ -118,6 +118,11 @@ async def test_missed_call_and_reply_emails_form_one_conversation(
                 CALLER, "Need a roof repair quote", 1, None, datetime.now(UTC)
             )
             await until(lambda: len(smtp.mailbox.messages) == 2)
+
+            async def both_sent() -> bool:
+                return [a["state"] for a in await store.alerts(1)] == ["sent", "sent"]
+
+            await until_true(both_sent)
         finally:
             await stop(task)
         first, second = smtp.mailbox.messages
@@ -133,7 +138,6 @@ async def test_missed_call_and_reply_emails_form_one_conversation(
         assert second["In-Reply-To"] == second["References"] == first["Message-ID"]
         assert "The conversation so far:" in _text(second)
         assert "missed call" in _text(second)
-        assert {a["state"] for a in await store.alerts(1)} == {"sent"}
 
 
 async def test_smtp_down_then_up_loses_nothing(smtp: SmtpDouble, tmp_path: Path) -> None:
@@ -154,10 +158,13 @@ async def test_smtp_down_then_up_loses_nothing(smtp: SmtpDouble, tmp_path: Path)
             assert queued["last_error"]
             await smtp.start(port)
             await until(lambda: len(smtp.mailbox.messages) == 1)
+
+            async def marked_sent() -> bool:  # just after the server has the mail
+                return [a["state"] for a in await store.alerts()] == ["sent"]
+
+            await until_true(marked_sent)
         finally:
             await stop(task)
-        (sent,) = await store.alerts()
-        assert sent["state"] == "sent"
 
 
 async def test_caller_text_cannot_inject_headers_or_html(smtp: SmtpDouble, tmp_path: Path) -> None:

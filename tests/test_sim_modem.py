@@ -27,6 +27,7 @@ from bridge.sim.modem import (  # noqa: E402
     deliver_pdus,
     status_report_pdu,
 )
+from tests.conftest import until  # noqa: E402
 
 # --- PDUs, no I/O -----------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ async def test_bare_library_connects_sends_and_receives(sim: SimulatedModem, bar
     sim.receive("+15125559876", "Need a roof repair quote")
     assert await asyncio.to_thread(bare.arrived.wait, 5)
     assert bare.received == [("+15125559876", "Need a roof repair quote")]
-    assert sim.engine.deleted == [1]  # read, then deleted from the SIM
+    await until(lambda: sim.engine.deleted == [1])  # read, then deleted from the SIM
 
 
 @pytest.mark.xfail(strict=True, raises=ValueError, reason="library defect: emoji crash the encoder")
