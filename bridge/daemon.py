@@ -181,7 +181,7 @@ class Bridge:
     async def _record(self, decision: CallDecision) -> None:
         now = self.clock()
         history = (
-            await self.store.text_history(decision.caller, now, self._text_rules.cooldown)
+            await self.store.text_history(decision.caller, now)
             if decision.caller and decision.is_missed
             else History()
         )

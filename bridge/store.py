@@ -504,18 +504,13 @@ class Store:
         return int(created[0])
 
     @_one_at_a_time
-    async def text_history(self, number: str, now: datetime, cooldown: timedelta) -> History:
+    async def text_history(self, number: str, now: datetime) -> History:
         """What the texting policy needs to know about ``number`` and the last hour."""
         live = ",".join("?" * len(_LIVE_STATES))
         async with self._db.execute(
-            "SELECT opted_out FROM opt_outs WHERE number = ?", (number,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        opted_out = bool(row and row[0])
-        async with self._db.execute(
             f"SELECT max(created_at) FROM outbox WHERE kind = 'textback' AND to_number = ?"  # noqa: S608 -- placeholders only
-            f" AND state IN ({live}) AND created_at >= ?",
-            (number, *_LIVE_STATES, _iso(now - cooldown)),
+            f" AND state IN ({live})",
+            (number, *_LIVE_STATES),
         ) as cursor:
             row = await cursor.fetchone()
         last = datetime.fromisoformat(row[0]) if row and row[0] else None
@@ -532,8 +527,8 @@ class Store:
         ) as cursor:
             ever = await cursor.fetchone() is not None
         return History(
-            opted_out=opted_out,
-            last_textback_at=last,
+            opted_out=await self._opted_out(number),
+            last_textback_at=last,  # the policy decides whether that is too recent
             textbacks_last_hour=last_hour,
             ever_texted=ever,
         )
@@ -656,6 +651,9 @@ class Store:
 
     @_one_at_a_time
     async def is_opted_out(self, number: str) -> bool:
+        return await self._opted_out(number)
+
+    async def _opted_out(self, number: str) -> bool:
         async with self._db.execute(
             "SELECT opted_out FROM opt_outs WHERE number = ?", (number,)
         ) as cursor:
@@ -916,25 +914,26 @@ class Store:
 
     @_one_at_a_time
     async def recent_calls(self, limit: int = 50) -> list[StoredCall]:
-        async with self._db.execute(
-            "SELECT calls.*, outbox.state AS text_state FROM calls"
-            " LEFT JOIN outbox ON outbox.linkedid = calls.linkedid AND outbox.kind = 'textback'"
-            " ORDER BY calls.ended_at DESC, calls.id DESC LIMIT ?",
-            (limit,),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [_stored_call(row) for row in rows]
+        return await self._calls(None, limit)
 
     @_one_at_a_time
     async def call(self, linkedid: str) -> StoredCall | None:
+        found = await self._calls(linkedid, 1)
+        return found[0] if found else None
+
+    async def _calls(self, linkedid: str | None, limit: int) -> list[StoredCall]:
+        """Calls with their text-back's state, newest first."""
         async with self._db.execute(
-            "SELECT calls.*, outbox.state AS text_state FROM calls"
-            " LEFT JOIN outbox ON outbox.linkedid = calls.linkedid AND outbox.kind = 'textback'"
-            " WHERE calls.linkedid = ?",
-            (linkedid,),
-        ) as cur:
-            row = await cur.fetchone()
-        return _stored_call(row) if row else None
+            """
+            SELECT calls.*, outbox.state AS text_state FROM calls
+              LEFT JOIN outbox ON outbox.linkedid = calls.linkedid AND outbox.kind = 'textback'
+             WHERE :linkedid IS NULL OR calls.linkedid = :linkedid
+             ORDER BY calls.ended_at DESC, calls.id DESC LIMIT :limit
+            """,
+            {"linkedid": linkedid, "limit": limit},
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_stored_call(row) for row in rows]
 
 
 def _iso(moment: datetime) -> str:

@@ -154,7 +154,7 @@ async def test_a_skipped_text_back_keeps_its_reason(tmp_path: Path) -> None:
 async def test_history_feeds_cooldown_cap_and_opt_out(tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "t.db") as store:
         now = datetime.now(UTC)
-        empty = await store.text_history("+15125559876", now, timedelta(hours=12))
+        empty = await store.text_history("+15125559876", now)
         assert (empty.opted_out, empty.last_textback_at, empty.textbacks_last_hour) == (
             False,
             None,
@@ -164,14 +164,14 @@ async def test_history_feeds_cooldown_cap_and_opt_out(tmp_path: Path) -> None:
         await store.record_decision(
             decision("b", caller="+15125550142"), text=a_text("+15125550142")
         )
-        seen = await store.text_history("+15125559876", now, timedelta(hours=12))
+        seen = await store.text_history("+15125559876", now)
         assert seen.last_textback_at is not None
         assert seen.textbacks_last_hour == 2
         assert seen.ever_texted is False  # queued is not sent
         await store.set_opt_out(
             "+15125559876", opted_out=True, keyword="STOP", source="sms", at=now
         )
-        stopped = await store.text_history("+15125559876", now, timedelta(hours=12))
+        stopped = await store.text_history("+15125559876", now)
         assert stopped.opted_out is True
         states = {row["to_number"]: row["state"] for row in await store.outbox()}
         # Opting out cancels what was still queued to that number, and only that.
@@ -179,9 +179,7 @@ async def test_history_feeds_cooldown_cap_and_opt_out(tmp_path: Path) -> None:
         await store.set_opt_out(
             "+15125559876", opted_out=False, keyword="START", source="sms", at=now
         )
-        assert (
-            await store.text_history("+15125559876", now, timedelta(hours=12))
-        ).opted_out is False
+        assert (await store.text_history("+15125559876", now)).opted_out is False
 
 
 async def test_concurrent_writers_never_share_a_transaction(tmp_path: Path) -> None:
