@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge import templates
+from bridge import templates, textback
 from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
 from bridge.config import Config, ConfigError, ModemConfig, load_config
@@ -161,20 +161,11 @@ def check_config(config_path: str) -> None:
         f" an hour, too late after {texting.expire_after_minutes:g} min",
     )
     _console.print(table)
-    first_line = config.lines[0]
-    signer = config.owner_of(first_line)
     for label, template in (
         ("business hours", texting.business_hours_template),
         ("after hours", texting.after_hours_template),
     ):
-        body = templates.render(
-            template,
-            business=config.business.name,
-            owner=signer.name if signer else "the team",
-            line=first_line.name,
-        )
-        if texting.footer:
-            body = f"{body} {texting.footer}"
+        body = textback.fill(config, template, config.lines[0].did, first_text=True)
         size = templates.sms_size(body)
         parts = "1 SMS" if size.parts == 1 else f"{size.parts} SMS parts"
         _console.print(

@@ -43,18 +43,24 @@ def text_policy(config: Config) -> policy.TextPolicy:
 def compose(config: Config, line_did: str | None, now: datetime, *, first_text: bool) -> str:
     """The text-back for a call to ``line_did`` at ``now``."""
     line = config.line_for(line_did)
-    owner = config.owner_of(line)
     texting = config.texting
     is_open = config.opening_hours(line).is_open(now)
     template = texting.business_hours_template if is_open else texting.after_hours_template
+    return fill(config, template, line_did, first_text=first_text)
+
+
+def fill(config: Config, template: str, line_did: str | None, *, first_text: bool) -> str:
+    """``template`` for a call to ``line_did``, with the footer on a first text."""
+    line = config.line_for(line_did)
+    owner = config.owner_of(line)
     body = templates.render(
         template,
         business=config.business.name,
         owner=owner.name if owner else "the team",
         line=line.name if line else display(line_did),
     )
-    if first_text and texting.footer:
-        body = f"{body} {texting.footer}"
+    if first_text and config.texting.footer:
+        body = f"{body} {config.texting.footer}"
     return body
 
 

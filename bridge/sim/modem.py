@@ -29,6 +29,8 @@ from pathlib import Path
 
 from gsmmodem import pdu as gsm_pdu
 
+from sms_gateway.gsm_modem import join_surrogates
+
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 _GSM7_PART = 153  # septets per part when a concatenation header is present
@@ -63,17 +65,12 @@ def decode_submit(pdu_hex: str) -> SentPdu:
     return SentPdu(
         pdu=pdu_hex,
         number=decoded["number"],
-        text=_join_surrogates(decoded.get("text", "")),
+        text=join_surrogates(str(decoded.get("text", ""))),
         reference=int(decoded["reference"]),
         status_report_requested=bool(first_octet & 0x20),
         concat=concat,
         reject_duplicates=bool(first_octet & 0x04),
     )
-
-
-def _join_surrogates(text: str) -> str:
-    """python-gsmmodem decodes UCS-2 unit by unit; rejoin emoji split into surrogates."""
-    return str(text).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def deliver_pdus(
