@@ -85,7 +85,7 @@ async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
             try:
                 async with asyncio.timeout(10):
                     await asterisk.wait_for(lambda: asterisk.sessions == 1)
-                    await transport._ready.wait()
+                    await transport.wait_ready()
                 hung_up: dict[str, float] = {}
                 pbx = callgen.Pbx(epoch=1_795_000_000 + concurrency * 10_000)
                 for batch_start in range(0, total, concurrency):
@@ -126,7 +126,7 @@ async def floor_ms(workdir: Path) -> float:
             async with asyncio.timeout(10):
                 while link.state is not LinkState.CONNECTED:  # noqa: ASYNC110 -- a state, not an event
                     await asyncio.sleep(0.01)
-                await transport._ready.wait()
+                await transport.wait_ready()
             for _ in range(200):
                 start = time.monotonic()
                 await link.send_action({"Action": "Ping"})

@@ -165,6 +165,10 @@ class GsmModemTransport:
     def status(self) -> TransportStatus:
         return self._status
 
+    async def wait_ready(self) -> None:
+        """Until the modem is open and initialised (wrap in ``asyncio.timeout``)."""
+        await self._ready.wait()
+
     async def run(self, sink: TransportSink) -> None:
         failures = 0
         try:

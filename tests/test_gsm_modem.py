@@ -57,7 +57,7 @@ class Running:
 
     async def ready(self) -> None:
         async with asyncio.timeout(5):
-            await self.transport._ready.wait()
+            await self.transport.wait_ready()
 
 
 @pytest.fixture
@@ -305,7 +305,7 @@ async def test_texts_per_minute_is_respected(sim: SimulatedModem) -> None:
     transport = GsmModemTransport(settings, clock=lambda: now[0], sleep=fake_sleep)
     task = asyncio.create_task(transport.run(Sink()))
     try:
-        await until(transport._ready.is_set)
+        await transport.wait_ready()
         await transport.send("+15125550142", "one")
         now[0] += 10
         await transport.send("+15125550142", "two")

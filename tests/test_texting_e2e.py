@@ -68,7 +68,7 @@ async def office(tmp_path: Path, **texting: object) -> AsyncIterator[Office]:
             try:
                 async with asyncio.timeout(5):
                     await asterisk.wait_for(lambda: asterisk.sessions == 1)
-                    await transport._ready.wait()
+                    await transport.wait_ready()
                 yield Office(asterisk, modem, bridge, decisions)
             finally:
                 task.cancel()
