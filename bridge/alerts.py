@@ -151,13 +151,15 @@ class AlertWorker:
             await woken_or_after(self._wake, self._poll_every)
 
     async def _queue_new_alerts(self) -> None:
+        batch = []
         for event in await self.store.unalerted():
             history: list[ThreadEvent] = []
-            if event.kind == "reply":
+            if event.kind == "reply" and self.config.smtp is not None:
                 found = await self.store.thread(event.thread_id)
                 history = found[1] if found else []
-            drafts = compose(self.config, event, history)
-            await self.store.queue_alerts(event, drafts, self._domain)
+            batch.append((event, compose(self.config, event, history)))
+        if batch:  # one transaction for all of them: this runs after every decision
+            await self.store.queue_alerts(batch, self._domain)
 
     async def _send_due(self) -> None:
         smtp = self.config.smtp

@@ -102,10 +102,11 @@ class Bridge:
             log.info("textback bridge stopped")
 
     def _wake_workers(self) -> None:
-        """Something was stored: texts or alerts may be waiting."""
+        """Something was stored: a text may be waiting. The alert worker is left
+        to its own poll (seconds): woken here, it would compete for the store
+        with the text the caller is waiting for (measured by bench/latency.py)."""
         if self.outbox is not None:
             self.outbox.wake()
-        self.alerts.wake()
 
     # ------------------------------------------------------------ AMI side
 

@@ -816,52 +816,58 @@ class Store:
 
     @_one_at_a_time
     async def queue_alerts(
-        self, event: AlertEvent, drafts: Sequence[AlertDraft], domain: str
+        self, batch: Sequence[tuple[AlertEvent, Sequence[AlertDraft]]], domain: str
     ) -> list[int]:
-        """Queue an event's alerts and mark it alerted, in one transaction."""
+        """Queue events' alerts and mark the events alerted, all in one transaction."""
         now = _iso(datetime.now(UTC))
         db = self._db
         ids: list[int] = []
         try:
             await db.execute("BEGIN IMMEDIATE")
-            table = "calls" if event.kind == "missed_call" else "inbox"
-            await db.execute(
-                f"UPDATE {table} SET alerted = 1 WHERE id = ?",  # noqa: S608 -- one of two names
-                (event.source_id,),
-            )
-            root = f"<textback.thread{event.thread_id}@{domain}>"
-            for draft in drafts:
-                async with db.execute(
-                    "SELECT 1 FROM alerts WHERE thread_id = ? AND channel = ? AND recipient = ?"
-                    " LIMIT 1",
-                    (event.thread_id, draft.channel, draft.recipient),
-                ) as cursor:
-                    first = await cursor.fetchone() is None
-                async with db.execute(
-                    """
-                    INSERT INTO alerts (thread_id, owner_id, channel, kind, recipient, subject,
-                                        body_text, body_html, message_id, in_reply_to, state,
-                                        next_attempt_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING id
-                    """,
-                    (
-                        event.thread_id, draft.owner_id, draft.channel, event.kind,
-                        draft.recipient, draft.subject, draft.body_text, draft.body_html,
-                        # The first email of a thread is its root; later ones refer to it,
-                        # so a mail client shows one conversation.
-                        root if first else _message_id(event, len(ids), domain),
-                        None if first else root,
-                        now, now,
-                    ),
-                ) as cursor:  # fmt: skip
-                    row = await cursor.fetchone()
-                assert row is not None
-                ids.append(int(row[0]))
+            for event, drafts in batch:
+                table = "calls" if event.kind == "missed_call" else "inbox"
+                await db.execute(
+                    f"UPDATE {table} SET alerted = 1 WHERE id = ?",  # noqa: S608 -- one of two names
+                    (event.source_id,),
+                )
+                ids.extend([await self._insert_alert(event, draft, n, now, domain)
+                            for n, draft in enumerate(drafts)])  # fmt: skip
             await db.commit()
         except BaseException:
             await db.rollback()
             raise
         return ids
+
+    async def _insert_alert(
+        self, event: AlertEvent, draft: AlertDraft, index: int, now: str, domain: str
+    ) -> int:
+        """One alert row, inside queue_alerts' transaction."""
+        root = f"<textback.thread{event.thread_id}@{domain}>"
+        async with self._db.execute(
+            "SELECT 1 FROM alerts WHERE thread_id = ? AND channel = ? AND recipient = ? LIMIT 1",
+            (event.thread_id, draft.channel, draft.recipient),
+        ) as cursor:
+            first = await cursor.fetchone() is None
+        async with self._db.execute(
+            """
+            INSERT INTO alerts (thread_id, owner_id, channel, kind, recipient, subject,
+                                body_text, body_html, message_id, in_reply_to, state,
+                                next_attempt_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING id
+            """,
+            (
+                event.thread_id, draft.owner_id, draft.channel, event.kind, draft.recipient,
+                draft.subject, draft.body_text, draft.body_html,
+                # The first email of a thread is its root; later ones refer to it,
+                # so a mail client shows one conversation.
+                root if first else _message_id(event, index, domain),
+                None if first else root,
+                now, now,
+            ),
+        ) as cursor:  # fmt: skip
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
     @_one_at_a_time
     async def due_alerts(self, now: datetime, channel: str) -> list[QueuedAlert]:
