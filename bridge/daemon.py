@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from bridge import textback
 from bridge.alerts import AlertWorker
-from bridge.ami import AmiLink, LinkState
+from bridge.ami import AmiLink
 from bridge.ami_framer import AmiMessage
 from bridge.calls import CallDecision, CallTracker, DetectionRules
 from bridge.config import Config
@@ -77,11 +77,6 @@ class Bridge:
         self._on_decision = on_decision
         self._expire_every = expire_every
         self._store_retry_min = store_retry_min
-        self.recorded = 0  # decisions committed by this process
-
-    @property
-    def link_state(self) -> LinkState:
-        return self.link.state
 
     async def run(self) -> None:
         log.info(
@@ -196,7 +191,6 @@ class Bridge:
         if not is_new:
             log.debug("call %s was already decided; ignored", decision.linkedid)
             return
-        self.recorded += 1
         self._wake_workers()
         log.info("%s%s", describe(decision), f"; not texted: {plan.skip}" if plan.skip else "")
         if self._on_decision is not None:

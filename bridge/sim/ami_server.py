@@ -19,7 +19,6 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bridge.ami_framer import AmiFramer, AmiMessage
 
@@ -133,10 +132,6 @@ class FakeAsterisk:
             await self.broadcast_raw(raw)
             if gap:
                 await asyncio.sleep(gap)
-
-    async def play_file(self, path: str | Path, *, gap: float = 0.0) -> None:
-        data = await asyncio.to_thread(Path(path).read_bytes)
-        await self.play(recorded_events(data), gap=gap)
 
     async def broadcast_raw(self, raw: bytes) -> None:
         await self._stalled.wait()
