@@ -112,6 +112,10 @@ async def test_check_config_masks_the_secrets(tmp_path: Path) -> None:
     assert SECRET not in out
     assert "smtp-secret" not in out
     assert "smtp.acme.example:587 (starttls)" in out
+    # Each template previewed, with its size in SMS parts.
+    assert "business hours text (147 characters, GSM-7, 1 SMS):" in out
+    assert "Sorry we missed your call - this is Mike at Acme Roofing." in out
+    assert "after hours text (" in out
     assert "**********" in out
     assert "Main line" in out
 

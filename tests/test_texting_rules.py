@@ -267,3 +267,14 @@ def test_plan_queues_a_text_that_expires_after_the_window() -> None:
     assert textback.plan(config, rules, owner, History(), NOW, can_send=None).skip == (
         "own-line-or-owner"
     )
+
+
+def test_log_lines_never_carry_terminal_control_from_a_caller() -> None:
+    from bridge.daemon import describe
+
+    line = describe(replace(MISSED, caller_name="\x1b[2J\x1b]0;owned\x07Evil\r\nFAKE LOG LINE"))
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "\n" not in line
+    assert "\r" not in line
+    assert "Evil" in line
