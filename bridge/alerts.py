@@ -1,103 +1,31 @@
-"""Owner alerts by email: a missed call, and every reply, reach a person.
+"""Owner alerts: a missed call, and every reply, reach a person.
 
 The worker turns missed calls and replies that nobody has been told about
 into queued alerts (store.queue_alerts marks the source in the same
-transaction), then sends the queue with aiosmtplib. SMTP being down only
-delays alerts - they stay queued and are retried with backoff - and never
-touches texting, which runs in its own task.
-
-Caller-supplied text reaches an email: it is kept out of headers (one line,
-control characters removed; the email library also refuses line breaks in
-headers) and HTML-escaped in the HTML part.
+transaction; SMS alerts go into the outbox there too, for the outbox worker
+to send), then emails the queue with aiosmtplib. SMTP being down only delays
+emails - they stay queued and are retried with backoff - and never touches
+texting, which runs in its own task. The words are bridge.alert_text's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from zoneinfo import ZoneInfo
 
 import aiosmtplib
 
-from bridge.config import Config, OwnerConfig, SmtpConfig
-from bridge.numbers import display
-from bridge.store import AlertDraft, AlertEvent, QueuedAlert, Store, ThreadEvent
+from bridge import alert_text
+from bridge.alert_text import one_line
+from bridge.config import Config, SmtpConfig
+from bridge.store import QueuedAlert, Store, ThreadEvent
 from bridge.waiting import woken_or_after
 
 log = logging.getLogger(__name__)
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-
-
-def one_line(text: str, limit: int) -> str:
-    """Untrusted text made fit for a header or a subject: one line, bounded."""
-    flat = _CONTROL.sub(" ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-def recipients(config: Config, line: str | None) -> list[OwnerConfig]:
-    """The line's owners; every owner when the line has none."""
-    configured = config.line_for(line)
-    owners = {owner.id: owner for owner in config.owners}
-    chosen = [owners[i] for i in configured.owners] if configured and configured.owners else []
-    return chosen or list(config.owners)
-
-
-def compose(config: Config, event: AlertEvent, history: list[ThreadEvent]) -> list[AlertDraft]:
-    """The email for each owner who should hear about ``event``."""
-    if config.smtp is None:
-        return []
-    zone = ZoneInfo(config.business.timezone)
-    who = display(event.caller)
-    line = config.line_for(event.line)
-    line_name = line.name if line else (display(event.line) if event.line else "your number")
-    tel = f"tel:{event.caller}"
-    when = _local(event.at, zone)
-    if event.kind == "missed_call":
-        outcome = "texted back" if event.texted else f"not texted: {event.skip or 'no text'}"
-        subject = f"Missed call from {who} - {outcome}"
-        reason = event.text.strip(" -")
-        lines = [f"Missed call from {who} on {line_name} at {when} ({reason})."]
-        if event.texted:
-            lines.append(f'We texted them: "{event.texted}"')
-        else:
-            lines.append(f"No text went out ({event.skip or 'texting is off'}).")
-    else:
-        subject = f"Missed call from {who} - replied: {one_line(event.text, 60)}"
-        lines = [f"{who} replied (thread #{event.thread_id}) at {when}:", f'  "{event.text}"']
-        if history:
-            lines.append("")
-            lines.append("The conversation so far:")
-            lines.extend(
-                f"  {_local(e.at, zone)}  {e.what}: {one_line(e.text, 200)}" for e in history
-            )
-    lines += ["", f"Call them back: {tel}", f"Thread #{event.thread_id} - textback"]
-    body_text = "\n".join(lines)
-    body_html = (
-        "<html><body>"
-        + "".join(f"<p>{html.escape(text)}</p>" for text in lines[:-3] if text)
-        + f'<p><a href="{html.escape(tel)}">Call {html.escape(who)} back</a></p>'
-        + f"<p>Thread #{event.thread_id} - textback</p></body></html>"
-    )
-    return [
-        AlertDraft(owner.id, "email", owner.email, one_line(subject, 120), body_text, body_html)
-        for owner in recipients(config, event.line)
-        if owner.email
-    ]
-
-
-def _local(iso: str, zone: ZoneInfo) -> str:
-    try:
-        moment = datetime.fromisoformat(iso).astimezone(zone)
-    except ValueError:
-        return iso
-    return moment.strftime("%a %b %d %I:%M %p").replace(" 0", " ")
 
 
 def email_message(alert: QueuedAlert, smtp: SmtpConfig, now: datetime) -> EmailMessage:
@@ -125,6 +53,8 @@ class AlertWorker:
         store: Store,
         *,
         clock: Callable[[], datetime],
+        sms: bool = False,
+        on_queued: Callable[[], None] = lambda: None,
         poll_every: float = 2.0,
         retry_min: timedelta = timedelta(seconds=30),
         retry_max: timedelta = timedelta(minutes=15),
@@ -132,12 +62,13 @@ class AlertWorker:
         self.config = config
         self.store = store
         self.clock = clock
+        self.sms = sms  # whether owner alerts can go by text (a transport exists)
+        self._on_queued = on_queued
         self._poll_every = poll_every
         self._retry = (retry_min, retry_max)
         self._wake = asyncio.Event()
         self._smtp_down = False
-        sender = config.smtp.sender if config.smtp else "textback@localhost"
-        self._domain = sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
+        self._domain = alert_text.message_domain(config)
         self.sent = 0
 
     def wake(self) -> None:
@@ -157,9 +88,11 @@ class AlertWorker:
             if event.kind == "reply" and self.config.smtp is not None:
                 found = await self.store.thread(event.thread_id)
                 history = found[1] if found else []
-            batch.append((event, compose(self.config, event, history)))
+            batch.append((event, alert_text.for_event(self.config, event, history, sms=self.sms)))
         if batch:  # one transaction for all of them: this runs after every decision
             await self.store.queue_alerts(batch, self._domain)
+            if any(d.channel == "sms" for _, drafts in batch for d in drafts):
+                self._on_queued()  # the outbox sends SMS alerts
 
     async def _send_due(self) -> None:
         smtp = self.config.smtp

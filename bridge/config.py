@@ -124,6 +124,9 @@ class BusinessConfig(_Model):
     # after-hours text goes out.
     hours: Hours = Field(default_factory=lambda: {"mon-fri": "08:00-17:00"})
     holidays: tuple[datetime.date, ...] = ()
+    # What a job is worth on average: `textback report` values recovered leads with it.
+    average_job_value: Annotated[float, Field(ge=0)] = 0.0
+    currency: Annotated[str, Field(max_length=8)] = "$"
 
     @field_validator("timezone")
     @classmethod
@@ -194,11 +197,58 @@ class TextingConfig(_Model):
     allowlist: tuple[PhoneNumber, ...] = ()  # when not empty, only these are texted
 
 
+Channel = Literal["email", "sms"]
+
+
+class AlertRules(_Model):
+    """Which channels carry each kind of news to an owner."""
+
+    missed_call: tuple[Channel, ...] = ("email", "sms")
+    reply: tuple[Channel, ...] = ("email", "sms")
+    reminder: tuple[Channel, ...] = ("email", "sms")
+
+
+class OwnerAlerts(_Model):
+    """Per owner: in and out of the line's business hours. Urgent replies page
+    the on-call owner by SMS whatever these say."""
+
+    business_hours: AlertRules = AlertRules()
+    after_hours: AlertRules = AlertRules(missed_call=("email",), reminder=("email",))
+    digest: bool = True  # the daily email of open threads and recovered leads
+
+
 class OwnerConfig(_Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
     name: Name
     email: Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")] | None = None
+    # Texts from this number are the owner's commands ("12 On my way", "DONE 12").
     mobile: PhoneNumber | None = None
+    on_call: bool = False  # paged by SMS for urgent replies (no one on call: the line's owners)
+    alerts: OwnerAlerts = OwnerAlerts()
+
+
+class NudgeConfig(_Model):
+    """One follow-up text to a homeowner who went quiet: off unless asked for."""
+
+    enabled: bool = False
+    after_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 4.0
+    template: Template = templates.DEFAULT_NUDGE
+
+
+class FollowUpConfig(_Model):
+    # The homeowner has not answered the text-back this long: remind the owner.
+    reply_wait_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 120.0
+    # A reply no owner has acted on (answered, CALLED, DONE) this long: remind.
+    action_wait_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 30.0
+    # After the reminder, this long with nothing happening: the thread is cold.
+    cold_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    digest_at: datetime.time = datetime.time(7, 0)  # business time zone
+    # A reply containing any of these pages the on-call owner at once.
+    urgent_words: tuple[Annotated[str, Field(min_length=2, max_length=40)], ...] = (
+        "emergency", "urgent", "asap", "flood", "flooding", "burst", "leak", "leaking",
+        "no heat", "no hot water", "no power", "gas", "smoke", "sparking", "fire",
+    )  # fmt: skip
+    nudge: NudgeConfig = NudgeConfig()
 
 
 class ModemConfig(_Model):
@@ -244,6 +294,7 @@ class Config(_Model):
     lines: Annotated[tuple[LineConfig, ...], Field(min_length=1)]
     owners: tuple[OwnerConfig, ...] = ()
     texting: TextingConfig = TextingConfig()
+    follow_up: FollowUpConfig = FollowUpConfig()
     modem: ModemConfig | None = None  # no modem: nothing is texted
     smtp: SmtpConfig | None = None  # no smtp: no owner emails
     store: StoreConfig = StoreConfig()
@@ -259,6 +310,10 @@ class Config(_Model):
         for i, did in enumerate(dids):
             if did in dids[:i]:
                 raise _at(("lines", i, "did"), f"line {did} is listed twice")
+        mobiles = [o.mobile for o in self.owners]
+        for i, mobile in enumerate(mobiles):
+            if mobile is not None and mobile in mobiles[:i]:
+                raise _at(("owners", i, "mobile"), f"mobile {mobile} belongs to two owners")
         for i, line in enumerate(self.lines):
             for j, owner_id in enumerate(line.owners):
                 if owner_id not in owner_ids:
@@ -274,6 +329,16 @@ class Config(_Model):
             if line.did == did_e164:
                 return line
         return None
+
+    def owner_by_mobile(self, number: str) -> OwnerConfig | None:
+        """Owners are recognised by their configured mobile numbers only."""
+        return next((o for o in self.owners if o.mobile is not None and o.mobile == number), None)
+
+    def owners_of(self, line: LineConfig | None) -> list[OwnerConfig]:
+        """The line's owners; every owner when the line names none."""
+        by_id = {owner.id: owner for owner in self.owners}
+        chosen = [by_id[i] for i in line.owners] if line and line.owners else []
+        return chosen or list(self.owners)
 
     def owner_of(self, line: LineConfig | None) -> OwnerConfig | None:
         """Who the text names: the line's first owner, else the first owner at all."""

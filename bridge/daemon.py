@@ -3,7 +3,7 @@
 Flow: AMI event (bridge.ami) -> decision (bridge.calls) -> text-back plan
 (bridge.textback) -> store (bridge.store) -> outbox (bridge.outbox) ->
 transport (sms_gateway) -> inbound texts (bridge.inbound) -> owner alerts
-(bridge.alerts).
+(bridge.alerts) -> follow-through (bridge.followup).
 The AMI callback only feeds the pure tracker; decisions go through a queue to
 the one task that commits them, so the event loop never waits on disk while
 reading the socket. A decision is committed before anything acts on it, and on
@@ -25,6 +25,7 @@ from bridge.ami import AmiLink
 from bridge.ami_framer import AmiMessage
 from bridge.calls import CallDecision, CallTracker, DetectionRules
 from bridge.config import Config
+from bridge.followup import FollowUpWorker
 from bridge.inbound import InboundHandler
 from bridge.numbers import display
 from bridge.outbox import OutboxWorker
@@ -71,8 +72,14 @@ class Bridge:
             transport = GsmModemTransport(config.modem)
         self.transport = transport
         self.outbox = OutboxWorker(store, transport, clock=clock) if transport else None
-        self.alerts = AlertWorker(config, store, clock=clock)
-        self.inbound = InboundHandler(config, store, clock=clock, on_queued=self._wake_workers)
+        sms = self.outbox is not None  # owners can be texted too
+        self.alerts = AlertWorker(config, store, clock=clock, sms=sms, on_queued=self._wake_workers)
+        self.follow_up = FollowUpWorker(
+            config, store, clock=clock, sms=sms, on_queued=self._wake_workers
+        )
+        self.inbound = InboundHandler(
+            config, store, clock=clock, on_queued=self._wake_workers, on_urgent=self.alerts.wake
+        )
         self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         self._on_decision = on_decision
         self._expire_every = expire_every
@@ -90,6 +97,7 @@ class Bridge:
                 tasks.create_task(self._record_decisions(), name="record-decisions")
                 tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
                 tasks.create_task(self.alerts.run(), name="owner-alerts")
+                tasks.create_task(self.follow_up.run(), name="follow-up")
                 if self.transport is not None and self.outbox is not None:
                     tasks.create_task(self.transport.run(self.inbound), name="sms-transport")
                     tasks.create_task(self.outbox.run(), name="outbox")

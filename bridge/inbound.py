@@ -1,6 +1,10 @@
-"""What happens to a text that comes in: stored first, then STOP, START and
-HELP answered as carriers require; every other text is a reply for a person
-(conversation threads and owner alerts build on it)."""
+"""What happens to a text that comes in: stored first, then
+
+- from an owner's mobile: a command (bridge.owner_commands) - an answer for a
+  homeowner, or a thread marked handled;
+- STOP, START and HELP: answered as carriers require;
+- anything else: a homeowner's reply, for a person (the alert worker tells
+  the owners; an urgent one wakes it at once to page whoever is on call)."""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge import templates
-from bridge.config import Config
+from bridge import owner_commands, templates
+from bridge.config import Config, OwnerConfig
 from bridge.numbers import display, to_e164
 from bridge.optout import Keyword, classify
+from bridge.routing import is_urgent
 from bridge.safe_text import printable
 from bridge.store import OutgoingText, Store
 from sms_gateway.base import DeliveryReport, IncomingText
@@ -19,6 +24,7 @@ from sms_gateway.base import DeliveryReport, IncomingText
 log = logging.getLogger(__name__)
 
 _CONFIRM_TTL = timedelta(hours=1)
+_ANSWER_TTL = timedelta(hours=24)  # an owner's answer is still worth sending late
 
 
 class InboundHandler:
@@ -31,20 +37,35 @@ class InboundHandler:
         *,
         clock: Callable[[], datetime],
         on_queued: Callable[[], None] = lambda: None,
+        on_urgent: Callable[[], None] = lambda: None,
     ):
         self.config = config
         self.store = store
         self.clock = clock
         self._on_queued = on_queued
+        self._on_urgent = on_urgent
 
     async def incoming_text(self, text: IncomingText) -> None:
         number = to_e164(text.sender, self.config.business.region) or text.sender
         keyword = classify(text.body)
+        owner = self.config.owner_by_mobile(number)
+        if owner is not None and keyword not in (Keyword.STOP, Keyword.START):
+            await self._owner_text(owner, number, text)
+            return
+        urgent = keyword is None and is_urgent(text.body, self.config.follow_up.urgent_words)
         _, thread_id = await self.store.store_incoming(
-            number, text.body, text.parts, keyword.value if keyword else None, text.received_at
+            number,
+            text.body,
+            text.parts,
+            keyword.value if keyword else None,
+            text.received_at,
+            urgent=urgent,
         )
         who = display(number) if number.startswith("+") else printable(number)
-        self._on_queued()  # a reply means an owner alert to send
+        self._on_queued()
+        if urgent:
+            log.warning("URGENT reply from %s on thread #%d: paging on-call", who, thread_id)
+            self._on_urgent()
         if keyword is Keyword.STOP:
             if await self.store.is_opted_out(number):
                 return  # one confirmation, nothing after it
@@ -64,6 +85,49 @@ class InboundHandler:
         else:
             log.info("reply from %s on thread #%d: %s", who, thread_id, printable(text.body, 80))
 
+    async def _owner_text(self, owner: OwnerConfig, number: str, text: IncomingText) -> None:
+        inbox_id = await self.store.store_owner_text(
+            owner.id, number, text.body, text.parts, text.received_at
+        )
+        command = owner_commands.parse(text.body)
+        if isinstance(command, owner_commands.Unknown):
+            await self._answer(number, owner_commands.USAGE, None, kind="owner_notice")
+            return
+        found = await self.store.thread(command.thread)
+        if found is None:
+            await self._answer(
+                number,
+                f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}",
+                None,
+                kind="owner_notice",
+            )
+            return
+        thread = found[0]
+        who = display(thread.caller)
+        if isinstance(command, owner_commands.Handled):
+            await self.store.owner_action(thread.id, owner.id, command.how, inbox_id=inbox_id)
+            log.info("thread #%d (%s) handled by %s (%s)", thread.id, who, owner.id, command.how)
+            await self._answer(
+                number, f"#{thread.id} {who} marked handled.", thread.id, kind="owner_notice"
+            )
+            return
+        if thread.status == "opted_out" or await self.store.is_opted_out(thread.caller):
+            await self._answer(
+                number,
+                f"#{thread.id} {who} opted out of texts, so nothing was sent."
+                f" Call them: {thread.caller}",
+                thread.id,
+                kind="owner_notice",
+            )
+            return
+        size = templates.sms_size(command.text)
+        answer = OutgoingText(
+            thread.caller, command.text, size.parts, self.clock() + _ANSWER_TTL, kind="reply"
+        )
+        await self.store.owner_action(thread.id, owner.id, "reply", inbox_id=inbox_id, reply=answer)
+        log.info("%s answered thread #%d (%s)", owner.id, thread.id, who)
+        self._on_queued()
+
     async def delivery_report(self, report: DeliveryReport) -> None:
         recipient = to_e164(report.recipient, self.config.business.region) or report.recipient
         text_id = await self.store.record_delivery(report.reference, recipient, report.delivered)
@@ -79,12 +143,12 @@ class InboundHandler:
             at=self.clock(),
         )
 
-    async def _answer(self, number: str, body: str, thread_id: int) -> None:
+    async def _answer(
+        self, number: str, body: str, thread_id: int | None, *, kind: str = "confirmation"
+    ) -> None:
         size = templates.sms_size(body)
         await self.store.queue_text(
-            OutgoingText(
-                number, body, size.parts, self.clock() + _CONFIRM_TTL, kind="confirmation"
-            ),
+            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, kind=kind),
             thread_id=thread_id,
         )
         self._on_queued()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -166,12 +167,110 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "UPDATE calls SET alerted = 1",
         "UPDATE inbox SET alerted = 1",
     ),
+    (
+        # Owner follow-through. outbox and alerts are rebuilt (SQLite cannot
+        # change a CHECK): texts gain kinds for owners and nudges, the line they
+        # go out from, and the alert an owner text carries; digests belong to
+        # no thread.
+        """
+    CREATE TABLE alerts_v7 (
+        id               INTEGER PRIMARY KEY,
+        thread_id        INTEGER REFERENCES threads (id),
+        owner_id         TEXT NOT NULL,
+        channel          TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
+        kind             TEXT NOT NULL,
+        recipient        TEXT NOT NULL,
+        subject          TEXT NOT NULL,
+        body_text        TEXT NOT NULL,
+        body_html        TEXT,
+        message_id       TEXT NOT NULL UNIQUE,
+        in_reply_to      TEXT,
+        state            TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT NOT NULL,
+        last_error       TEXT,
+        created_at       TEXT NOT NULL,
+        sent_at          TEXT
+    ) STRICT
+    """,
+        "INSERT INTO alerts_v7 SELECT * FROM alerts",
+        "DROP TABLE alerts",
+        "ALTER TABLE alerts_v7 RENAME TO alerts",
+        "CREATE INDEX alerts_due ON alerts (state, next_attempt_at)",
+        """
+    CREATE TABLE outbox_v7 (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL CHECK (kind IN ('textback', 'reply', 'confirmation',
+                        'nudge', 'owner_alert', 'owner_notice')),
+        linkedid        TEXT REFERENCES calls (linkedid),
+        to_number       TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        parts           INTEGER NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN
+                        ('queued','sending','sent','delivered','failed','expired','cancelled')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        expires_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        delivered_at    TEXT,
+        last_error      TEXT,
+        refs            TEXT,
+        delivered_refs  TEXT NOT NULL DEFAULT '[]',
+        maybe_sent      INTEGER NOT NULL DEFAULT 0,
+        thread_id       INTEGER REFERENCES threads (id),
+        from_line       TEXT,
+        alert_id        INTEGER REFERENCES alerts (id)
+    ) STRICT
+    """,
+        """INSERT INTO outbox_v7 (id, kind, linkedid, to_number, body, parts, state, attempts,
+               created_at, next_attempt_at, expires_at, sent_at, delivered_at, last_error, refs,
+               delivered_refs, maybe_sent, thread_id)
+           SELECT id, kind, linkedid, to_number, body, parts, state, attempts, created_at,
+               next_attempt_at, expires_at, sent_at, delivered_at, last_error, refs,
+               delivered_refs, maybe_sent, thread_id FROM outbox""",
+        "DROP TABLE outbox",
+        "ALTER TABLE outbox_v7 RENAME TO outbox",
+        "CREATE UNIQUE INDEX one_textback_per_call ON outbox (linkedid) WHERE kind = 'textback'",
+        "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
+        "CREATE INDEX outbox_by_number ON outbox (to_number, created_at)",
+        # The one reminder per wait, and the one nudge per thread.
+        "ALTER TABLE threads ADD COLUMN reminded_at TEXT",
+        "ALTER TABLE threads ADD COLUMN nudged_at TEXT",
+        # A text from an owner's mobile is a command, not a homeowner's reply.
+        "ALTER TABLE inbox ADD COLUMN owner_id TEXT",
+        """
+    CREATE TABLE owner_actions (
+        id         INTEGER PRIMARY KEY,
+        thread_id  INTEGER NOT NULL REFERENCES threads (id),
+        owner_id   TEXT NOT NULL,
+        action     TEXT NOT NULL CHECK (action IN ('reply', 'called', 'done')),
+        body       TEXT,
+        at         TEXT NOT NULL
+    ) STRICT
+    """,
+        "CREATE INDEX owner_actions_by_thread ON owner_actions (thread_id, at)",
+        # One digest per owner per local day, whatever restarts happen.
+        """
+    CREATE TABLE digests (
+        owner_id  TEXT NOT NULL,
+        day       TEXT NOT NULL,
+        PRIMARY KEY (owner_id, day)
+    ) STRICT
+    """,
+    ),
 )
 # A thread is open - new calls and replies join it - while it is new,
 # awaiting_reply or replied; handled, opted_out and cold threads are closed.
 SCHEMA_VERSION = len(MIGRATIONS)
+# An owner's SMS alert is still worth sending this long after it was queued.
+_OWNER_ALERT_TTL = timedelta(hours=24)
 # Texts that still count against a caller's cooldown and the hourly cap.
 _LIVE_STATES = ("queued", "sending", "sent", "delivered")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 _T = TypeVar("_T")
@@ -245,6 +344,7 @@ class AlertDraft:
     subject: str
     body_text: str
     body_html: str | None
+    parts: int = 1  # an SMS alert's length in parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +388,31 @@ class ThreadSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUpState:
+    """An open thread as the follow-up timers see it."""
+
+    thread_id: int
+    caller: str
+    line: str | None
+    status: str
+    waiting_since: datetime  # the last thing that happened on it
+    reminded_at: datetime | None
+    nudged_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFigures:
+    missed_calls: int
+    texted: int
+    replied: int
+    handled: int
+    first_action_waits: list[timedelta]  # missed call -> first owner action, per thread
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadEvent:
     at: str
-    what: str  # missed call / text out (state) / text in
+    what: str  # missed call / text out (state) / text in / alert / owner action
     text: str
 
 
@@ -332,13 +454,17 @@ class StoredCall:
 class Store:
     """Open with ``await Store.open(path)`` (or ``async with``); always close it."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path):
+    def __init__(
+        self, db: aiosqlite.Connection, path: Path, clock: Callable[[], datetime] = _utc_now
+    ):
         self._db = db
         self.path = path
         self._lock = asyncio.Lock()
+        # Stamps every row; follow-up timers compare against it, so tests inject one.
+        self._clock = clock
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
+    async def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> Store:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +472,7 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
         db.row_factory = sqlite3.Row
-        store = cls(db, path)
+        store = cls(db, path, clock or _utc_now)
         try:
             await store._prepare()
         except BaseException:
@@ -413,7 +539,7 @@ class Store:
         False if this Linkedid was already decided: then nothing is written.
         """
         d = decision
-        now = _iso(datetime.now(UTC))
+        now = _iso(self._clock())
         db = self._db
         try:
             await db.execute("BEGIN IMMEDIATE")  # inside: a cancel here must roll back too
@@ -568,7 +694,7 @@ class Store:
     async def queue_text(
         self, text: OutgoingText, *, linkedid: str | None = None, thread_id: int | None = None
     ) -> int:
-        now = _iso(datetime.now(UTC))
+        now = _iso(self._clock())
         async with self._db.execute(
             """
             INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,
@@ -613,9 +739,11 @@ class Store:
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
         await self._db.execute(
             "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?"
-            " WHERE status = 'new' AND id = (SELECT thread_id FROM outbox WHERE id = ?)",
+            " WHERE status = 'new' AND id = (SELECT thread_id FROM outbox WHERE id = ?"
+            " AND kind IN ('textback', 'reply', 'nudge'))",
             (_iso(at), text_id),
         )
+        await self._settle_alert(text_id, "sent", None)
         await self._set(
             text_id,
             "state = 'sent', sent_at = ?, refs = ?, last_error = NULL",
@@ -636,7 +764,17 @@ class Store:
     async def mark_final(self, text_id: int, state: str, error: str) -> None:
         """failed, expired or cancelled: never tried again."""
         assert state in ("failed", "expired", "cancelled")
+        await self._settle_alert(text_id, "failed", f"text {state}: {error}")
         await self._set(text_id, "state = ?, last_error = ?", state, error)
+
+    async def _settle_alert(self, text_id: int, state: str, error: str | None) -> None:
+        """An SMS alert's fate is its text's (committed by the caller's next write)."""
+        await self._db.execute(
+            "UPDATE alerts SET state = ?, last_error = ?, attempts = attempts + 1,"
+            " sent_at = CASE WHEN ? = 'sent' THEN ? END"
+            " WHERE id = (SELECT alert_id FROM outbox WHERE id = ?)",
+            (state, error, state, _iso(self._clock()), text_id),
+        )
 
     @_one_at_a_time
     async def recover_interrupted(self) -> int:
@@ -684,7 +822,7 @@ class Store:
             await self._set(
                 text_id,
                 "state = 'delivered', delivered_at = ?, delivered_refs = ?",
-                _iso(datetime.now(UTC)),
+                _iso(self._clock()),
                 json.dumps(done),
             )
         else:
@@ -693,31 +831,42 @@ class Store:
 
     @_one_at_a_time
     async def store_incoming(
-        self, sender: str, body: str, parts: int, keyword: str | None, received_at: datetime
+        self,
+        sender: str,
+        body: str,
+        parts: int,
+        keyword: str | None,
+        received_at: datetime,
+        *,
+        urgent: bool = False,
     ) -> tuple[int, int]:
         """Store a text that came in, in its thread. Returns (inbox id, thread id).
 
-        A reply joins the sender's latest open thread (texts come from the one
-        modem number, whatever line they called); a stranger's text starts one.
-        STOP closes the thread as opted out; a reply marks it replied.
+        A reply joins the sender's latest thread - reopening it if it was
+        handled or gone cold: a person must see it - unless that thread ended
+        in an opt-out; a stranger's text starts one. STOP closes the thread as
+        opted out; a reply marks it replied and starts a new wait for an owner.
         """
-        now = _iso(datetime.now(UTC))
+        now = _iso(self._clock())
         db = self._db
         try:
             await db.execute("BEGIN IMMEDIATE")
             async with db.execute(
-                "SELECT id, line FROM threads WHERE caller = ?"
-                " AND status IN ('new', 'awaiting_reply', 'replied')"
+                "SELECT id, status FROM threads WHERE caller = ?"
                 " ORDER BY last_activity_at DESC, id DESC LIMIT 1",
                 (sender,),
             ) as cursor:
                 row = await cursor.fetchone()
-            thread_id = int(row[0]) if row else await self._thread_for(sender, None, now)
+            if row is not None and row[1] != "opted_out":
+                thread_id = int(row[0])
+            else:
+                thread_id = await self._thread_for(sender, None, now)
             status = {"stop": "opted_out", None: "replied"}.get(keyword)
             if status is not None:
                 await db.execute(
-                    "UPDATE threads SET status = ?, last_activity_at = ? WHERE id = ?",
-                    (status, now, thread_id),
+                    "UPDATE threads SET status = ?, last_activity_at = ?, reminded_at = NULL,"
+                    " urgent = max(urgent, ?) WHERE id = ?",
+                    (status, now, int(urgent), thread_id),
                 )
             async with db.execute(
                 "INSERT INTO inbox (sender, body, parts, keyword, received_at, stored_at,"
@@ -731,6 +880,256 @@ class Store:
             raise
         assert inserted is not None
         return int(inserted[0]), thread_id
+
+    # ------------------------------------------------------------ owners' texts
+
+    @_one_at_a_time
+    async def store_owner_text(
+        self, owner_id: str, sender: str, body: str, parts: int, received_at: datetime
+    ) -> int:
+        """An owner's text, kept before it is acted on; never an alert of its own."""
+        async with self._db.execute(
+            "INSERT INTO inbox (sender, body, parts, received_at, stored_at, owner_id, alerted)"
+            " VALUES (?, ?, ?, ?, ?, ?, 1) RETURNING id",
+            (sender, body, parts, _iso(received_at), _iso(self._clock()), owner_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        await self._db.commit()
+        assert row is not None
+        return int(row[0])
+
+    @_one_at_a_time
+    async def owner_action(
+        self,
+        thread_id: int,
+        owner_id: str,
+        action: str,
+        *,
+        inbox_id: int,
+        reply: OutgoingText | None = None,
+    ) -> None:
+        """Record what an owner did on a thread, in one transaction with its effect:
+        an answer is queued to the caller (the thread waits for them again);
+        CALLED or DONE closes the thread as handled."""
+        assert action in ("reply", "called", "done")
+        now = _iso(self._clock())
+        db = self._db
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            await db.execute(
+                "INSERT INTO owner_actions (thread_id, owner_id, action, body, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (thread_id, owner_id, action, reply.body if reply else None, now),
+            )
+            await db.execute("UPDATE inbox SET thread_id = ? WHERE id = ?", (thread_id, inbox_id))
+            if reply is not None:
+                await db.execute(
+                    "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?,"
+                    " reminded_at = NULL WHERE id = ?",
+                    (now, thread_id),
+                )
+                await db.execute(
+                    """
+                    INSERT INTO outbox (kind, to_number, body, parts, state, created_at,
+                                        next_attempt_at, expires_at, thread_id)
+                    VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)
+                    """,
+                    (reply.kind, reply.to_number, reply.body, reply.parts, now, now,
+                     _iso(reply.expires_at), thread_id),
+                )  # fmt: skip
+            else:
+                await db.execute(
+                    "UPDATE threads SET status = 'handled', handled_at = ?, handled_by = ?,"
+                    " last_activity_at = ? WHERE id = ?",
+                    (now, owner_id, now, thread_id),
+                )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    # ------------------------------------------------------------ follow-through
+
+    @_one_at_a_time
+    async def open_threads(self) -> list[FollowUpState]:
+        """Every open thread with the timestamps its follow-up timers run from."""
+        async with self._db.execute(
+            """
+            SELECT id, caller, line, status, last_activity_at, reminded_at, nudged_at
+              FROM threads WHERE status IN ('new', 'awaiting_reply', 'replied') ORDER BY id
+            """
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            FollowUpState(r[0], r[1], r[2], r[3], _moment(r[4]), _maybe(r[5]), _maybe(r[6]))
+            for r in rows
+        ]
+
+    @_one_at_a_time
+    async def remind(self, state: FollowUpState, drafts: Sequence[AlertDraft], domain: str) -> bool:
+        """Queue a thread's one reminder for this wait. False (and nothing
+        written) if the thread moved on since ``state`` was read."""
+        return await self._change_thread(
+            state,
+            "reminded_at = :now",
+            lambda: self._insert_alerts(state.thread_id, "reminder", drafts, domain),
+        )
+
+    @_one_at_a_time
+    async def mark_cold(self, state: FollowUpState) -> bool:
+        return await self._change_thread(state, "status = 'cold'", None)
+
+    @_one_at_a_time
+    async def nudge(self, state: FollowUpState, text: OutgoingText) -> bool:
+        """Queue the thread's one nudge, unless the thread moved on."""
+
+        async def queue() -> None:
+            now = _iso(self._clock())
+            await self._db.execute(
+                """
+                INSERT INTO outbox (kind, to_number, body, parts, state, created_at,
+                                    next_attempt_at, expires_at, thread_id)
+                VALUES ('nudge', ?, ?, ?, 'queued', ?, ?, ?, ?)
+                """,
+                (text.to_number, text.body, text.parts, now, now, _iso(text.expires_at),
+                 state.thread_id),
+            )  # fmt: skip
+
+        return await self._change_thread(state, "nudged_at = :now", queue)
+
+    async def _change_thread(
+        self,
+        state: FollowUpState,
+        assignments: str,
+        also: Callable[[], Coroutine[Any, Any, object]] | None,
+    ) -> bool:
+        """Update a thread only if it is as ``state`` saw it, with ``also`` in the
+        same transaction: a restart or a racing reply can never double a reminder."""
+        db = self._db
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            async with db.execute(
+                f"UPDATE threads SET {assignments} WHERE id = :id AND status = :status"  # noqa: S608 -- our own assignments
+                " AND last_activity_at = :since AND reminded_at IS :reminded"
+                " AND nudged_at IS :nudged RETURNING id",
+                {
+                    "now": _iso(self._clock()),
+                    "id": state.thread_id,
+                    "status": state.status,
+                    "since": _iso(state.waiting_since),
+                    "reminded": _iso(state.reminded_at) if state.reminded_at else None,
+                    "nudged": _iso(state.nudged_at) if state.nudged_at else None,
+                },
+            ) as cursor:
+                changed = await cursor.fetchone() is not None
+            if changed and also is not None:
+                await also()
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+        return changed
+
+    @_one_at_a_time
+    async def texts_to(self, number: str, since: datetime) -> int:
+        """Texts to ``number`` queued or sent since ``since`` (the nudge's 3-a-day cap)."""
+        live = ",".join("?" * len(_LIVE_STATES))
+        async with self._db.execute(
+            f"SELECT count(*) FROM outbox WHERE to_number = ? AND created_at >= ?"  # noqa: S608 -- placeholders only
+            f" AND state IN ({live})",
+            (number, _iso(since), *_LIVE_STATES),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    @_one_at_a_time
+    async def digest_threads(
+        self, since: datetime, until: datetime
+    ) -> tuple[list[ThreadSummary], list[ThreadSummary]]:
+        """Open threads, and threads handled between ``since`` and ``until``."""
+        open_ = await self._thread_summaries(None, True, 500)
+        async with self._db.execute(
+            "SELECT id FROM threads WHERE status = 'handled' AND handled_at >= ?"
+            " AND handled_at < ? ORDER BY handled_at",
+            (_iso(since), _iso(until)),
+        ) as cursor:
+            ids = [int(r[0]) for r in await cursor.fetchall()]
+        recovered = [(await self._thread_summaries(i, False, 1))[0] for i in ids]
+        return open_, recovered
+
+    @_one_at_a_time
+    async def queue_digest(
+        self, owner_id: str, day: date, draft: AlertDraft | None, domain: str
+    ) -> bool:
+        """Claim (owner, day) and queue its digest together: once per day, whatever restarts."""
+        db = self._db
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            async with db.execute(
+                "INSERT INTO digests (owner_id, day) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING owner_id",
+                (owner_id, day.isoformat()),
+            ) as cursor:
+                claimed = await cursor.fetchone() is not None
+            if claimed and draft is not None:
+                await self._insert_alert(None, "digest", draft, domain)
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+        return claimed
+
+    @_one_at_a_time
+    async def digest_sent(self, owner_id: str, day: date) -> bool:
+        async with self._db.execute(
+            "SELECT 1 FROM digests WHERE owner_id = ? AND day = ?", (owner_id, day.isoformat())
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    # ------------------------------------------------------------ the report
+
+    @_one_at_a_time
+    async def report(self, since: datetime | None) -> ReportFigures:
+        """What the text-back recovered, for threads started since ``since``."""
+        start = _iso(since) if since else ""
+        one = self._scalar
+        missed = await one(
+            "SELECT count(*) FROM calls WHERE outcome = 'missed' AND ended_at >= ?", start
+        )
+        texted = await one(
+            "SELECT count(*) FROM outbox WHERE kind = 'textback'"
+            " AND state IN ('sent', 'delivered') AND created_at >= ?",
+            start,
+        )
+        replied = await one(
+            "SELECT count(DISTINCT i.thread_id) FROM inbox i JOIN threads t ON t.id = i.thread_id"
+            " WHERE i.keyword IS NULL AND i.owner_id IS NULL AND t.created_at >= ?",
+            start,
+        )
+        handled = await one(
+            "SELECT count(*) FROM threads WHERE status = 'handled' AND created_at >= ?", start
+        )
+        async with self._db.execute(
+            """
+            SELECT t.created_at,
+                   (SELECT min(ended_at) FROM calls WHERE thread_id = t.id),
+                   (SELECT min(at) FROM owner_actions WHERE thread_id = t.id)
+              FROM threads t WHERE t.created_at >= ?
+            """,
+            (start,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        waits = [
+            _moment(acted) - _moment(called or created)
+            for created, called, acted in rows
+            if acted is not None
+        ]
+        return ReportFigures(missed, texted, replied, handled, waits)
+
+    async def _scalar(self, sql: str, *args: object) -> int:
+        async with self._db.execute(sql, args) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     @_one_at_a_time
     async def inbox(self, limit: int = 100) -> list[dict[str, object]]:
@@ -780,10 +1179,22 @@ class Store:
             SELECT ended_at, 'missed call', coalesce(reason, outcome) || ' - ' || detail
               FROM calls WHERE thread_id = :t
             UNION ALL
-            SELECT coalesce(sent_at, created_at), 'text out (' || state || ')', body
-              FROM outbox WHERE thread_id = :t
+            SELECT coalesce(sent_at, created_at),
+                   CASE kind WHEN 'textback' THEN 'text out' WHEN 'reply' THEN 'answer out'
+                             ELSE replace(kind, '_', ' ') || ' out' END || ' (' || state || ')',
+                   body
+              FROM outbox WHERE thread_id = :t AND kind != 'owner_alert'
             UNION ALL
-            SELECT received_at, 'text in', body FROM inbox WHERE thread_id = :t
+            SELECT received_at, 'text in', body FROM inbox
+             WHERE thread_id = :t AND owner_id IS NULL
+            UNION ALL
+            SELECT coalesce(sent_at, created_at),
+                   kind || ' alert to ' || owner_id || ' by ' || channel || ' (' || state || ')',
+                   subject
+              FROM alerts WHERE thread_id = :t
+            UNION ALL
+            SELECT at, 'owner ' || owner_id || ': ' || action, coalesce(body, '')
+              FROM owner_actions WHERE thread_id = :t
             ORDER BY 1
             """,
             {"t": thread_id},
@@ -819,7 +1230,6 @@ class Store:
         self, batch: Sequence[tuple[AlertEvent, Sequence[AlertDraft]]], domain: str
     ) -> list[int]:
         """Queue events' alerts and mark the events alerted, all in one transaction."""
-        now = _iso(datetime.now(UTC))
         db = self._db
         ids: list[int] = []
         try:
@@ -830,24 +1240,35 @@ class Store:
                     f"UPDATE {table} SET alerted = 1 WHERE id = ?",  # noqa: S608 -- one of two names
                     (event.source_id,),
                 )
-                ids.extend([await self._insert_alert(event, draft, n, now, domain)
-                            for n, draft in enumerate(drafts)])  # fmt: skip
+                ids += await self._insert_alerts(event.thread_id, event.kind, drafts, domain)
             await db.commit()
         except BaseException:
             await db.rollback()
             raise
         return ids
 
+    async def _insert_alerts(
+        self, thread_id: int | None, kind: str, drafts: Sequence[AlertDraft], domain: str
+    ) -> list[int]:
+        return [await self._insert_alert(thread_id, kind, draft, domain) for draft in drafts]
+
     async def _insert_alert(
-        self, event: AlertEvent, draft: AlertDraft, index: int, now: str, domain: str
+        self, thread_id: int | None, kind: str, draft: AlertDraft, domain: str
     ) -> int:
-        """One alert row, inside queue_alerts' transaction."""
-        root = f"<textback.thread{event.thread_id}@{domain}>"
-        async with self._db.execute(
-            "SELECT 1 FROM alerts WHERE thread_id = ? AND channel = ? AND recipient = ? LIMIT 1",
-            (event.thread_id, draft.channel, draft.recipient),
-        ) as cursor:
-            first = await cursor.fetchone() is None
+        """One alert row - and for a text, its outbox row - inside the caller's transaction."""
+        now = self._clock()
+        message_id = f"<textback.{kind}.{uuid.uuid4().hex}@{domain}>"
+        in_reply_to = None
+        if draft.channel == "email" and thread_id is not None:
+            # The first email of a thread is its root; later ones refer to it,
+            # so a mail client shows one conversation.
+            root = f"<textback.thread{thread_id}@{domain}>"
+            async with self._db.execute(
+                "SELECT 1 FROM alerts WHERE thread_id = ? AND channel = 'email' AND recipient = ?",
+                (thread_id, draft.recipient),
+            ) as cursor:
+                first = await cursor.fetchone() is None
+            message_id, in_reply_to = (root, None) if first else (message_id, root)
         async with self._db.execute(
             """
             INSERT INTO alerts (thread_id, owner_id, channel, kind, recipient, subject,
@@ -856,18 +1277,27 @@ class Store:
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING id
             """,
             (
-                event.thread_id, draft.owner_id, draft.channel, event.kind, draft.recipient,
-                draft.subject, draft.body_text, draft.body_html,
-                # The first email of a thread is its root; later ones refer to it,
-                # so a mail client shows one conversation.
-                root if first else _message_id(event, index, domain),
-                None if first else root,
-                now, now,
+                thread_id, draft.owner_id, draft.channel, kind, draft.recipient,
+                draft.subject, draft.body_text, draft.body_html, message_id, in_reply_to,
+                _iso(now), _iso(now),
             ),
         ) as cursor:  # fmt: skip
             row = await cursor.fetchone()
         assert row is not None
-        return int(row[0])
+        alert_id = int(row[0])
+        if draft.channel == "sms":  # the outbox worker sends it, with every other text
+            await self._db.execute(
+                """
+                INSERT INTO outbox (kind, to_number, body, parts, state, created_at,
+                                    next_attempt_at, expires_at, thread_id, alert_id)
+                VALUES ('owner_alert', ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+                """,
+                (
+                    draft.recipient, draft.body_text, draft.parts, _iso(now), _iso(now),
+                    _iso(now + _OWNER_ALERT_TTL), thread_id, alert_id,
+                ),
+            )  # fmt: skip
+        return alert_id
 
     @_one_at_a_time
     async def due_alerts(self, now: datetime, channel: str) -> list[QueuedAlert]:
@@ -895,7 +1325,7 @@ class Store:
             " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
             " next_attempt_at = coalesce(?, next_attempt_at) WHERE id = ?",
             (
-                state, error, state, _iso(datetime.now(UTC)),
+                state, error, state, _iso(self._clock()),
                 _iso(retry_at) if retry_at else None, alert_id,
             ),
         )  # fmt: skip
@@ -942,6 +1372,14 @@ class Store:
         return [_stored_call(row) for row in rows]
 
 
+def _moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+def _maybe(iso: str | None) -> datetime | None:
+    return None if iso is None else datetime.fromisoformat(iso)
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
@@ -950,12 +1388,6 @@ _BOOLEAN_COLUMNS = ("withheld", "dry_run", "voicemail_left")
 
 
 _STORED_CALL_FIELDS = frozenset(StoredCall.__dataclass_fields__)
-
-
-def _message_id(event: AlertEvent, index: int, domain: str) -> str:
-    """Unique per event and recipient; dot-atom characters only."""
-    kind = "call" if event.kind == "missed_call" else "reply"
-    return f"<textback.thread{event.thread_id}.{kind}{event.source_id}.{index}@{domain}>"
 
 
 def _stored_call(row: sqlite3.Row) -> StoredCall:

@@ -24,6 +24,10 @@ DEFAULT_AFTER_HOURS = (
     "reply with what you need and we'll call you first thing."
 )
 DEFAULT_FOOTER = "Reply STOP to opt out."
+DEFAULT_NUDGE = (
+    "Hi, {owner} at {business} again - still need a hand? Reply here any time and we'll"
+    " take it from there."
+)
 
 # GSM 03.38: the default alphabet, and the extension table (two septets each).
 _GSM7_BASIC = frozenset(

@@ -24,13 +24,25 @@ from tests.conftest import SECRET, fast_ami, until, until_true
 from tests.expected import CALLER, trace
 
 
+NO_ALERTS = {"missed_call": [], "reply": [], "reminder": []}
+
+
 def config_for(asterisk: FakeAsterisk, modem_path: Path, store: Path, **texting: object) -> Config:
     return Config.model_validate(
         {
             "business": {"name": "Acme Roofing", "hours": {"mon-sun": "00:00-23:59"}},
             "ami": fast_ami(asterisk.port).model_dump() | {"secret": SECRET},
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
-            "owners": [{"id": "mike", "name": "Mike", "mobile": "+15125550199"}],
+            # No SMS alerts here: these tests count the caller's texts
+            # (tests/test_follow_through.py has the owners' side).
+            "owners": [
+                {
+                    "id": "mike",
+                    "name": "Mike",
+                    "mobile": "+15125550199",
+                    "alerts": {"business_hours": NO_ALERTS, "after_hours": NO_ALERTS},
+                }
+            ],
             "texting": texting,
             "modem": {"port": str(modem_path), "sweep_seconds": 3600, "command_timeout": 1},
             "store": {"path": str(store)},

@@ -1,0 +1,193 @@
+"""The words of owner alerts: emails (plain text and HTML) and short texts.
+
+Pure. Caller-supplied text reaches every alert: it is kept out of email
+headers (one line, control characters removed; the email library also refuses
+line breaks in headers), HTML-escaped in the HTML part, and flattened to
+printable text in SMS alerts.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bridge import templates
+from bridge.config import Config, OwnerConfig
+from bridge.numbers import display
+from bridge.routing import News, Route, is_urgent, routes
+from bridge.store import AlertDraft, AlertEvent, ThreadEvent, ThreadSummary
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def message_domain(config: Config) -> str:
+    """The domain of alert emails' Message-IDs: the sender's."""
+    sender = config.smtp.sender if config.smtp else "textback@localhost"
+    return sender.rsplit("@", 1)[-1].strip("> ") or "localhost"
+
+
+def one_line(text: str, limit: int) -> str:
+    """Untrusted text made fit for a header, a subject or a text: one line, bounded."""
+    flat = _CONTROL.sub(" ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def for_event(
+    config: Config, event: AlertEvent, history: Sequence[ThreadEvent], *, sms: bool
+) -> list[AlertDraft]:
+    """The alerts a missed call or a reply calls for, one per owner and channel."""
+    urgent = event.kind == "reply" and is_urgent(event.text, config.follow_up.urgent_words)
+    news: News = "missed_call" if event.kind == "missed_call" else "reply"
+    chosen = routes(config, news, event.line, _moment(event.at), sms=sms, urgent=urgent)
+    who = display(event.caller)
+    t = event.thread_id
+    zone = ZoneInfo(config.business.timezone)
+    when = local_time(event.at, zone)
+    if event.kind == "missed_call":
+        outcome = "texted back" if event.texted else f"not texted: {event.skip or 'no text'}"
+        subject = f"Missed call from {who} - {outcome}"
+        reason = event.text.strip(" -")
+        on = _line_name(config, event.line)
+        lines = [f"Missed call from {who} on {on} at {when} ({reason})."]
+        if event.texted:
+            lines.append(f'We texted them: "{event.texted}"')
+        else:
+            lines.append(f"No text went out ({event.skip or 'texting is off'}).")
+        said = "texted them" if event.texted else "no text went out"
+        text = (
+            f"#{t} Missed call from {who} at {when}, {said}."
+            f" Reply '{t} your text' to text them, 'CALLED {t}' when handled."
+        )
+    else:
+        subject = f"Missed call from {who} - replied: {one_line(event.text, 60)}"
+        if urgent:
+            subject = "URGENT - " + subject
+        lines = [f"{who} replied (thread #{t}) at {when}:", f'  "{event.text}"']
+        if history:
+            lines += ["", "The conversation so far:"]
+            lines += [
+                f"  {local_time(e.at, zone)}  {e.what}: {one_line(e.text, 200)}" for e in history
+            ]
+        text = f"#{t} {who}: {one_line(event.text, 200)} - reply '{t} your text' to answer"
+        if urgent:
+            text = f"URGENT {text}. Call them: {event.caller}"
+    return _drafts(chosen, subject, lines, event.caller, t, text)
+
+
+def reminder(
+    config: Config,
+    thread: ThreadSummary,
+    waiting_since: str,
+    now: datetime,
+    *,
+    sms: bool,
+) -> list[AlertDraft]:
+    """One call-back task for a thread nobody has moved on."""
+    chosen = routes(config, "reminder", thread.line, now, sms=sms)
+    who = display(thread.caller)
+    t = thread.id
+    since = local_time(waiting_since, ZoneInfo(config.business.timezone))
+    if thread.status == "replied":
+        subject = f"Reminder: {who} replied and is waiting for an answer"
+        lines = [
+            f"{who} replied at {since} and nobody has answered yet (thread #{t}):",
+            f'  "{thread.last_reply or ""}"',
+        ]
+        text = (
+            f"#{t} Reminder: {who} is waiting for an answer since {since}."
+            f" Call them: {thread.caller}. Reply '{t} your text', or 'CALLED {t}'."
+        )
+    else:
+        subject = f"Reminder: call back {who} - no reply since {since}"
+        lines = [f"{who} called at {since} and has not replied to our text (thread #{t}).",
+                 "Call them back before they call someone else."]  # fmt: skip
+        text = (
+            f"#{t} Reminder: call back {who} (missed at {since}, no reply): {thread.caller}."
+            f" 'CALLED {t}' when done."
+        )
+    return _drafts(chosen, subject, lines, thread.caller, t, text)
+
+
+def _drafts(
+    chosen: Sequence[Route], subject: str, lines: list[str], caller: str, thread: int, text: str
+) -> list[AlertDraft]:
+    tel = f"tel:{caller}"
+    body_text = "\n".join([*lines, "", f"Call them back: {tel}", f"Thread #{thread} - textback"])
+    body_html = (
+        "<html><body>"
+        + "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
+        + f'<p><a href="{html.escape(tel)}">Call {html.escape(display(caller))} back</a></p>'
+        + f"<p>Thread #{thread} - textback</p></body></html>"
+    )
+    parts = templates.sms_size(text).parts
+    short = one_line(subject, 120)
+    drafts = []
+    for route in chosen:
+        owner = route.owner
+        if route.channel == "email" and owner.email:
+            drafts.append(AlertDraft(owner.id, "email", owner.email, short, body_text, body_html))
+        elif route.channel == "sms" and owner.mobile:
+            drafts.append(AlertDraft(owner.id, "sms", owner.mobile, short, text, None, parts))
+    return drafts
+
+
+def digest(
+    config: Config,
+    owner: OwnerConfig,
+    day: date,
+    open_threads: Sequence[ThreadSummary],
+    recovered: Sequence[ThreadSummary],
+) -> AlertDraft | None:
+    """The morning email: every open thread, and yesterday's recovered leads."""
+    if owner.email is None or config.smtp is None:
+        return None
+    zone = ZoneInfo(config.business.timezone)
+    subject = (
+        f"textback {day:%a %b %d}: {len(open_threads)} open, {len(recovered)} recovered yesterday"
+    )
+    lines = [f"Open conversations ({len(open_threads)}):"]
+    lines += [_digest_line(t, zone) for t in open_threads] or ["  none - all caught up"]
+    lines += ["", f"Recovered yesterday ({len(recovered)}):"]
+    lines += [_digest_line(t, zone) for t in recovered] or ["  none"]
+    items = "".join(
+        f'<li>#{t.id} <a href="tel:{html.escape(t.caller)}">{html.escape(display(t.caller))}</a>'
+        f" - {html.escape(t.status.replace('_', ' '))}"
+        + (f": {html.escape(one_line(t.last_reply, 120))}" if t.last_reply else "")
+        + "</li>"
+        for t in open_threads
+    )
+    done = "".join(f"<li>#{t.id} {html.escape(display(t.caller))}</li>" for t in recovered)
+    body_html = (
+        f"<html><body><h3>Open conversations ({len(open_threads)})</h3><ul>{items}</ul>"
+        f"<h3>Recovered yesterday ({len(recovered)})</h3><ul>{done}</ul></body></html>"
+    )
+    return AlertDraft(owner.id, "email", owner.email, subject, "\n".join(lines), body_html)
+
+
+def _digest_line(thread: ThreadSummary, zone: ZoneInfo) -> str:
+    urgent = "URGENT " if thread.urgent else ""
+    said = f': "{one_line(thread.last_reply, 80)}"' if thread.last_reply else ""
+    status = thread.status.replace("_", " ")
+    since = local_time(thread.last_activity_at, zone)
+    who = display(thread.caller)
+    return f"  {urgent}#{thread.id} {who} ({status} since {since}){said} tel:{thread.caller}"
+
+
+def _line_name(config: Config, did: str | None) -> str:
+    line = config.line_for(did)
+    return line.name if line else (display(did) if did else "your number")
+
+
+def _moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+def local_time(iso: str, zone: ZoneInfo) -> str:
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(zone)
+    except ValueError:
+        return iso
+    return moment.strftime("%a %b %d %I:%M %p").replace(" 0", " ")

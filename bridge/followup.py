@@ -1,0 +1,187 @@
+"""Follow-through: no lead goes cold unnoticed.
+
+From the store's timestamps and the injected clock, every tick decides per
+open thread (pure: :func:`next_step`, :func:`nudge_allowed`):
+
+- nobody moved for a while (the homeowner has not answered the text, or no
+  owner acted on their reply): one reminder to the owners - a call-back task;
+- still nothing after the reminder: the thread is marked cold;
+- optionally, one nudge text to a homeowner who went quiet, only in their
+  daytime and never past 3 texts a day;
+- once a day, each owner's digest email.
+
+Each change is conditional on the thread being as it was read, in the same
+transaction as what it queues, so a restart neither loses nor repeats one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import timezone as number_zones
+
+from bridge import alert_text, templates, textback
+from bridge.config import Config, FollowUpConfig
+from bridge.numbers import display
+from bridge.store import FollowUpState, OutgoingText, Store
+from bridge.waiting import woken_or_after
+
+log = logging.getLogger(__name__)
+
+NUDGE_HOURS = (time(8, 0), time(20, 0))  # in the homeowner's own time zone
+MAX_TEXTS_A_DAY = 3  # to one number, every kind of text counted
+
+
+def next_step(
+    state: FollowUpState, now: datetime, rules: FollowUpConfig
+) -> Literal["remind", "cold"] | None:
+    if state.reminded_at is None:
+        minutes = (
+            rules.action_wait_minutes if state.status == "replied" else rules.reply_wait_minutes
+        )
+        return "remind" if now - state.waiting_since >= timedelta(minutes=minutes) else None
+    if now - state.reminded_at >= timedelta(hours=rules.cold_after_hours):
+        return "cold"
+    return None
+
+
+def nudge_due(state: FollowUpState, now: datetime, rules: FollowUpConfig) -> bool:
+    return (
+        rules.nudge.enabled
+        and state.status == "awaiting_reply"
+        and state.nudged_at is None
+        and now - state.waiting_since >= timedelta(hours=rules.nudge.after_hours)
+    )
+
+
+def nudge_allowed(number: str, now: datetime, fallback_zone: str, texts_last_day: int) -> bool:
+    """Daytime where the homeowner is (every zone their number may be in) and
+    under the daily cap."""
+    return texts_last_day < MAX_TEXTS_A_DAY and all(
+        NUDGE_HOURS[0] <= now.astimezone(zone).time() < NUDGE_HOURS[1]
+        for zone in zones_of(number, fallback_zone)
+    )
+
+
+def zones_of(number: str, fallback_zone: str) -> list[ZoneInfo]:
+    """The time zones a number's area code covers (phonenumbers' geodata)."""
+    try:
+        names = number_zones.time_zones_for_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        names = ()
+    zones = []
+    for name in names:
+        try:
+            zones.append(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            continue  # "Etc/Unknown"
+    return zones or [ZoneInfo(fallback_zone)]
+
+
+class FollowUpWorker:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Callable[[], datetime],
+        sms: bool = False,
+        on_queued: Callable[[], None] = lambda: None,
+        poll_every: float = 30.0,
+    ):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.sms = sms
+        self._on_queued = on_queued
+        self._poll_every = poll_every
+        self._wake = asyncio.Event()
+        self._domain = alert_text.message_domain(config)
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            await self.tick()
+            await woken_or_after(self._wake, self._poll_every)
+
+    async def tick(self) -> None:
+        """One look at every timer, as of the clock now."""
+        now = self.clock()
+        rules = self.config.follow_up
+        for state in await self.store.open_threads():
+            step = next_step(state, now, rules)
+            if step == "remind":
+                await self._remind(state, now)
+            elif step == "cold":
+                if await self.store.mark_cold(state):
+                    log.info("thread #%d (%s) went cold", state.thread_id, display(state.caller))
+            elif nudge_due(state, now, rules):
+                await self._nudge(state, now)
+        await self._digests(now)
+
+    async def _remind(self, state: FollowUpState, now: datetime) -> None:
+        found = await self.store.thread(state.thread_id)
+        if found is None:
+            return
+        since = state.waiting_since.isoformat()
+        drafts = alert_text.reminder(self.config, found[0], since, now, sms=self.sms)
+        if await self.store.remind(state, drafts, self._domain):
+            log.info(
+                "reminded %d owner alert(s) about thread #%d (%s)",
+                len(drafts), state.thread_id, display(state.caller),
+            )  # fmt: skip
+            self._on_queued()
+
+    async def _nudge(self, state: FollowUpState, now: datetime) -> None:
+        if not self.sms or await self.store.is_opted_out(state.caller):
+            return
+        sent = await self.store.texts_to(state.caller, now - timedelta(hours=24))
+        if not nudge_allowed(state.caller, now, self.config.business.timezone, sent):
+            return  # looked at again next tick: it may be daytime there by then
+        body = textback.fill(
+            self.config, self.config.follow_up.nudge.template, state.line, first_text=False
+        )
+        parts = templates.sms_size(body).parts
+        text = OutgoingText(state.caller, body, parts, now + timedelta(hours=1), kind="nudge")
+        if await self.store.nudge(state, text):
+            log.info("nudged %s on thread #%d", display(state.caller), state.thread_id)
+            self._on_queued()
+
+    async def _digests(self, now: datetime) -> None:
+        zone = ZoneInfo(self.config.business.timezone)
+        local = now.astimezone(zone)
+        if local.time() < self.config.follow_up.digest_at:
+            return
+        day = local.date()
+        midnight = datetime.combine(day, time(0), zone)
+        pending = [
+            owner
+            for owner in self.config.owners
+            if owner.email and owner.alerts.digest and self.config.smtp is not None
+        ]
+        for owner in pending:
+            if await self.store.digest_sent(owner.id, day):
+                continue
+            open_, recovered = await self.store.digest_threads(
+                midnight - timedelta(days=1), midnight
+            )
+            mine = [
+                t for t in open_ if owner in self.config.owners_of(self.config.line_for(t.line))
+            ]
+            won = [
+                t for t in recovered if owner in self.config.owners_of(self.config.line_for(t.line))
+            ]
+            draft = alert_text.digest(self.config, owner, day, mine, won)
+            if await self.store.queue_digest(owner.id, day, draft, self._domain):
+                log.info(
+                    "daily digest for %s queued: %d open, %d recovered",
+                    owner.id,
+                    len(mine),
+                    len(won),
+                )
