@@ -13,8 +13,10 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -28,6 +30,7 @@ from bridge.config import Config, ConfigError, ModemConfig, load_config
 from bridge.daemon import Bridge, describe
 from bridge.numbers import display, to_e164
 from bridge.replay import replay as replay_stream
+from bridge.report import build as build_report
 from bridge.safe_text import cell, printable
 from bridge.store import Store, StoreError
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
@@ -255,6 +258,30 @@ def thread(config_path: str, number: int, as_json: bool) -> None:
         _console.print(
             Text(f"  {event.at[:19].replace('T', ' ')}  {event.what:<20} ") + cell(event.text, 400)
         )
+
+
+@main.command()
+@config_option
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="DATE",
+    help="Only calls and threads from this day on (YYYY-MM-DD, business time zone).",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+def report(config_path: str, since: datetime | None, as_json: bool) -> None:
+    """What the text-back recovered: missed calls, texted, replied, handled, value."""
+    config = _load(config_path)
+    start = since.replace(tzinfo=ZoneInfo(config.business.timezone)) if since else None
+    figures = _with_store(config, lambda store: store.report(start))
+    business = config.business
+    result = build_report(figures, start, business.average_job_value, business.currency)
+    if as_json:
+        click.echo(json.dumps(result.as_json()))
+        return
+    title = f"{business.name}: recovered leads" + (f" since {since:%Y-%m-%d}" if since else "")
+    table = Table(title=cell(title), show_header=False, box=None)
+    for label, value in result.lines():
+        table.add_row(label, value)
+    _console.print(table)
 
 
 def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:

@@ -23,26 +23,32 @@ from sms_gateway.gsm_modem import GsmModemTransport
 from tests.conftest import SECRET, fast_ami, until, until_true
 from tests.expected import CALLER, trace
 
-
 NO_ALERTS = {"missed_call": [], "reply": [], "reminder": []}
 
 
-def config_for(asterisk: FakeAsterisk, modem_path: Path, store: Path, **texting: object) -> Config:
+def config_for(
+    asterisk: FakeAsterisk,
+    modem_path: Path,
+    store: Path,
+    *,
+    owners: list[dict[str, object]] | None = None,
+    hours: dict[str, str] | None = None,
+    **texting: object,
+) -> Config:
+    # Unless a test says otherwise, no SMS alerts: most tests count the
+    # caller's texts (tests/test_follow_through.py has the owners' side).
+    quiet_owner = {
+        "id": "mike",
+        "name": "Mike",
+        "mobile": "+15125550199",
+        "alerts": {"business_hours": NO_ALERTS, "after_hours": NO_ALERTS},
+    }
     return Config.model_validate(
         {
-            "business": {"name": "Acme Roofing", "hours": {"mon-sun": "00:00-23:59"}},
+            "business": {"name": "Acme Roofing", "hours": hours or {"mon-sun": "00:00-23:59"}},
             "ami": fast_ami(asterisk.port).model_dump() | {"secret": SECRET},
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
-            # No SMS alerts here: these tests count the caller's texts
-            # (tests/test_follow_through.py has the owners' side).
-            "owners": [
-                {
-                    "id": "mike",
-                    "name": "Mike",
-                    "mobile": "+15125550199",
-                    "alerts": {"business_hours": NO_ALERTS, "after_hours": NO_ALERTS},
-                }
-            ],
+            "owners": owners if owners is not None else [quiet_owner],
             "texting": texting,
             "modem": {"port": str(modem_path), "sweep_seconds": 3600, "command_timeout": 1},
             "store": {"path": str(store)},
@@ -65,12 +71,20 @@ class Office:
 
 
 @asynccontextmanager
-async def office(tmp_path: Path, **texting: object) -> AsyncIterator[Office]:
+async def office(
+    tmp_path: Path,
+    *,
+    owners: list[dict[str, object]] | None = None,
+    hours: dict[str, str] | None = None,
+    **texting: object,
+) -> AsyncIterator[Office]:
     async with (
         FakeAsterisk(secret=SECRET) as asterisk,
         SimulatedModem(tmp_path / "ttyUSB0") as modem,
     ):
-        config = config_for(asterisk, modem.path, tmp_path / "textback.db", **texting)
+        config = config_for(
+            asterisk, modem.path, tmp_path / "textback.db", owners=owners, hours=hours, **texting
+        )
         decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         async with await Store.open(config.store.path) as store:
             assert config.modem is not None
