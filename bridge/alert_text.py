@@ -66,6 +66,8 @@ def for_event(
         if urgent:
             subject = "URGENT - " + subject
         lines = [f"{who} replied (thread #{t}) at {when}:", f'  "{event.text}"']
+        # What the homeowner and the business said; alerts about it are noise.
+        history = [e for e in history if e.kind != "alert"]
         if history:
             lines += ["", "The conversation so far:"]
             lines += [

@@ -1,8 +1,10 @@
 """`textback demo`: the real bridge against a simulated PBX, on this machine.
 
-It starts the AMI double on a free loopback port, runs the bridge against it
-with a throw-away store, plays a handful of calls over the socket and prints
-each decision as the bridge commits it.
+It starts the AMI double, a simulated modem and a local mail server on
+loopback, runs the bridge against them with a throw-away store, and prints
+the whole loop as it happens: calls decided, text-backs out of the modem, a
+homeowner's reply, the owner's email and text alert, the owner answering by
+text, the thread handled, and the recovered-lead report.
 """
 
 from __future__ import annotations
@@ -21,11 +23,16 @@ from bridge.calls import CallDecision, Outcome
 from bridge.config import Config
 from bridge.daemon import Bridge
 from bridge.numbers import display
+from bridge.report import build as build_report
 from bridge.safe_text import cell
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
+from bridge.sim.mail import MailCatcher
 from bridge.sim.modem import SimulatedModem
 from bridge.store import Store
+
+MIKE = "+15125550199"  # the owner's mobile
+TOM = "+15125550142"
 
 _SECRET = "demo-only-secret"  # noqa: S105 -- the demo's own loopback double
 
@@ -60,10 +67,16 @@ DEMO_CALLS = (
 )
 
 
-def demo_config(port: int, store_path: Path, modem_path: Path) -> Config:
+def demo_config(port: int, store_path: Path, modem_path: Path, smtp_port: int) -> Config:
     return Config.model_validate(
         {
-            "business": {"name": "Acme Roofing", "timezone": "America/Chicago", "region": "US"},
+            "business": {
+                "name": "Acme Roofing",
+                "timezone": "America/Chicago",
+                "region": "US",
+                "hours": {"mon-sun": "00:00-23:59"},  # the same story whenever it runs
+                "average_job_value": 850,
+            },
             "ami": {
                 "host": "127.0.0.1",
                 "port": port,
@@ -73,8 +86,16 @@ def demo_config(port: int, store_path: Path, modem_path: Path) -> Config:
                 "reconnect_max": 2,
             },
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
-            "owners": [{"id": "mike", "name": "Mike", "mobile": "+15125550199"}],
+            "owners": [
+                {"id": "mike", "name": "Mike", "mobile": MIKE, "email": "mike@acme.example"}
+            ],
             "modem": {"port": str(modem_path), "sweep_seconds": 3600},
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "security": "none",
+                "sender": "textback <textback@acme.example>",
+            },
             "store": {"path": str(store_path)},
         },
         context={"region": "US"},
@@ -108,14 +129,17 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
     console.rule("[bold]textback demo[/]: a simulated Asterisk PBX and a simulated GSM modem")
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as workdir:
         modem_path = Path(workdir) / "ttyUSB-demo"
+        mail = MailCatcher()
+        await mail.start()
         async with (
             FakeAsterisk(secret=_SECRET) as pbx_double,
             SimulatedModem(modem_path) as modem,
         ):
-            config = demo_config(pbx_double.port, Path(workdir) / "textback.db", modem_path)
+            store_path = Path(workdir) / "textback.db"
+            config = demo_config(pbx_double.port, store_path, modem_path, mail.port)
             console.print(
                 f"AMI double on 127.0.0.1:{pbx_double.port}, modem on {modem_path}, "
-                f"store in {workdir}\n"
+                f"mail server on 127.0.0.1:{mail.port}, store in {workdir}\n"
             )
             decided: asyncio.Queue[CallDecision] = asyncio.Queue()
             async with await Store.open(config.store.path) as store:
@@ -128,9 +152,11 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
                     async with asyncio.timeout(10):
                         await bridge.transport.wait_ready()
                     await _play_calls(console, pbx_double, modem, store, decided)
-                    await _conversation(console, modem, store)
+                    await _conversation(console, modem, store, bridge, mail)
                     runner.cancel()
                 rows = await store.recent_calls(len(DEMO_CALLS))
+                figures = await store.report(None)
+        await mail.stop()
         table = Table(title="What the store holds (textback calls)")
         for column in ("caller", "line", "outcome", "reason", "text"):
             table.add_column(column)
@@ -142,6 +168,11 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
             )
         console.print()
         console.print(table)
+        report = build_report(figures, None, config.business.average_job_value, "$")
+        summary = Table(title="textback report", show_header=False)
+        for label, value in report.lines():
+            summary.add_row(label, value)
+        console.print(summary)
     console.print(
         "Next: `textback replay tests/fixtures/asterisk/02_noanswer.ami --json` decides a "
         "call recorded from a real Asterisk 22."
@@ -172,26 +203,65 @@ async def _play_calls(
             console.print(Text("       ") + cell(sent.text, 400))
 
 
-async def _conversation(console: Console, modem: SimulatedModem, store: Store) -> None:
+async def _conversation(
+    console: Console, modem: SimulatedModem, store: Store, bridge: Bridge, mail: MailCatcher
+) -> None:
     console.print("\n[bold]The homeowners text back[/]")
-    replies = (
-        (
-            "+15125550142",
-            "Hi, it's Tom - water is coming through the ceiling, can someone come today?",
-        ),
-        ("+15125550177", "STOP"),
+    await _homeowner_texts(console, modem, "+15125550177", "STOP")
+    console.print(Text("    -> opted out for good; the modem confirmed once:"))
+    console.print(Text("       ") + cell(modem.engine.sent[-1].text, 400))
+
+    await _homeowner_texts(
+        console, modem, TOM, "Hi, it's Tom - water is coming through the ceiling, can someone come?"
     )
-    for sender, body in replies:
-        texts_before, read_before = len(modem.engine.sent), len(modem.engine.deleted)
-        modem.receive(sender, body)
-        console.print(Text(f"    {display(sender)}: ") + cell(body, 400))
-        # The modem's copy is deleted only once the store has the text.
-        await _until(_grew(modem.engine.deleted, read_before))
-        if body == "STOP":
-            await _until(_grew(modem.engine.sent, texts_before))
-            console.print(Text("    -> opted out for good; the modem confirmed once:"))
-            console.print(Text("       ") + cell(modem.engine.sent[-1].text, 400))
-        else:
-            console.print(Text("    -> stored as a reply for Mike to follow up"))
-    inbox = await store.inbox()
-    console.print(Text(f"    ({len(inbox)} texts in the inbox)"))
+    bridge.alerts.wake()  # rather than wait for its next look at the store
+    await _until(lambda: any("replied" in str(m["Subject"]) for m in mail.mailbox.messages))
+    message = next(m for m in mail.mailbox.messages if "replied" in str(m["Subject"]))
+    console.print("\n[bold]Mike's inbox[/] (the demo's own mail server)")
+    console.print(Text(f"    From: {message['From']}\n    Subject: ") + cell(message["Subject"]))
+    body = message.get_body(("plain",))
+    for line in str(body.get_content() if body else "").splitlines():
+        console.print(Text("    | ") + cell(line, 200))
+
+    def reply_alerts() -> list[str]:
+        return [s.text for s in modem.engine.sent if s.number == MIKE and "to answer" in s.text]
+
+    await _until(lambda: bool(reply_alerts()))
+    console.print("\n[bold]Mike's phone[/]")
+    console.print(Text("    textback: ") + cell(reply_alerts()[0], 400))
+    thread = next(t for t in await store.threads() if t.caller == TOM)
+    answer = f"{thread.id} On my way - I can be there by 3pm. Mike"
+    to_tom = len([s for s in modem.engine.sent if s.number == TOM])
+    console.print(Text("    Mike answers: ") + cell(answer))
+    modem.receive(MIKE, answer)
+    await _until(lambda: len([s for s in modem.engine.sent if s.number == TOM]) > to_tom)
+    console.print(
+        Text(f"    -> the modem texted {display(TOM)}: ")
+        + cell([s for s in modem.engine.sent if s.number == TOM][-1].text)
+    )
+    console.print(Text(f"    Mike, after the job: DONE {thread.id}"))
+    modem.receive(MIKE, f"DONE {thread.id}")
+
+    async def handled() -> bool:
+        found = await store.thread(thread.id)
+        return found is not None and found[0].status == "handled"
+
+    async with asyncio.timeout(10):
+        while not await handled():  # noqa: ASYNC110 -- the demo watches the store
+            await asyncio.sleep(0.01)
+    console.print(Text(f"    -> thread #{thread.id} is handled"))
+    found = await store.thread(thread.id)
+    if found is not None:
+        console.print(f"\n[bold]Thread #{thread.id}[/] (textback thread {thread.id})")
+        for event in found[1]:
+            console.print(Text(f"    {event.at[11:19]}  {event.what:<36} ") + cell(event.text, 70))
+
+
+async def _homeowner_texts(console: Console, modem: SimulatedModem, sender: str, body: str) -> None:
+    texts_before, read_before = len(modem.engine.sent), len(modem.engine.deleted)
+    modem.receive(sender, body)
+    console.print(Text(f"    {display(sender)}: ") + cell(body, 400))
+    # The modem's copy is deleted only once the store has the text.
+    await _until(_grew(modem.engine.deleted, read_before))
+    if body == "STOP":
+        await _until(_grew(modem.engine.sent, texts_before))

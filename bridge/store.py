@@ -414,6 +414,7 @@ class ThreadEvent:
     at: str
     what: str  # missed call / text out (state) / text in / alert / owner action
     text: str
+    kind: str = "call"  # call, out, in, alert, owner: what a reader may want to filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -1176,30 +1177,30 @@ class Store:
         summary = found[0]
         async with self._db.execute(
             """
-            SELECT ended_at, 'missed call', coalesce(reason, outcome) || ' - ' || detail
+            SELECT ended_at, 'missed call', coalesce(reason, outcome) || ' - ' || detail, 'call'
               FROM calls WHERE thread_id = :t
             UNION ALL
             SELECT coalesce(sent_at, created_at),
                    CASE kind WHEN 'textback' THEN 'text out' WHEN 'reply' THEN 'answer out'
                              ELSE replace(kind, '_', ' ') || ' out' END || ' (' || state || ')',
-                   body
+                   body, 'out'
               FROM outbox WHERE thread_id = :t AND kind != 'owner_alert'
             UNION ALL
-            SELECT received_at, 'text in', body FROM inbox
+            SELECT received_at, 'text in', body, 'in' FROM inbox
              WHERE thread_id = :t AND owner_id IS NULL
             UNION ALL
             SELECT coalesce(sent_at, created_at),
                    kind || ' alert to ' || owner_id || ' by ' || channel || ' (' || state || ')',
-                   subject
+                   subject, 'alert'
               FROM alerts WHERE thread_id = :t
             UNION ALL
-            SELECT at, 'owner ' || owner_id || ': ' || action, coalesce(body, '')
+            SELECT at, 'owner ' || owner_id || ': ' || action, coalesce(body, ''), 'owner'
               FROM owner_actions WHERE thread_id = :t
             ORDER BY 1
             """,
             {"t": thread_id},
         ) as cursor:
-            events = [ThreadEvent(row[0], row[1], row[2]) for row in await cursor.fetchall()]
+            events = [ThreadEvent(*row) for row in await cursor.fetchall()]
         return summary, events
 
     # ------------------------------------------------------------ owner alerts

@@ -3,70 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP as SmtpServer
 
 from bridge.alerts import AlertWorker
 from bridge.config import Config
+from bridge.sim.mail import MailCatcher
 from bridge.store import Store
 from tests.conftest import until, until_true
 from tests.expected import CALLER
 from tests.test_store import decision
 
 
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-
-class SmtpDouble:
-    def __init__(self) -> None:
-        self.mailbox = Mailbox()
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._sessions: list[SmtpServer] = []
-
-    async def start(self, port: int = 0) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._session, "127.0.0.1", port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def _session(self) -> SmtpServer:
-        session = SmtpServer(self.mailbox, hostname="smtp.test")
-        self._sessions.append(session)
-        return session
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            # A client cancelled mid-dialogue leaves its session open; wait_closed()
-            # would wait for it for ever.
-            for session in self._sessions:
-                if session.transport is not None:
-                    session.transport.abort()
-            await self._server.wait_closed()
-            self._server = None
-
-
 @pytest.fixture
-async def smtp() -> AsyncIterator[SmtpDouble]:
-    double = SmtpDouble()
+async def smtp() -> AsyncIterator[MailCatcher]:
+    double = MailCatcher()
     await double.start()
     yield double
     await double.stop()
@@ -105,7 +60,7 @@ async def stop(task: asyncio.Task[None]) -> None:
 
 
 async def test_missed_call_and_reply_emails_form_one_conversation(
-    smtp: SmtpDouble, tmp_path: Path
+    smtp: MailCatcher, tmp_path: Path
 ) -> None:
     cfg = config(smtp.port, tmp_path / "t.db")
     async with await Store.open(cfg.store.path) as store:
@@ -140,7 +95,7 @@ async def test_missed_call_and_reply_emails_form_one_conversation(
         assert "missed call" in _text(second)
 
 
-async def test_smtp_down_then_up_loses_nothing(smtp: SmtpDouble, tmp_path: Path) -> None:
+async def test_smtp_down_then_up_loses_nothing(smtp: MailCatcher, tmp_path: Path) -> None:
     port = smtp.port
     await smtp.stop()
     cfg = config(port, tmp_path / "t.db")
@@ -167,7 +122,7 @@ async def test_smtp_down_then_up_loses_nothing(smtp: SmtpDouble, tmp_path: Path)
             await stop(task)
 
 
-async def test_caller_text_cannot_inject_headers_or_html(smtp: SmtpDouble, tmp_path: Path) -> None:
+async def test_caller_text_cannot_inject_headers_or_html(smtp: MailCatcher, tmp_path: Path) -> None:
     cfg = config(smtp.port, tmp_path / "t.db")
     nasty = "hi\r\nBcc: evil@example.com\r\n\r\n<script>alert(1)</script>\x1b[2J"
     async with await Store.open(cfg.store.path) as store:

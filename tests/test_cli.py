@@ -198,8 +198,14 @@ async def test_demo_runs_without_a_pbx() -> None:
     assert "no text for withheld number: withheld" in out
     assert "the modem texted (512) 555-0142" in out
     assert "this is Mike at Acme Roofing" in out
-    assert "stored as a reply" in out
     assert "opted out for good; the modem confirmed once" in out
+    # The whole loop: the owner's email and text, their answer, handled, the report.
+    assert "Subject: Missed call from (512) 555-0142 - replied: Hi, it's Tom" in out
+    assert "textback: #1 (512) 555-0142: Hi, it's Tom" in out
+    assert "the modem texted (512) 555-0142: On my way - I can be there by 3pm. Mike" in out
+    assert "thread #1 is handled" in out
+    assert "estimated recovered value" in out
+    assert "$850 (1 x $850)" in out
 
 
 async def _until_file_holds(path: Path, needle: bytes, count: int) -> None:

@@ -16,10 +16,11 @@ from bridge.calls import Outcome
 from bridge.cli import main
 from bridge.config import Config
 from bridge.followup import FollowUpWorker, nudge_allowed
+from bridge.sim.mail import MailCatcher
 from bridge.store import OutgoingText, Store
 from tests.conftest import until
 from tests.expected import CALLER
-from tests.test_alerts import SmtpDouble, _html, _text
+from tests.test_alerts import _html, _text
 from tests.test_store import decision
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 9:00 in Chicago
@@ -142,7 +143,7 @@ async def test_an_owner_acting_stops_the_reminder(tmp_path: Path) -> None:
 
 
 async def test_reminder_email_is_a_call_back_task_with_a_tel_link(tmp_path: Path) -> None:
-    smtp = SmtpDouble()
+    smtp = MailCatcher()
     await smtp.start()
     cfg = settings(tmp_path, smtp.port)
     clock = Clock()
@@ -166,7 +167,7 @@ async def test_reminder_email_is_a_call_back_task_with_a_tel_link(tmp_path: Path
 
 
 async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path) -> None:
-    smtp = SmtpDouble()
+    smtp = MailCatcher()
     await smtp.start()
     cfg = settings(tmp_path, smtp.port)
     clock = Clock(datetime(2026, 11, 24, 20, 0, tzinfo=UTC))  # Tuesday 14:00 in Chicago
