@@ -203,6 +203,7 @@ class AmiLink:
         self.banner: str | None = None
         self.connections = 0  # successful logins so far
         self._was_up = False
+        self._up = asyncio.Event()  # set while logged in
 
     # ------------------------------------------------------------ public
 
@@ -228,6 +229,13 @@ class AmiLink:
                 await asyncio.sleep(delay)
         finally:
             self._set_state(LinkState.STOPPED, "")
+
+    def is_connected(self) -> bool:
+        return self.state is LinkState.CONNECTED
+
+    async def wait_connected(self) -> None:
+        """Until the link is logged in (wrap in ``asyncio.timeout``)."""
+        await self._up.wait()
 
     async def send_action(self, fields: Mapping[str, str | Sequence[str]]) -> Any:
         """Send one action and await its response (a list for event-list actions)."""
@@ -325,6 +333,10 @@ class AmiLink:
             self.state_detail = detail
             return
         self.state, self.state_detail = state, detail
+        if state is LinkState.CONNECTED:
+            self._up.set()
+        else:
+            self._up.clear()
         trouble = state in (LinkState.DISCONNECTED, LinkState.BAD_CREDENTIALS)
         level = logging.WARNING if trouble else logging.INFO
         log.log(level, "AMI %s%s", state.value, f": {detail}" if detail else "")

@@ -177,11 +177,18 @@ class PbxConfig(_Model):
     max_call_hours: Annotated[float, Field(gt=0, le=72)] = 12.0
 
 
+TransportName = Literal["modem", "sip"]
+
+
 class LineConfig(_Model):
     did: PhoneNumber
     name: Name
     owners: tuple[str, ...] = ()
     hours: Hours | None = None  # None: the business's hours
+    # Which SMS transports text for this line, in order of preference: the
+    # next is used while the first is down, and for the retry after a failure.
+    # Empty: every configured one, the modem first.
+    transports: tuple[TransportName, ...] = ()
 
 
 class TextingConfig(_Model):
@@ -267,6 +274,17 @@ class ModemConfig(_Model):
     sweep_seconds: Seconds = 60.0  # re-read the SIM for texts no notification announced
 
 
+class SipConfig(_Model):
+    """Texts through Asterisk: the AMI MessageSend action over a PJSIP trunk
+    whose provider carries SMS (SIP MESSAGE). Inbound texts come back as the
+    UserEvent raised by the shipped dialplan (config/asterisk/extensions.conf)."""
+
+    endpoint: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.+-]{1,80}$")]  # pjsip.conf endpoint
+    host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")]  # provider
+    plus_in_uri: bool = True  # sip:+15125550142@host; false: sip:15125550142@host
+    inbound_event: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,40}$")] = "TextbackSMS"
+
+
 class SmtpConfig(_Model):
     """Where owner alerts are emailed from."""
 
@@ -295,7 +313,8 @@ class Config(_Model):
     owners: tuple[OwnerConfig, ...] = ()
     texting: TextingConfig = TextingConfig()
     follow_up: FollowUpConfig = FollowUpConfig()
-    modem: ModemConfig | None = None  # no modem: nothing is texted
+    modem: ModemConfig | None = None
+    sip: SipConfig | None = None  # neither modem nor sip: nothing is texted
     smtp: SmtpConfig | None = None  # no smtp: no owner emails
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
@@ -314,7 +333,14 @@ class Config(_Model):
         for i, mobile in enumerate(mobiles):
             if mobile is not None and mobile in mobiles[:i]:
                 raise _at(("owners", i, "mobile"), f"mobile {mobile} belongs to two owners")
+        configured = {"modem": self.modem is not None, "sip": self.sip is not None}
         for i, line in enumerate(self.lines):
+            for j, name in enumerate(line.transports):
+                if not configured[name]:
+                    raise _at(
+                        ("lines", i, "transports", j),
+                        f"no {name!r} section in this config to text through",
+                    )
             for j, owner_id in enumerate(line.owners):
                 if owner_id not in owner_ids:
                     known = ", ".join(owner_ids) or "none"

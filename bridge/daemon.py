@@ -32,8 +32,10 @@ from bridge.outbox import OutboxWorker
 from bridge.policy import History
 from bridge.safe_text import printable
 from bridge.store import Store
+from bridge.transports import Transports
 from sms_gateway.base import SmsTransport
 from sms_gateway.gsm_modem import GsmModemTransport
+from sms_gateway.sip_messages import SipMessageTransport
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +69,26 @@ class Bridge:
         self.tracker = CallTracker(DetectionRules.from_config(config))
         self._text_rules = textback.text_policy(config)
         self.link = AmiLink(config.ami, self._on_event, on_connected=self._catch_up)
-        # Texting: the modem (or a given transport), the outbox worker, inbound texts.
-        if transport is None and config.modem is not None and not dry_run:
-            transport = GsmModemTransport(config.modem)
-        self.transport = transport
-        self.outbox = OutboxWorker(store, transport, clock=clock) if transport else None
+        # Texting: the modem (or a given transport) and SIP through Asterisk,
+        # the outbox worker, inbound texts.
+        available: dict[str, SmsTransport] = {}
+        self.sip: SipMessageTransport | None = None
+        if not dry_run:
+            if transport is None and config.modem is not None:
+                transport = GsmModemTransport(config.modem)
+            if transport is not None:
+                available["modem"] = transport
+            if config.sip is not None:
+                self.sip = SipMessageTransport(
+                    config.sip,
+                    self.link,
+                    region=config.business.region,
+                    default_line=config.lines[0].did,
+                    clock=clock,
+                )
+                available["sip"] = self.sip
+        self.transports = Transports.for_config(config, available)
+        self.outbox = OutboxWorker(store, self.transports, clock=clock) if available else None
         sms = self.outbox is not None  # owners can be texted too
         self.alerts = AlertWorker(config, store, clock=clock, sms=sms, on_queued=self._wake_workers)
         self.follow_up = FollowUpWorker(
@@ -98,8 +115,9 @@ class Bridge:
                 tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
                 tasks.create_task(self.alerts.run(), name="owner-alerts")
                 tasks.create_task(self.follow_up.run(), name="follow-up")
-                if self.transport is not None and self.outbox is not None:
-                    tasks.create_task(self.transport.run(self.inbound), name="sms-transport")
+                for name, transport in self.transports.available.items():
+                    tasks.create_task(transport.run(self.inbound), name=f"sms-{name}")
+                if self.outbox is not None:
                     tasks.create_task(self.outbox.run(), name="outbox")
         finally:
             log.info("textback bridge stopped")
@@ -114,6 +132,9 @@ class Bridge:
     # ------------------------------------------------------------ AMI side
 
     def _on_event(self, message: AmiMessage) -> None:
+        if self.sip is not None and self.sip.accepts(message):
+            self.sip.hand_over(message)  # an inbound text, raised by the dialplan
+            return
         decision = self.tracker.feed(message, self.clock())
         if decision is not None:
             self._decisions.put_nowait(decision)
@@ -189,7 +210,7 @@ class Bridge:
             if decision.caller and decision.is_missed
             else History()
         )
-        can_send = "dry-run" if self.dry_run else None if self.transport else "no-sms-transport"
+        can_send = "dry-run" if self.dry_run else None if self.outbox else "no-sms-transport"
         plan = textback.plan(
             self.config, self._text_rules, decision, history, now, can_send=can_send
         )

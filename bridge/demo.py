@@ -148,9 +148,8 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
                     runner = tasks.create_task(bridge.run())
                     async with asyncio.timeout(10):
                         await pbx_double.wait_for(lambda: pbx_double.sessions > 0)
-                    assert bridge.transport is not None
                     async with asyncio.timeout(10):
-                        await bridge.transport.wait_ready()
+                        await bridge.transports.available["modem"].wait_ready()
                     await _play_calls(console, pbx_double, modem, store, decided)
                     await _conversation(console, modem, store, bridge, mail)
                     runner.cancel()

@@ -1,4 +1,5 @@
-"""The worker that sends what the outbox holds, through one SMS transport.
+"""The worker that sends what the outbox holds, through the SMS transports
+(bridge.transports picks one per text and attempt).
 
 Each text is marked ``sending`` (committed) before the modem is asked and
 ``sent`` (committed) as soon as the modem confirms, so after a crash only a
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 
 from bridge.numbers import display
 from bridge.store import QueuedText, Store
+from bridge.transports import Transports
 from bridge.waiting import woken_or_after
 from sms_gateway.base import SendError, SmsTransport
 
@@ -29,7 +31,7 @@ class OutboxWorker:
     def __init__(
         self,
         store: Store,
-        transport: SmsTransport,
+        transports: Transports | SmsTransport,
         *,
         clock: Callable[[], datetime],
         poll_every: float = 1.0,
@@ -38,7 +40,9 @@ class OutboxWorker:
         max_attempts: int = 8,
     ):
         self.store = store
-        self.transport = transport
+        if not isinstance(transports, Transports):  # one transport for every text
+            transports = Transports.only(transports)
+        self.transports = transports
         self.clock = clock
         self._poll_every = poll_every
         self._retry = (retry_min, retry_max)
@@ -59,22 +63,24 @@ class OutboxWorker:
         while True:
             self._wake.clear()
             due = await self.store.due_texts(self.clock())
-            # While the transport is down texts wait, unspent: only expiry goes on,
-            # so a text that is too late is reported when it becomes too late.
-            ready = self.transport.status().connected
+            # While its transports are down a text waits, unspent: only expiry
+            # goes on, so a text that is too late is reported when it becomes so.
+            tried = 0
             for text in due:
+                transport = self.transports.choose(text.from_line, text.attempts)
                 if self.clock() >= text.expires_at:
                     await self.store.mark_final(text.id, "expired", "too late to be worth sending")
                     log.warning(
                         "text to %s expired unsent: too long after the call",
                         display(text.to_number),
                     )
-                elif ready:
-                    await self._attempt(text)
-            if not due or not ready:
+                elif transport is not None:
+                    await self._attempt(text, transport)
+                    tried += 1
+            if not tried:
                 await woken_or_after(self._wake, self._poll_every)
 
-    async def _attempt(self, text: QueuedText) -> None:
+    async def _attempt(self, text: QueuedText, transport: SmsTransport) -> None:
         now = self.clock()
         who = display(text.to_number)
         if text.kind != "confirmation" and await self.store.is_opted_out(text.to_number):
@@ -82,15 +88,22 @@ class OutboxWorker:
             return
         await self.store.mark_sending(text.id)
         try:
-            result = await self.transport.send(
-                text.to_number, text.body, key=text.id, maybe_sent_before=text.maybe_sent
+            result = await transport.send(
+                text.to_number,
+                text.body,
+                key=text.id,
+                maybe_sent_before=text.maybe_sent,
+                from_line=text.from_line,
             )
         except SendError as exc:
             attempts = text.attempts + 1
             if exc.retryable and attempts < self._max_attempts:
                 delay = min(self._retry[1], self._retry[0] * 2 ** (attempts - 1))
                 await self.store.mark_retry(text.id, str(exc), now + delay)
-                log.warning("text to %s not sent (%s); trying again in %s", who, exc, delay)
+                log.warning(
+                    "text to %s not sent by %s (%s); trying again in %s",
+                    who, transport.name, exc, delay,
+                )  # fmt: skip
             else:
                 await self.store.mark_final(text.id, "failed", str(exc))
                 log.error("text to %s failed for good: %s", who, exc)
@@ -100,4 +113,4 @@ class OutboxWorker:
             log.info("text to %s had gone out before the restart; not sent again", who)
             return
         self.sent += 1
-        log.info("texted %s (%s, %d part(s))", who, text.kind, result.parts)
+        log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts, transport.name)

@@ -234,6 +234,17 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "CREATE UNIQUE INDEX one_textback_per_call ON outbox (linkedid) WHERE kind = 'textback'",
         "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
         "CREATE INDEX outbox_by_number ON outbox (to_number, created_at)",
+        # A text goes out from its thread's line (which picks the transport and
+        # the SIP From), whichever code queued it.
+        """
+    CREATE TRIGGER outbox_from_thread_line AFTER INSERT ON outbox
+    WHEN NEW.from_line IS NULL AND NEW.thread_id IS NOT NULL
+    BEGIN
+        UPDATE outbox SET from_line = (SELECT line FROM threads WHERE id = NEW.thread_id)
+         WHERE id = NEW.id;
+    END
+    """,
+        "UPDATE outbox SET from_line = (SELECT line FROM threads WHERE id = outbox.thread_id)",
         # The one reminder per wait, and the one nudge per thread.
         "ALTER TABLE threads ADD COLUMN reminded_at TEXT",
         "ALTER TABLE threads ADD COLUMN nudged_at TEXT",
@@ -319,6 +330,7 @@ class QueuedText:
     attempts: int
     expires_at: datetime
     maybe_sent: bool = False  # interrupted before the modem confirmed it
+    from_line: str | None = None  # the business line it goes out from
 
 
 @dataclass(frozen=True, slots=True)
@@ -713,8 +725,8 @@ class Store:
     @_one_at_a_time
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
         async with self._db.execute(
-            "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at, maybe_sent"
-            " FROM outbox"
+            "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at, maybe_sent,"
+            " from_line FROM outbox"
             " WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
             " LIMIT ?",
             (_iso(now), limit),
@@ -722,7 +734,16 @@ class Store:
             rows = await cursor.fetchall()
         return [
             QueuedText(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), bool(r[8])
+                id=r[0],
+                kind=r[1],
+                linkedid=r[2],
+                to_number=r[3],
+                body=r[4],
+                parts=r[5],
+                attempts=r[6],
+                expires_at=datetime.fromisoformat(r[7]),
+                maybe_sent=bool(r[8]),
+                from_line=r[9],
             )
             for r in rows
         ]

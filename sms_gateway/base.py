@@ -76,13 +76,21 @@ class SmsTransport(Protocol):
         ...
 
     async def send(
-        self, to: str, body: str, *, key: int = 0, maybe_sent_before: bool = False
+        self,
+        to: str,
+        body: str,
+        *,
+        key: int = 0,
+        maybe_sent_before: bool = False,
+        from_line: str | None = None,
     ) -> SendResult:
         """Send one text (several parts if long). Raises SendError.
 
         ``key`` identifies the text across attempts. With ``maybe_sent_before``
         (a crash left it unconfirmed) the transport resends it so that the
         network can drop it if it already went out, where the network can.
+        ``from_line`` is the business line it is from, where the transport can
+        choose (SIP can; a modem sends from its SIM's number).
         """
         ...
 

@@ -194,7 +194,13 @@ class GsmModemTransport:
             self._set_status(False, "stopped")
 
     async def send(
-        self, to: str, body: str, *, key: int = 0, maybe_sent_before: bool = False
+        self,
+        to: str,
+        body: str,
+        *,
+        key: int = 0,
+        maybe_sent_before: bool = False,
+        from_line: str | None = None,  # a modem texts from its SIM's number
     ) -> SendResult:
         """``key`` becomes the TP-MR of every part; a resend after a crash sets
         TP-RD so the SMSC rejects (CMS 197) a copy of what it already has."""

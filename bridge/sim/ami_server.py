@@ -3,8 +3,9 @@
 It speaks the AMI wire protocol as Asterisk 22 does - the banner, ``Login``
 with a secret check (a refused login is answered and the socket closed),
 ``ActionID`` echoed on every response, ``Ping``, ``Logoff``,
-``CoreShowChannels`` listing the channels that are up right now - and plays
-call scenarios from ``.ami`` recordings byte for byte. Tests and
+``CoreShowChannels`` listing the channels that are up right now,
+``MessageSend`` answered as main/message.c answers it - and plays call
+scenarios from ``.ami`` recordings byte for byte. Tests and
 ``textback demo`` run the real bridge against it; faults come on cue: drop
 every connection, stall (stop answering but keep the socket open), refuse
 logins, restart with a new banner.
@@ -13,6 +14,7 @@ logins, restart with a new banner.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import re
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bridge.ami_framer import AmiFramer, AmiMessage
+from bridge.sim.dialplan import inbound_text_event
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,13 @@ def recorded_events(data: bytes) -> list[bytes]:
     return out
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    destination: str
+    sender: str
+    body: str
+
+
 @dataclass(eq=False)
 class _Session:
     writer: asyncio.StreamWriter
@@ -60,6 +70,12 @@ class FakeAsterisk:
     version: str = "11.0.0"
     refuse_logins: bool = False
     actions: list[AmiMessage] = field(default_factory=list)  # every action received
+    # MessageSend: what the AMI user may do, which message technologies are
+    # loaded, and whether the SIP stack takes the message.
+    write_classes: frozenset[str] = frozenset({"system", "message"})
+    message_techs: frozenset[str] = frozenset({"pjsip"})
+    message_send_fails: bool = False
+    messages: list[SentMessage] = field(default_factory=list)  # what MessageSend handed on
     channels: dict[str, AmiMessage] = field(default_factory=dict)  # up right now
     _channel_bridge: dict[str, str] = field(default_factory=dict)
     _channel_app: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -185,6 +201,29 @@ class FakeAsterisk:
         )
         return b"".join(parts)
 
+    def _message_send(self, action: AmiMessage, action_id: str) -> bytes:
+        """As Asterisk 22's action_messagesend (main/message.c) answers."""
+        if "message" not in self.write_classes:
+            return _response("Error", action_id, Message="Permission denied")
+        to = action.get("Destination") or action.get("To")
+        if not to:
+            return _response("Error", action_id, Message="No 'To' address specified.")
+        body = action.get("Body")
+        if action.get("Base64Body"):
+            # Decoded into a 1301-byte buffer: the rest is cut off.
+            raw = base64.b64decode(action.get("Base64Body"))[:1300]
+            body = raw.decode("utf-8", errors="replace")
+        if to.split(":", 1)[0].lower() not in self.message_techs:
+            return _response("Error", action_id, Message="Message technology not found.")
+        if self.message_send_fails:
+            return _response("Error", action_id, Message="Message failed to send.")
+        self.messages.append(SentMessage(to, action.get("From"), body))
+        return _response("Success", action_id, Message="Message successfully sent")
+
+    async def inbound_text(self, sender: str, to: str, body: str) -> None:
+        """A provider's SIP MESSAGE reaching the shipped dialplan route."""
+        await self.broadcast_raw(inbound_text_event({"from": sender, "to": to, "body": body}))
+
     # ---------------------------------------------------------------- waiting (for tests)
 
     @property
@@ -264,6 +303,8 @@ class FakeAsterisk:
             return False
         elif name == "coreshowchannels":
             reply(self._core_show_channels(action_id))
+        elif name == "messagesend":
+            reply(self._message_send(action, action_id))
         else:
             reply(_response("Error", action_id, Message="Invalid/unknown command"))
         await session.writer.drain()
