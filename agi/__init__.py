@@ -1,1 +1,1 @@
-"""FastAGI route the dialplan can call after Dial(): coming with the installer's kit."""
+"""The FastAGI route the dialplan can call to report a call (agi.server)."""

@@ -68,6 +68,7 @@ class CallDecision:
     dial_status: str | None = None  # the last DIALSTATUS/DialEnd status seen
     answered_by: str | None = None  # the channel of the person who answered
     detail: str = ""
+    source: str = "ami"  # who reported the call: "ami", or "agi" (the dialplan)
 
     @property
     def is_missed(self) -> bool:
@@ -195,6 +196,25 @@ class _Call:
             self.answered_by = by
 
 
+@dataclass(frozen=True, slots=True)
+class CallReport:
+    """A call as the dialplan reports it over FastAGI (agi/): the channel's own
+    AGI variables plus DIALSTATUS, VMSTATUS, VM_MESSAGEFILE, QUEUESTATUS and
+    FROM_DID, read when the call ends (the h extension) or after Dial()."""
+
+    linkedid: str
+    channel: str
+    context: str
+    exten: str
+    caller_raw: str
+    caller_name: str
+    did: str = ""
+    dial_status: str = ""
+    vm_status: str = ""
+    vm_message_file: str = ""
+    queue_status: str = ""
+
+
 class CallTracker:
     """Follows every call by Linkedid and decides each one once."""
 
@@ -257,6 +277,31 @@ class CallTracker:
         if handler is not None:
             handler(call, msg)
         return None
+
+    def decide_report(self, report: CallReport, now: datetime) -> CallDecision:
+        """A call the dialplan reported (FastAGI), decided by the same rules as
+        one followed on AMI. The store keeps whichever decision of a Linkedid
+        comes first, so AMI and AGI reporting the same call text it once."""
+        call = _Call(
+            linkedid=report.linkedid,
+            origin=report.channel,
+            context=report.context,
+            exten=report.exten,
+            caller_raw=report.caller_raw,
+            caller_name=report.caller_name,
+            started_at=now,
+            last_seen=now,
+            did=report.did,
+            dialled=bool(report.dial_status),
+            dial_status=report.dial_status or None,
+            caller_hung_up=True,
+            in_queue=bool(report.queue_status),
+            voicemail=bool(report.vm_status or report.vm_message_file),
+            voicemail_left=bool(report.vm_message_file),
+        )
+        if report.dial_status == "ANSWER":
+            call.answered("a phone (DIALSTATUS ANSWER)")
+        return replace(self._decide(call, now), source="agi")
 
     def open_linkedids(self) -> frozenset[str]:
         return frozenset(self._calls)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -26,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -285,6 +287,29 @@ class SipConfig(_Model):
     inbound_event: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,40}$")] = "TextbackSMS"
 
 
+class AgiConfig(_Model):
+    """The FastAGI route the dialplan can call (config/asterisk/extensions.conf)."""
+
+    host: str = "127.0.0.1"  # loopback: Asterisk on this machine
+    port: Port = 4573
+    # Peers allowed to report calls; when listening beyond loopback, list the PBX.
+    allow: tuple[IPvAnyNetwork, ...] = (ipaddress.ip_network("127.0.0.1/32"),)
+    header_timeout: Seconds = 5.0  # a client must send its request within this
+
+    @model_validator(mode="after")
+    def _not_open_to_all(self) -> AgiConfig:
+        loopback = self.host in ("localhost", "::1") or self.host.startswith("127.")
+        wide = [n for n in self.allow if n.prefixlen == 0]
+        if wide:
+            raise _at(("allow",), f"{wide[0]} would let anyone report calls: list the PBX")
+        if not loopback and all(n.network_address.is_loopback for n in self.allow):
+            raise _at(
+                ("allow",),
+                f"listening on {self.host}: list the PBX's addresses here (only loopback is)",
+            )
+        return self
+
+
 class SmtpConfig(_Model):
     """Where owner alerts are emailed from."""
 
@@ -315,6 +340,7 @@ class Config(_Model):
     follow_up: FollowUpConfig = FollowUpConfig()
     modem: ModemConfig | None = None
     sip: SipConfig | None = None  # neither modem nor sip: nothing is texted
+    agi: AgiConfig | None = None  # no agi: calls are followed on AMI only
     smtp: SmtpConfig | None = None  # no smtp: no owner emails
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()

@@ -1,9 +1,10 @@
 """The running bridge: one supervisor that owns every task.
 
-Flow: AMI event (bridge.ami) -> decision (bridge.calls) -> text-back plan
-(bridge.textback) -> store (bridge.store) -> outbox (bridge.outbox) ->
-transport (sms_gateway) -> inbound texts (bridge.inbound) -> owner alerts
-(bridge.alerts) -> follow-through (bridge.followup).
+Flow: AMI event (bridge.ami), or the dialplan's FastAGI report (agi) ->
+decision (bridge.calls) -> text-back plan (bridge.textback) -> store
+(bridge.store) -> outbox (bridge.outbox) -> transport (sms_gateway) ->
+inbound texts (bridge.inbound) -> owner alerts (bridge.alerts) ->
+follow-through (bridge.followup).
 The AMI callback only feeds the pure tracker; decisions go through a queue to
 the one task that commits them, so the event loop never waits on disk while
 reading the socket. A decision is committed before anything acts on it, and on
@@ -19,11 +20,12 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from agi.server import AgiServer
 from bridge import textback
 from bridge.alerts import AlertWorker
 from bridge.ami import AmiLink
 from bridge.ami_framer import AmiMessage
-from bridge.calls import CallDecision, CallTracker, DetectionRules
+from bridge.calls import CallDecision, CallReport, CallTracker, DetectionRules
 from bridge.config import Config
 from bridge.followup import FollowUpWorker
 from bridge.inbound import InboundHandler
@@ -97,6 +99,8 @@ class Bridge:
         self.inbound = InboundHandler(
             config, store, clock=clock, on_queued=self._wake_workers, on_urgent=self.alerts.wake
         )
+        # The dialplan's reports, decided by the same rules (agi/).
+        self.agi = AgiServer(config.agi, self._on_agi_report) if config.agi else None
         self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         self._on_decision = on_decision
         self._expire_every = expire_every
@@ -115,6 +119,8 @@ class Bridge:
                 tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
                 tasks.create_task(self.alerts.run(), name="owner-alerts")
                 tasks.create_task(self.follow_up.run(), name="follow-up")
+                if self.agi is not None:
+                    tasks.create_task(self.agi.run(), name="fastagi")
                 for name, transport in self.transports.available.items():
                     tasks.create_task(transport.run(self.inbound), name=f"sms-{name}")
                 if self.outbox is not None:
@@ -138,6 +144,11 @@ class Bridge:
         decision = self.tracker.feed(message, self.clock())
         if decision is not None:
             self._decisions.put_nowait(decision)
+
+    def _on_agi_report(self, report: CallReport) -> None:
+        """A call the dialplan reported: the store keeps the first decision of
+        a Linkedid, so AMI and AGI seeing the same call text it once."""
+        self._decisions.put_nowait(self.tracker.decide_report(report, self.clock()))
 
     async def _catch_up(self, link: AmiLink) -> None:
         """After every login: settle calls that changed while we could not see."""
@@ -215,7 +226,11 @@ class Bridge:
             self.config, self._text_rules, decision, history, now, can_send=can_send
         )
         is_new = await self.store.record_decision(
-            decision, dry_run=self.dry_run, text_skip=plan.skip, text=plan.text
+            decision,
+            source=decision.source,
+            dry_run=self.dry_run,
+            text_skip=plan.skip,
+            text=plan.text,
         )
         if not is_new:
             log.debug("call %s was already decided; ignored", decision.linkedid)

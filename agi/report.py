@@ -1,0 +1,54 @@
+"""What a FastAGI request from the shipped dialplan says about a call. Pure.
+
+The route is called as
+``AGI(agi://127.0.0.1:4573/missed,linkedid=...,did=...,dialstatus=...,...)``
+(config/asterisk/extensions.conf): Asterisk sends its ``agi_*`` variables,
+the arguments arrive as ``agi_arg_1``... in ``key=value`` form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bridge.calls import CallReport
+
+# The keys the shipped dialplan passes, and the report field each fills.
+_ARGUMENTS = {
+    "linkedid": "linkedid",
+    "did": "did",
+    "dialstatus": "dial_status",
+    "vmstatus": "vm_status",
+    "vmfile": "vm_message_file",
+    "queuestatus": "queue_status",
+}
+# The h and s extensions name no number; the DNID then says what was dialled.
+_NOT_A_NUMBER = frozenset({"h", "s", "i", "t", ""})
+
+
+def arguments(headers: Mapping[str, str]) -> dict[str, str]:
+    """``agi_arg_N: key=value`` headers as a mapping (unknown keys ignored)."""
+    found: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.startswith("agi_arg_"):
+            key, sep, text = value.partition("=")
+            if sep and key.strip().lower() in _ARGUMENTS:
+                found[_ARGUMENTS[key.strip().lower()]] = text.strip()
+    return found
+
+
+def call_report(headers: Mapping[str, str], linkedid: str | None = None) -> CallReport | None:
+    """The call a request reports; None when it names no call at all."""
+    given = arguments(headers)
+    linkedid = given.pop("linkedid", "") or linkedid or headers.get("agi_uniqueid", "")
+    if not linkedid:
+        return None
+    extension = headers.get("agi_extension", "")
+    return CallReport(
+        linkedid=linkedid,
+        channel=headers.get("agi_channel", ""),
+        context=headers.get("agi_context", ""),
+        exten=extension if extension not in _NOT_A_NUMBER else headers.get("agi_dnid", ""),
+        caller_raw=headers.get("agi_callerid", ""),
+        caller_name=headers.get("agi_calleridname", ""),
+        **given,
+    )
