@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bridge import health as bridge_health
 from bridge import templates, textback
 from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
@@ -282,6 +283,18 @@ def report(config_path: str, since: datetime | None, as_json: bool) -> None:
     for label, value in result.lines():
         table.add_row(label, value)
     _console.print(table)
+
+
+@main.command()
+@config_option
+def health(config_path: str) -> None:
+    """Exit 0 if the running bridge is alive and connected (a container HEALTHCHECK)."""
+    config = _load(config_path)
+    ok, message = bridge_health.verdict(
+        bridge_health.heartbeat_path(config.store.path), datetime.now(UTC)
+    )
+    (_console if ok else _errors).print(("ok: " if ok else "unhealthy: ") + message)
+    sys.exit(0 if ok else EXIT_FAILURE)
 
 
 def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:

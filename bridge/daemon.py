@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from agi.server import AgiServer
-from bridge import textback
+from bridge import health, textback
 from bridge.alerts import AlertWorker
 from bridge.ami import AmiLink
 from bridge.ami_framer import AmiMessage
@@ -35,6 +35,7 @@ from bridge.policy import History
 from bridge.safe_text import printable
 from bridge.store import Store
 from bridge.transports import Transports
+from bridge.waiting import woken_or_after
 from sms_gateway.base import SmsTransport
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.sip_messages import SipMessageTransport
@@ -61,6 +62,7 @@ class Bridge:
         clock: Clock = utc_now,
         on_decision: DecisionListener | None = None,
         expire_every: float = 60.0,
+        heartbeat_every: float = health.HEARTBEAT_EVERY,
         store_retry_min: float = 0.5,
         transport: SmsTransport | None = None,
     ):
@@ -70,7 +72,13 @@ class Bridge:
         self.clock = clock
         self.tracker = CallTracker(DetectionRules.from_config(config))
         self._text_rules = textback.text_policy(config)
-        self.link = AmiLink(config.ami, self._on_event, on_connected=self._catch_up)
+        self._beat_now = asyncio.Event()  # a change the heartbeat should show at once
+        self.link = AmiLink(
+            config.ami,
+            self._on_event,
+            on_connected=self._catch_up,
+            on_state=lambda state, detail: self._beat_now.set(),
+        )
         # Texting: the modem (or a given transport) and SIP through Asterisk,
         # the outbox worker, inbound texts.
         available: dict[str, SmsTransport] = {}
@@ -104,6 +112,7 @@ class Bridge:
         self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         self._on_decision = on_decision
         self._expire_every = expire_every
+        self._heartbeat_every = heartbeat_every
         self._store_retry_min = store_retry_min
 
     async def run(self) -> None:
@@ -117,6 +126,7 @@ class Bridge:
                 tasks.create_task(self.link.run(), name="ami-link")
                 tasks.create_task(self._record_decisions(), name="record-decisions")
                 tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
+                tasks.create_task(self._heartbeat(), name="heartbeat")
                 tasks.create_task(self.alerts.run(), name="owner-alerts")
                 tasks.create_task(self.follow_up.run(), name="follow-up")
                 if self.agi is not None:
@@ -127,6 +137,26 @@ class Bridge:
                     tasks.create_task(self.outbox.run(), name="outbox")
         finally:
             log.info("textback bridge stopped")
+
+    async def _heartbeat(self) -> None:
+        """For `textback health`: a file, rewritten while the bridge is alive."""
+        path = health.heartbeat_path(self.config.store.path)
+        failing = False
+        while True:
+            self._beat_now.clear()
+            snapshot = health.Snapshot(
+                self.clock(),
+                self.link.state.value,
+                {n: t.status().connected for n, t in self.transports.available.items()},
+            )
+            try:
+                await asyncio.to_thread(health.write, path, snapshot)
+                failing = False
+            except OSError as exc:
+                if not failing:
+                    log.warning("cannot write the heartbeat %s: %s", path, exc)
+                failing = True
+            await woken_or_after(self._beat_now, self._heartbeat_every)
 
     def _wake_workers(self) -> None:
         """Something was stored: a text may be waiting. The alert worker is left

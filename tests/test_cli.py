@@ -139,6 +139,9 @@ async def test_run_decides_live_calls_stores_them_and_stops_cleanly_on_sigterm(
                 log = ""
                 while "missed (VOICEMAIL)" not in log:
                     log += (await process.stderr.readline()).decode()
+            # The container's HEALTHCHECK: the running bridge's heartbeat.
+            code, out, err = await textback("health", "--config", str(config), env=ENV)
+            assert (code, out.strip()) == (0, "ok: AMI connected"), err
             process.send_signal(signal.SIGTERM)
             async with asyncio.timeout(10):
                 rest = (await process.stderr.read()).decode()

@@ -1,0 +1,63 @@
+"""A heartbeat file the running bridge rewrites every few seconds, and the
+verdict ``textback health`` (the container's HEALTHCHECK) reads from it.
+
+A file, not a network probe: checking health must not open AMI sessions on
+the PBX every 30 seconds, and a hung bridge stops writing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HEARTBEAT_EVERY = 15.0  # seconds
+STALE_AFTER = timedelta(seconds=90)
+
+
+def heartbeat_path(store_path: Path) -> Path:
+    """Beside the store, in the state directory the bridge can write."""
+    return store_path.with_name(store_path.stem + ".health")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    at: datetime
+    ami: str  # LinkState value
+    transports: dict[str, bool]  # name -> connected
+
+    def as_json(self) -> dict[str, object]:
+        return {"at": self.at.isoformat(), "ami": self.ami, "transports": self.transports}
+
+
+def write(path: Path, snapshot: Snapshot) -> None:
+    """Atomically: a reader never sees half a file."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(snapshot.as_json()))
+    os.replace(temporary, path)
+
+
+def verdict(path: Path, now: datetime) -> tuple[bool, str]:
+    try:
+        data = json.loads(path.read_text())
+        snapshot = Snapshot(
+            datetime.fromisoformat(data["at"]), str(data["ami"]), dict(data["transports"])
+        )
+    except FileNotFoundError:
+        return False, f"no heartbeat at {path}: is `textback run` running?"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return False, f"unreadable heartbeat {path}: {exc}"
+    age = now - snapshot.at
+    if age > STALE_AFTER:
+        return False, f"the bridge last wrote its heartbeat {int(age.total_seconds())} s ago"
+    if snapshot.ami != "connected":
+        return False, f"AMI is {snapshot.ami}"
+    down = [name for name, up in snapshot.transports.items() if not up]
+    if down and len(down) == len(snapshot.transports):
+        return False, f"no SMS transport is up ({', '.join(down)})"
+    parts = ["AMI connected"] + [
+        f"{name} {'up' if up else 'down'}" for name, up in snapshot.transports.items()
+    ]
+    return True, ", ".join(parts)
