@@ -29,6 +29,7 @@ from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
 from bridge.config import Config, ConfigError, ModemConfig, load_config
 from bridge.daemon import Bridge, describe
+from bridge.doctor import diagnose
 from bridge.numbers import display, to_e164
 from bridge.replay import replay as replay_stream
 from bridge.report import build as build_report
@@ -295,6 +296,24 @@ def health(config_path: str) -> None:
     )
     (_console if ok else _errors).print(("ok: " if ok else "unhealthy: ") + message)
     sys.exit(0 if ok else EXIT_FAILURE)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--modem-wait", type=float, default=20.0, show_default=True,
+    help="Seconds to give the modem to answer and register.",
+)  # fmt: skip
+def doctor(config_path: str, modem_wait: float) -> None:
+    """Check everything textback depends on, one line each with what to fix."""
+    checks = asyncio.run(diagnose(config_path, modem_wait=modem_wait))
+    for check in checks:
+        style = "green" if check.ok else "bold red"
+        _console.print(Text(check.line()[:4], style=style) + cell(check.line()[4:], 2000))
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        _errors.print(f"{len(failed)} problem(s) found")
+        sys.exit(EXIT_FAILURE)
 
 
 def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:

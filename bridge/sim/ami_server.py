@@ -75,6 +75,9 @@ class FakeAsterisk:
     write_classes: frozenset[str] = frozenset({"system", "message"})
     message_techs: frozenset[str] = frozenset({"pjsip"})
     message_send_fails: bool = False
+    endpoints: frozenset[str] = frozenset({"provider-trunk"})  # PJSIP endpoints configured
+    fully_booted: bool = True  # send FullyBooted after login (an eventfilter may drop it)
+    clock_offset: float = 0.0  # seconds this PBX's clock is ahead
     messages: list[SentMessage] = field(default_factory=list)  # what MessageSend handed on
     channels: dict[str, AmiMessage] = field(default_factory=dict)  # up right now
     _channel_bridge: dict[str, str] = field(default_factory=dict)
@@ -220,6 +223,22 @@ class FakeAsterisk:
         self.messages.append(SentMessage(to, action.get("From"), body))
         return _response("Success", action_id, Message="Message successfully sent")
 
+    def _pjsip_show_endpoint(self, endpoint: str, action_id: str) -> bytes:
+        if "system" not in self.write_classes:
+            return _response("Error", action_id, Message="Permission denied")
+        if endpoint not in self.endpoints:
+            return _response("Error", action_id, Message=f"Unable to retrieve endpoint {endpoint}")
+        return (
+            _response(
+                "Success", action_id, EventList="start",
+                Message="Following are Events for each object associated with the Endpoint",
+            )
+            + f"Event: EndpointDetail\r\nActionID: {action_id}\r\nObjectType: endpoint\r\n"
+            f"ObjectName: {endpoint}\r\n\r\n".encode()
+            + f"Event: EndpointDetailComplete\r\nActionID: {action_id}\r\n"
+            "EventList: Complete\r\nListItems: 1\r\n\r\n".encode()
+        )  # fmt: skip
+
     async def inbound_text(self, sender: str, to: str, body: str) -> None:
         """A provider's SIP MESSAGE reaching the shipped dialplan route."""
         await self.broadcast_raw(inbound_text_event({"from": sender, "to": to, "body": body}))
@@ -289,20 +308,27 @@ class FakeAsterisk:
             self.logins += 1
             reply(_response("Success", action_id, Message="Authentication accepted"))
             uptime = int(time.monotonic() - self._booted_at)
-            reply(
-                f"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: {uptime}\r\n"
-                f"LastReload: {uptime}\r\nStatus: Fully Booted\r\n\r\n".encode()
-            )
+            if self.fully_booted:
+                reply(
+                    f"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: {uptime}\r\n"
+                    f"LastReload: {uptime}\r\nStatus: Fully Booted\r\n\r\n".encode()
+                )
         elif not session.authenticated:
             reply(_response("Error", action_id, Message="Permission denied"))
         elif name == "ping":
-            reply(_response("Success", action_id, Ping="Pong", Timestamp=f"{time.time():.6f}"))
+            now = time.time() + self.clock_offset
+            reply(_response("Success", action_id, Ping="Pong", Timestamp=f"{now:.6f}"))
         elif name == "logoff":
             reply(_response("Goodbye", action_id, Message="Thanks for all the fish."))
             await session.writer.drain()
             return False
         elif name == "coreshowchannels":
-            reply(self._core_show_channels(action_id))
+            if self.write_classes & {"system", "reporting"}:
+                reply(self._core_show_channels(action_id))
+            else:
+                reply(_response("Error", action_id, Message="Permission denied"))
+        elif name == "pjsipshowendpoint":
+            reply(self._pjsip_show_endpoint(action.get("Endpoint"), action_id))
         elif name == "messagesend":
             reply(self._message_send(action, action_id))
         else:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import warnings
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.smtp import SMTP as SmtpSession
+from aiosmtpd.smtp import AuthResult
 
 
 class Mailbox:
@@ -30,8 +32,9 @@ class Mailbox:
 class MailCatcher:
     """``await start()`` on a free loopback port (or a given one); ``await stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.mailbox = Mailbox()
+        self.credentials = credentials  # when set, AUTH is required (no TLS on loopback)
         self.port = 0
         self._server: asyncio.Server | None = None
         self._sessions: list[SmtpSession] = []
@@ -44,9 +47,29 @@ class MailCatcher:
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _session(self) -> SmtpSession:
-        session = SmtpSession(self.mailbox, hostname="textback-demo.localhost")
+        if self.credentials is None:
+            session = SmtpSession(self.mailbox, hostname="textback-demo.localhost")
+        else:
+            with warnings.catch_warnings():
+                # AUTH without TLS: a loopback double, for checking logins only.
+                warnings.simplefilter("ignore", UserWarning)
+                session = SmtpSession(
+                    self.mailbox,
+                    hostname="textback-demo.localhost",
+                    authenticator=self._authenticate,
+                    auth_required=True,
+                    auth_require_tls=False,
+                )
         self._sessions.append(session)
         return session
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        wanted = self.credentials
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        # handled=False: aiosmtpd itself answers 535 to a wrong password.
+        return AuthResult(success=wanted is not None and given == wanted, handled=False)
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -1,0 +1,341 @@
+"""`textback doctor`: everything an installer needs to know is wrong, one line
+each, with what to fix. Every check talks to the real thing - the store file,
+Asterisk's AMI, the modem, the mail server - and changes nothing: no text is
+sent, no mail is sent, no schema is migrated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+
+from bridge.ami import AmiLink, LinkState
+from bridge.ami_framer import AmiMessage
+from bridge.config import Config, ConfigError, ModemConfig, SipConfig, SmtpConfig, load_config
+from bridge.safe_text import printable
+from bridge.store import SCHEMA_VERSION
+from sms_gateway.base import DeliveryReport, IncomingText
+from sms_gateway.gsm_modem import GsmModemTransport
+
+MAX_CLOCK_SKEW = 60.0  # seconds between this machine and the PBX
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        fix = f" - fix: {self.fix}" if self.fix and not self.ok else ""
+        return f"{mark} {self.name}: {self.message}{fix}"
+
+
+async def diagnose(
+    config_path: str, *, modem_wait: float = 20.0, clock: Callable[[], datetime] | None = None
+) -> list[Check]:
+    now = clock or (lambda: datetime.now(UTC))
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        first = exc.problems[0] if exc.problems else "invalid"
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        return [Check("config", False, f"{first}{more}", f"textback check-config {config_path}")]
+    checks = [Check("config", True, f"{config_path} is valid"), check_store(config.store.path)]
+    checks += await check_ami(config, now)
+    if config.modem is not None:
+        checks.append(await check_modem(config.modem, modem_wait))
+    if config.smtp is not None:
+        checks.append(await check_smtp(config.smtp))
+    checks.append(check_clock(config, now()))
+    return checks
+
+
+# ---------------------------------------------------------------- the store
+
+
+def check_store(path: Path) -> Check:
+    name = "store"
+    directory = path.parent
+    if not path.exists():
+        usable = (
+            directory
+            if directory.exists()
+            else next((p for p in directory.parents if p.exists()), Path("/"))
+        )
+        if os.access(usable, os.W_OK):
+            return Check(name, True, f"{path} will be created on first run")
+        return Check(
+            name, False, f"cannot create {path}: {usable} is not writable",
+            "create the directory for the bridge's user (systemd: StateDirectory=textback)",
+        )  # fmt: skip
+    if not os.access(path, os.W_OK) or not os.access(directory, os.W_OK):
+        return Check(
+            name, False, f"{path} (or its directory) is not writable by this user",
+            f"chown the directory {directory} to the user textback runs as",
+        )  # fmt: skip
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    except sqlite3.Error as exc:
+        return Check(name, False, f"{path} is not a textback store: {exc}", "check store.path")
+    version = int(row[0]) if row and row[0] is not None else 0
+    if version > SCHEMA_VERSION:
+        return Check(
+            name, False, f"schema {version} is newer than this textback ({SCHEMA_VERSION})",
+            "upgrade textback; never run an older one on this store",
+        )  # fmt: skip
+    if version < SCHEMA_VERSION:
+        return Check(
+            name, True, f"schema {version}; `textback run` upgrades it to {SCHEMA_VERSION}"
+        )
+    return Check(name, True, f"{path} is writable, schema {version} is current")
+
+
+# ---------------------------------------------------------------- AMI
+
+
+@contextlib.asynccontextmanager
+async def _logged_in(config: Config, events: list[AmiMessage]) -> AsyncIterator[AmiLink]:
+    """One AMI session; the caller reads ``link.state`` to see how it went."""
+    settled = asyncio.Event()
+
+    def on_state(state: LinkState, detail: str) -> None:
+        if state is not LinkState.CONNECTING:
+            settled.set()
+
+    link = AmiLink(config.ami, events.append, on_state=on_state)
+    task = asyncio.create_task(link.run())
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(config.ami.connect_timeout + 1):
+                await settled.wait()
+        yield link
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def check_ami(config: Config, now: Callable[[], datetime]) -> list[Check]:
+    ami = config.ami
+    where = f"{ami.host}:{ami.port}"
+    events: list[AmiMessage] = []
+    async with _logged_in(config, events) as link:
+        if link.state is LinkState.BAD_CREDENTIALS:
+            return [Check(
+                "AMI login", False, link.state_detail,
+                f"ami.username and the secret must match the [{ami.username}] user in "
+                "manager.conf (see config/asterisk/manager.conf); then `manager reload`",
+            )]  # fmt: skip
+        if link.state is not LinkState.CONNECTED:
+            detail = link.state_detail or "no answer"
+            return [Check(
+                "AMI", False, f"cannot reach Asterisk at {where}: {detail}",
+                "is Asterisk running, and manager.conf [general] enabled = yes with "
+                f"port = {ami.port} and bindaddr reachable from here?",
+            )]  # fmt: skip
+        checks = [Check("AMI login", True, f"logged in to {where} as {ami.username}")]
+        checks.append(await _permission(link, {"Action": "CoreShowChannels"}, "system"))
+        if config.sip is not None:
+            checks += await _sip(link, config.sip)
+        checks.append(await _events(events))
+        checks.append(await _pbx_clock(link, now))
+    return checks
+
+
+async def _permission(link: AmiLink, action: dict[str, str], klass: str) -> Check:
+    name = f"AMI {action['Action']}"
+    reply = _first(await link.send_action(action))
+    if "permission denied" in reply.get("Message", "").lower():
+        return Check(
+            name, False, "permission denied",
+            f"add '{klass}' to write= for this user in manager.conf, then `manager reload`",
+        )  # fmt: skip
+    return Check(name, True, "allowed (used to catch up on calls after a reconnect)")
+
+
+async def _sip(link: AmiLink, sip: SipConfig) -> list[Check]:
+    # A dry MessageSend: a message technology that cannot exist, so Asterisk
+    # checks the permission and then refuses without sending anything.
+    reply = _first(
+        await link.send_action(
+            {"Action": "MessageSend", "Destination": "textback-doctor:dry-run", "Body": "x"}
+        )
+    )
+    message = reply.get("Message", "").lower()
+    if "permission denied" in message:
+        send = Check(
+            "SIP MessageSend", False, "permission denied",
+            "add 'message' to write= for this user in manager.conf, then `manager reload`",
+        )  # fmt: skip
+    elif "technology not found" in message:
+        send = Check("SIP MessageSend", True, "allowed (a dry call, nothing sent)")
+    else:
+        send = Check("SIP MessageSend", False, f"unexpected answer: {printable(message)}")
+    reply = _first(
+        await link.send_action({"Action": "PJSIPShowEndpoint", "Endpoint": sip.endpoint})
+    )
+    if reply.get("Response", "").lower() == "success":
+        endpoint = Check("SIP endpoint", True, f"PJSIP endpoint {sip.endpoint} exists")
+    else:
+        endpoint = Check(
+            "SIP endpoint", False,
+            printable(reply.get("Message", "")) or f"no endpoint {sip.endpoint}",
+            "sip.endpoint must name the trunk's endpoint in pjsip.conf "
+            "(see config/asterisk/pjsip.conf); `pjsip show endpoints` lists them",
+        )  # fmt: skip
+    return [send, endpoint]
+
+
+async def _events(events: list[AmiMessage]) -> Check:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(3):
+            while not events:  # noqa: ASYNC110 -- the link appends; nothing signals
+                await asyncio.sleep(0.02)
+    if events:
+        return Check("AMI events", True, f"arriving ({events[0].event or 'an event'} seen)")
+    return Check(
+        "AMI events", False, "none arrived after login",
+        "manager.conf: read = call,dialplan,agent,system,user for this user, and an "
+        "eventfilter (if any) that lets FullyBooted and the call events through",
+    )  # fmt: skip
+
+
+async def _pbx_clock(link: AmiLink, now: Callable[[], datetime]) -> Check:
+    reply = _first(await link.send_action({"Action": "Ping"}))
+    try:
+        pbx = float(reply.get("Timestamp", ""))
+    except ValueError:
+        return Check("PBX clock", True, "Asterisk did not say its time (no Timestamp)")
+    skew = now().timestamp() - pbx
+    if abs(skew) > MAX_CLOCK_SKEW:
+        return Check(
+            "PBX clock", False, f"this machine and Asterisk differ by {skew:+.0f} s",
+            "run NTP (systemd-timesyncd or chrony) on both machines",
+        )  # fmt: skip
+    return Check("PBX clock", True, f"within {abs(skew):.1f} s of Asterisk's")
+
+
+def _first(reply: Any) -> Any:
+    return reply[0] if isinstance(reply, list) else reply
+
+
+# ---------------------------------------------------------------- the modem
+
+
+async def check_modem(settings: ModemConfig, wait: float) -> Check:
+    name = "modem"
+    if not await asyncio.to_thread(Path(settings.port).exists):
+        return Check(
+            name, False, f"no device at {settings.port}",
+            "plug the modem in; use its /dev/serial/by-id/ name for modem.port",
+        )  # fmt: skip
+    transport = GsmModemTransport(settings, reconnect_min=1, reconnect_max=2)
+    runner = asyncio.create_task(transport.run(_Discard()))
+    try:
+        async with asyncio.timeout(wait):
+            await transport.wait_ready()
+        status = transport.status()  # before stopping it: stopped reads as down
+    except TimeoutError:
+        detail = transport.status().detail or "no answer"
+        return Check(
+            name, False, f"not ready after {wait:g} s: {detail}",
+            "is the bridge's user in group dialout, the SIM inserted (and its PIN in "
+            "modem.pin), and is this the modem's AT port?",
+        )  # fmt: skip
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    signal = f", signal {status.signal}/31" if status.signal is not None else ""
+    operator = f" on {status.operator}" if status.operator else ""
+    if not status.registered:
+        return Check(
+            name,
+            False,
+            f"the SIM is not registered{operator}{signal}",
+            "check the SIM's service and the antenna",
+        )
+    if status.signal is not None and status.signal < 5:
+        return Check(
+            name,
+            False,
+            f"registered{operator} but the signal is weak{signal}",
+            "move the modem or add an antenna",
+        )
+    return Check(name, True, f"ready, registered{operator}{signal}")
+
+
+class _Discard:
+    """doctor takes nothing off the SIM: a text it is offered is never
+    acknowledged (so never deleted) and stays there for `textback run`."""
+
+    async def incoming_text(self, text: IncomingText) -> None:
+        await asyncio.Event().wait()  # until the check is over and cancels us
+
+    async def delivery_report(self, report: DeliveryReport) -> None:
+        return None
+
+
+# ---------------------------------------------------------------- SMTP
+
+
+async def check_smtp(smtp: SmtpConfig) -> Check:
+    name = "SMTP"
+    where = f"{smtp.host}:{smtp.port}"
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host, port=smtp.port, use_tls=smtp.security == "tls",
+        start_tls=smtp.security == "starttls", timeout=smtp.timeout,
+    )  # fmt: skip
+    try:
+        await client.connect()
+        if smtp.username:
+            password = smtp.password.get_secret_value() if smtp.password else ""
+            await client.login(smtp.username, password)
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        return Check(
+            name,
+            False,
+            f"{where} refused the login: {exc.code} {printable(exc.message)}",
+            "check smtp.username and SMTP_PASSWORD",
+        )
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return Check(
+            name,
+            False,
+            f"cannot reach {where}: {printable(str(exc)) or type(exc).__name__}",
+            "check smtp.host, smtp.port and smtp.security",
+        )
+    finally:
+        if client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+    auth = f" as {smtp.username}" if smtp.username else " (no login configured)"
+    return Check(name, True, f"{where} accepts us{auth}")
+
+
+# ---------------------------------------------------------------- the clock
+
+
+def check_clock(config: Config, now: datetime) -> Check:
+    if now.year < 2024:
+        return Check(
+            "clock", False, f"this machine thinks it is {now:%Y-%m-%d}", "set the clock and run NTP"
+        )
+    local = now.astimezone(ZoneInfo(config.business.timezone))
+    return Check(
+        "clock",
+        True,
+        f"{local:%a %Y-%m-%d %H:%M} in {config.business.timezone} (business hours use it)",
+    )

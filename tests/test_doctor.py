@@ -1,0 +1,218 @@
+"""`textback doctor` against the real things' doubles: each failure it checks,
+and what it says to fix."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bridge.doctor import Check, diagnose
+from bridge.sim.ami_server import FakeAsterisk
+from bridge.sim.mail import MailCatcher
+from bridge.sim.modem import ModemEngine, SimulatedModem
+from bridge.store import SCHEMA_VERSION, Store
+from tests.conftest import SECRET
+from tests.test_cli import textback
+
+
+def write_config(
+    tmp_path: Path,
+    ami_port: int,
+    *,
+    secret: str = SECRET,
+    modem: Path | None = None,
+    smtp: str = "",
+    sip: bool = False,
+    store: Path | None = None,
+) -> Path:
+    text = f"""
+business: {{name: Acme Roofing}}
+ami:
+  port: {ami_port}
+  username: textback
+  secret: {secret}
+  connect_timeout: 2
+  reconnect_min: 0.05
+lines: [{{did: "+15125550100", name: Main line}}]
+store: {{path: {store or tmp_path / "textback.db"}}}
+"""
+    if modem is not None:
+        text += f"modem: {{port: {modem}, command_timeout: 1}}\n"
+    if sip:
+        text += "sip: {endpoint: provider-trunk, host: sip.provider.example}\n"
+    text += smtp
+    path = tmp_path / "textback.yaml"
+    path.write_text(text)
+    return path
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    return {check.name: check for check in checks}
+
+
+async def test_all_well(tmp_path: Path) -> None:
+    mail = MailCatcher(credentials=("textback@acme.example", "smtp-pass"))
+    await mail.start()
+    smtp = (
+        f"smtp: {{host: 127.0.0.1, port: {mail.port}, security: none,"
+        " username: textback@acme.example, password: smtp-pass, sender: t@acme.example}\n"
+    )
+    try:
+        async with (
+            FakeAsterisk(secret=SECRET) as asterisk,
+            SimulatedModem(tmp_path / "ttyUSB0") as modem,
+        ):
+            config = write_config(tmp_path, asterisk.port, modem=modem.path, smtp=smtp, sip=True)
+            checks = await diagnose(str(config), modem_wait=5)
+    finally:
+        await mail.stop()
+    assert [c for c in checks if not c.ok] == []
+    lines = [c.line() for c in checks]
+    assert lines[0] == f"ok   config: {config} is valid"
+    assert f"ok   store: {tmp_path / 'textback.db'} will be created on first run" in lines
+    assert f"ok   AMI login: logged in to 127.0.0.1:{asterisk.port} as textback" in lines
+    found = by_name(checks)
+    assert found["SIP MessageSend"].message == "allowed (a dry call, nothing sent)"
+    assert found["SIP endpoint"].message == "PJSIP endpoint provider-trunk exists"
+    assert found["AMI events"].message == "arriving (FullyBooted seen)"
+    assert found["modem"].message.startswith("ready, registered on SimTel, signal")
+    assert found["SMTP"].message == f"127.0.0.1:{mail.port} accepts us as textback@acme.example"
+    assert found["PBX clock"].ok
+    assert asterisk.messages == []  # the dry MessageSend sent nothing
+    assert mail.mailbox.messages == []
+    assert not (tmp_path / "textback.db").exists()  # nothing created
+
+
+async def test_a_bad_config_is_the_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "textback.yaml"
+    path.write_text("business: {name: Acme}\nami: {username: u, secret: s, port: abc}\n")
+    (check,) = await diagnose(str(path))
+    assert check.line() == (
+        f"FAIL config: {path}:2: ami.port: expected an integer 1-65535, got 'abc'"
+        f" (and 1 more) - fix: textback check-config {path}"
+    )
+
+
+async def test_ami_unreachable_and_login_refused(tmp_path: Path) -> None:
+    async with FakeAsterisk(secret=SECRET) as asterisk:
+        port = asterisk.port
+        found = by_name(await diagnose(str(write_config(tmp_path, port, secret="wrong"))))
+    assert found["AMI login"].line() == (
+        "FAIL AMI login: login as 'textback' refused: Authentication failed - fix: ami.username"
+        " and the secret must match the [textback] user in manager.conf"
+        " (see config/asterisk/manager.conf); then `manager reload`"
+    )
+    found = by_name(await diagnose(str(write_config(tmp_path, port))))  # nobody listens now
+    assert found["AMI"].message == f"cannot reach Asterisk at 127.0.0.1:{port}: connection refused"
+    assert "enabled = yes" in found["AMI"].fix
+
+
+async def test_missing_ami_permissions_events_and_sip_endpoint(tmp_path: Path) -> None:
+    async with FakeAsterisk(
+        secret=SECRET, write_classes=frozenset(), fully_booted=False, endpoints=frozenset()
+    ) as asterisk:
+        found = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, sip=True))))
+    assert found["AMI CoreShowChannels"].line() == (
+        "FAIL AMI CoreShowChannels: permission denied - fix: add 'system' to write= for this"
+        " user in manager.conf, then `manager reload`"
+    )
+    assert found["SIP MessageSend"].fix.startswith("add 'message' to write=")
+    assert not found["SIP endpoint"].ok
+    assert not found["AMI events"].ok
+    assert "read = call,dialplan,agent,system,user" in found["AMI events"].fix
+
+
+async def test_the_pbx_clock_far_off(tmp_path: Path) -> None:
+    async with FakeAsterisk(secret=SECRET, clock_offset=-300) as asterisk:
+        found = by_name(await diagnose(str(write_config(tmp_path, asterisk.port))))
+    check = found["PBX clock"]
+    assert not check.ok
+    assert check.message.startswith("this machine and Asterisk differ by +30")  # ~ +300 s
+    assert check.fix == "run NTP (systemd-timesyncd or chrony) on both machines"
+
+
+async def test_store_problems(tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    async with await Store.open(newer):
+        pass
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    async with FakeAsterisk(secret=SECRET) as asterisk:
+        found = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, store=newer))))
+        current = tmp_path / "current.db"
+        async with await Store.open(current):
+            pass
+        ok = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, store=current))))
+        bad = tmp_path / "not-a-store.db"
+        bad.write_text("hello")
+        broken = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, store=bad))))
+    assert found["store"].message == (
+        f"schema {SCHEMA_VERSION + 1} is newer than this textback ({SCHEMA_VERSION})"
+    )
+    assert ok["store"].message == f"{current} is writable, schema {SCHEMA_VERSION} is current"
+    assert not broken["store"].ok
+    assert broken["store"].message.startswith(f"{bad} is not a textback store")
+
+
+async def test_modem_absent_silent_and_unregistered(tmp_path: Path) -> None:
+    async with FakeAsterisk(secret=SECRET) as asterisk:
+        missing = tmp_path / "ttyUSB9"
+        found = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, modem=missing))))
+        assert found["modem"].line() == (
+            f"FAIL modem: no device at {missing} - fix: plug the modem in;"
+            " use its /dev/serial/by-id/ name for modem.port"
+        )
+        engine = ModemEngine(registered=False)
+        async with SimulatedModem(tmp_path / "ttyUSB0", engine) as modem:
+            config = write_config(tmp_path, asterisk.port, modem=modem.path)
+            found = by_name(await diagnose(str(config), modem_wait=5))
+    assert found["modem"].message == "the SIM is not registered, signal 20/31"
+    assert found["modem"].fix == "check the SIM's service and the antenna"
+
+
+async def test_smtp_unreachable_and_refusing_the_login(tmp_path: Path) -> None:
+    mail = MailCatcher(credentials=("textback@acme.example", "right"))
+    await mail.start()
+    smtp = (
+        f"smtp: {{host: 127.0.0.1, port: {mail.port}, security: none,"
+        " username: textback@acme.example, password: wrong, sender: t@acme.example}\n"
+    )
+    try:
+        async with FakeAsterisk(secret=SECRET) as asterisk:
+            refused = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, smtp=smtp))))
+            await mail.stop()
+            down = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, smtp=smtp))))
+    finally:
+        await mail.stop()
+    assert refused["SMTP"].message.startswith(f"127.0.0.1:{mail.port} refused the login: 535")
+    assert refused["SMTP"].fix == "check smtp.username and SMTP_PASSWORD"
+    assert down["SMTP"].message.startswith(f"cannot reach 127.0.0.1:{mail.port}")
+
+
+async def test_the_command_exits_non_zero_on_any_failure(tmp_path: Path) -> None:
+    async with FakeAsterisk(secret=SECRET) as asterisk:
+        good = write_config(tmp_path, asterisk.port)
+        code, out, err = await textback("doctor", "--config", str(good))
+        assert code == 0, out + err
+        assert "FAIL" not in out
+        bad = write_config(tmp_path, asterisk.port, secret="wrong")
+        code, out, err = await textback("doctor", "--config", str(bad))
+    assert code == 1
+    assert "FAIL AMI login" in out
+    assert "1 problem(s) found" in err
+    assert "wrong" not in out + err  # the secret is never printed
+
+
+@pytest.mark.parametrize("year", [2019])
+def test_a_clock_in_the_past(year: int, tmp_path: Path) -> None:
+    from bridge.config import load_config
+    from bridge.doctor import check_clock
+
+    config = load_config(write_config(tmp_path, 5038))
+    check = check_clock(config, datetime(year, 1, 1, tzinfo=UTC))
+    assert check.line() == (
+        "FAIL clock: this machine thinks it is 2019-01-01 - fix: set the clock and run NTP"
+    )
