@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 from bridge.calls import DetectionRules
 from bridge.config import AmiConfig
+from bridge.daemon import Bridge
 from bridge.sim.ami_server import FakeAsterisk
 
 SECRET = "s3cret-for-tests-only"
@@ -59,6 +61,17 @@ async def until_true(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110 -- no event exists to wait on
             await asyncio.sleep(0.005)
+
+
+@contextlib.asynccontextmanager
+async def running(bridge: Bridge) -> AsyncIterator[Bridge]:
+    """The bridge's supervisor running for the block, cancelled and awaited after."""
+    task = asyncio.create_task(bridge.run())
+    try:
+        yield bridge
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def example_config(

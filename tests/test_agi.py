@@ -22,7 +22,7 @@ from bridge.daemon import Bridge
 from bridge.sim.agi_client import AgiCall, run_agi
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, until, until_true
+from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace
 
 LINKEDID = "1795617278.10"  # the call in 02_noanswer.ami
@@ -177,38 +177,35 @@ async def test_one_text_whichever_reports_the_call(
 ) -> None:
     agi_port = free_port()
     config = office(asterisk, tmp_path, agi_port)
-    async with await Store.open(config.store.path) as store:
-        bridge = Bridge(config, store)
-        task = asyncio.create_task(bridge.run())
-        try:
-            async with asyncio.timeout(5):
-                await asterisk.wait_for(lambda: asterisk.sessions == 1)
-                assert bridge.agi is not None
-                await bridge.agi.ready.wait()
-            for source in reports:
-                if source == "agi":
-                    await run_agi("127.0.0.1", agi_port, AgiCall(arguments=SHIPPED_ARGS))
-                else:
-                    await asterisk.play(recorded_events(trace("02_noanswer.ami")))
+    async with (
+        await Store.open(config.store.path) as store,
+        running(Bridge(config, store)) as bridge,
+    ):
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+            assert bridge.agi is not None
+            await bridge.agi.ready.wait()
+        for source in reports:
+            if source == "agi":
+                await run_agi("127.0.0.1", agi_port, AgiCall(arguments=SHIPPED_ARGS))
+            else:
+                await asterisk.play(recorded_events(trace("02_noanswer.ami")))
 
-                async def decided() -> bool:
-                    return len(await store.recent_calls()) == 1
+            async def decided() -> bool:
+                return len(await store.recent_calls()) == 1
 
-                await until_true(decided)
-                await until(lambda: len(asterisk.messages) == 1)
-            # Both reports are in: still one call, one text.
-            (call,) = await store.recent_calls()
-            assert (call.linkedid, call.outcome, call.reason) == (
-                LINKEDID,
-                Outcome.MISSED.value,
-                Reason.NOANSWER.value,
-            )
-            assert call.source == reports[0]
-            assert call.caller == CALLER
-            assert len(asterisk.messages) == 1
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await until_true(decided)
+            await until(lambda: len(asterisk.messages) == 1)
+        # Both reports are in: still one call, one text.
+        (call,) = await store.recent_calls()
+        assert (call.linkedid, call.outcome, call.reason) == (
+            LINKEDID,
+            Outcome.MISSED.value,
+            Reason.NOANSWER.value,
+        )
+        assert call.source == reports[0]
+        assert call.caller == CALLER
+        assert len(asterisk.messages) == 1
     assert len(asterisk.messages) == 1
 
 
@@ -222,23 +219,20 @@ async def test_an_answered_or_internal_call_reported_over_agi_is_not_texted(
         uniqueid="2.2", callerid="201", context="from-internal", extension="202", dnid="202",
         arguments=("linkedid=2.2", "dialstatus=NOANSWER"),
     )  # fmt: skip
-    async with await Store.open(config.store.path) as store:
-        bridge = Bridge(config, store)
-        task = asyncio.create_task(bridge.run())
-        try:
-            async with asyncio.timeout(5):
-                assert bridge.agi is not None
-                await bridge.agi.ready.wait()
-            await run_agi("127.0.0.1", agi_port, answered)
-            await run_agi("127.0.0.1", agi_port, internal)
+    async with (
+        await Store.open(config.store.path) as store,
+        running(Bridge(config, store)) as bridge,
+    ):
+        async with asyncio.timeout(5):
+            assert bridge.agi is not None
+            await bridge.agi.ready.wait()
+        await run_agi("127.0.0.1", agi_port, answered)
+        await run_agi("127.0.0.1", agi_port, internal)
 
-            async def both() -> bool:
-                return len(await store.recent_calls()) == 2
+        async def both() -> bool:
+            return len(await store.recent_calls()) == 2
 
-            await until_true(both)
-            outcomes = {c.linkedid: c.outcome for c in await store.recent_calls()}
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await until_true(both)
+        outcomes = {c.linkedid: c.outcome for c in await store.recent_calls()}
     assert outcomes == {"1.1": "answered", "2.2": "internal"}
     assert asterisk.messages == []

@@ -20,7 +20,7 @@ from bridge.daemon import Bridge
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, until
+from tests.conftest import SECRET, fast_ami, running, until
 from tests.expected import CALLER, REAL_TRACES, trace
 
 
@@ -60,17 +60,14 @@ async def running_bridge(
 ) -> AsyncIterator[tuple[Bridge, asyncio.Queue[CallDecision]]]:
     decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
     config = bridge_config(asterisk.port, tmp_path / "textback.db", **ami)
-    async with await Store.open(config.store.path) as store:
-        bridge = Bridge(config, store, on_decision=decisions.put_nowait)
-        task = asyncio.create_task(bridge.run())
-        try:
-            async with asyncio.timeout(5):
-                await asterisk.wait_for(lambda: asterisk.sessions == 1)
-                await asterisk.wait_for(lambda: _count(asterisk, "CoreShowChannels") == 1)
-            yield bridge, decisions
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with (
+        await Store.open(config.store.path) as store,
+        running(Bridge(config, store, on_decision=decisions.put_nowait)) as bridge,
+    ):
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+            await asterisk.wait_for(lambda: _count(asterisk, "CoreShowChannels") == 1)
+        yield bridge, decisions
 
 
 def _count(asterisk: FakeAsterisk, action: str) -> int:

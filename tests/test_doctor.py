@@ -49,6 +49,13 @@ store: {{path: {store or tmp_path / "textback.db"}}}
     return path
 
 
+def smtp_section(port: int, password: str) -> str:
+    return (
+        f"smtp: {{host: 127.0.0.1, port: {port}, security: none,"
+        f" username: textback@acme.example, password: {password}, sender: t@acme.example}}\n"
+    )
+
+
 def by_name(checks: list[Check]) -> dict[str, Check]:
     return {check.name: check for check in checks}
 
@@ -56,10 +63,7 @@ def by_name(checks: list[Check]) -> dict[str, Check]:
 async def test_all_well(tmp_path: Path) -> None:
     mail = MailCatcher(credentials=("textback@acme.example", "smtp-pass"))
     await mail.start()
-    smtp = (
-        f"smtp: {{host: 127.0.0.1, port: {mail.port}, security: none,"
-        " username: textback@acme.example, password: smtp-pass, sender: t@acme.example}\n"
-    )
+    smtp = smtp_section(mail.port, "smtp-pass")
     try:
         async with (
             FakeAsterisk(secret=SECRET) as asterisk,
@@ -176,10 +180,7 @@ async def test_modem_absent_silent_and_unregistered(tmp_path: Path) -> None:
 async def test_smtp_unreachable_and_refusing_the_login(tmp_path: Path) -> None:
     mail = MailCatcher(credentials=("textback@acme.example", "right"))
     await mail.start()
-    smtp = (
-        f"smtp: {{host: 127.0.0.1, port: {mail.port}, security: none,"
-        " username: textback@acme.example, password: wrong, sender: t@acme.example}\n"
-    )
+    smtp = smtp_section(mail.port, "wrong")
     try:
         async with FakeAsterisk(secret=SECRET) as asterisk:
             refused = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, smtp=smtp))))

@@ -24,7 +24,7 @@ from bridge.transports import Transports
 from sms_gateway.base import SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.sip_messages import SipMessageTransport, sip_number
-from tests.conftest import SECRET, fast_ami, until, until_true
+from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace
 from tests.test_store import decision
 
@@ -70,21 +70,18 @@ async def test_a_missed_call_is_texted_back_with_messagesend(
 ) -> None:
     config = settings(asterisk, tmp_path)
     decided: asyncio.Queue[CallDecision] = asyncio.Queue()
-    async with await Store.open(config.store.path) as store:
-        bridge = Bridge(config, store, on_decision=decided.put_nowait)
-        task = asyncio.create_task(bridge.run())
-        try:
-            async with asyncio.timeout(5):
-                await asterisk.wait_for(lambda: asterisk.sessions == 1)
-            await asterisk.play(recorded_events(trace("02_noanswer.ami")))
+    async with (
+        await Store.open(config.store.path) as store,
+        running(Bridge(config, store, on_decision=decided.put_nowait)),
+    ):
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+        await asterisk.play(recorded_events(trace("02_noanswer.ami")))
 
-            async def sent() -> bool:  # Asterisk's answer reached the store
-                return [r["state"] for r in await store.outbox()] == ["sent"]
+        async def sent() -> bool:  # Asterisk's answer reached the store
+            return [r["state"] for r in await store.outbox()] == ["sent"]
 
-            await until_true(sent)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await until_true(sent)
         (row,) = await store.outbox()
     (sent,) = asterisk.messages
     assert sent.destination == f"pjsip:provider-trunk/sip:{CALLER}@{PROVIDER}"
@@ -152,36 +149,31 @@ async def test_an_inbound_text_through_the_shipped_dialplan_lands_in_its_thread(
     asterisk: FakeAsterisk, tmp_path: Path
 ) -> None:
     config = settings(asterisk, tmp_path)
-    async with await Store.open(config.store.path) as store:
-        bridge = Bridge(config, store)
-        task = asyncio.create_task(bridge.run())
-        try:
-            async with asyncio.timeout(5):
-                await asterisk.wait_for(lambda: asterisk.sessions == 1)
-            await asterisk.play(recorded_events(trace("02_noanswer.ami")))
-            await until(lambda: len(asterisk.messages) == 1)
-            body = "Hi, it's Jane (from Elm St.)\nWater through the ceiling - ¿hoy? 🙏 {50%}"
-            await asterisk.inbound_text(
-                f'"Jane Caller" <sip:{CALLER}@{PROVIDER}>', f"sip:{MAIN}@{PROVIDER}", body
-            )
+    async with (
+        await Store.open(config.store.path) as store,
+        running(Bridge(config, store)),
+    ):
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+        await asterisk.play(recorded_events(trace("02_noanswer.ami")))
+        await until(lambda: len(asterisk.messages) == 1)
+        body = "Hi, it's Jane (from Elm St.)\nWater through the ceiling - ¿hoy? 🙏 {50%}"
+        await asterisk.inbound_text(
+            f'"Jane Caller" <sip:{CALLER}@{PROVIDER}>', f"sip:{MAIN}@{PROVIDER}", body
+        )
 
-            async def replied() -> bool:
-                threads = await store.threads()
-                return bool(threads) and threads[0].status == "replied"
+        async def replied() -> bool:
+            threads = await store.threads()
+            return bool(threads) and threads[0].status == "replied"
 
-            await until_true(replied)
-            (thread,) = await store.threads()
-            assert (thread.id, thread.caller, thread.last_reply) == (1, CALLER, body)
-            # STOP over SIP is honoured, and confirmed over SIP.
-            await asterisk.inbound_text(
-                f"sip:{CALLER}@{PROVIDER}", f"sip:{MAIN}@{PROVIDER}", "STOP"
-            )
-            await until(lambda: len(asterisk.messages) == 2)
-            assert "unsubscribed" in asterisk.messages[1].body
-            assert await store.is_opted_out(CALLER)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await until_true(replied)
+        (thread,) = await store.threads()
+        assert (thread.id, thread.caller, thread.last_reply) == (1, CALLER, body)
+        # STOP over SIP is honoured, and confirmed over SIP.
+        await asterisk.inbound_text(f"sip:{CALLER}@{PROVIDER}", f"sip:{MAIN}@{PROVIDER}", "STOP")
+        await until(lambda: len(asterisk.messages) == 2)
+        assert "unsubscribed" in asterisk.messages[1].body
+        assert await store.is_opted_out(CALLER)
 
 
 def test_sip_from_headers_give_the_number() -> None:

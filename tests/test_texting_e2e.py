@@ -20,7 +20,7 @@ from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
 from bridge.store import OutgoingText, Store
 from sms_gateway.gsm_modem import GsmModemTransport
-from tests.conftest import SECRET, fast_ami, until, until_true
+from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace
 
 NO_ALERTS = {"missed_call": [], "reply": [], "reminder": []}
@@ -89,16 +89,13 @@ async def office(
         async with await Store.open(config.store.path) as store:
             assert config.modem is not None
             transport = GsmModemTransport(config.modem, reconnect_min=0.02, reconnect_max=0.1)
-            bridge = Bridge(config, store, on_decision=decisions.put_nowait, transport=transport)
-            task = asyncio.create_task(bridge.run())
-            try:
+            async with running(
+                Bridge(config, store, on_decision=decisions.put_nowait, transport=transport)
+            ) as bridge:
                 async with asyncio.timeout(5):
                     await asterisk.wait_for(lambda: asterisk.sessions == 1)
                     await transport.wait_ready()
                 yield Office(asterisk, modem, bridge, decisions)
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_missed_call_is_texted_back_once(tmp_path: Path) -> None:
