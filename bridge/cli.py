@@ -146,12 +146,23 @@ def check_config(config_path: str) -> None:
     table.add_row("internal contexts", ", ".join(pbx.internal_contexts) or "-")
     for line in config.lines:
         owners = ", ".join(line.owners) or "no owner"
-        table.add_row("line", cell(f"{line.name}: {display(line.did)} ({line.did}) -> {owners}"))
+        via = f", texts by {' then '.join(line.transports)}" if line.transports else ""
+        table.add_row(
+            "line", cell(f"{line.name}: {display(line.did)} ({line.did}) -> {owners}{via}")
+        )
     for owner in config.owners:
         reach = ", ".join(x for x in (owner.email, owner.mobile) if x) or "no contact"
-        table.add_row("owner", cell(f"{owner.id}: {owner.name} ({reach})"))
+        on_call = ", on call" if owner.on_call else ""
+        table.add_row("owner", cell(f"{owner.id}: {owner.name} ({reach}){on_call}"))
     if config.modem:
         table.add_row("modem", cell(f"{config.modem.port} at {config.modem.baudrate} bps"))
+    if config.sip:
+        sip = config.sip
+        table.add_row("sip", cell(f"MessageSend via pjsip:{sip.endpoint}, sip:<number>@{sip.host}"))
+    if config.agi:
+        agi = config.agi
+        allowed = ", ".join(str(n) for n in agi.allow)
+        table.add_row("fastagi", cell(f"{agi.host}:{agi.port}, answering {allowed}"))
     if config.smtp:
         smtp = config.smtp
         login = f"{smtp.username}, password {smtp.password}" if smtp.username else "no login"
@@ -164,6 +175,15 @@ def check_config(config_path: str) -> None:
         if not texting.enabled
         else f"cooldown {texting.cooldown_hours:g} h per caller, at most {texting.max_per_hour}"
         f" an hour, too late after {texting.expire_after_minutes:g} min",
+    )
+    follow = config.follow_up
+    nudge = f"after {follow.nudge.after_hours:g} h" if follow.nudge.enabled else "off"
+    table.add_row(
+        "follow-up",
+        f"remind after {follow.reply_wait_minutes:g} min without a reply"
+        f" ({follow.action_wait_minutes:g} min for an unanswered reply), cold"
+        f" {follow.cold_after_hours:g} h later, digest at {follow.digest_at:%H:%M},"
+        f" nudge {nudge}",
     )
     _console.print(table)
     for label, template in (
