@@ -292,11 +292,19 @@ def _one_at_a_time(
     method: Callable[Concatenate[Store, _P], Coroutine[Any, Any, _T]],
 ) -> Callable[Concatenate[Store, _P], Coroutine[Any, Any, _T]]:
     """Store methods share one connection: run them one at a time, so one
-    coroutine's transaction is never joined, or committed, by another's."""
+    coroutine's transaction is never joined, or committed, by another's; and
+    roll back whatever a failing one left open."""
 
     async def serialized(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         async with self._lock:
-            return await method(self, *args, **kwargs)
+            try:
+                return await method(self, *args, **kwargs)
+            except BaseException:
+                # A failed write must not leave its transaction open, holding
+                # the database's write lock for whoever comes next.
+                if self._db.in_transaction:
+                    await asyncio.shield(self._db.rollback())
+                raise
 
     serialized.__name__, serialized.__doc__ = method.__name__, method.__doc__
     return serialized

@@ -203,3 +203,59 @@ async def test_concurrent_writers_never_share_a_transaction(tmp_path: Path) -> N
         )  # fmt: skip
         assert len(await store.recent_calls(100)) == 30
         assert len(await store.outbox(100)) == 31
+
+
+async def test_a_version_6_store_upgrades_keeping_its_texts_and_alerts(tmp_path: Path) -> None:
+    """Migration 7 rebuilds outbox and alerts: nothing in them may be lost."""
+    from bridge.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for migration in MIGRATIONS[:6]:
+            for statement in migration:
+                db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (6)")
+        db.execute(
+            "INSERT INTO threads (caller, line, status, created_at, last_activity_at)"
+            " VALUES ('+15125559876', '+15125550100', 'awaiting_reply', 't0', 't0')"
+        )
+        db.execute(
+            "INSERT INTO outbox (kind, to_number, body, parts, state, created_at,"
+            " next_attempt_at, expires_at, refs, delivered_refs, maybe_sent, thread_id)"
+            " VALUES ('textback', '+15125559876', 'héllo 👍', 1, 'sent', 't0', 't0', 't1',"
+            " '[7]', '[7]', 1, 1)"
+        )
+        db.execute(
+            "INSERT INTO alerts (thread_id, owner_id, channel, kind, recipient, subject,"
+            " body_text, message_id, state, next_attempt_at, created_at)"
+            " VALUES (1, 'mike', 'email', 'reply', 'm@x.example', 's', 'b', '<a@x>', 'sent',"
+            " 't0', 't0')"
+        )
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        (text,) = await store.outbox()
+        assert (text["body"], text["refs"], text["maybe_sent"], text["from_line"]) == (
+            "héllo 👍", "[7]", 1, "+15125550100",  # the line filled in from the thread
+        )  # fmt: skip
+        (alert,) = await store.alerts()
+        assert (alert["message_id"], alert["state"]) == ("<a@x>", "sent")
+        # The rebuilt table takes the new kinds; its CHECK still refuses nonsense.
+        nudge = OutgoingText("+15125559876", "hi", 1, T0, kind="nudge")
+        await store.queue_text(nudge, thread_id=1)
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.queue_text(OutgoingText("+1", "x", 1, T0, kind="spam"))
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+async def test_a_failed_write_leaves_no_transaction_open(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with await Store.open(path) as store:
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.queue_text(OutgoingText("+1", "x", 1, T0, kind="spam"))
+        # Another process can write at once: no lock was left behind.
+        with sqlite3.connect(path, timeout=0.1) as other:
+            other.execute("INSERT INTO schema_version VALUES (0)")
+        assert await store.queue_text(OutgoingText("+15125559876", "ok", 1, T0)) == 1
