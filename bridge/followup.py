@@ -60,10 +60,9 @@ def nudge_due(state: FollowUpState, now: datetime, rules: FollowUpConfig) -> boo
     )
 
 
-def nudge_allowed(number: str, now: datetime, fallback_zone: str, texts_last_day: int) -> bool:
-    """Daytime where the homeowner is (every zone their number may be in) and
-    under the daily cap."""
-    return texts_last_day < MAX_TEXTS_A_DAY and all(
+def in_daytime(number: str, now: datetime, fallback_zone: str) -> bool:
+    """8 am to 8 pm where the homeowner is - in every zone their number may be in."""
+    return all(
         NUDGE_HOURS[0] <= now.astimezone(zone).time() < NUDGE_HOURS[1]
         for zone in zones_of(number, fallback_zone)
     )
@@ -141,15 +140,15 @@ class FollowUpWorker:
     async def _nudge(self, state: FollowUpState, now: datetime) -> None:
         if not self.sms or await self.store.is_opted_out(state.caller):
             return
-        sent = await self.store.texts_to(state.caller, now - timedelta(hours=24))
-        if not nudge_allowed(state.caller, now, self.config.business.timezone, sent):
+        if not in_daytime(state.caller, now, self.config.business.timezone):
             return  # looked at again next tick: it may be daytime there by then
         body = textback.fill(
             self.config, self.config.follow_up.nudge.template, state.line, first_text=False
         )
         parts = templates.sms_size(body).parts
         text = OutgoingText(state.caller, body, parts, now + timedelta(hours=1), kind="nudge")
-        if await self.store.nudge(state, text):
+        # The daily cap is checked by the store, in the transaction that queues it.
+        if await self.store.nudge(state, text, cap=(MAX_TEXTS_A_DAY, timedelta(hours=24))):
             log.info("nudged %s on thread #%d", display(state.caller), state.thread_id)
             self._on_queued()
 

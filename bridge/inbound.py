@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 _CONFIRM_TTL = timedelta(hours=1)
 _ANSWER_TTL = timedelta(hours=24)  # an owner's answer is still worth sending late
+# Notes to an owner (usage, "marked handled") at most this often: an auto-reply
+# on the owner's phone must not ping-pong with the bridge.
+_NOTICES_PER_WINDOW, _NOTICE_WINDOW = 3, timedelta(minutes=10)
 
 
 class InboundHandler:
@@ -91,15 +94,12 @@ class InboundHandler:
         )
         command = owner_commands.parse(text.body)
         if isinstance(command, owner_commands.Unknown):
-            await self._answer(number, owner_commands.USAGE, None, kind="owner_notice")
+            await self._notify_owner(number, owner_commands.USAGE, None)
             return
         found = await self.store.thread(command.thread)
         if found is None:
-            await self._answer(
-                number,
-                f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}",
-                None,
-                kind="owner_notice",
+            await self._notify_owner(
+                number, f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}"
             )
             return
         thread = found[0]
@@ -107,17 +107,14 @@ class InboundHandler:
         if isinstance(command, owner_commands.Handled):
             await self.store.owner_action(thread.id, owner.id, command.how, inbox_id=inbox_id)
             log.info("thread #%d (%s) handled by %s (%s)", thread.id, who, owner.id, command.how)
-            await self._answer(
-                number, f"#{thread.id} {who} marked handled.", thread.id, kind="owner_notice"
-            )
+            await self._notify_owner(number, f"#{thread.id} {who} marked handled.", thread.id)
             return
         if thread.status == "opted_out" or await self.store.is_opted_out(thread.caller):
-            await self._answer(
+            await self._notify_owner(
                 number,
                 f"#{thread.id} {who} opted out of texts, so nothing was sent."
                 f" Call them: {thread.caller}",
                 thread.id,
-                kind="owner_notice",
             )
             return
         size = templates.sms_size(command.text)
@@ -126,6 +123,18 @@ class InboundHandler:
         )
         await self.store.owner_action(thread.id, owner.id, "reply", inbox_id=inbox_id, reply=answer)
         log.info("%s answered thread #%d (%s)", owner.id, thread.id, who)
+        self._on_queued()
+
+    async def _notify_owner(self, number: str, body: str, thread_id: int | None = None) -> None:
+        size = templates.sms_size(body)
+        queued = await self.store.queue_text(
+            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, "owner_notice"),
+            thread_id=thread_id,
+            cap=(_NOTICES_PER_WINDOW, _NOTICE_WINDOW),
+        )
+        if queued is None:
+            log.warning("not answering %s again so soon (an auto-reply?)", display(number))
+            return
         self._on_queued()
 
     async def delivery_report(self, report: DeliveryReport) -> None:
@@ -143,12 +152,10 @@ class InboundHandler:
             at=self.clock(),
         )
 
-    async def _answer(
-        self, number: str, body: str, thread_id: int | None, *, kind: str = "confirmation"
-    ) -> None:
+    async def _answer(self, number: str, body: str, thread_id: int) -> None:
         size = templates.sms_size(body)
         await self.store.queue_text(
-            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, kind=kind),
+            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, "confirmation"),
             thread_id=thread_id,
         )
         self._on_queued()

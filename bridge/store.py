@@ -713,22 +713,37 @@ class Store:
 
     @_one_at_a_time
     async def queue_text(
-        self, text: OutgoingText, *, linkedid: str | None = None, thread_id: int | None = None
-    ) -> int:
-        now = _iso(self._clock())
+        self,
+        text: OutgoingText,
+        *,
+        linkedid: str | None = None,
+        thread_id: int | None = None,
+        cap: tuple[int, timedelta] | None = None,
+    ) -> int | None:
+        """Queue a text; its id. With ``cap`` (n, window): only if fewer than n
+        texts of its kind went to its number within the window - checked and
+        queued in one statement, so two texts arriving at once cannot both pass.
+        None when the cap held it back."""
+        now = self._clock()
+        limit, window = cap if cap is not None else (None, timedelta(0))
+        live = ",".join("?" * len(_LIVE_STATES))
         async with self._db.execute(
-            """
+            f"""
             INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,
                                 next_attempt_at, expires_at, thread_id)
-            VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING id
-            """,
-            (text.kind, linkedid, text.to_number, text.body, text.parts, now, now,
-             _iso(text.expires_at), thread_id),
+            SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?
+             WHERE ? IS NULL OR ? > (SELECT count(*) FROM outbox
+                                     WHERE to_number = ? AND kind = ? AND created_at >= ?
+                                       AND state IN ({live}))
+            RETURNING id
+            """,  # noqa: S608 -- placeholders only
+            (text.kind, linkedid, text.to_number, text.body, text.parts, _iso(now), _iso(now),
+             _iso(text.expires_at), thread_id,
+             limit, limit, text.to_number, text.kind, _iso(now - window), *_LIVE_STATES),
         ) as cursor:  # fmt: skip
             row = await cursor.fetchone()
         await self._db.commit()
-        assert row is not None
-        return int(row[0])
+        return int(row[0]) if row is not None else None
 
     @_one_at_a_time
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
@@ -1010,8 +1025,15 @@ class Store:
         return await self._change_thread(state, "status = 'cold'", None)
 
     @_one_at_a_time
-    async def nudge(self, state: FollowUpState, text: OutgoingText) -> bool:
-        """Queue the thread's one nudge, unless the thread moved on."""
+    async def nudge(
+        self, state: FollowUpState, text: OutgoingText, *, cap: tuple[int, timedelta]
+    ) -> bool:
+        """Queue the thread's one nudge - unless the thread moved on, or ``cap``
+        (n texts of any kind to the number within a window) is reached."""
+        limit, window = cap
+
+        async def under_cap() -> bool:
+            return await self._count_texts_to(text.to_number, self._clock() - window) < limit
 
         async def queue() -> None:
             now = _iso(self._clock())
@@ -1025,19 +1047,24 @@ class Store:
                  state.thread_id),
             )  # fmt: skip
 
-        return await self._change_thread(state, "nudged_at = :now", queue)
+        return await self._change_thread(state, "nudged_at = :now", queue, guard=under_cap)
 
     async def _change_thread(
         self,
         state: FollowUpState,
         assignments: str,
         also: Callable[[], Coroutine[Any, Any, object]] | None,
+        *,
+        guard: Callable[[], Coroutine[Any, Any, bool]] | None = None,
     ) -> bool:
         """Update a thread only if it is as ``state`` saw it, with ``also`` in the
         same transaction: a restart or a racing reply can never double a reminder."""
         db = self._db
         try:
             await db.execute("BEGIN IMMEDIATE")
+            if guard is not None and not await guard():
+                await db.rollback()
+                return False
             async with db.execute(
                 f"UPDATE threads SET {assignments} WHERE id = :id AND status = :status"  # noqa: S608 -- our own assignments
                 " AND last_activity_at = :since AND reminded_at IS :reminded"
@@ -1060,9 +1087,8 @@ class Store:
             raise
         return changed
 
-    @_one_at_a_time
-    async def texts_to(self, number: str, since: datetime) -> int:
-        """Texts to ``number`` queued or sent since ``since`` (the nudge's 3-a-day cap)."""
+    async def _count_texts_to(self, number: str, since: datetime) -> int:
+        """Texts of any kind to ``number`` queued or sent since ``since``."""
         live = ",".join("?" * len(_LIVE_STATES))
         async with self._db.execute(
             f"SELECT count(*) FROM outbox WHERE to_number = ? AND created_at >= ?"  # noqa: S608 -- placeholders only

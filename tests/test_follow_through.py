@@ -15,7 +15,7 @@ from bridge.alerts import AlertWorker
 from bridge.calls import Outcome
 from bridge.cli import main
 from bridge.config import Config
-from bridge.followup import FollowUpWorker, nudge_allowed
+from bridge.followup import FollowUpWorker, in_daytime
 from bridge.sim.mail import MailCatcher
 from bridge.store import OutgoingText, Store
 from tests.conftest import until
@@ -204,29 +204,25 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    ("utc_hour", "texts_today", "allowed"),
+    ("utc_hour", "allowed"),
     [
-        (13, 0, False),  # 7:00 in Austin: too early
-        (14, 0, True),  # 8:00
-        (1, 0, True),  # 19:00 the evening before
-        (2, 0, False),  # 20:00: too late
-        (18, 2, True),
-        (18, 3, False),  # the third text today was the last
+        (13, False),  # 7:00 in Austin: too early
+        (14, True),  # 8:00
+        (1, True),  # 19:00 the evening before
+        (2, False),  # 20:00: too late
     ],
 )
-def test_the_nudge_keeps_to_the_homeowners_daytime_and_the_daily_cap(
-    utc_hour: int, texts_today: int, allowed: bool
-) -> None:
+def test_the_nudge_keeps_to_the_homeowners_daytime(utc_hour: int, allowed: bool) -> None:
     moment = datetime(2026, 11, 25, utc_hour, 0, tzinfo=UTC)
-    assert nudge_allowed(CALLER, moment, "America/New_York", texts_today) is allowed
+    assert in_daytime(CALLER, moment, "America/New_York") is allowed
 
 
 def test_the_nudge_uses_the_area_codes_time_zone() -> None:
     noon_in_chicago = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
     late_evening = datetime(2026, 11, 26, 3, 30, tzinfo=UTC)  # 21:30 Chicago, 19:30 LA
-    assert nudge_allowed("+13105550142", late_evening, "America/Chicago", 0)  # Los Angeles
-    assert not nudge_allowed(CALLER, late_evening, "America/Chicago", 0)  # Austin
-    assert nudge_allowed("+13105550142", noon_in_chicago, "America/Chicago", 0)
+    assert in_daytime("+13105550142", late_evening, "America/Chicago")  # Los Angeles
+    assert not in_daytime(CALLER, late_evening, "America/Chicago")  # Austin
+    assert in_daytime("+13105550142", noon_in_chicago, "America/Chicago")
 
 
 async def test_one_nudge_only_in_daytime_and_never_after_an_opt_out(tmp_path: Path) -> None:

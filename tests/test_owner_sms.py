@@ -129,3 +129,23 @@ async def test_an_urgent_reply_pages_the_on_call_owner_after_hours(tmp_path: Pat
         assert texts_to(o, SUE)[0].endswith(f"Call them: {CALLER}")
         # Nobody was texted for the missed call or the ordinary reply.
         assert texts_to(o, MIKE) == []
+
+
+async def test_an_owners_auto_reply_cannot_start_a_ping_pong(tmp_path: Path) -> None:
+    mike = {"id": "mike", "name": "Mike", "mobile": MIKE}
+    async with office(tmp_path, owners=[mike]) as o:
+        store = o.bridge.store
+        for n in range(5):
+            o.modem.receive(MIKE, f"I'm driving, I'll get back to you ({n})")
+
+        async def all_stored() -> bool:
+            return len([r for r in await store.inbox() if r["owner_id"] == "mike"]) == 5
+
+        await until_true(all_stored)
+
+        async def notices_settled() -> bool:
+            rows = [r for r in await store.outbox() if r["kind"] == "owner_notice"]
+            return len(rows) == 3 and all(r["state"] == "sent" for r in rows)
+
+        await until_true(notices_settled)
+        assert texts_to(o, MIKE) == [owner_commands.USAGE] * 3
