@@ -336,6 +336,31 @@ def doctor(config_path: str, modem_wait: float) -> None:
         sys.exit(EXIT_FAILURE)
 
 
+@main.command()
+@config_option
+@click.argument("number", type=int)
+@click.option("--by", "owner_id", required=True, metavar="OWNER", help="Who handled it (owner id).")
+@click.option("--called", is_flag=True, help="They called the caller back (else: done).")
+def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
+    """Mark thread NUMBER handled from the office, as `DONE 12` by text does."""
+    config = _load(config_path)
+    if owner_id not in {owner.id for owner in config.owners}:
+        known = ", ".join(owner.id for owner in config.owners) or "none"
+        _fail(f"no owner {owner_id!r} in {config_path} (owners: {known})", EXIT_USAGE)
+
+    async def mark(store: Store) -> str | None:
+        found = await store.thread(number)
+        if found is None:
+            return None
+        await store.owner_action(number, owner_id, "called" if called else "done")
+        return found[0].caller
+
+    caller = _with_store(config, mark)
+    if caller is None:
+        _fail(f"there is no thread #{number}", EXIT_USAGE)
+    _console.print(cell(f"#{number} {display(caller)} marked handled by {owner_id}"))
+
+
 def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:
     """Run one query against the store, for commands that only read it."""
     if not config.store.path.exists():

@@ -950,12 +950,13 @@ class Store:
         owner_id: str,
         action: str,
         *,
-        inbox_id: int,
+        inbox_id: int | None = None,
         reply: OutgoingText | None = None,
     ) -> None:
         """Record what an owner did on a thread, in one transaction with its effect:
         an answer is queued to the caller (the thread waits for them again);
-        CALLED or DONE closes the thread as handled."""
+        CALLED or DONE closes the thread as handled. ``inbox_id``: the owner's
+        text that asked for it (None from the command line)."""
         assert action in ("reply", "called", "done")
         now = _iso(self._clock())
         db = self._db

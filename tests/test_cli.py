@@ -291,3 +291,15 @@ async def test_threads_and_thread_commands(tmp_path: Path) -> None:
     code, _, err = await textback("thread", "--config", str(config), "9", env=ENV)
     assert code == 2
     assert "there is no thread #9" in err
+    # Office staff close a thread from the desk, as an owner's `CALLED 1` would.
+    code, out, err = await textback(
+        "handled", "--config", str(config), "1", "--by", "mike", "--called", env=ENV
+    )
+    assert (code, out.strip()) == (0, "#1 (512) 555-9876 marked handled by mike"), err
+    code, out, _ = await textback("thread", "--config", str(config), "1", "--json", env=ENV)
+    shown = json.loads(out)
+    assert shown["status"] == "handled"
+    assert any(e["what"] == "owner mike: called" for e in shown["events"])
+    code, _, err = await textback("handled", "--config", str(config), "1", "--by", "bob", env=ENV)
+    assert code == 2
+    assert "no owner 'bob'" in err
