@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 NUDGE_HOURS = (time(8, 0), time(20, 0))  # in the homeowner's own time zone
 MAX_TEXTS_A_DAY = 3  # to one number, every kind of text counted
+NUDGE_WINDOW = timedelta(hours=24)  # how long after it is due a nudge may still go
 
 
 def next_step(
@@ -52,11 +53,15 @@ def next_step(
 
 
 def nudge_due(state: FollowUpState, now: datetime, rules: FollowUpConfig) -> bool:
+    """After ``after_hours`` of silence - but not a day past that (a bridge
+    that was down for days does not nudge week-old leads)."""
+    silent = now - state.waiting_since
+    due = timedelta(hours=rules.nudge.after_hours)
     return (
         rules.nudge.enabled
         and state.status == "awaiting_reply"
         and state.nudged_at is None
-        and now - state.waiting_since >= timedelta(hours=rules.nudge.after_hours)
+        and due <= silent < due + NUDGE_WINDOW
     )
 
 

@@ -248,6 +248,13 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         # The one reminder per wait, and the one nudge per thread.
         "ALTER TABLE threads ADD COLUMN reminded_at TEXT",
         "ALTER TABLE threads ADD COLUMN nudged_at TEXT",
+        # Threads already open are not news: no burst of reminders or nudges
+        # for them on the first start after the upgrade.
+        """
+    UPDATE threads SET reminded_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'),
+                       nudged_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+     WHERE status IN ('new', 'awaiting_reply', 'replied')
+    """,
         # A text from an owner's mobile is a command, not a homeowner's reply.
         "ALTER TABLE inbox ADD COLUMN owner_id TEXT",
         """

@@ -255,6 +255,16 @@ async def test_one_nudge_only_in_daytime_and_never_after_an_opt_out(tmp_path: Pa
         assert len(await nudges()) == 1
 
 
+async def test_no_nudge_a_day_past_its_time(tmp_path: Path) -> None:
+    cfg = settings(tmp_path, nudge={"enabled": True, "after_hours": 4})
+    clock = Clock()  # 9:00 in Austin
+    async with await Store.open(cfg.store.path, clock=clock) as store:
+        await texted_back(store, clock)
+        clock.advance(hours=4 + 24)  # the bridge was down all that time
+        await FollowUpWorker(cfg, store, clock=clock, sms=True).tick()
+        assert [r for r in await store.outbox() if r["kind"] == "nudge"] == []
+
+
 async def test_the_cap_counts_every_text_to_the_number(tmp_path: Path) -> None:
     cfg = settings(tmp_path, nudge={"enabled": True, "after_hours": 1})
     clock = Clock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))

@@ -216,21 +216,25 @@ async def test_a_version_6_store_upgrades_keeping_its_texts_and_alerts(tmp_path:
             for statement in migration:
                 db.execute(statement)
         db.execute("INSERT INTO schema_version VALUES (6)")
+        t0, t1 = "2026-11-24T15:00:00.000+00:00", "2026-11-24T15:30:00.000+00:00"
         db.execute(
             "INSERT INTO threads (caller, line, status, created_at, last_activity_at)"
-            " VALUES ('+15125559876', '+15125550100', 'awaiting_reply', 't0', 't0')"
+            " VALUES ('+15125559876', '+15125550100', 'awaiting_reply', ?, ?)",
+            (t0, t0),
         )
         db.execute(
             "INSERT INTO outbox (kind, to_number, body, parts, state, created_at,"
             " next_attempt_at, expires_at, refs, delivered_refs, maybe_sent, thread_id)"
-            " VALUES ('textback', '+15125559876', 'héllo 👍', 1, 'sent', 't0', 't0', 't1',"
-            " '[7]', '[7]', 1, 1)"
+            " VALUES ('textback', '+15125559876', 'héllo 👍', 1, 'sent', ?, ?, ?,"
+            " '[7]', '[7]', 1, 1)",
+            (t0, t0, t1),
         )
         db.execute(
             "INSERT INTO alerts (thread_id, owner_id, channel, kind, recipient, subject,"
             " body_text, message_id, state, next_attempt_at, created_at)"
             " VALUES (1, 'mike', 'email', 'reply', 'm@x.example', 's', 'b', '<a@x>', 'sent',"
-            " 't0', 't0')"
+            " ?, ?)",
+            (t0, t0),
         )
     async with await Store.open(path) as store:
         assert await store.schema_version() == SCHEMA_VERSION
@@ -240,6 +244,10 @@ async def test_a_version_6_store_upgrades_keeping_its_texts_and_alerts(tmp_path:
         )  # fmt: skip
         (alert,) = await store.alerts()
         assert (alert["message_id"], alert["state"]) == ("<a@x>", "sent")
+        # An open thread from before is not reminded about, nor nudged, all at once.
+        (state,) = await store.open_threads()
+        assert state.reminded_at is not None
+        assert state.nudged_at is not None
         # The rebuilt table takes the new kinds; its CHECK still refuses nonsense.
         nudge = OutgoingText("+15125559876", "hi", 1, T0, kind="nudge")
         await store.queue_text(nudge, thread_id=1)
