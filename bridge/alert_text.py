@@ -104,10 +104,13 @@ def reminder(
         )
     else:
         subject = f"Reminder: call back {who} - no reply since {since}"
-        lines = [f"{who} called at {since} and has not replied to our text (thread #{t}).",
-                 "Call them back before they call someone else."]  # fmt: skip
+        if thread.status == "new":  # no text went out: only a call-back reaches them
+            first = f"{who} called at {since} and no text went out (thread #{t})."
+        else:
+            first = f"{who} has not answered our text sent at {since} (thread #{t})."
+        lines = [first, "Call them back before they call someone else."]
         text = (
-            f"#{t} Reminder: call back {who} (missed at {since}, no reply): {thread.caller}."
+            f"#{t} Reminder: call back {who} (no reply since {since}): {thread.caller}."
             f" 'CALLED {t}' when done."
         )
     return _drafts(chosen, subject, lines, thread.caller, t, text)
