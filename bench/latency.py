@@ -1,4 +1,4 @@
-"""Text-back latency: the caller's hang-up on the AMI socket -> AT+CMGS at the modem.
+"""Text-back latency: the caller's hang-up on the AMI socket -> the text leaving.
 
 The real bridge (AMI link, decision, policy, store, outbox, modem transport)
 runs against the AMI double and the simulated modem on a pty, all in this one
@@ -12,6 +12,10 @@ printed beside the figures, because on a real modem it, not the bridge,
 decides when the 10th or 100th text can go. Baseline, measured in the same
 run: the floor of the two hops alone - an AMI Ping and a bare AT command round
 trip - so the ratio says how much the bridge adds on top of the sockets.
+
+The same is measured for SIP texting (docs/sip.md): hang-up -> the
+MessageSend action arriving at the AMI double, over the bridge's one AMI
+connection, with 1 and 10 ringing at once.
 
     python bench/latency.py [--calls 1000]
 """
@@ -41,7 +45,13 @@ SECRET = "bench-only"  # noqa: S105 -- a loopback double's own
 REAL_RATE_LIMIT = 10  # texts per minute, the config default for a real modem
 
 
-def config(ami_port: int, modem: Path, store: Path) -> Config:
+def config(ami_port: int, modem: Path | None, store: Path) -> Config:
+    """With ``modem`` None, texts go by SIP (MessageSend) instead."""
+    transport: dict[str, object] = (
+        {"modem": {"port": str(modem), "sweep_seconds": 3600, "delivery_reports": False}}
+        if modem is not None
+        else {"sip": {"endpoint": "provider-trunk", "host": "sip.provider.example"}}
+    )
     return Config.model_validate(
         {
             "business": {"name": "Acme Roofing", "hours": {"mon-sun": "00:00-23:59"}},
@@ -49,9 +59,9 @@ def config(ami_port: int, modem: Path, store: Path) -> Config:
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
             "owners": [{"id": "mike", "name": "Mike"}],
             "texting": {"max_per_hour": 10_000, "expire_after_minutes": 600},
-            "modem": {"port": str(modem), "sweep_seconds": 3600, "delivery_reports": False},
             "store": {"path": str(store)},
-        },
+        }
+        | transport,
         context={"region": "US"},
     )
 
@@ -68,6 +78,43 @@ def calls(pbx: callgen.Pbx, first: int, count: int) -> Iterator[Iterator[None]]:
 def _resume(steps: Iterator[None]) -> Iterator[None]:
     yield
     yield from steps
+
+
+async def play_batch(
+    asterisk: FakeAsterisk, pbx: callgen.Pbx, first: int, count: int, hung_up: dict[str, float]
+) -> None:
+    """``count`` missed calls, interleaved; each caller's hang-up time noted."""
+    stream = b"".join(callgen.interleave(pbx, calls(pbx, first, count)))
+    for raw in recorded_events(stream):
+        (message,) = AmiFramer(expect_banner=False).feed(raw)
+        if message.event == "Hangup" and message.get("Uniqueid") == message.get("Linkedid"):
+            hung_up[message.get("CallerIDNum")] = time.monotonic()
+        await asterisk.play([raw])
+
+
+async def measure_sip(concurrency: int, total: int, workdir: Path) -> list[float]:
+    async with FakeAsterisk(secret=SECRET) as asterisk:
+        cfg = config(asterisk.port, None, workdir / f"sip{concurrency}.db")
+        async with await Store.open(cfg.store.path) as store:
+            runner = asyncio.create_task(Bridge(cfg, store).run())
+            try:
+                async with asyncio.timeout(10):
+                    await asterisk.wait_for(lambda: asterisk.sessions == 1)
+                hung_up: dict[str, float] = {}
+                pbx = callgen.Pbx(epoch=1_796_000_000 + concurrency * 10_000)
+                for batch_start in range(0, total, concurrency):
+                    await play_batch(asterisk, pbx, batch_start, concurrency, hung_up)
+                    target = batch_start + concurrency
+                    async with asyncio.timeout(120):
+                        await asterisk.wait_for(lambda n=target: len(asterisk.messages) >= n)
+            finally:
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+    # Destination: pjsip:provider-trunk/sip:+1737...@host
+    return [
+        (sent.at - hung_up[sent.destination.split("sip:")[2].split("@")[0]]) * 1000
+        for sent in asterisk.messages
+    ]
 
 
 async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
@@ -89,14 +136,7 @@ async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
                 hung_up: dict[str, float] = {}
                 pbx = callgen.Pbx(epoch=1_795_000_000 + concurrency * 10_000)
                 for batch_start in range(0, total, concurrency):
-                    stream = b"".join(callgen.interleave(pbx, calls(pbx, batch_start, concurrency)))
-                    for raw in recorded_events(stream):
-                        (message,) = AmiFramer(expect_banner=False).feed(raw)
-                        if message.event == "Hangup" and message.get("Uniqueid") == message.get(
-                            "Linkedid"
-                        ):
-                            hung_up[message.get("CallerIDNum")] = time.monotonic()
-                        await asterisk.play([raw])
+                    await play_batch(asterisk, pbx, batch_start, concurrency, hung_up)
                     target = batch_start + concurrency
                     async with asyncio.timeout(120):
                         # The simulator signals nothing: look until the batch is out.
@@ -176,6 +216,20 @@ async def main() -> None:
                 f"p50_ms_{concurrency}": round(p50, 1),
                 f"p99_ms_{concurrency}": round(p99, 1),
                 f"max_ms_{concurrency}": round(top, 1),
+            }
+        print(
+            f"Hang-up on the AMI socket -> MessageSend at Asterisk (SIP), {args.calls} calls each"
+        )
+        print(
+            f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
+        )
+        for concurrency in (1, 10):
+            latencies = await measure_sip(concurrency, args.calls, workdir)
+            p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
+            print(f"  {concurrency:>16} {p50:>8.1f} {p99:>8.1f} {top:>8.1f} {p99 / floor:>10.1f}")
+            figures |= {
+                f"p50_ms_sip_{concurrency}": round(p50, 1),
+                f"p99_ms_sip_{concurrency}": round(p99, 1),
             }
     per_text = 60_000 / REAL_RATE_LIMIT
     print(

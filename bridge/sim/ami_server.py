@@ -50,6 +50,7 @@ class SentMessage:
     destination: str
     sender: str
     body: str
+    at: float = field(default_factory=time.monotonic)  # when the action arrived
 
 
 @dataclass(eq=False)
