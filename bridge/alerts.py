@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
 import aiosmtplib
 
@@ -50,6 +51,20 @@ def email_message(alert: QueuedAlert, smtp: SmtpConfig, now: datetime) -> EmailM
     if alert.body_html:
         message.add_alternative(alert.body_html, subtype="html")
     return message
+
+
+def smtp_options(smtp: SmtpConfig) -> dict[str, Any]:
+    """aiosmtplib's connection settings from the config (secrets unwrapped here only)."""
+    return {
+        "hostname": smtp.host,
+        "port": smtp.port,
+        "username": smtp.username,
+        "password": smtp.password.get_secret_value() if smtp.password else None,
+        "use_tls": smtp.security == "tls",
+        "start_tls": smtp.security == "starttls",
+        "cert_bundle": str(smtp.ca_file) if smtp.ca_file else None,
+        "timeout": smtp.timeout,
+    }
 
 
 class AlertWorker:
@@ -112,13 +127,7 @@ class AlertWorker:
                     message.as_bytes(policy=_POLICY.clone(linesep="\r\n")),
                     sender=parseaddr(smtp.sender)[1],
                     recipients=[alert.recipient],
-                    hostname=smtp.host,
-                    port=smtp.port,
-                    username=smtp.username,
-                    password=smtp.password.get_secret_value() if smtp.password else None,
-                    use_tls=smtp.security == "tls",
-                    start_tls=smtp.security == "starttls",
-                    timeout=smtp.timeout,
+                    **smtp_options(smtp),
                 )
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 task = asyncio.current_task()

@@ -320,6 +320,9 @@ class SmtpConfig(_Model):
     password: SecretStr | None = None
     sender: Annotated[str, Field(pattern=r"^[^\r\n]*<?[^@\s<>]+@[^@\s<>]+>?$")]  # From: header
     timeout: Seconds = 30.0
+    # A private CA to trust (an office mail server with its own certificate
+    # authority); by default the system's trusted CAs are used.
+    ca_file: Path | None = None
 
 
 class StoreConfig(_Model):

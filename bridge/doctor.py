@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 
+from bridge.alerts import smtp_options
 from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
 from bridge.config import Config, ConfigError, ModemConfig, SipConfig, SmtpConfig, load_config
@@ -294,15 +295,13 @@ class _Discard:
 async def check_smtp(smtp: SmtpConfig) -> Check:
     name = "SMTP"
     where = f"{smtp.host}:{smtp.port}"
-    client = aiosmtplib.SMTP(
-        hostname=smtp.host, port=smtp.port, use_tls=smtp.security == "tls",
-        start_tls=smtp.security == "starttls", timeout=smtp.timeout,
-    )  # fmt: skip
+    options = smtp_options(smtp)
+    username, password = options.pop("username"), options.pop("password")
+    client = aiosmtplib.SMTP(**options)
     try:
         await client.connect()
-        if smtp.username:
-            password = smtp.password.get_secret_value() if smtp.password else ""
-            await client.login(smtp.username, password)
+        if username:
+            await client.login(username, password or "")
     except aiosmtplib.SMTPAuthenticationError as exc:
         return Check(
             name,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import trustme
+from pydantic import SecretStr
 
 from bridge.alerts import AlertWorker
 from bridge.config import Config
@@ -161,3 +164,47 @@ def _html(message: EmailMessage) -> str:
     part = message.get_body(("html",))
     assert part is not None
     return str(part.get_content())
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_alerts_go_over_starttls_or_tls_with_a_login(tmp_path: Path, security: str) -> None:
+    ca = trustme.CA()  # the office's private CA, trusted through smtp.ca_file
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "office-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    mail = MailCatcher(
+        ("textback@acme.example", "s3cret"), tls=server_context, implicit_tls=security == "tls"
+    )
+    await mail.start()
+    cfg = config(mail.port, tmp_path / "t.db")
+    assert cfg.smtp is not None
+    smtp = cfg.smtp.model_copy(
+        update={
+            "security": security,
+            "username": "textback@acme.example",
+            "password": SecretStr("s3cret"),
+            "ca_file": ca_file,
+        }
+    )
+    cfg = cfg.model_copy(update={"smtp": smtp})
+    try:
+        async with await Store.open(cfg.store.path) as store:
+            await store.record_decision(decision())
+            worker = AlertWorker(cfg, store, clock=lambda: datetime.now(UTC))
+            await worker._queue_new_alerts()
+            await worker._send_due()
+            (alert,) = await store.alerts()
+            assert alert["state"] == "sent", alert["last_error"]
+            # Without the office CA the server's certificate is refused: nothing sent.
+            untrusted = cfg.model_copy(update={"smtp": smtp.model_copy(update={"ca_file": None})})
+            await store.record_decision(decision("another-call", caller="+15125550142"))
+            refused = AlertWorker(untrusted, store, clock=lambda: datetime.now(UTC))
+            await refused._queue_new_alerts()
+            await refused._send_due()
+            second = (await store.alerts())[1]
+            assert second["state"] == "queued"
+            assert "certificate" in str(second["last_error"]).lower()
+    finally:
+        await mail.stop()
+    assert mail.mailbox.encrypted == [True]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 import warnings
 from email.message import EmailMessage
 from typing import Any
@@ -19,22 +20,38 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.encrypted: list[bool] = []  # per message: was the session under TLS?
         self.arrived = asyncio.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        # STARTTLS or TLS from the first byte: either way the transport is TLS now.
+        self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
         self.arrived.set()
         return "250 OK"
 
 
 class MailCatcher:
-    """``await start()`` on a free loopback port (or a given one); ``await stop()``."""
+    """``await start()`` on a free loopback port (or a given one); ``await stop()``.
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    ``credentials``: AUTH required. ``tls``: a server certificate context, with
+    ``implicit_tls`` for TLS from the first byte (port 465 style), else
+    STARTTLS required before anything else.
+    """
+
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
         self.mailbox = Mailbox()
-        self.credentials = credentials  # when set, AUTH is required (no TLS on loopback)
+        self.credentials = credentials
+        self.tls = tls
+        self.implicit_tls = implicit_tls
         self.port = 0
         self._server: asyncio.Server | None = None
         self._sessions: list[SmtpSession] = []
@@ -43,23 +60,29 @@ class MailCatcher:
         loop = asyncio.get_running_loop()
         # aiosmtpd's own Controller runs a second event loop in a thread; one
         # loop is simpler to stop and to reason about.
-        self._server = await loop.create_server(self._session, "127.0.0.1", port)
+        self._server = await loop.create_server(
+            self._session,
+            "127.0.0.1",
+            port,
+            ssl=self.tls if self.implicit_tls else None,
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _session(self) -> SmtpSession:
-        if self.credentials is None:
-            session = SmtpSession(self.mailbox, hostname="textback-demo.localhost")
-        else:
-            with warnings.catch_warnings():
-                # AUTH without TLS: a loopback double, for checking logins only.
-                warnings.simplefilter("ignore", UserWarning)
-                session = SmtpSession(
-                    self.mailbox,
-                    hostname="textback-demo.localhost",
-                    authenticator=self._authenticate,
-                    auth_required=True,
-                    auth_require_tls=False,
-                )
+        options: dict[str, Any] = {}
+        if self.tls is not None and not self.implicit_tls:
+            options |= {"tls_context": self.tls, "require_starttls": True}
+        if self.credentials is not None:
+            options |= {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                # aiosmtpd only knows about STARTTLS; implicit TLS is TLS too.
+                "auth_require_tls": self.tls is not None and not self.implicit_tls,
+            }
+        with warnings.catch_warnings():
+            # AUTH without TLS: a loopback double, for checking logins only.
+            warnings.simplefilter("ignore", UserWarning)
+            session = SmtpSession(self.mailbox, hostname="textback-demo.localhost", **options)
         self._sessions.append(session)
         return session
 
