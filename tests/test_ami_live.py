@@ -340,6 +340,75 @@ def _raise(manager: object, message: object) -> None:
     raise RuntimeError("bug in a handler")
 
 
+def _bare_manager(asterisk: FakeAsterisk, **timers: int) -> Manager:
+    return Manager(
+        host="127.0.0.1", port=asterisk.port, username="textback", secret=SECRET,
+        loop=asyncio.get_running_loop(), **timers,
+    )  # fmt: skip
+
+
+async def test_bare_panoramisk_never_notices_a_stalled_asterisk(asterisk: FakeAsterisk) -> None:
+    """The gap AmiLink closes: panoramisk sends Ping but never checks the answer.
+    (AmiLink notices within ping_interval + ping_timeout: the test above.)"""
+    manager = _bare_manager(asterisk, ping_delay=1, ping_interval=1)
+    lost: list[object] = []
+    manager.on_disconnect = lambda manager, exc: lost.append(exc)
+    try:
+        await manager.connect()
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+        asterisk.stall()
+        # Three Pings go unanswered; the library looks content with the link.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(3.5):
+                await asterisk.wait_for(lambda: asterisk.logins > 1)
+        assert lost == []
+        assert manager._connected is True
+    finally:
+        manager.close()
+        asterisk.resume()
+
+
+async def test_bare_panoramisk_comes_back_after_close(asterisk: FakeAsterisk) -> None:
+    """The gap AmiLink closes: close() leaves a scheduled reconnect in place.
+    (Cancelling AmiLink.run() leaves nothing behind: the test of that below.)"""
+    manager = _bare_manager(asterisk, ping_delay=60, reconnect_timeout=1)
+    dropped = asyncio.Event()
+    manager.on_disconnect = lambda manager, exc: dropped.set()
+    try:
+        await manager.connect()
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.logins == 1)
+            await asterisk.drop_connections()
+            await dropped.wait()
+        manager.close()  # the caller is done with AMI...
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.logins == 2)  # ...and it logs in again
+    finally:
+        manager.close()
+
+
+async def test_bare_panoramisk_buffers_an_endless_message_without_limit(
+    asterisk: FakeAsterisk,
+) -> None:
+    """The gap AmiFramer closes (max_message_bytes, 64 KiB by default; test_framer.py): a
+    message that never ends is kept, all of it, however large."""
+    manager = _bare_manager(asterisk, ping_delay=60, reconnect_timeout=60)
+    try:
+        await manager.connect()
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+        await asterisk.broadcast_raw(b"Event: Flood\r\nJunk: " + b"x" * 4_000_000)
+        await asterisk.broadcast_raw(b"y" * 1_000_000)
+
+        def held() -> int:
+            return sum(len(chunk) for chunk in manager.protocol.queue)
+
+        await until(lambda: held() >= 5_000_000)
+    finally:
+        manager.close()
+
+
 # --- actions and shutdown ---------------------------------------------------------------
 
 
