@@ -29,7 +29,7 @@ import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bridge.ami_framer import AmiFramer
@@ -92,24 +92,40 @@ async def play_batch(
         await asterisk.play([raw])
 
 
+async def drive(
+    asterisk: FakeAsterisk, bridge: Bridge, concurrency: int, total: int, sent: Callable[[], int]
+) -> dict[str, float]:
+    """Run the bridge; play ``total`` missed calls, ``concurrency`` at a time,
+    each batch once the last is out (``sent()`` counts texts out). Returns
+    each caller's hang-up time."""
+    hung_up: dict[str, float] = {}
+    runner = asyncio.create_task(bridge.run())
+    try:
+        async with asyncio.timeout(10):
+            await asterisk.wait_for(lambda: asterisk.sessions == 1)
+            for transport in bridge.transports:
+                await transport.wait_ready()
+        pbx = callgen.Pbx(epoch=1_795_000_000 + concurrency * 10_000)
+        for batch_start in range(0, total, concurrency):
+            await play_batch(asterisk, pbx, batch_start, concurrency, hung_up)
+            async with asyncio.timeout(120):
+                # The simulators signal nothing: look until the batch is out.
+                while sent() < batch_start + concurrency:  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    return hung_up
+
+
 async def measure_sip(concurrency: int, total: int, workdir: Path) -> list[float]:
     async with FakeAsterisk(secret=SECRET) as asterisk:
         cfg = config(asterisk.port, None, workdir / f"sip{concurrency}.db")
         async with await Store.open(cfg.store.path) as store:
-            runner = asyncio.create_task(Bridge(cfg, store).run())
-            try:
-                async with asyncio.timeout(10):
-                    await asterisk.wait_for(lambda: asterisk.sessions == 1)
-                hung_up: dict[str, float] = {}
-                pbx = callgen.Pbx(epoch=1_796_000_000 + concurrency * 10_000)
-                for batch_start in range(0, total, concurrency):
-                    await play_batch(asterisk, pbx, batch_start, concurrency, hung_up)
-                    target = batch_start + concurrency
-                    async with asyncio.timeout(120):
-                        await asterisk.wait_for(lambda n=target: len(asterisk.messages) >= n)
-            finally:
-                runner.cancel()
-                await asyncio.gather(runner, return_exceptions=True)
+            bridge = Bridge(cfg, store)
+            hung_up = await drive(
+                asterisk, bridge, concurrency, total, lambda: len(asterisk.messages)
+            )
     # Destination: pjsip:provider-trunk/sip:+1737...@host
     return [
         (sent.at - hung_up[sent.destination.split("sip:")[2].split("@")[0]]) * 1000
@@ -126,25 +142,10 @@ async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
         assert cfg.modem is not None
         unlimited = cfg.modem.model_copy(update={"texts_per_minute": 1_000_000})
         async with await Store.open(cfg.store.path) as store:
-            transport = GsmModemTransport(unlimited)
-            bridge = Bridge(cfg, store, transport=transport)
-            runner = asyncio.create_task(bridge.run())
-            try:
-                async with asyncio.timeout(10):
-                    await asterisk.wait_for(lambda: asterisk.sessions == 1)
-                    await transport.wait_ready()
-                hung_up: dict[str, float] = {}
-                pbx = callgen.Pbx(epoch=1_795_000_000 + concurrency * 10_000)
-                for batch_start in range(0, total, concurrency):
-                    await play_batch(asterisk, pbx, batch_start, concurrency, hung_up)
-                    target = batch_start + concurrency
-                    async with asyncio.timeout(120):
-                        # The simulator signals nothing: look until the batch is out.
-                        while len(modem.engine.sent) < target:  # noqa: ASYNC110
-                            await asyncio.sleep(0.001)
-            finally:
-                runner.cancel()
-                await asyncio.gather(runner, return_exceptions=True)
+            bridge = Bridge(cfg, store, transport=GsmModemTransport(unlimited))
+            hung_up = await drive(
+                asterisk, bridge, concurrency, total, lambda: len(modem.engine.sent)
+            )
         return [(sent.requested_at - hung_up[sent.number]) * 1000 for sent in modem.engine.sent]
 
 
