@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 _CONFIRM_TTL = timedelta(hours=1)
 _ANSWER_TTL = timedelta(hours=24)  # an owner's answer is still worth sending late
-# Notes to an owner (usage, "marked handled") at most this often: an auto-reply
-# on the owner's phone must not ping-pong with the bridge.
+# Notes to an owner (usage, "marked handled") and HELP answers at most this
+# often: an auto-reply at the other end must not ping-pong with the bridge.
 _NOTICES_PER_WINDOW, _NOTICE_WINDOW = 3, timedelta(minutes=10)
 
 
@@ -84,7 +84,8 @@ class InboundHandler:
                 thread_id,
             )
         elif keyword is Keyword.HELP:
-            await self._answer(number, self._help(), thread_id)
+            # Capped like owner notices: HELP from an auto-responder must not loop.
+            await self._answer(number, self._help(), thread_id, capped=True)
         else:
             log.info("reply from %s on thread #%d: %s", who, thread_id, printable(text.body, 80))
 
@@ -152,12 +153,18 @@ class InboundHandler:
             at=self.clock(),
         )
 
-    async def _answer(self, number: str, body: str, thread_id: int) -> None:
+    async def _answer(
+        self, number: str, body: str, thread_id: int, *, capped: bool = False
+    ) -> None:
         size = templates.sms_size(body)
-        await self.store.queue_text(
+        queued = await self.store.queue_text(
             OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, "confirmation"),
             thread_id=thread_id,
+            cap=(_NOTICES_PER_WINDOW, _NOTICE_WINDOW) if capped else None,
         )
+        if queued is None:
+            log.warning("not answering %s again so soon (an auto-reply?)", display(number))
+            return
         self._on_queued()
 
     def _stop_confirmation(self) -> str:

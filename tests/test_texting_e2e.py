@@ -169,6 +169,18 @@ async def test_stop_is_honoured_forever_with_one_confirmation(tmp_path: Path) ->
         assert "(512) 555-0100" in o.modem.engine.sent[1].text
         inbox = await o.bridge.store.inbox()
         assert [row["keyword"] for row in reversed(inbox)] == ["stop", "stop", "help"]
+        # An auto-responder answering with HELP cannot start a loop: at most 3
+        # automatic answers to a number in 10 minutes (the STOP one counts).
+        for _ in range(3):
+            o.modem.receive(CALLER, "HELP")
+        await until(lambda: len(o.modem.engine.deleted) == 6)
+
+        async def answers_settled() -> bool:
+            rows = await o.bridge.store.outbox()
+            return len(rows) == 3 and all(r["state"] == "sent" for r in rows)
+
+        await until_true(answers_settled)
+        assert len(o.modem.engine.sent) == 3
 
 
 async def test_an_ordinary_reply_is_stored(tmp_path: Path) -> None:
