@@ -243,7 +243,7 @@ def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> Non
             click.echo(json.dumps(row.as_json()))
         return
     table = Table(title=f"{len(rows)} thread(s)")
-    for column in ("#", "caller", "status", "calls", "last activity", "last reply"):
+    for column in ("#", "caller", "status", "calls", "last activity (local)", "last reply"):
         table.add_column(column, no_wrap=column != "last reply")
     for row in rows:
         table.add_row(
@@ -251,7 +251,7 @@ def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> Non
             cell(display(row.caller)),
             row.status + (" URGENT" if row.urgent else ""),
             str(row.calls),
-            row.last_activity_at[:16].replace("T", " "),
+            _local(row.last_activity_at, config, "%a %b %d %H:%M"),
             cell(row.last_reply or "", 80),
         )
     _console.print(table)
@@ -276,10 +276,10 @@ def thread(config_path: str, number: int, as_json: bool) -> None:
         Text(f"#{summary.id} ", style="bold")
         + cell(f"{display(summary.caller)} - {summary.status}")
     )
+    width = max((len(event.what) for event in events), default=0)
     for event in events:
-        _console.print(
-            Text(f"  {event.at[:19].replace('T', ' ')}  {event.what:<20} ") + cell(event.text, 400)
-        )
+        when = _local(event.at, config, "%a %b %d %H:%M:%S")
+        _console.print(Text(f"  {when}  {event.what:<{width}}  ") + cell(event.text, 400))
 
 
 @main.command()
@@ -359,6 +359,15 @@ def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
     if caller is None:
         _fail(f"there is no thread #{number}", EXIT_USAGE)
     _console.print(cell(f"#{number} {display(caller)} marked handled by {owner_id}"))
+
+
+def _local(iso: str, config: Config, layout: str) -> str:
+    """A stored UTC timestamp in the business's time zone, as the office reads it."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return moment.astimezone(ZoneInfo(config.business.timezone)).strftime(layout)
 
 
 def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:
