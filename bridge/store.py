@@ -1214,7 +1214,8 @@ class Store:
         async with self._db.execute(
             """
             SELECT id, caller, line, status, urgent, created_at, last_activity_at,
-                   (SELECT body FROM inbox WHERE thread_id = threads.id ORDER BY id DESC LIMIT 1),
+                   (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
+                     ORDER BY id DESC LIMIT 1),
                    (SELECT count(*) FROM calls WHERE thread_id = threads.id)
             FROM threads
             WHERE (:id IS NULL OR id = :id)

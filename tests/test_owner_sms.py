@@ -63,13 +63,15 @@ async def test_an_owner_answers_a_homeowner_from_their_phone(tmp_path: Path) -> 
         assert texts_to(o, MIKE)[4] == "#1 (512) 555-9876 marked handled."
         found = await store.thread(1)
         assert found is not None
-        _summary, events = found
+        summary, events = found
         whats = [e.what for e in events]
         assert "owner mike: reply" in whats
         assert "owner mike: done" in whats
         assert "missed_call alert to mike by sms (sent)" in whats
         assert "reply alert to mike by sms (sent)" in whats
         assert len(texts_to(o, CALLER)) == 2  # nothing the owner typed besides the answer
+        # The thread's last reply is the homeowner's, never the owner's command.
+        assert summary.last_reply == "Need a roof repair quote"
         # The owner's own texts are commands, not replies: no alert about them.
         assert all(a["recipient"] == MIKE for a in await store.alerts())
         assert len(await store.alerts()) == 2
