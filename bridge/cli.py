@@ -349,11 +349,11 @@ def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
         _fail(f"no owner {owner_id!r} in {config_path} (owners: {known})", EXIT_USAGE)
 
     async def mark(store: Store) -> str | None:
-        found = await store.thread(number)
-        if found is None:
+        thread = await store.thread_summary(number)
+        if thread is None:
             return None
         await store.owner_action(number, owner_id, "called" if called else "done")
-        return found[0].caller
+        return thread.caller
 
     caller = _with_store(config, mark)
     if caller is None:

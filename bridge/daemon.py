@@ -256,11 +256,7 @@ class Bridge:
             self.config, self._text_rules, decision, history, now, can_send=can_send
         )
         is_new = await self.store.record_decision(
-            decision,
-            source=decision.source,
-            dry_run=self.dry_run,
-            text_skip=plan.skip,
-            text=plan.text,
+            decision, dry_run=self.dry_run, text_skip=plan.skip, text=plan.text
         )
         if not is_new:
             log.debug("call %s was already decided; ignored", decision.linkedid)

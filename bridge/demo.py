@@ -242,8 +242,8 @@ async def _conversation(
     modem.receive(MIKE, f"DONE {thread.id}")
 
     async def handled() -> bool:
-        found = await store.thread(thread.id)
-        return found is not None and found[0].status == "handled"
+        summary = await store.thread_summary(thread.id)
+        return summary is not None and summary.status == "handled"
 
     async with asyncio.timeout(10):
         while not await handled():  # noqa: ASYNC110 -- the demo watches the store

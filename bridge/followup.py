@@ -27,15 +27,16 @@ import phonenumbers
 from phonenumbers import timezone as number_zones
 
 from bridge import alert_text, templates, textback
-from bridge.config import Config, FollowUpConfig
+from bridge.config import Config, FollowUpConfig, OwnerConfig
 from bridge.numbers import display
-from bridge.store import FollowUpState, OutgoingText, Store
+from bridge.store import Cap, FollowUpState, OutgoingText, Store, ThreadSummary
 from bridge.waiting import woken_or_after
 
 log = logging.getLogger(__name__)
 
 NUDGE_HOURS = (time(8, 0), time(20, 0))  # in the homeowner's own time zone
-MAX_TEXTS_A_DAY = 3  # to one number, every kind of text counted
+# At most 3 texts of any kind to one number in 24 hours, nudge included.
+DAILY_CAP = Cap(3, timedelta(hours=24), any_kind=True)
 NUDGE_WINDOW = timedelta(hours=24)  # how long after it is due a nudge may still go
 
 
@@ -130,11 +131,11 @@ class FollowUpWorker:
         await self._digests(now)
 
     async def _remind(self, state: FollowUpState, now: datetime) -> None:
-        found = await self.store.thread(state.thread_id)
-        if found is None:
+        thread = await self.store.thread_summary(state.thread_id)
+        if thread is None:
             return
         since = state.waiting_since.isoformat()
-        drafts = alert_text.reminder(self.config, found[0], since, now, sms=self.sms)
+        drafts = alert_text.reminder(self.config, thread, since, now, sms=self.sms)
         if await self.store.remind(state, drafts, self._domain):
             log.info(
                 "reminded %d owner alert(s) about thread #%d (%s)",
@@ -153,7 +154,7 @@ class FollowUpWorker:
         parts = templates.sms_size(body).parts
         text = OutgoingText(state.caller, body, parts, now + timedelta(hours=1), kind="nudge")
         # The daily cap is checked by the store, in the transaction that queues it.
-        if await self.store.nudge(state, text, cap=(MAX_TEXTS_A_DAY, timedelta(hours=24))):
+        if await self.store.nudge(state, text, cap=DAILY_CAP):
             log.info("nudged %s on thread #%d", display(state.caller), state.thread_id)
             self._on_queued()
 
@@ -167,25 +168,24 @@ class FollowUpWorker:
         pending = [
             owner
             for owner in self.config.owners
-            if owner.email and owner.alerts.digest and self.config.smtp is not None
+            if owner.email
+            and owner.alerts.digest
+            and self.config.smtp is not None
+            and not await self.store.digest_sent(owner.id, day)
         ]
+        if not pending:
+            return
+        # One read for every owner due: each gets the threads of their lines.
+        open_, recovered = await self.store.digest_threads(midnight - timedelta(days=1), midnight)
         for owner in pending:
-            if await self.store.digest_sent(owner.id, day):
-                continue
-            open_, recovered = await self.store.digest_threads(
-                midnight - timedelta(days=1), midnight
-            )
-            mine = [
-                t for t in open_ if owner in self.config.owners_of(self.config.line_for(t.line))
-            ]
-            won = [
-                t for t in recovered if owner in self.config.owners_of(self.config.line_for(t.line))
-            ]
+            mine, won = self._of(owner, open_), self._of(owner, recovered)
             draft = alert_text.digest(self.config, owner, day, mine, won)
             if await self.store.queue_digest(owner.id, day, draft, self._domain):
                 log.info(
                     "daily digest for %s queued: %d open, %d recovered",
-                    owner.id,
-                    len(mine),
-                    len(won),
-                )
+                    owner.id, len(mine), len(won),
+                )  # fmt: skip
+
+    def _of(self, owner: OwnerConfig, threads: list[ThreadSummary]) -> list[ThreadSummary]:
+        """The threads on the lines ``owner`` answers for."""
+        return [t for t in threads if owner in self.config.owners_of(self.config.line_for(t.line))]

@@ -18,7 +18,7 @@ from bridge.numbers import display, to_e164
 from bridge.optout import Keyword, classify
 from bridge.routing import is_urgent
 from bridge.safe_text import printable
-from bridge.store import OutgoingText, Store
+from bridge.store import Cap, OutgoingText, Store
 from sms_gateway.base import DeliveryReport, IncomingText
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ _CONFIRM_TTL = timedelta(hours=1)
 _ANSWER_TTL = timedelta(hours=24)  # an owner's answer is still worth sending late
 # Notes to an owner (usage, "marked handled") and HELP answers at most this
 # often: an auto-reply at the other end must not ping-pong with the bridge.
-_NOTICES_PER_WINDOW, _NOTICE_WINDOW = 3, timedelta(minutes=10)
+_AUTOMATIC_ANSWERS = Cap(3, timedelta(minutes=10))
 
 
 class InboundHandler:
@@ -97,13 +97,12 @@ class InboundHandler:
         if isinstance(command, owner_commands.Unknown):
             await self._notify_owner(number, owner_commands.USAGE, None)
             return
-        found = await self.store.thread(command.thread)
-        if found is None:
+        thread = await self.store.thread_summary(command.thread)
+        if thread is None:
             await self._notify_owner(
                 number, f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}"
             )
             return
-        thread = found[0]
         who = display(thread.caller)
         if isinstance(command, owner_commands.Handled):
             await self.store.owner_action(thread.id, owner.id, command.how, inbox_id=inbox_id)
@@ -127,16 +126,7 @@ class InboundHandler:
         self._on_queued()
 
     async def _notify_owner(self, number: str, body: str, thread_id: int | None = None) -> None:
-        size = templates.sms_size(body)
-        queued = await self.store.queue_text(
-            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, "owner_notice"),
-            thread_id=thread_id,
-            cap=(_NOTICES_PER_WINDOW, _NOTICE_WINDOW),
-        )
-        if queued is None:
-            log.warning("not answering %s again so soon (an auto-reply?)", display(number))
-            return
-        self._on_queued()
+        await self._answer(number, body, thread_id, kind="owner_notice", capped=True)
 
     async def delivery_report(self, report: DeliveryReport) -> None:
         recipient = to_e164(report.recipient, self.config.business.region) or report.recipient
@@ -154,13 +144,20 @@ class InboundHandler:
         )
 
     async def _answer(
-        self, number: str, body: str, thread_id: int, *, capped: bool = False
+        self,
+        number: str,
+        body: str,
+        thread_id: int | None,
+        *,
+        kind: str = "confirmation",
+        capped: bool = False,
     ) -> None:
+        """An automatic answer; ``capped``: unless the number had its fill lately."""
         size = templates.sms_size(body)
         queued = await self.store.queue_text(
-            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, "confirmation"),
+            OutgoingText(number, body, size.parts, self.clock() + _CONFIRM_TTL, kind),
             thread_id=thread_id,
-            cap=(_NOTICES_PER_WINDOW, _NOTICE_WINDOW) if capped else None,
+            cap=_AUTOMATIC_ANSWERS if capped else None,
         )
         if queued is None:
             log.warning("not answering %s again so soon (an auto-reply?)", display(number))

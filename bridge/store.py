@@ -9,10 +9,11 @@ numbered migrations recorded in ``schema_version``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -278,13 +279,20 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     """,
     ),
 )
-# A thread is open - new calls and replies join it - while it is new,
-# awaiting_reply or replied; handled, opted_out and cold threads are closed.
 SCHEMA_VERSION = len(MIGRATIONS)
+# A thread is open while new, awaiting_reply or replied: a new call from its
+# caller to its line joins it. handled, opted_out and cold ones are closed
+# (a reply still reopens a handled or cold one: see store_incoming).
+_OPEN = "('new', 'awaiting_reply', 'replied')"
+# Texts that count against caps and cooldowns: not failed, expired or cancelled.
+_LIVE = "('queued', 'sending', 'sent', 'delivered')"
+# Texts to a number (of one kind, or any when the kind parameter is NULL) since a moment.
+_TEXTS_TO_SINCE = (
+    f"SELECT count(*) FROM outbox WHERE to_number = ? AND created_at >= ?"  # noqa: S608 -- constants only
+    f" AND state IN {_LIVE} AND kind = coalesce(?, kind)"
+)
 # An owner's SMS alert is still worth sending this long after it was queued.
 _OWNER_ALERT_TTL = timedelta(hours=24)
-# Texts that still count against a caller's cooldown and the hourly cap.
-_LIVE_STATES = ("queued", "sending", "sent", "delivered")
 
 
 def _utc_now() -> datetime:
@@ -330,6 +338,16 @@ class OutgoingText:
     parts: int
     expires_at: datetime
     kind: str = "textback"
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """At most ``limit`` texts to one number within ``window`` - of the same
+    kind as the new one, or of any kind - checked where the text is queued."""
+
+    limit: int
+    window: timedelta
+    any_kind: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,6 +565,14 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot prepare the store {self.path}: {exc}") from None
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT. On any error (a cancel too) _one_at_a_time
+        rolls back, so nothing half-written is ever committed."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        yield self._db
+        await self._db.commit()
+
     async def schema_version(self) -> int:
         async with self._db.execute("SELECT max(version) FROM schema_version") as cursor:
             row = await cursor.fetchone()
@@ -557,7 +583,6 @@ class Store:
         self,
         decision: CallDecision,
         *,
-        source: str = "ami",
         dry_run: bool = False,
         text_skip: str | None = None,
         text: OutgoingText | None = None,
@@ -568,9 +593,7 @@ class Store:
         """
         d = decision
         now = _iso(self._clock())
-        db = self._db
-        try:
-            await db.execute("BEGIN IMMEDIATE")  # inside: a cancel here must roll back too
+        async with self._transaction() as db:
             async with db.execute(
                 """
                 INSERT INTO calls (linkedid, outcome, reason, caller, caller_raw, caller_name,
@@ -597,7 +620,7 @@ class Store:
                     d.dial_status,
                     d.answered_by,
                     d.detail,
-                    source,
+                    d.source,
                     int(dry_run),
                     now,
                     text_skip,
@@ -611,35 +634,14 @@ class Store:
                     "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
                 )
             if inserted and text is not None:
-                await db.execute(
-                    """
-                    INSERT INTO outbox (kind, linkedid, to_number, body, parts, state,
-                                        created_at, next_attempt_at, expires_at, thread_id)
-                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
-                    """,
-                    (
-                        text.kind,
-                        d.linkedid,
-                        text.to_number,
-                        text.body,
-                        text.parts,
-                        now,
-                        now,
-                        _iso(text.expires_at),
-                        thread_id,
-                    ),
-                )
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
+                await self._insert_text(text, linkedid=d.linkedid, thread_id=thread_id)
         return inserted
 
     async def _thread_for(self, caller: str, line: str | None, now: str) -> int:
         """The open thread for (caller, line), or a new one. Inside a transaction."""
         async with self._db.execute(
-            "SELECT id FROM threads WHERE caller = ? AND line IS ?"
-            " AND status IN ('new', 'awaiting_reply', 'replied') ORDER BY id DESC LIMIT 1",
+            f"SELECT id FROM threads WHERE caller = ? AND line IS ?"  # noqa: S608 -- constants only
+            f" AND status IN {_OPEN} ORDER BY id DESC LIMIT 1",
             (caller, line),
         ) as cursor:
             row = await cursor.fetchone()
@@ -660,18 +662,17 @@ class Store:
     @_one_at_a_time
     async def text_history(self, number: str, now: datetime) -> History:
         """What the texting policy needs to know about ``number`` and the last hour."""
-        live = ",".join("?" * len(_LIVE_STATES))
         async with self._db.execute(
-            f"SELECT max(created_at) FROM outbox WHERE kind = 'textback' AND to_number = ?"  # noqa: S608 -- placeholders only
-            f" AND state IN ({live})",
-            (number, *_LIVE_STATES),
+            f"SELECT max(created_at) FROM outbox WHERE kind = 'textback' AND to_number = ?"  # noqa: S608 -- constants only
+            f" AND state IN {_LIVE}",
+            (number,),
         ) as cursor:
             row = await cursor.fetchone()
         last = datetime.fromisoformat(row[0]) if row and row[0] else None
         async with self._db.execute(
-            f"SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN ({live})"  # noqa: S608 -- placeholders only
+            f"SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN {_LIVE}"  # noqa: S608 -- constants only
             " AND created_at >= ?",
-            (*_LIVE_STATES, _iso(now - timedelta(hours=1))),
+            (_iso(now - timedelta(hours=1)),),
         ) as cursor:
             row = await cursor.fetchone()
         last_hour = int(row[0]) if row else 0
@@ -692,9 +693,7 @@ class Store:
         self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime
     ) -> None:
         """Record STOP (or START) from ``number``. Queued texts to it are cancelled."""
-        db = self._db
-        try:
-            await db.execute("BEGIN IMMEDIATE")  # inside: a cancel here must roll back too
+        async with self._transaction() as db:
             await db.execute(
                 """
                 INSERT INTO opt_outs (number, opted_out, keyword, source, changed_at)
@@ -711,45 +710,47 @@ class Store:
                     " WHERE to_number = ? AND state = 'queued' AND kind != 'confirmation'",
                     (number,),
                 )
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
 
     # ------------------------------------------------------------ the outbox's life
 
     @_one_at_a_time
     async def queue_text(
+        self, text: OutgoingText, *, thread_id: int | None = None, cap: Cap | None = None
+    ) -> int | None:
+        """Queue a text; its id, or None when ``cap`` held it back."""
+        text_id = await self._insert_text(text, thread_id=thread_id, cap=cap)
+        await self._db.commit()
+        return text_id
+
+    async def _insert_text(
         self,
         text: OutgoingText,
         *,
-        linkedid: str | None = None,
         thread_id: int | None = None,
-        cap: tuple[int, timedelta] | None = None,
+        linkedid: str | None = None,
+        alert_id: int | None = None,
+        cap: Cap | None = None,
     ) -> int | None:
-        """Queue a text; its id. With ``cap`` (n, window): only if fewer than n
-        texts of its kind went to its number within the window - checked and
-        queued in one statement, so two texts arriving at once cannot both pass.
-        None when the cap held it back."""
+        """The one way a text enters the outbox (the caller commits). A ``cap``
+        is checked in the same statement as the insert, so two texts arriving
+        at once cannot both slip under it. None when the cap held it back."""
         now = self._clock()
-        limit, window = cap if cap is not None else (None, timedelta(0))
-        live = ",".join("?" * len(_LIVE_STATES))
         async with self._db.execute(
             f"""
             INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,
-                                next_attempt_at, expires_at, thread_id)
-            SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?
-             WHERE ? IS NULL OR ? > (SELECT count(*) FROM outbox
-                                     WHERE to_number = ? AND kind = ? AND created_at >= ?
-                                       AND state IN ({live}))
+                                next_attempt_at, expires_at, thread_id, alert_id)
+            SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?
+             WHERE ? IS NULL OR ? > ({_TEXTS_TO_SINCE})
             RETURNING id
-            """,  # noqa: S608 -- placeholders only
-            (text.kind, linkedid, text.to_number, text.body, text.parts, _iso(now), _iso(now),
-             _iso(text.expires_at), thread_id,
-             limit, limit, text.to_number, text.kind, _iso(now - window), *_LIVE_STATES),
+            """,
+            (
+                text.kind, linkedid, text.to_number, text.body, text.parts, _iso(now), _iso(now),
+                _iso(text.expires_at), thread_id, alert_id,
+                cap and cap.limit, cap and cap.limit, text.to_number,
+                _iso(now - cap.window) if cap else "", None if cap and cap.any_kind else text.kind,
+            ),
         ) as cursor:  # fmt: skip
             row = await cursor.fetchone()
-        await self._db.commit()
         return int(row[0]) if row is not None else None
 
     @_one_at_a_time
@@ -900,9 +901,7 @@ class Store:
         opted out; a reply marks it replied and starts a new wait for an owner.
         """
         now = _iso(self._clock())
-        db = self._db
-        try:
-            await db.execute("BEGIN IMMEDIATE")
+        async with self._transaction() as db:
             async with db.execute(
                 "SELECT id, status FROM threads WHERE caller = ?"
                 " ORDER BY last_activity_at DESC, id DESC LIMIT 1",
@@ -926,10 +925,6 @@ class Store:
                 (sender, body, parts, keyword, _iso(received_at), now, thread_id),
             ) as cursor:
                 inserted = await cursor.fetchone()
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
         assert inserted is not None
         return int(inserted[0]), thread_id
 
@@ -966,9 +961,7 @@ class Store:
         text that asked for it (None from the command line)."""
         assert action in ("reply", "called", "done")
         now = _iso(self._clock())
-        db = self._db
-        try:
-            await db.execute("BEGIN IMMEDIATE")
+        async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO owner_actions (thread_id, owner_id, action, body, at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -981,25 +974,13 @@ class Store:
                     " reminded_at = NULL WHERE id = ?",
                     (now, thread_id),
                 )
-                await db.execute(
-                    """
-                    INSERT INTO outbox (kind, to_number, body, parts, state, created_at,
-                                        next_attempt_at, expires_at, thread_id)
-                    VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)
-                    """,
-                    (reply.kind, reply.to_number, reply.body, reply.parts, now, now,
-                     _iso(reply.expires_at), thread_id),
-                )  # fmt: skip
+                await self._insert_text(reply, thread_id=thread_id)
             else:
                 await db.execute(
                     "UPDATE threads SET status = 'handled', handled_at = ?, handled_by = ?,"
                     " last_activity_at = ? WHERE id = ?",
                     (now, owner_id, now, thread_id),
                 )
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
 
     # ------------------------------------------------------------ follow-through
 
@@ -1007,10 +988,10 @@ class Store:
     async def open_threads(self) -> list[FollowUpState]:
         """Every open thread with the timestamps its follow-up timers run from."""
         async with self._db.execute(
-            """
+            f"""
             SELECT id, caller, line, status, last_activity_at, reminded_at, nudged_at
-              FROM threads WHERE status IN ('new', 'awaiting_reply', 'replied') ORDER BY id
-            """
+              FROM threads WHERE status IN {_OPEN} ORDER BY id
+            """  # noqa: S608 -- constants only
         ) as cursor:
             rows = await cursor.fetchall()
         return [
@@ -1022,57 +1003,37 @@ class Store:
     async def remind(self, state: FollowUpState, drafts: Sequence[AlertDraft], domain: str) -> bool:
         """Queue a thread's one reminder for this wait. False (and nothing
         written) if the thread moved on since ``state`` was read."""
-        return await self._change_thread(
-            state,
-            "reminded_at = :now",
-            lambda: self._insert_alerts(state.thread_id, "reminder", drafts, domain),
-        )
+
+        async def queue() -> bool:
+            await self._insert_alerts(state.thread_id, "reminder", drafts, domain)
+            return True
+
+        return await self._change_thread(state, "reminded_at = :now", queue)
 
     @_one_at_a_time
     async def mark_cold(self, state: FollowUpState) -> bool:
         return await self._change_thread(state, "status = 'cold'", None)
 
     @_one_at_a_time
-    async def nudge(
-        self, state: FollowUpState, text: OutgoingText, *, cap: tuple[int, timedelta]
-    ) -> bool:
+    async def nudge(self, state: FollowUpState, text: OutgoingText, *, cap: Cap) -> bool:
         """Queue the thread's one nudge - unless the thread moved on, or ``cap``
-        (n texts of any kind to the number within a window) is reached."""
-        limit, window = cap
+        is reached (then nothing is written: it may fit later)."""
 
-        async def under_cap() -> bool:
-            return await self._count_texts_to(text.to_number, self._clock() - window) < limit
+        async def queue() -> bool:
+            return await self._insert_text(text, thread_id=state.thread_id, cap=cap) is not None
 
-        async def queue() -> None:
-            now = _iso(self._clock())
-            await self._db.execute(
-                """
-                INSERT INTO outbox (kind, to_number, body, parts, state, created_at,
-                                    next_attempt_at, expires_at, thread_id)
-                VALUES ('nudge', ?, ?, ?, 'queued', ?, ?, ?, ?)
-                """,
-                (text.to_number, text.body, text.parts, now, now, _iso(text.expires_at),
-                 state.thread_id),
-            )  # fmt: skip
-
-        return await self._change_thread(state, "nudged_at = :now", queue, guard=under_cap)
+        return await self._change_thread(state, "nudged_at = :now", queue)
 
     async def _change_thread(
         self,
         state: FollowUpState,
         assignments: str,
-        also: Callable[[], Coroutine[Any, Any, object]] | None,
-        *,
-        guard: Callable[[], Coroutine[Any, Any, bool]] | None = None,
+        also: Callable[[], Coroutine[Any, Any, bool]] | None,
     ) -> bool:
         """Update a thread only if it is as ``state`` saw it, with ``also`` in the
-        same transaction: a restart or a racing reply can never double a reminder."""
-        db = self._db
-        try:
-            await db.execute("BEGIN IMMEDIATE")
-            if guard is not None and not await guard():
-                await db.rollback()
-                return False
+        same transaction (False from it undoes the update): a restart or a
+        racing reply can never double a reminder."""
+        async with self._transaction() as db:
             async with db.execute(
                 f"UPDATE threads SET {assignments} WHERE id = :id AND status = :status"  # noqa: S608 -- our own assignments
                 " AND last_activity_at = :since AND reminded_at IS :reminded"
@@ -1087,24 +1048,10 @@ class Store:
                 },
             ) as cursor:
                 changed = await cursor.fetchone() is not None
-            if changed and also is not None:
-                await also()
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
+            if changed and also is not None and not await also():
+                await db.rollback()
+                return False
         return changed
-
-    async def _count_texts_to(self, number: str, since: datetime) -> int:
-        """Texts of any kind to ``number`` queued or sent since ``since``."""
-        live = ",".join("?" * len(_LIVE_STATES))
-        async with self._db.execute(
-            f"SELECT count(*) FROM outbox WHERE to_number = ? AND created_at >= ?"  # noqa: S608 -- placeholders only
-            f" AND state IN ({live})",
-            (number, _iso(since), *_LIVE_STATES),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
 
     @_one_at_a_time
     async def digest_threads(
@@ -1112,13 +1059,7 @@ class Store:
     ) -> tuple[list[ThreadSummary], list[ThreadSummary]]:
         """Open threads, and threads handled between ``since`` and ``until``."""
         open_ = await self._thread_summaries(None, True, 500)
-        async with self._db.execute(
-            "SELECT id FROM threads WHERE status = 'handled' AND handled_at >= ?"
-            " AND handled_at < ? ORDER BY handled_at",
-            (_iso(since), _iso(until)),
-        ) as cursor:
-            ids = [int(r[0]) for r in await cursor.fetchall()]
-        recovered = [(await self._thread_summaries(i, False, 1))[0] for i in ids]
+        recovered = await self._thread_summaries(None, False, 500, handled=(since, until))
         return open_, recovered
 
     @_one_at_a_time
@@ -1126,9 +1067,7 @@ class Store:
         self, owner_id: str, day: date, draft: AlertDraft | None, domain: str
     ) -> bool:
         """Claim (owner, day) and queue its digest together: once per day, whatever restarts."""
-        db = self._db
-        try:
-            await db.execute("BEGIN IMMEDIATE")
+        async with self._transaction() as db:
             async with db.execute(
                 "INSERT INTO digests (owner_id, day) VALUES (?, ?)"
                 " ON CONFLICT DO NOTHING RETURNING owner_id",
@@ -1137,10 +1076,6 @@ class Store:
                 claimed = await cursor.fetchone() is not None
             if claimed and draft is not None:
                 await self._insert_alert(None, "digest", draft, domain)
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
         return claimed
 
     @_one_at_a_time
@@ -1209,28 +1144,45 @@ class Store:
         return await self._thread_summaries(None, open_only, limit)
 
     async def _thread_summaries(
-        self, thread_id: int | None, open_only: bool, limit: int
+        self,
+        thread_id: int | None,
+        open_only: bool,
+        limit: int,
+        *,
+        handled: tuple[datetime, datetime] | None = None,
     ) -> list[ThreadSummary]:
+        """Threads (one, the open ones, those handled in a window, or all)."""
+        since, until = (_iso(handled[0]), _iso(handled[1])) if handled else (None, None)
         async with self._db.execute(
-            """
+            f"""
             SELECT id, caller, line, status, urgent, created_at, last_activity_at,
                    (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
                      ORDER BY id DESC LIMIT 1),
                    (SELECT count(*) FROM calls WHERE thread_id = threads.id)
             FROM threads
             WHERE (:id IS NULL OR id = :id)
-              AND (:open = 0 OR status IN ('new', 'awaiting_reply', 'replied'))
-            ORDER BY status IN ('new', 'awaiting_reply', 'replied') DESC,
-                     last_activity_at DESC, id DESC
+              AND (:open = 0 OR status IN {_OPEN})
+              AND (:since IS NULL OR (status = 'handled'
+                                      AND handled_at >= :since AND handled_at < :until))
+            ORDER BY status IN {_OPEN} DESC, last_activity_at DESC, id DESC
             LIMIT :limit
-            """,
-            {"id": thread_id, "open": int(open_only), "limit": limit},
-        ) as cursor:
+            """,  # noqa: S608 -- constants only
+            {
+                "id": thread_id, "open": int(open_only), "limit": limit,
+                "since": since, "until": until,
+            },
+        ) as cursor:  # fmt: skip
             rows = await cursor.fetchall()
         return [
             ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]))
             for r in rows
         ]
+
+    @_one_at_a_time
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None:
+        """One thread without its history (see ``thread`` for that)."""
+        found = await self._thread_summaries(thread_id, False, 1)
+        return found[0] if found else None
 
     @_one_at_a_time
     async def thread(self, thread_id: int) -> tuple[ThreadSummary, list[ThreadEvent]] | None:
@@ -1295,10 +1247,8 @@ class Store:
         self, batch: Sequence[tuple[AlertEvent, Sequence[AlertDraft]]], domain: str
     ) -> list[int]:
         """Queue events' alerts and mark the events alerted, all in one transaction."""
-        db = self._db
         ids: list[int] = []
-        try:
-            await db.execute("BEGIN IMMEDIATE")
+        async with self._transaction() as db:
             for event, drafts in batch:
                 table = "calls" if event.kind == "missed_call" else "inbox"
                 await db.execute(
@@ -1306,10 +1256,6 @@ class Store:
                     (event.source_id,),
                 )
                 ids += await self._insert_alerts(event.thread_id, event.kind, drafts, domain)
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
         return ids
 
     async def _insert_alerts(
@@ -1351,17 +1297,11 @@ class Store:
         assert row is not None
         alert_id = int(row[0])
         if draft.channel == "sms":  # the outbox worker sends it, with every other text
-            await self._db.execute(
-                """
-                INSERT INTO outbox (kind, to_number, body, parts, state, created_at,
-                                    next_attempt_at, expires_at, thread_id, alert_id)
-                VALUES ('owner_alert', ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
-                """,
-                (
-                    draft.recipient, draft.body_text, draft.parts, _iso(now), _iso(now),
-                    _iso(now + _OWNER_ALERT_TTL), thread_id, alert_id,
-                ),
+            text = OutgoingText(
+                draft.recipient, draft.body_text, draft.parts, now + _OWNER_ALERT_TTL,
+                kind="owner_alert",
             )  # fmt: skip
+            await self._insert_text(text, thread_id=thread_id, alert_id=alert_id)
         return alert_id
 
     @_one_at_a_time
