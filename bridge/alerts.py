@@ -11,13 +11,13 @@ texting, which runs in its own task. The words are bridge.alert_text's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.policy
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any
 
 import aiosmtplib
 
@@ -53,18 +53,29 @@ def email_message(alert: QueuedAlert, smtp: SmtpConfig, now: datetime) -> EmailM
     return message
 
 
-def smtp_options(smtp: SmtpConfig) -> dict[str, Any]:
-    """aiosmtplib's connection settings from the config (secrets unwrapped here only)."""
-    return {
-        "hostname": smtp.host,
-        "port": smtp.port,
-        "username": smtp.username,
-        "password": smtp.password.get_secret_value() if smtp.password else None,
-        "use_tls": smtp.security == "tls",
-        "start_tls": smtp.security == "starttls",
-        "cert_bundle": str(smtp.ca_file) if smtp.ca_file else None,
-        "timeout": smtp.timeout,
-    }
+@contextlib.asynccontextmanager
+async def smtp_session(smtp: SmtpConfig) -> AsyncIterator[aiosmtplib.SMTP]:
+    """A connection to the mail server, TLS and login done as the config says
+    (the password is unwrapped here only); QUIT when all went well."""
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host,
+        port=smtp.port,
+        use_tls=smtp.security == "tls",
+        start_tls=smtp.security == "starttls",
+        cert_bundle=str(smtp.ca_file) if smtp.ca_file else None,
+        timeout=smtp.timeout,
+    )
+    try:
+        await client.connect()
+        if smtp.username:
+            password = smtp.password.get_secret_value() if smtp.password else ""
+            await client.login(smtp.username, password)
+        yield client
+    except BaseException:
+        client.close()  # no QUIT dialogue with a failing server, nor during a cancel
+        raise
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+        await client.quit()
 
 
 class AlertWorker:
@@ -116,33 +127,34 @@ class AlertWorker:
                 self._on_queued()  # the outbox sends SMS alerts
 
     async def _send_due(self) -> None:
+        """Everything due, over one connection: a server that fails takes the
+        rest of the queue with it, so the rest waits for the next round."""
         smtp = self.config.smtp
-        if smtp is None:
+        due = await self.store.due_alerts(self.clock(), "email") if smtp else []
+        if smtp is None or not due:
             return
-        for alert in await self.store.due_alerts(self.clock(), "email"):
-            message = email_message(alert, smtp, self.clock())
-            try:
-                await aiosmtplib.send(
+        sender = parseaddr(smtp.sender)[1]
+        current = due[0]
+        try:
+            async with smtp_session(smtp) as client:
+                for current in due:
+                    message = email_message(current, smtp, self.clock())
                     # Flattened here: aiosmtplib would refold with the 78-column policy.
-                    message.as_bytes(policy=_POLICY.clone(linesep="\r\n")),
-                    sender=parseaddr(smtp.sender)[1],
-                    recipients=[alert.recipient],
-                    **smtp_options(smtp),
-                )
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from exc  # a cancel, reported as an error
-                delay = min(self._retry[1], self._retry[0] * 2**alert.attempts)
-                await self.store.mark_alert(
-                    alert.id, "queued", error=str(exc), retry_at=self.clock() + delay
-                )
-                if not self._smtp_down:
-                    self._smtp_down = True
-                    log.warning("cannot email owner alerts (they wait and retry): %s", exc)
-                return  # the server is down for the rest of the queue too
-            await self.store.mark_alert(alert.id, "sent")
-            self.sent += 1
-            if self._smtp_down:
-                self._smtp_down = False
-                log.info("emailing owner alerts again")
+                    data = message.as_bytes(policy=_POLICY.clone(linesep="\r\n"))
+                    await client.sendmail(sender, [current.recipient], data)
+                    await self.store.mark_alert(current.id, "sent")
+                    self.sent += 1
+                    if self._smtp_down:
+                        self._smtp_down = False
+                        log.info("emailing owner alerts again")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from exc  # a cancel, reported as an error
+            delay = min(self._retry[1], self._retry[0] * 2**current.attempts)
+            await self.store.mark_alert(
+                current.id, "queued", error=str(exc), retry_at=self.clock() + delay
+            )
+            if not self._smtp_down:
+                self._smtp_down = True
+                log.warning("cannot email owner alerts (they wait and retry): %s", exc)

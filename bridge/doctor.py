@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 
-from bridge.alerts import smtp_options
+from bridge.alerts import smtp_session
 from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
 from bridge.config import Config, ConfigError, ModemConfig, SipConfig, SmtpConfig, load_config
@@ -295,13 +295,9 @@ class _Discard:
 async def check_smtp(smtp: SmtpConfig) -> Check:
     name = "SMTP"
     where = f"{smtp.host}:{smtp.port}"
-    options = smtp_options(smtp)
-    username, password = options.pop("username"), options.pop("password")
-    client = aiosmtplib.SMTP(**options)
     try:
-        await client.connect()
-        if username:
-            await client.login(username, password or "")
+        async with smtp_session(smtp):
+            pass  # connected, TLS as configured, logged in: that is the check
     except aiosmtplib.SMTPAuthenticationError as exc:
         return Check(
             name,
@@ -316,10 +312,6 @@ async def check_smtp(smtp: SmtpConfig) -> Check:
             f"cannot reach {where}: {printable(str(exc)) or type(exc).__name__}",
             "check smtp.host, smtp.port and smtp.security",
         )
-    finally:
-        if client.is_connected:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
     auth = f" as {smtp.username}" if smtp.username else " (no login configured)"
     return Check(name, True, f"{where} accepts us{auth}")
 
