@@ -136,6 +136,7 @@ async def test_caller_text_cannot_inject_headers_or_html(smtp: MailCatcher, tmp_
             await until(lambda: len(smtp.mailbox.messages) == 2)
         finally:
             await stop(task)
+    assert smtp.connections == 1  # both alerts were due at once: one SMTP session
     reply = smtp.mailbox.messages[1]
     assert reply["Bcc"] is None
     assert "\n" not in reply["Subject"]

@@ -21,7 +21,6 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.encrypted: list[bool] = []  # per message: was the session under TLS?
-        self.arrived = asyncio.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -29,7 +28,6 @@ class Mailbox:
         self.messages.append(parsed)
         # STARTTLS or TLS from the first byte: either way the transport is TLS now.
         self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
-        self.arrived.set()
         return "250 OK"
 
 
@@ -85,6 +83,11 @@ class MailCatcher:
             session = SmtpSession(self.mailbox, hostname="textback-demo.localhost", **options)
         self._sessions.append(session)
         return session
+
+    @property
+    def connections(self) -> int:
+        """SMTP sessions opened so far."""
+        return len(self._sessions)
 
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any

@@ -379,10 +379,6 @@ class SimulatedModem:
         self._master: int | None = None
         self._slave: int | None = None
 
-    @property
-    def plugged_in(self) -> bool:
-        return self._master is not None
-
     async def start(self) -> SimulatedModem:
         master, slave = os.openpty()
         tty.setraw(slave)  # no line discipline: Ctrl-Z and CR pass through untouched
