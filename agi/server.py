@@ -28,7 +28,7 @@ from typing import Any
 
 from panoramisk.fast_agi import Application, Request
 
-from agi.report import call_report
+from agi.report import arguments, call_report
 from bridge.calls import CallReport
 from bridge.config import AgiConfig
 from bridge.safe_text import printable
@@ -147,7 +147,7 @@ class AgiServer:
 
     async def _missed(self, request: Request) -> None:
         linkedid = None
-        if not any(v.startswith("linkedid=") for k, v in request.headers.items() if "arg" in k):
+        if "linkedid" not in arguments(request.headers):
             # An older dialplan line: ask the channel itself.
             answer = await request.send_command('GET VARIABLE "CHANNEL(linkedid)"')
             value = answer.get("result", ("", ""))

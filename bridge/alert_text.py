@@ -190,9 +190,10 @@ def _moment(iso: str) -> datetime:
     return datetime.fromisoformat(iso)
 
 
-def local_time(iso: str, zone: ZoneInfo) -> str:
+def local_time(iso: str, zone: ZoneInfo, layout: str = "%a %b %d %I:%M %p") -> str:
+    """A stored (UTC) timestamp as the office reads it: in the business's zone."""
     try:
         moment = datetime.fromisoformat(iso).astimezone(zone)
     except ValueError:
         return iso
-    return moment.strftime("%a %b %d %I:%M %p").replace(" 0", " ")
+    return moment.strftime(layout).replace(" 0", " ")

@@ -25,6 +25,7 @@ from rich.text import Text
 
 from bridge import health as bridge_health
 from bridge import templates, textback
+from bridge.alert_text import local_time
 from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
 from bridge.config import Config, ConfigError, ModemConfig, load_config
@@ -238,6 +239,7 @@ def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> Non
     """Conversations with callers: open ones first, newest activity first."""
     config = _load(config_path)
     rows = _with_store(config, lambda store: store.threads(limit, open_only=open_only))
+    zone = ZoneInfo(config.business.timezone)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row.as_json()))
@@ -251,7 +253,7 @@ def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> Non
             cell(display(row.caller)),
             row.status + (" URGENT" if row.urgent else ""),
             str(row.calls),
-            _local(row.last_activity_at, config, "%a %b %d %H:%M"),
+            local_time(row.last_activity_at, zone, "%a %b %d %H:%M"),
             cell(row.last_reply or "", 80),
         )
     _console.print(table)
@@ -265,6 +267,7 @@ def thread(config_path: str, number: int, as_json: bool) -> None:
     """One conversation, everything that happened on it."""
     config = _load(config_path)
     found = _with_store(config, lambda store: store.thread(number))
+    zone = ZoneInfo(config.business.timezone)
     if found is None:
         _fail(f"there is no thread #{number}", EXIT_USAGE)
     summary, events = found
@@ -278,7 +281,7 @@ def thread(config_path: str, number: int, as_json: bool) -> None:
     )
     width = max((len(event.what) for event in events), default=0)
     for event in events:
-        when = _local(event.at, config, "%a %b %d %H:%M:%S")
+        when = local_time(event.at, zone, "%a %b %d %H:%M:%S")
         _console.print(Text(f"  {when}  {event.what:<{width}}  ") + cell(event.text, 400))
 
 
@@ -359,15 +362,6 @@ def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
     if caller is None:
         _fail(f"there is no thread #{number}", EXIT_USAGE)
     _console.print(cell(f"#{number} {display(caller)} marked handled by {owner_id}"))
-
-
-def _local(iso: str, config: Config, layout: str) -> str:
-    """A stored UTC timestamp in the business's time zone, as the office reads it."""
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return moment.astimezone(ZoneInfo(config.business.timezone)).strftime(layout)
 
 
 def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:

@@ -397,10 +397,8 @@ class Config(_Model):
 
     def owner_of(self, line: LineConfig | None) -> OwnerConfig | None:
         """Who the text names: the line's first owner, else the first owner at all."""
-        by_id = {owner.id: owner for owner in self.owners}
-        for owner_id in line.owners if line else ():
-            return by_id[owner_id]
-        return self.owners[0] if self.owners else None
+        owners = self.owners_of(line)
+        return owners[0] if owners else None
 
     def opening_hours(self, line: LineConfig | None) -> templates.OpeningHours:
         spec = line.hours if line and line.hours is not None else self.business.hours

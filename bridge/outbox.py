@@ -31,7 +31,7 @@ class OutboxWorker:
     def __init__(
         self,
         store: Store,
-        transports: Transports | SmsTransport,
+        transports: Transports,
         *,
         clock: Callable[[], datetime],
         poll_every: float = 1.0,
@@ -40,8 +40,6 @@ class OutboxWorker:
         max_attempts: int = 8,
     ):
         self.store = store
-        if not isinstance(transports, Transports):  # one transport for every text
-            transports = Transports.only(transports)
         self.transports = transports
         self.clock = clock
         self._poll_every = poll_every

@@ -91,14 +91,14 @@ class SipMessageTransport:
     # ------------------------------------------------------------ out
 
     def destination(self, number: str) -> str:
-        s = self.settings
-        user = number if s.plus_in_uri else number.lstrip("+")
-        return f"pjsip:{s.endpoint}/sip:{user}@{s.host}"
+        return f"pjsip:{self.settings.endpoint}/{self._uri(number)}"
 
     def sender(self, line: str) -> str:
-        s = self.settings
-        user = line if s.plus_in_uri else line.lstrip("+")
-        return f"sip:{user}@{s.host}"
+        return self._uri(line)
+
+    def _uri(self, number: str) -> str:
+        user = number if self.settings.plus_in_uri else number.lstrip("+")
+        return f"sip:{user}@{self.settings.host}"
 
     async def send(
         self,

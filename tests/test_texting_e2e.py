@@ -19,6 +19,7 @@ from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
 from bridge.store import OutgoingText, Store
+from bridge.transports import Transports
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace
@@ -226,7 +227,9 @@ async def test_a_text_too_late_to_matter_expires_unsent(tmp_path: Path) -> None:
         # an hour ahead of it, so the text is due and already past its window.
         now = datetime.now(UTC) + timedelta(hours=1)
         await store.queue_text(OutgoingText(CALLER, "hello", 1, now - timedelta(minutes=1)))
-        worker = OutboxWorker(store, GsmModemTransport(config.modem), clock=lambda: now)
+        worker = OutboxWorker(
+            store, Transports.only(GsmModemTransport(config.modem)), clock=lambda: now
+        )
         task = asyncio.create_task(worker.run())
         try:
 
@@ -252,7 +255,7 @@ async def test_texts_interrupted_mid_send_are_retried_after_a_restart(tmp_path: 
         config = config_for(FakeAsterisk(port=1), modem.path, path)
         assert config.modem is not None
         transport = GsmModemTransport(config.modem)
-        worker = OutboxWorker(store, transport, clock=lambda: datetime.now(UTC))
+        worker = OutboxWorker(store, Transports.only(transport), clock=lambda: datetime.now(UTC))
         tasks = [asyncio.create_task(transport.run(_NoSink())), asyncio.create_task(worker.run())]
         try:
             await until(lambda: worker.sent == 1)
