@@ -42,6 +42,7 @@ from bridge.store import Store
 from sms_gateway.gsm_modem import GsmModemTransport
 
 SECRET = "bench-only"  # noqa: S105 -- a loopback double's own
+HEAD = f"{'p99/floor':>10}"
 REAL_RATE_LIMIT = 10  # texts per minute, the config default for a real modem
 
 
@@ -204,34 +205,25 @@ async def main() -> None:
         workdir = Path(tmp)
         floor = await floor_ms(workdir)
         figures["floor_ms"] = round(floor, 2)
-        print(f"Hang-up on the AMI socket -> AT+CMGS at the modem, {args.calls} calls each")
         print(f"  floor (AMI Ping + AT round trip, same run): {floor:.2f} ms")
-        print(
-            f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
+        runs = (
+            ("AT+CMGS at the modem", measure, (1, 10, 100), ""),
+            ("MessageSend at Asterisk (SIP)", measure_sip, (1, 10), "sip_"),
         )
-        for concurrency in (1, 10, 100):
-            latencies = await measure(concurrency, args.calls, workdir)
-            p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
-            print(f"  {concurrency:>16} {p50:>8.1f} {p99:>8.1f} {top:>8.1f} {p99 / floor:>10.1f}")
-            figures |= {
-                f"p50_ms_{concurrency}": round(p50, 1),
-                f"p99_ms_{concurrency}": round(p99, 1),
-                f"max_ms_{concurrency}": round(top, 1),
-            }
-        print(
-            f"Hang-up on the AMI socket -> MessageSend at Asterisk (SIP), {args.calls} calls each"
-        )
-        print(
-            f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
-        )
-        for concurrency in (1, 10):
-            latencies = await measure_sip(concurrency, args.calls, workdir)
-            p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
-            print(f"  {concurrency:>16} {p50:>8.1f} {p99:>8.1f} {top:>8.1f} {p99 / floor:>10.1f}")
-            figures |= {
-                f"p50_ms_sip_{concurrency}": round(p50, 1),
-                f"p99_ms_sip_{concurrency}": round(p99, 1),
-            }
+        for where, measure_one, levels, key in runs:
+            print(f"Hang-up on the AMI socket -> {where}, {args.calls} calls each")
+            print(f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {HEAD}")
+            for concurrency in levels:
+                latencies = await measure_one(concurrency, args.calls, workdir)
+                p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
+                print(
+                    f"  {concurrency:>16} {p50:>8.1f} {p99:>8.1f} {top:>8.1f} {p99 / floor:>10.1f}"
+                )
+                figures |= {
+                    f"p50_ms_{key}{concurrency}": round(p50, 1),
+                    f"p99_ms_{key}{concurrency}": round(p99, 1),
+                    f"max_ms_{key}{concurrency}": round(top, 1),
+                }
     per_text = 60_000 / REAL_RATE_LIMIT
     print(
         f"  a real modem at {REAL_RATE_LIMIT} texts/min sends one every {per_text:.0f} ms: "

@@ -208,18 +208,19 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
     """Recent calls and what was decided for each."""
     config = _load(config_path)
     rows = _with_store(config, lambda store: store.recent_calls(limit))
+    zone = ZoneInfo(config.business.timezone)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row.as_json()))
         return
     table = Table(title=f"Last {len(rows)} calls")
-    for column in ("ended", "caller", "line", "outcome", "reason", "text"):
+    for column in ("ended (local)", "caller", "line", "outcome", "reason", "text"):
         table.add_column(column, no_wrap=True)
     table.add_column("detail")
     for row in rows:
         caller = display(row.caller) if row.caller else row.caller_raw or "withheld"
         table.add_row(
-            row.ended_at[:19].replace("T", " "),
+            local_time(row.ended_at, zone, "%a %b %d %H:%M:%S"),
             cell(f"{caller} {row.caller_name}".strip()),
             cell(row.line_name or display(row.line)) if row.line else "-",
             row.outcome + (" (dry run)" if row.dry_run else ""),
