@@ -42,7 +42,7 @@ from bridge.store import Store
 from sms_gateway.gsm_modem import GsmModemTransport
 
 SECRET = "bench-only"  # noqa: S105 -- a loopback double's own
-HEAD = f"{'p99/floor':>10}"
+HEADER = f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
 REAL_RATE_LIMIT = 10  # texts per minute, the config default for a real modem
 
 
@@ -212,7 +212,7 @@ async def main() -> None:
         )
         for where, measure_one, levels, key in runs:
             print(f"Hang-up on the AMI socket -> {where}, {args.calls} calls each")
-            print(f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {HEAD}")
+            print(HEADER)
             for concurrency in levels:
                 latencies = await measure_one(concurrency, args.calls, workdir)
                 p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
