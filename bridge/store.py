@@ -269,6 +269,11 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     ) STRICT
     """,
         "CREATE INDEX owner_actions_by_thread ON owner_actions (thread_id, at)",
+        # The workers' polls read only what is pending or open, however long
+        # the history grows: alerts not yet made, threads still open.
+        "CREATE INDEX calls_unalerted ON calls (id) WHERE alerted = 0",
+        "CREATE INDEX inbox_unalerted ON inbox (id) WHERE alerted = 0",
+        "CREATE INDEX threads_by_status ON threads (status)",
         # One digest per owner per local day, whatever restarts happen.
         """
     CREATE TABLE digests (
