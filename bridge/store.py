@@ -235,16 +235,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "CREATE UNIQUE INDEX one_textback_per_call ON outbox (linkedid) WHERE kind = 'textback'",
         "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
         "CREATE INDEX outbox_by_number ON outbox (to_number, created_at)",
-        # A text goes out from its thread's line (which picks the transport and
-        # the SIP From), whichever code queued it.
-        """
-    CREATE TRIGGER outbox_from_thread_line AFTER INSERT ON outbox
-    WHEN NEW.from_line IS NULL AND NEW.thread_id IS NOT NULL
-    BEGIN
-        UPDATE outbox SET from_line = (SELECT line FROM threads WHERE id = NEW.thread_id)
-         WHERE id = NEW.id;
-    END
-    """,
+        # A text goes out from its thread's line: it picks the transport and the SIP From.
         "UPDATE outbox SET from_line = (SELECT line FROM threads WHERE id = outbox.thread_id)",
         # The one reminder per wait, and the one nudge per thread.
         "ALTER TABLE threads ADD COLUMN reminded_at TEXT",
@@ -736,21 +727,23 @@ class Store:
         alert_id: int | None = None,
         cap: Cap | None = None,
     ) -> int | None:
-        """The one way a text enters the outbox (the caller commits). A ``cap``
-        is checked in the same statement as the insert, so two texts arriving
-        at once cannot both slip under it. None when the cap held it back."""
+        """The one way a text enters the outbox (the caller commits). It goes out
+        from its thread's line. A ``cap`` is checked in the same statement as
+        the insert, so two texts arriving at once cannot both slip under it.
+        None when the cap held it back."""
         now = self._clock()
         async with self._db.execute(
             f"""
             INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,
-                                next_attempt_at, expires_at, thread_id, alert_id)
-            SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?
+                                next_attempt_at, expires_at, thread_id, alert_id, from_line)
+            SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?,
+                   (SELECT line FROM threads WHERE id = ?)
              WHERE ? IS NULL OR ? > ({_TEXTS_TO_SINCE})
             RETURNING id
-            """,
+            """,  # noqa: S608 -- constants only
             (
                 text.kind, linkedid, text.to_number, text.body, text.parts, _iso(now), _iso(now),
-                _iso(text.expires_at), thread_id, alert_id,
+                _iso(text.expires_at), thread_id, alert_id, thread_id,
                 cap and cap.limit, cap and cap.limit, text.to_number,
                 _iso(now - cap.window) if cap else "", None if cap and cap.any_kind else text.kind,
             ),
