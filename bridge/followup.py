@@ -1,7 +1,7 @@
 """Follow-through: no lead goes cold unnoticed.
 
 From the store's timestamps and the injected clock, every tick decides per
-open thread (pure: :func:`next_step`, :func:`nudge_allowed`):
+open thread (pure: :func:`next_step`, :func:`nudge_due`, :func:`in_daytime`):
 
 - nobody moved for a while (the homeowner has not answered the text, or no
   owner acted on their reply): one reminder to the owners - a call-back task;
