@@ -359,19 +359,23 @@ def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
         await store.owner_action(number, owner_id, "called" if called else "done")
         return thread.caller
 
-    caller = _with_store(config, mark)
+    caller = _with_store(config, mark, writes=True)
     if caller is None:
         _fail(f"there is no thread #{number}", EXIT_USAGE)
     _console.print(cell(f"#{number} {display(caller)} marked handled by {owner_id}"))
 
 
-def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:
-    """Run one query against the store, for commands that only read it."""
-    if not config.store.path.exists():
+def _with_store(
+    config: Config, query: Callable[[Store], Awaitable[_T]], *, writes: bool = False
+) -> _T:
+    """Run one query against the store. Commands that only read open it read-only:
+    they never create, migrate or write it, and work on a file they may only read."""
+
+    if writes and not config.store.path.exists():
         _fail(f"no store at {config.store.path} yet: has `textback run` started?")
 
     async def run_query() -> _T:
-        async with await Store.open(config.store.path) as store:
+        async with await Store.open(config.store.path, read_only=not writes) as store:
             return await query(store)
 
     try:

@@ -493,6 +493,75 @@ class StoredCall:
         return {key: getattr(self, key) for key in JSON_FIELDS} | extra
 
 
+async def _connect_for_writing(path: Path) -> aiosqlite.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(_unusable(path, exc, writing=True)) from None
+    db.row_factory = sqlite3.Row
+    return db
+
+
+async def _connect_read_only(path: Path) -> aiosqlite.Connection:
+    error: sqlite3.Error | None = None
+    for target in await asyncio.to_thread(_read_only_targets, path):
+        try:
+            db = await aiosqlite.connect(target, uri=True)
+        except sqlite3.Error as exc:
+            error = exc
+            continue
+        try:
+            await db.execute("SELECT count(*) FROM sqlite_master")
+        except sqlite3.Error as exc:
+            error = exc
+            await db.close()
+            continue
+        db.row_factory = sqlite3.Row
+        return db
+    assert error is not None
+    raise StoreError(_unusable(path, error, writing=False))
+
+
+def _read_only_targets(path: Path) -> list[str]:
+    """How to open ``path`` without creating or writing anything. A WAL store in
+    a folder this user cannot write has no shared-memory file to read through;
+    when no journal is pending either (no bridge has it open), the file is all
+    there is, and is read as immutable."""
+    if not path.exists():
+        raise StoreError(f"no store at {path} yet: has `textback run` started?")
+    if path.stat().st_size == 0:
+        raise StoreError(
+            f"{path} is an empty file, not a textback store: remove it, and `textback run`"
+            " creates the store"
+        )
+    uri = path.absolute().as_uri()
+    targets = [f"{uri}?mode=ro"]
+    if not path.with_name(path.name + "-wal").exists():
+        targets.append(f"{uri}?immutable=1")
+    return targets
+
+
+def _newer(path: Path, version: int) -> str:
+    return (
+        f"the store {path} has schema version {version}, newer than this textback"
+        f" understands ({SCHEMA_VERSION}); upgrade textback"
+    )
+
+
+def _unusable(path: Path, exc: BaseException, *, writing: bool) -> str:
+    """What an installer can do about an error SQLite or the OS gave."""
+    reason = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+    if "not a database" in reason or "no such table" in reason:
+        return f"{path} is not a textback store ({reason}): check store.path"
+    if writing and isinstance(exc, OSError | sqlite3.OperationalError):
+        return (
+            f"cannot open the store {path} for writing: {reason} - the bridge's user needs to"
+            f" write {path.parent} (the store's journal files live beside it)"
+        )
+    return f"cannot read the store {path}: {reason} - is it readable by this user?"
+
+
 class Store:
     """Open with ``await Store.open(path)`` (or ``async with``); always close it."""
 
@@ -506,17 +575,29 @@ class Store:
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> Store:
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
+    ) -> Store:
+        """The store at ``path``, migrated to this version's schema.
+
+        ``read_only``: for commands that only read. Nothing is created,
+        written or migrated; a file this user may only read is fine; a store
+        older or newer than this textback is refused with what to do.
+        """
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
-        db.row_factory = sqlite3.Row
+        if str(path) in ("", ".") or await asyncio.to_thread(path.is_dir):
+            raise StoreError(
+                f"store.path {str(path) or '(empty)'} is a directory: name the database file,"
+                f" e.g. {path / 'textback.db'}"
+            )
+        db = await (_connect_read_only(path) if read_only else _connect_for_writing(path))
         store = cls(db, path, clock or _utc_now)
         try:
-            await store._prepare()
+            await (store._check_current() if read_only else store._prepare())
         except BaseException:
             await db.close()
             raise
@@ -547,10 +628,7 @@ class Store:
             await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             version = await self.schema_version()
             if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the store {self.path} has schema version {version}, newer than this "
-                    f"textback understands ({SCHEMA_VERSION}); upgrade textback"
-                )
+                raise StoreError(_newer(self.path, version))
             for number in range(version, SCHEMA_VERSION):
                 await db.execute("BEGIN IMMEDIATE")
                 for statement in MIGRATIONS[number]:
@@ -559,7 +637,23 @@ class Store:
                 await db.execute("INSERT INTO schema_version VALUES (?)", (number + 1,))
                 await db.commit()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot prepare the store {self.path}: {exc}") from None
+            raise StoreError(_unusable(self.path, exc, writing=True)) from None
+
+    async def _check_current(self) -> None:
+        """A reader's check: this store has exactly the schema this code reads."""
+        try:
+            await self._db.execute("PRAGMA query_only = ON")
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            version = await self.schema_version()
+        except sqlite3.Error as exc:
+            raise StoreError(_unusable(self.path, exc, writing=False)) from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(_newer(self.path, version))
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} has schema version {version}, older than this textback"
+                f" reads ({SCHEMA_VERSION}): start `textback run` once to upgrade it"
+            )
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
