@@ -35,7 +35,7 @@ from bridge.numbers import display, to_e164
 from bridge.replay import replay as replay_stream
 from bridge.report import build as build_report
 from bridge.safe_text import cell, printable
-from bridge.store import Store, StoreError
+from bridge.store import OwnerAction, Store, StoreError
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 
@@ -356,7 +356,7 @@ def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
         thread = await store.thread_summary(number)
         if thread is None:
             return None
-        await store.owner_action(number, owner_id, "called" if called else "done")
+        await store.owner_action(owner_id, OwnerAction(number, "called" if called else "done"))
         return thread.caller
 
     caller = _with_store(config, mark, writes=True)

@@ -18,7 +18,7 @@ from bridge.numbers import display, to_e164
 from bridge.optout import Keyword, classify
 from bridge.routing import is_urgent
 from bridge.safe_text import printable
-from bridge.store import Cap, OutgoingText, Store
+from bridge.store import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText, Store
 from sms_gateway.base import DeliveryReport, IncomingText
 
 log = logging.getLogger(__name__)
@@ -49,81 +49,104 @@ class InboundHandler:
         self._on_urgent = on_urgent
 
     async def incoming_text(self, text: IncomingText) -> None:
-        number = to_e164(text.sender, self.config.business.region) or text.sender
+        number = to_e164(text.sender, self.config.business.region)
+        received = ReceivedText(
+            number or text.sender, text.body, text.parts, text.received_at, text.network_time
+        )
+        if number is None:
+            # A bank's "AcmeBank", a short code: nobody to call back or text.
+            if await self.store.store_incoming(received, None, lead=False) is not None:
+                log.info("text from %s (not a phone number): kept, not a lead", _who(text.sender))
+            return
         keyword = classify(text.body)
         owner = self.config.owner_by_mobile(number)
         if owner is not None and keyword not in (Keyword.STOP, Keyword.START):
-            await self._owner_text(owner, number, text)
+            await self._owner_text(owner, received)
             return
-        urgent = keyword is None and is_urgent(text.body, self.config.follow_up.urgent_words)
-        _, thread_id = await self.store.store_incoming(
-            number,
-            text.body,
-            text.parts,
+        await self._caller_text(received, keyword)
+
+    async def _caller_text(self, received: ReceivedText, keyword: Keyword | None) -> None:
+        number, who = received.sender, _who(received.sender)
+        urgent = keyword is None and is_urgent(received.body, self.config.follow_up.urgent_words)
+        filed = await self.store.store_incoming(
+            received,
             keyword.value if keyword else None,
-            text.received_at,
             urgent=urgent,
+            opt_out=self._choice(keyword, received),
         )
-        who = display(number) if number.startswith("+") else printable(number)
+        if filed is None:
+            log.info("a text from %s was stored before (a copy from the SIM); ignored", who)
+            return
         self._on_queued()
         if urgent:
-            log.warning("URGENT reply from %s on thread #%d: paging on-call", who, thread_id)
+            log.warning("URGENT reply from %s on thread #%d: paging on-call", who, filed.thread_id)
             self._on_urgent()
-        if keyword is Keyword.STOP:
-            if await self.store.is_opted_out(number):
-                return  # one confirmation, nothing after it
-            await self._record_choice(number, text, opted_out=True)
+        if keyword is Keyword.STOP and filed.choice_changed:
             log.info("%s opted out: no more texts will go to them", who)
-            await self._answer(number, self._stop_confirmation(), thread_id)
-        elif keyword is Keyword.START and await self.store.is_opted_out(number):
-            await self._record_choice(number, text, opted_out=False)
+        elif keyword is Keyword.START and filed.choice_changed:
             log.info("%s opted back in", who)
-            await self._answer(
-                number,
-                f"{self.config.business.name}: you're subscribed again. Reply STOP to opt out.",
-                thread_id,
-            )
         elif keyword is Keyword.HELP:
             # Capped like owner notices: HELP from an auto-responder must not loop.
-            await self._answer(number, self._help(), thread_id, capped=True)
-        else:
-            log.info("reply from %s on thread #%d: %s", who, thread_id, printable(text.body, 80))
+            await self._answer(number, self._help(), filed.thread_id, capped=True)
+        elif keyword is None:
+            log.info(
+                "reply from %s on thread #%d: %s", who, filed.thread_id,
+                printable(received.body, 80),
+            )  # fmt: skip
 
-    async def _owner_text(self, owner: OwnerConfig, number: str, text: IncomingText) -> None:
-        inbox_id = await self.store.store_owner_text(
-            owner.id, number, text.body, text.parts, text.received_at
-        )
-        command = owner_commands.parse(text.body)
-        if isinstance(command, owner_commands.Unknown):
-            await self._notify_owner(number, owner_commands.USAGE, None)
+    def _choice(self, keyword: Keyword | None, received: ReceivedText) -> OptOutChange | None:
+        """STOP or START, with the one confirmation that goes if the choice changes."""
+        if keyword is Keyword.STOP:
+            opted_out, answer = True, self._stop_confirmation()
+        elif keyword is Keyword.START:
+            opted_out = False
+            answer = f"{self.config.business.name}: you're subscribed again. Reply STOP to opt out."
+        else:
+            return None
+        confirmation = OutgoingText(
+            received.sender, answer, templates.sms_size(answer).parts,
+            self.clock() + _CONFIRM_TTL, "confirmation",
+        )  # fmt: skip
+        return OptOutChange(opted_out, received.body.strip()[:20], "sms", confirmation)
+
+    async def _owner_text(self, owner: OwnerConfig, received: ReceivedText) -> None:
+        """An owner's command: stored and carried out in one step, then the note back."""
+        action, notice, thread_id = await self._owner_command(received.body)
+        if await self.store.store_owner_text(owner.id, received, action) is None:
+            log.info("a text from %s was handled before (a copy from the SIM); ignored", owner.id)
             return
+        if action is not None and action.reply is not None:
+            log.info("%s answered thread #%d", owner.id, action.thread_id)
+            self._on_queued()
+        elif action is not None:
+            log.info("thread #%d handled by %s (%s)", action.thread_id, owner.id, action.action)
+        if notice is not None:
+            await self._notify_owner(received.sender, notice, thread_id)
+
+    async def _owner_command(self, body: str) -> tuple[OwnerAction | None, str | None, int | None]:
+        """What an owner's text does, the note back to them, and the thread."""
+        command = owner_commands.parse(body)
+        if isinstance(command, owner_commands.Unknown):
+            return None, owner_commands.USAGE, None
         thread = await self.store.thread_summary(command.thread)
         if thread is None:
-            await self._notify_owner(
-                number, f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}"
-            )
-            return
+            usage = f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}"
+            return None, usage, None
         who = display(thread.caller)
         if isinstance(command, owner_commands.Handled):
-            await self.store.owner_action(thread.id, owner.id, command.how, inbox_id=inbox_id)
-            log.info("thread #%d (%s) handled by %s (%s)", thread.id, who, owner.id, command.how)
-            await self._notify_owner(number, f"#{thread.id} {who} marked handled.", thread.id)
-            return
+            done = OwnerAction(thread.id, command.how)
+            return done, f"#{thread.id} {who} marked handled.", thread.id
         if thread.status == "opted_out" or await self.store.is_opted_out(thread.caller):
-            await self._notify_owner(
-                number,
+            refused = (
                 f"#{thread.id} {who} opted out of texts, so nothing was sent."
-                f" Call them: {thread.caller}",
-                thread.id,
+                f" Call them: {thread.caller}"
             )
-            return
+            return None, refused, thread.id
         size = templates.sms_size(command.text)
         answer = OutgoingText(
             thread.caller, command.text, size.parts, self.clock() + _ANSWER_TTL, kind="reply"
         )
-        await self.store.owner_action(thread.id, owner.id, "reply", inbox_id=inbox_id, reply=answer)
-        log.info("%s answered thread #%d (%s)", owner.id, thread.id, who)
-        self._on_queued()
+        return OwnerAction(thread.id, "reply", answer), None, thread.id
 
     async def _notify_owner(self, number: str, body: str, thread_id: int | None = None) -> None:
         await self._answer(number, body, thread_id, kind="owner_notice", capped=True)
@@ -133,15 +156,6 @@ class InboundHandler:
         text_id = await self.store.record_delivery(report.reference, recipient, report.delivered)
         if text_id is None:
             log.debug("delivery report %d for %s matches no sent text", report.reference, recipient)
-
-    async def _record_choice(self, number: str, text: IncomingText, *, opted_out: bool) -> None:
-        await self.store.set_opt_out(
-            number,
-            opted_out=opted_out,
-            keyword=text.body.strip()[:20],
-            source="sms",
-            at=self.clock(),
-        )
 
     async def _answer(
         self,
@@ -176,3 +190,8 @@ class InboundHandler:
             f"{self.config.business.name}: reply here and a person will get back to you, or call"
             f" {line}. Reply STOP to opt out."
         )
+
+
+def _who(number: str) -> str:
+    """A sender as a log line shows it: a phone number readably, anything else escaped."""
+    return display(number) if number.startswith("+") else printable(number, 40)

@@ -274,6 +274,14 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     ) STRICT
     """,
     ),
+    (
+        # The network's own timestamp of an incoming text (the SMSC's, from
+        # the PDU): a modem re-reading its SIM after a crash offers the same
+        # text again, and it is stored once.
+        "ALTER TABLE inbox ADD COLUMN network_time TEXT",
+        "CREATE UNIQUE INDEX inbox_once ON inbox (sender, network_time, body)"
+        " WHERE network_time IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # A thread is open while new, awaiting_reply or replied: a new call from its
@@ -334,6 +342,49 @@ class OutgoingText:
     parts: int
     expires_at: datetime
     kind: str = "textback"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedText:
+    """A text as it came in: ``network_time`` is the SMSC's timestamp where the
+    transport has one (a modem does; SIP does not) - with sender and body it
+    recognises a copy of a text already stored."""
+
+    sender: str
+    body: str
+    parts: int
+    received_at: datetime
+    network_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutChange:
+    """STOP or START, recorded with the text that asked for it. The confirmation
+    is queued only if the number's choice changes: one, and nothing after it."""
+
+    opted_out: bool
+    keyword: str
+    source: str
+    confirmation: OutgoingText
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """Where an incoming text went."""
+
+    inbox_id: int
+    thread_id: int | None  # None: not from a phone number, so not a lead
+    choice_changed: bool = False  # an OptOutChange took effect
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerAction:
+    """What an owner's command does to a thread: ``reply`` (with the text to
+    the caller), ``called`` or ``done``."""
+
+    thread_id: int
+    action: str
+    reply: OutgoingText | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -783,23 +834,29 @@ class Store:
         self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime
     ) -> None:
         """Record STOP (or START) from ``number``. Queued texts to it are cancelled."""
-        async with self._transaction() as db:
-            await db.execute(
-                """
-                INSERT INTO opt_outs (number, opted_out, keyword, source, changed_at)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out,
-                    keyword = excluded.keyword, source = excluded.source,
-                    changed_at = excluded.changed_at
-                """,
-                (number, int(opted_out), keyword, source, _iso(at)),
+        async with self._transaction():
+            await self._record_choice(number, opted_out, keyword, source, at)
+
+    async def _record_choice(
+        self, number: str, opted_out: bool, keyword: str, source: str, at: datetime
+    ) -> None:
+        """Inside the caller's transaction."""
+        await self._db.execute(
+            """
+            INSERT INTO opt_outs (number, opted_out, keyword, source, changed_at)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out,
+                keyword = excluded.keyword, source = excluded.source,
+                changed_at = excluded.changed_at
+            """,
+            (number, int(opted_out), keyword, source, _iso(at)),
+        )
+        if opted_out:
+            await self._db.execute(
+                "UPDATE outbox SET state = 'cancelled', last_error = 'opted out'"
+                " WHERE to_number = ? AND state = 'queued' AND kind != 'confirmation'",
+                (number,),
             )
-            if opted_out:
-                await db.execute(
-                    "UPDATE outbox SET state = 'cancelled', last_error = 'opted out'"
-                    " WHERE to_number = ? AND state = 'queued' AND kind != 'confirmation'",
-                    (number,),
-                )
 
     # ------------------------------------------------------------ the outbox's life
 
@@ -977,33 +1034,32 @@ class Store:
     @_one_at_a_time
     async def store_incoming(
         self,
-        sender: str,
-        body: str,
-        parts: int,
+        text: ReceivedText,
         keyword: str | None,
-        received_at: datetime,
         *,
         urgent: bool = False,
-    ) -> tuple[int, int]:
-        """Store a text that came in, in its thread. Returns (inbox id, thread id).
+        lead: bool = True,
+        opt_out: OptOutChange | None = None,
+    ) -> Filed | None:
+        """Store a text that came in, in its thread, with what it asks for - all in
+        one transaction, so a crash keeps all of it or none. None: a copy of a
+        text already stored (nothing is written).
 
         A reply joins the sender's latest thread - reopening it if it was
         handled or gone cold: a person must see it - unless that thread ended
         in an opt-out; a stranger's text starts one. STOP closes the thread as
         opted out; a reply marks it replied and starts a new wait for an owner.
+        Not a ``lead`` (a bank's "AcmeBank", a short code): kept, in no thread,
+        news to nobody.
         """
         now = _iso(self._clock())
         async with self._transaction() as db:
-            async with db.execute(
-                "SELECT id, status FROM threads WHERE caller = ?"
-                " ORDER BY last_activity_at DESC, id DESC LIMIT 1",
-                (sender,),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is not None and row[1] != "opted_out":
-                thread_id = int(row[0])
-            else:
-                thread_id = await self._thread_for(sender, None, now)
+            if await self._already_stored(text):
+                return None
+            if not lead:
+                inbox_id = await self._insert_inbox(text, None, None, alerted=True)
+                return Filed(inbox_id, None)
+            thread_id = await self._thread_of_sender(text.sender, now)
             status = {"stop": "opted_out", None: "replied"}.get(keyword)
             if status is not None:
                 await db.execute(
@@ -1011,68 +1067,108 @@ class Store:
                     " urgent = max(urgent, ?) WHERE id = ?",
                     (status, now, int(urgent), thread_id),
                 )
-            async with db.execute(
-                "INSERT INTO inbox (sender, body, parts, keyword, received_at, stored_at,"
-                " thread_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (sender, body, parts, keyword, _iso(received_at), now, thread_id),
-            ) as cursor:
-                inserted = await cursor.fetchone()
-        assert inserted is not None
-        return int(inserted[0]), thread_id
+            inbox_id = await self._insert_inbox(text, keyword, thread_id)
+            changed = False
+            if opt_out is not None and await self._opted_out(text.sender) != opt_out.opted_out:
+                await self._record_choice(
+                    text.sender, opt_out.opted_out, opt_out.keyword, opt_out.source,
+                    self._clock(),
+                )  # fmt: skip
+                await self._insert_text(opt_out.confirmation, thread_id=thread_id)
+                changed = True
+        return Filed(inbox_id, thread_id, changed)
+
+    async def _already_stored(self, text: ReceivedText) -> bool:
+        if text.network_time is None:
+            return False
+        async with self._db.execute(
+            "SELECT 1 FROM inbox WHERE sender = ? AND network_time = ? AND body = ?",
+            (text.sender, _iso(text.network_time), text.body),
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def _thread_of_sender(self, sender: str, now: str) -> int:
+        async with self._db.execute(
+            "SELECT id, status FROM threads WHERE caller = ?"
+            " ORDER BY last_activity_at DESC, id DESC LIMIT 1",
+            (sender,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None and row[1] != "opted_out":
+            return int(row[0])
+        return await self._thread_for(sender, None, now)
+
+    async def _insert_inbox(
+        self,
+        text: ReceivedText,
+        keyword: str | None,
+        thread_id: int | None,
+        *,
+        owner_id: str | None = None,
+        alerted: bool = False,
+    ) -> int:
+        async with self._db.execute(
+            "INSERT INTO inbox (sender, body, parts, keyword, received_at, stored_at, thread_id,"
+            " owner_id, alerted, network_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                text.sender, text.body, text.parts, keyword, _iso(text.received_at),
+                _iso(self._clock()), thread_id, owner_id, int(alerted),
+                _iso(text.network_time) if text.network_time else None,
+            ),
+        ) as cursor:  # fmt: skip
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
     # ------------------------------------------------------------ owners' texts
 
     @_one_at_a_time
     async def store_owner_text(
-        self, owner_id: str, sender: str, body: str, parts: int, received_at: datetime
-    ) -> int:
-        """An owner's text, kept before it is acted on; never an alert of its own."""
-        async with self._db.execute(
-            "INSERT INTO inbox (sender, body, parts, received_at, stored_at, owner_id, alerted)"
-            " VALUES (?, ?, ?, ?, ?, ?, 1) RETURNING id",
-            (sender, body, parts, _iso(received_at), _iso(self._clock()), owner_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        await self._db.commit()
-        assert row is not None
-        return int(row[0])
+        self, owner_id: str, text: ReceivedText, action: OwnerAction | None = None
+    ) -> int | None:
+        """An owner's text - never an alert of its own - and what it asks for, in
+        one transaction: a text seen twice (a SIM copy after a crash) never acts
+        twice. None: it was a copy, nothing written."""
+        async with self._transaction():
+            if await self._already_stored(text):
+                return None
+            thread_id = action.thread_id if action else None
+            inbox_id = await self._insert_inbox(
+                text, None, thread_id, owner_id=owner_id, alerted=True
+            )
+            if action is not None:
+                await self._apply_owner_action(action, owner_id)
+        return inbox_id
 
     @_one_at_a_time
-    async def owner_action(
-        self,
-        thread_id: int,
-        owner_id: str,
-        action: str,
-        *,
-        inbox_id: int | None = None,
-        reply: OutgoingText | None = None,
-    ) -> None:
-        """Record what an owner did on a thread, in one transaction with its effect:
-        an answer is queued to the caller (the thread waits for them again);
-        CALLED or DONE closes the thread as handled. ``inbox_id``: the owner's
-        text that asked for it (None from the command line)."""
-        assert action in ("reply", "called", "done")
-        now = _iso(self._clock())
-        async with self._transaction() as db:
-            await db.execute(
-                "INSERT INTO owner_actions (thread_id, owner_id, action, body, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (thread_id, owner_id, action, reply.body if reply else None, now),
+    async def owner_action(self, owner_id: str, action: OwnerAction) -> None:
+        """What an owner did from the office (the command line), with its effect."""
+        async with self._transaction():
+            await self._apply_owner_action(action, owner_id)
+
+    async def _apply_owner_action(self, action: OwnerAction, owner_id: str) -> None:
+        """An answer is queued to the caller (the thread waits for them again);
+        CALLED or DONE closes the thread as handled. Inside a transaction."""
+        assert action.action in ("reply", "called", "done")
+        now, reply = _iso(self._clock()), action.reply
+        await self._db.execute(
+            "INSERT INTO owner_actions (thread_id, owner_id, action, body, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (action.thread_id, owner_id, action.action, reply.body if reply else None, now),
+        )
+        if reply is not None:
+            await self._db.execute(
+                "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?,"
+                " reminded_at = NULL WHERE id = ?",
+                (now, action.thread_id),
             )
-            await db.execute("UPDATE inbox SET thread_id = ? WHERE id = ?", (thread_id, inbox_id))
-            if reply is not None:
-                await db.execute(
-                    "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?,"
-                    " reminded_at = NULL WHERE id = ?",
-                    (now, thread_id),
-                )
-                await self._insert_text(reply, thread_id=thread_id)
-            else:
-                await db.execute(
-                    "UPDATE threads SET status = 'handled', handled_at = ?, handled_by = ?,"
-                    " last_activity_at = ? WHERE id = ?",
-                    (now, owner_id, now, thread_id),
-                )
+            await self._insert_text(reply, thread_id=action.thread_id)
+        else:
+            await self._db.execute(
+                "UPDATE threads SET status = 'handled', handled_at = ?, handled_by = ?,"
+                " last_activity_at = ? WHERE id = ?",
+                (now, owner_id, now, action.thread_id),
+            )
 
     # ------------------------------------------------------------ follow-through
 

@@ -37,6 +37,9 @@ class IncomingText:
     body: str
     received_at: datetime
     parts: int = 1
+    # The SMSC's timestamp (TP-SCTS), where the transport has one: with the
+    # sender and body it recognises a copy of a text already handed over.
+    network_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

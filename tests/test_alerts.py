@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from bridge.alerts import AlertWorker
 from bridge.config import Config
 from bridge.sim.mail import MailCatcher
-from bridge.store import Store
+from bridge.store import ReceivedText, Store
 from tests.conftest import until, until_true
 from tests.expected import CALLER
 from tests.test_store import decision
@@ -73,7 +73,7 @@ async def test_missed_call_and_reply_emails_form_one_conversation(
             await store.record_decision(decision(), text_skip="texted-recently")
             await until(lambda: len(smtp.mailbox.messages) == 1)
             await store.store_incoming(
-                CALLER, "Need a roof repair quote", 1, None, datetime.now(UTC)
+                ReceivedText(CALLER, "Need a roof repair quote", 1, datetime.now(UTC)), None
             )
             await until(lambda: len(smtp.mailbox.messages) == 2)
 
@@ -130,7 +130,7 @@ async def test_caller_text_cannot_inject_headers_or_html(smtp: MailCatcher, tmp_
     nasty = "hi\r\nBcc: evil@example.com\r\n\r\n<script>alert(1)</script>\x1b[2J"
     async with await Store.open(cfg.store.path) as store:
         await store.record_decision(decision())
-        await store.store_incoming(CALLER, nasty, 1, None, datetime.now(UTC))
+        await store.store_incoming(ReceivedText(CALLER, nasty, 1, datetime.now(UTC)), None)
         task = await running_worker(AlertWorker(cfg, store, clock=lambda: datetime.now(UTC)))
         try:
             await until(lambda: len(smtp.mailbox.messages) == 2)

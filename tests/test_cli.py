@@ -271,13 +271,15 @@ async def test_send_test_without_a_modem_says_so(tmp_path: Path) -> None:
 
 
 async def test_threads_and_thread_commands(tmp_path: Path) -> None:
-    from bridge.store import Store
+    from bridge.store import ReceivedText, Store
     from tests.test_store import decision
 
     config = config_file(tmp_path, 5038)
     async with await Store.open(tmp_path / "textback.db") as store:
         await store.record_decision(decision())
-        await store.store_incoming(CALLER, "Need a roof repair quote", 1, None, datetime.now(UTC))
+        await store.store_incoming(
+            ReceivedText(CALLER, "Need a roof repair quote", 1, datetime.now(UTC)), None
+        )
     code, out, err = await textback("threads", "--config", str(config), "--json", env=ENV)
     assert code == 0, err
     (row,) = [json.loads(line) for line in out.splitlines()]

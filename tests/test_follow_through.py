@@ -17,7 +17,7 @@ from bridge.cli import main
 from bridge.config import Config
 from bridge.followup import FollowUpWorker, in_daytime
 from bridge.sim.mail import MailCatcher
-from bridge.store import OutgoingText, Store
+from bridge.store import OutgoingText, OwnerAction, ReceivedText, Store
 from tests.conftest import until
 from tests.expected import CALLER
 from tests.test_alerts import _html, _text
@@ -120,7 +120,9 @@ async def test_one_reminder_then_cold_across_a_restart(tmp_path: Path) -> None:
 
         # A reply to a cold thread reopens it: a person must see it, and a new
         # wait (for an owner this time, 30 min) starts.
-        await store.store_incoming(CALLER, "Sorry, was at work. Still need it", 1, None, clock())
+        await store.store_incoming(
+            ReceivedText(CALLER, "Sorry, was at work. Still need it", 1, clock()), None
+        )
         assert await status(store) == "replied"
         clock.advance(minutes=30)
         await worker.tick()
@@ -133,9 +135,9 @@ async def test_an_owner_acting_stops_the_reminder(tmp_path: Path) -> None:
     clock = Clock()
     async with await Store.open(cfg.store.path, clock=clock) as store:
         await texted_back(store, clock)
-        inbox_id = await store.store_owner_text("mike", MIKE, "CALLED 1", 1, clock())
+        await store.store_owner_text("mike", ReceivedText(MIKE, "CALLED 1", 1, clock()))
         clock.advance(minutes=5)
-        await store.owner_action(1, "mike", "called", inbox_id=inbox_id)
+        await store.owner_action("mike", OwnerAction(1, "called"))
         clock.advance(hours=48)
         await FollowUpWorker(cfg, store, clock=clock).tick()
         assert await reminders(store) == []
@@ -174,7 +176,7 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
     try:
         async with await Store.open(cfg.store.path, clock=clock) as store:
             await texted_back(store, clock, "won")  # thread 1: handled on Tuesday
-            await store.owner_action(1, "mike", "done", inbox_id=0)
+            await store.owner_action("mike", OwnerAction(1, "done"))
             other = decision("open", caller="+15125550142", ended_at=clock())
             await store.record_decision(other)  # thread 2: still open
             clock.now = datetime(2026, 11, 25, 12, 59, tzinfo=UTC)  # Wednesday 6:59 there
@@ -287,12 +289,12 @@ async def test_report_figures_on_a_known_history(tmp_path: Path) -> None:
         # its call, another acted on (answered) after 10 min.
         await texted_back(store, clock, "a")
         clock.advance(minutes=40)
-        await store.owner_action(1, "mike", "called", inbox_id=0)
+        await store.owner_action("mike", OwnerAction(1, "called"))
         await texted_back(store, clock, "b")  # same caller: a new thread (1 is closed)
-        await store.store_incoming(CALLER, "yes please", 1, None, clock())
+        await store.store_incoming(ReceivedText(CALLER, "yes please", 1, clock()), None)
         clock.advance(minutes=10)
         answer = OutgoingText(CALLER, "On my way", 1, clock() + timedelta(hours=1), kind="reply")
-        await store.owner_action(2, "mike", "reply", inbox_id=0, reply=answer)
+        await store.owner_action("mike", OwnerAction(2, "reply", answer))
         await store.record_decision(decision("c", caller="+15125550142", ended_at=clock()))
         # An answered call and an old missed call before --since count for nothing.
         await store.record_decision(decision("d", outcome=Outcome.ANSWERED, ended_at=clock()))
