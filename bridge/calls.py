@@ -56,14 +56,14 @@ class CallDecision:
     linkedid: str
     outcome: Outcome
     reason: Reason | None
-    caller: str | None  # E.164, or None when withheld / not a public number
+    caller: str | None  # E.164, or None when withheld or not a callable number
     caller_raw: str  # CallerIDNum exactly as the PBX sent it (untrusted)
     caller_name: str
     line: str | None  # the dialled DID in E.164
     line_name: str | None
     started_at: datetime
     ended_at: datetime
-    withheld: bool = False
+    withheld: bool = False  # hidden on purpose (anonymous...), not merely unreadable
     voicemail_left: bool | None = None  # set when the call reached voicemail
     dial_status: str | None = None  # the last DIALSTATUS/DialEnd status seen
     answered_by: str | None = None  # the channel of the person who answered
@@ -504,7 +504,8 @@ class CallTracker:
         rules = self.rules
         did = to_e164(call.did or call.exten, rules.region)
         line_name = rules.lines.get(did) if did else None
-        caller = None if is_withheld(call.caller_raw) else to_e164(call.caller_raw, rules.region)
+        withheld = is_withheld(call.caller_raw)
+        caller = None if withheld else to_e164(call.caller_raw, rules.region)
         base = CallDecision(
             linkedid=call.linkedid,
             outcome=Outcome.MISSED,
@@ -516,7 +517,7 @@ class CallTracker:
             line_name=line_name,
             started_at=call.started_at,
             ended_at=now,
-            withheld=caller is None,
+            withheld=withheld,
             dial_status=call.dial_status,
             answered_by=call.answered_by,
         )

@@ -31,7 +31,7 @@ from bridge.calls import DetectionRules
 from bridge.config import Config, ConfigError, ModemConfig, load_config
 from bridge.daemon import Bridge, describe
 from bridge.doctor import diagnose
-from bridge.numbers import display, to_e164
+from bridge.numbers import caller_label, display, to_e164
 from bridge.replay import replay as replay_stream
 from bridge.report import build as build_report
 from bridge.safe_text import cell, printable
@@ -218,7 +218,7 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("detail")
     for row in rows:
-        caller = display(row.caller) if row.caller else row.caller_raw or "withheld"
+        caller = caller_label(row.caller, row.caller_raw, withheld=row.withheld)
         table.add_row(
             local_time(row.ended_at, zone, "%a %b %d %H:%M:%S"),
             cell(f"{caller} {row.caller_name}".strip()),

@@ -29,7 +29,7 @@ from bridge.calls import CallDecision, CallReport, CallTracker, DetectionRules
 from bridge.config import Config
 from bridge.followup import FollowUpWorker
 from bridge.inbound import InboundHandler
-from bridge.numbers import display
+from bridge.numbers import caller_label, display
 from bridge.outbox import OutboxWorker
 from bridge.policy import History
 from bridge.safe_text import printable
@@ -272,7 +272,7 @@ def describe(decision: CallDecision) -> str:
     d = decision
     reason = f" ({d.reason.value})" if d.reason else ""
     line = f" to {printable(d.line_name or display(d.line))}" if d.line else ""
-    who = display(d.caller) if d.caller else (printable(d.caller_raw) or "withheld")
+    who = caller_label(d.caller, d.caller_raw, withheld=d.withheld)
     call = printable(d.linkedid)
     name = (
         f" {printable(d.caller_name)!s}" if d.caller_name and d.caller_name != "<unknown>" else ""

@@ -22,7 +22,7 @@ from rich.text import Text
 from bridge.calls import CallDecision, Outcome
 from bridge.config import Config
 from bridge.daemon import Bridge
-from bridge.numbers import display
+from bridge.numbers import caller_label, display
 from bridge.report import build as build_report
 from bridge.safe_text import cell
 from bridge.sim import callgen
@@ -114,7 +114,11 @@ def _grew(items: Sized, before: int) -> Callable[[], bool]:
 
 def _show(console: Console, decision: CallDecision, text_skip: str | None) -> None:
     colour = {"missed": "bold red", "answered": "green"}.get(decision.outcome.value, "cyan")
-    who = display(decision.caller) if decision.caller else "withheld number"
+    who = (
+        "withheld number"
+        if decision.withheld
+        else caller_label(decision.caller, decision.caller_raw, withheld=False)
+    )
     verdict = decision.outcome.value.upper()
     if decision.reason:
         verdict += f" ({decision.reason.value})"
@@ -160,7 +164,7 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
         for column in ("caller", "line", "outcome", "reason", "text"):
             table.add_column(column)
         for row in reversed(rows):
-            caller = display(row.caller) if row.caller else row.caller_raw
+            caller = caller_label(row.caller, row.caller_raw, withheld=row.withheld)
             text = row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else "")
             table.add_row(
                 cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "", text

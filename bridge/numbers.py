@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import phonenumbers
 
+from bridge.safe_text import printable
+
 # What carriers and Asterisk put in CallerIDNum when the caller hides it.
 _WITHHELD = frozenset(
     {
@@ -70,3 +72,13 @@ def display(e164: str | None) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def caller_label(e164: str | None, raw: str, *, withheld: bool) -> str:
+    """Who called, as a person reads it: the number, "withheld", or - for a
+    caller ID that is no phone number (a short code, letters) - saying so."""
+    if e164 is not None:
+        return display(e164)
+    if withheld or not raw.strip():
+        return "withheld"
+    return f"not a callable number ({printable(raw, 40)})"

@@ -22,6 +22,7 @@ class Skip(StrEnum):
 
     NOT_MISSED = "not-missed"
     WITHHELD = "withheld"
+    NOT_A_NUMBER = "not-a-callable-number"  # caller ID that is no phone number (12345, abc)
     NOT_TEXTABLE = "not-a-textable-number"  # not a valid number in our country
     SHORT_OR_EMERGENCY = "short-code-or-emergency"
     PREMIUM = "premium-or-shared-cost"
@@ -100,7 +101,7 @@ def check(
     if decision.outcome is not Outcome.MISSED:
         return Skip.NOT_MISSED
     if decision.caller is None:
-        return Skip.WITHHELD
+        return Skip.WITHHELD if decision.withheld else Skip.NOT_A_NUMBER
     return check_number(
         decision.caller,
         policy,

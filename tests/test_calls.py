@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bridge.ami_framer import AmiFramer, AmiMessage
 from bridge.calls import CallDecision, CallTracker, DetectionRules, Outcome, Reason
+from bridge.numbers import caller_label
 from bridge.sim import callgen
 from tests.expected import CALLER, DID, REAL_TRACES, trace
 
@@ -53,6 +54,18 @@ def test_withheld_caller_is_missed_with_no_number(rules: DetectionRules) -> None
     assert decision.caller is None
     assert decision.withheld
     assert decision.caller_raw == "anonymous"
+
+
+@pytest.mark.parametrize("raw", ["12345", "abc", "+1512"])
+def test_a_caller_id_that_is_no_number_is_not_withheld(rules: DetectionRules, raw: str) -> None:
+    pbx = callgen.Pbx(caller=raw, caller_name="Odd")
+    (decision,) = decide(rules, callgen.render("no_answer", pbx=pbx))
+    assert (decision.outcome, decision.caller, decision.caller_raw) == (Outcome.MISSED, None, raw)
+    assert not decision.withheld
+    assert caller_label(decision.caller, decision.caller_raw, withheld=False) == (
+        f"not a callable number ({raw})"
+    )
+    assert caller_label(None, "anonymous", withheld=True) == "withheld"
 
 
 def test_voicemail_says_whether_a_message_was_left(rules: DetectionRules) -> None:

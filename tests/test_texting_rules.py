@@ -57,6 +57,11 @@ def test_withheld() -> None:
     assert verdict(replace(MISSED, caller=None, withheld=True)) is Skip.WITHHELD
 
 
+def test_a_caller_id_that_is_no_number_is_not_called_withheld() -> None:
+    garbled = replace(MISSED, caller=None, caller_raw="12345", withheld=False)
+    assert verdict(garbled) is Skip.NOT_A_NUMBER
+
+
 def test_block_and_allow_lists() -> None:
     blocked = replace(RULES, blocklist=frozenset({"+15125559876"}))
     assert verdict(rules=blocked) is Skip.BLOCKLISTED
