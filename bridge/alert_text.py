@@ -21,6 +21,8 @@ from bridge.routing import News, Route, is_urgent, routes
 from bridge.store import AlertDraft, AlertEvent, ThreadEvent, ThreadSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]+")
+_QUOTE_LIMIT = 2000  # a homeowner's reply quoted in an email body
 
 
 def message_domain(config: Config) -> str:
@@ -33,6 +35,15 @@ def one_line(text: str, limit: int) -> str:
     """Untrusted text made fit for a header, a subject or a text: one line, bounded."""
     flat = _CONTROL.sub(" ", text).strip()
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def quoted(text: str, limit: int = _QUOTE_LIMIT) -> str:
+    """Untrusted text for an email body: its line breaks kept (indented under
+    the quote), every other control character - ESC, BEL, a lone CR - gone."""
+    lines = _CONTROL_BUT_LINE_BREAKS.sub(" ", text.replace("\r\n", "\n")).strip()
+    if len(lines) > limit:
+        lines = lines[: limit - 1].rstrip() + "…"
+    return '"' + "\n   ".join(line.rstrip() for line in lines.split("\n")) + '"'
 
 
 def for_event(
@@ -53,7 +64,7 @@ def for_event(
         on = _line_name(config, event.line)
         lines = [f"Missed call from {who} on {on} at {when} ({reason})."]
         if event.texted:
-            lines.append(f'We texted them: "{event.texted}"')
+            lines.append(f"We texted them: {quoted(event.texted)}")
         else:
             lines.append(f"No text went out ({event.skip or 'texting is off'}).")
         said = "texted them" if event.texted else "no text went out"
@@ -65,7 +76,7 @@ def for_event(
         subject = f"Missed call from {who} - replied: {one_line(event.text, 60)}"
         if urgent:
             subject = "URGENT - " + subject
-        lines = [f"{who} replied (thread #{t}) at {when}:", f'  "{event.text}"']
+        lines = [f"{who} replied (thread #{t}) at {when}:", f"  {quoted(event.text)}"]
         # What the homeowner and the business said; alerts about it are noise.
         history = [e for e in history if e.kind != "alert"]
         if history:
@@ -96,7 +107,7 @@ def reminder(
         subject = f"Reminder: {who} replied and is waiting for an answer"
         lines = [
             f"{who} replied at {since} and nobody has answered yet (thread #{t}):",
-            f'  "{thread.last_reply or ""}"',
+            f"  {quoted(thread.last_reply or '')}",
         ]
         text = (
             f"#{t} Reminder: {who} is waiting for an answer since {since}."

@@ -127,7 +127,7 @@ async def test_smtp_down_then_up_loses_nothing(smtp: MailCatcher, tmp_path: Path
 
 async def test_caller_text_cannot_inject_headers_or_html(smtp: MailCatcher, tmp_path: Path) -> None:
     cfg = config(smtp.port, tmp_path / "t.db")
-    nasty = "hi\r\nBcc: evil@example.com\r\n\r\n<script>alert(1)</script>\x1b[2J"
+    nasty = "hi\r\nBcc: evil@example.com\r\n\r\n<script>alert(1)</script>\x1b[2J\x07"
     async with await Store.open(cfg.store.path) as store:
         await store.record_decision(decision())
         await store.store_incoming(ReceivedText(CALLER, nasty, 1, datetime.now(UTC)), None)
@@ -143,6 +143,10 @@ async def test_caller_text_cannot_inject_headers_or_html(smtp: MailCatcher, tmp_
     assert "evil@example.com" not in str(reply["To"])
     assert "<script>" not in _html(reply)
     assert "&lt;script&gt;" in _html(reply)
+    # Terminal control (ESC, BEL) never reaches either body: owners read mail in terminals too.
+    for body in (_text(reply), _html(reply)):
+        assert "\x1b" not in body
+        assert "\x07" not in body
 
 
 async def test_without_smtp_nothing_is_emailed_and_nothing_piles_up(tmp_path: Path) -> None:
