@@ -119,7 +119,9 @@ class Bridge:
         log.info(
             "textback bridge starting for %s%s",
             self.config.business.name,
-            " (dry run: decisions are recorded, nothing is texted)" if self.dry_run else "",
+            " (dry run: decisions are recorded; nobody is texted or emailed)"
+            if self.dry_run
+            else "",
         )
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -127,8 +129,9 @@ class Bridge:
                 tasks.create_task(self._record_decisions(), name="record-decisions")
                 tasks.create_task(self._expire_stale_calls(), name="expire-stale-calls")
                 tasks.create_task(self._heartbeat(), name="heartbeat")
-                tasks.create_task(self.alerts.run(), name="owner-alerts")
-                tasks.create_task(self.follow_up.run(), name="follow-up")
+                if not self.dry_run:  # a dry run contacts nobody: no alerts, reminders, digests
+                    tasks.create_task(self.alerts.run(), name="owner-alerts")
+                    tasks.create_task(self.follow_up.run(), name="follow-up")
                 if self.agi is not None:
                     tasks.create_task(self.agi.run(), name="fastagi")
                 for name, transport in self.transports.available.items():

@@ -769,7 +769,10 @@ class Store:
             ) as cursor:
                 inserted = await cursor.fetchone() is not None
             thread_id = None
-            if inserted and d.is_missed and d.caller is not None:
+            if inserted and dry_run:
+                # A rehearsal: no lead to follow up, no news for anyone.
+                await db.execute("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
+            elif inserted and d.is_missed and d.caller is not None:
                 thread_id = await self._thread_for(d.caller, d.line, now)
                 await db.execute(
                     "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
@@ -1281,7 +1284,8 @@ class Store:
         start = _iso(since) if since else ""
         one = self._scalar
         missed = await one(
-            "SELECT count(*) FROM calls WHERE outcome = 'missed' AND ended_at >= ?", start
+            "SELECT count(*) FROM calls WHERE outcome = 'missed' AND dry_run = 0 AND ended_at >= ?",
+            start,
         )
         texted = await one(
             "SELECT count(*) FROM outbox WHERE kind = 'textback'"
