@@ -157,8 +157,9 @@ def digest(
     open_threads: Sequence[ThreadSummary],
     recovered: Sequence[ThreadSummary],
 ) -> AlertDraft | None:
-    """The morning email: every open thread, and yesterday's recovered leads."""
-    if owner.email is None or config.smtp is None:
+    """The morning email: every open thread, and yesterday's recovered leads.
+    None when there is neither (a new install, a quiet week): no empty email."""
+    if owner.email is None or config.smtp is None or not (open_threads or recovered):
         return None
     zone = ZoneInfo(config.business.timezone)
     subject = (

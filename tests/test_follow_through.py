@@ -205,6 +205,16 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
     assert "#1 (512) 555-9876" in recovered_part
 
 
+async def test_no_digest_when_there_is_nothing_to_tell(tmp_path: Path) -> None:
+    """A first start after 07:00 on a new install: nothing open, nothing recovered."""
+    cfg = settings(tmp_path)
+    clock = Clock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))  # Wednesday 9:00 in Chicago
+    async with await Store.open(cfg.store.path, clock=clock) as store:
+        await FollowUpWorker(cfg, store, clock=clock).tick()
+        assert await store.digest_sent("mike", clock.now.date())  # the day is done with
+        assert await store.alerts() == []
+
+
 @pytest.mark.parametrize(
     ("utc_hour", "allowed"),
     [
