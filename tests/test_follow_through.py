@@ -191,7 +191,12 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
             assert len(digests) == 1
             await AlertWorker(cfg, store, clock=clock)._send_due()  # thread 2's reminder too
             await until(lambda: len(smtp.mailbox.messages) == 2)
-            clock.advance(days=1)  # Thursday 10:01: Thursday's digest
+            clock.advance(days=1)  # Thursday 10:01: thread 2 went cold, nothing to tell
+            await FollowUpWorker(cfg, store, clock=clock).tick()
+            assert await store.digest_sent("mike", clock.now.date())
+            assert len([a for a in await store.alerts() if a["kind"] == "digest"]) == 1
+            await store.record_decision(decision("friday", caller="+15125550143", ended_at=clock()))
+            clock.advance(days=1)  # Friday 10:01: Friday's digest, with the new call
             await FollowUpWorker(cfg, store, clock=clock).tick()
             assert len([a for a in await store.alerts() if a["kind"] == "digest"]) == 2
     finally:
