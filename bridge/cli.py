@@ -218,7 +218,12 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("detail")
     for row in rows:
-        caller = caller_label(row.caller, row.caller_raw, withheld=row.withheld)
+        caller = caller_label(
+            row.caller,
+            row.caller_raw,
+            withheld=row.withheld,
+            desk=row.outcome in ("internal", "outbound"),
+        )
         table.add_row(
             local_time(row.ended_at, zone, "%a %b %d %H:%M:%S"),
             cell(f"{caller} {row.caller_name}".strip()),

@@ -25,7 +25,7 @@ from bridge import health, textback
 from bridge.alerts import AlertWorker
 from bridge.ami import AmiLink
 from bridge.ami_framer import AmiMessage
-from bridge.calls import CallDecision, CallReport, CallTracker, DetectionRules
+from bridge.calls import CallDecision, CallReport, CallTracker, DetectionRules, Outcome
 from bridge.config import Config
 from bridge.followup import FollowUpWorker
 from bridge.inbound import InboundHandler
@@ -275,7 +275,10 @@ def describe(decision: CallDecision) -> str:
     d = decision
     reason = f" ({d.reason.value})" if d.reason else ""
     line = f" to {printable(d.line_name or display(d.line))}" if d.line else ""
-    who = caller_label(d.caller, d.caller_raw, withheld=d.withheld)
+    who = caller_label(
+        d.caller, d.caller_raw, withheld=d.withheld,
+        desk=d.outcome in (Outcome.INTERNAL, Outcome.OUTBOUND),
+    )  # fmt: skip
     call = printable(d.linkedid)
     name = (
         f" {printable(d.caller_name)!s}" if d.caller_name and d.caller_name != "<unknown>" else ""

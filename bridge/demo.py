@@ -14,11 +14,13 @@ import tempfile
 from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bridge.alert_text import local_time
 from bridge.calls import CallDecision, Outcome
 from bridge.config import Config
 from bridge.daemon import Bridge
@@ -164,7 +166,12 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
         for column in ("caller", "line", "outcome", "reason", "text"):
             table.add_column(column)
         for row in reversed(rows):
-            caller = caller_label(row.caller, row.caller_raw, withheld=row.withheld)
+            caller = caller_label(
+                row.caller,
+                row.caller_raw,
+                withheld=row.withheld,
+                desk=row.outcome in ("internal", "outbound"),
+            )
             text = row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else "")
             table.add_row(
                 cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "", text
@@ -256,8 +263,10 @@ async def _conversation(
     found = await store.thread(thread.id)
     if found is not None:
         console.print(f"\n[bold]Thread #{thread.id}[/] (textback thread {thread.id})")
+        zone = ZoneInfo(bridge.config.business.timezone)  # as the emails show times
         for event in found[1]:
-            console.print(Text(f"    {event.at[11:19]}  {event.what:<36} ") + cell(event.text, 70))
+            when = local_time(event.at, zone, "%I:%M:%S %p").lstrip("0")
+            console.print(Text(f"    {when:>11}  {event.what:<36} ") + cell(event.text, 70))
 
 
 async def _homeowner_texts(console: Console, modem: SimulatedModem, sender: str, body: str) -> None:

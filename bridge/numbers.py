@@ -74,11 +74,14 @@ def display(e164: str | None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
-def caller_label(e164: str | None, raw: str, *, withheld: bool) -> str:
-    """Who called, as a person reads it: the number, "withheld", or - for a
-    caller ID that is no phone number (a short code, letters) - saying so."""
+def caller_label(e164: str | None, raw: str, *, withheld: bool, desk: bool = False) -> str:
+    """Who called, as a person reads it: the number, "withheld", a ``desk``
+    phone's extension, or - for a caller ID that is no phone number (a short
+    code, letters) - saying so."""
     if e164 is not None:
         return display(e164)
+    if desk:
+        return printable(raw, 40)
     if withheld or not raw.strip():
         return "withheld"
     return f"not a callable number ({printable(raw, 40)})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from datetime import UTC, datetime
@@ -209,6 +210,11 @@ async def test_demo_runs_without_a_pbx() -> None:
     assert "thread #1 is handled" in out
     assert "estimated recovered value" in out
     assert "$850 (1 x $850)" in out
+    # The thread view tells the time as the owner's email does: the business's.
+    replied = re.search(r"replied \(thread #1\) at \w+ \w+ \d+ (\d+:\d\d) ([AP]M)", out)
+    assert replied is not None, out
+    hours_minutes, half = replied.groups()
+    assert re.search(rf"^ +{hours_minutes}:\d\d {half}  text in ", out, re.MULTILINE), out
 
 
 async def _until_file_holds(path: Path, needle: bytes, count: int) -> None:
