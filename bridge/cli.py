@@ -338,7 +338,9 @@ def doctor(config_path: str, modem_wait: float) -> None:
     checks = asyncio.run(diagnose(config_path, modem_wait=modem_wait))
     for check in checks:
         style = "green" if check.ok else "bold red"
-        _console.print(Text(check.line()[:4], style=style) + cell(check.line()[4:], 2000))
+        _console.print(
+            Text(check.line()[:4], style=style) + cell(check.line()[4:], 2000), soft_wrap=True
+        )
     failed = [c for c in checks if not c.ok]
     if failed:
         _errors.print(f"{len(failed)} problem(s) found")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
+import serial
 
+from bridge import health
 from bridge.alerts import smtp_session
 from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
@@ -54,14 +57,32 @@ async def diagnose(
         first = exc.problems[0] if exc.problems else "invalid"
         more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
         return [Check("config", False, f"{first}{more}", f"textback check-config {config_path}")]
-    checks = [Check("config", True, f"{config_path} is valid"), check_store(config.store.path)]
-    checks += await check_ami(config, now)
-    if config.modem is not None:
-        checks.append(await check_modem(config.modem, modem_wait))
-    if config.smtp is not None:
-        checks.append(await check_smtp(config.smtp))
-    checks.append(check_clock(config, now()))
+    with _quiet():
+        checks = [Check("config", True, f"{config_path} is valid"), check_store(config.store.path)]
+        checks += await check_ami(config, now)
+        if config.modem is not None:
+            beat = health.heartbeat_path(config.store.path)
+            checks.append(await check_modem(config.modem, modem_wait, beat, now()))
+        if config.smtp is not None:
+            checks.append(await check_smtp(config.smtp))
+        checks.append(check_clock(config, now()))
     return checks
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The checks' own connections log as the bridge's do ("AMI disconnected..."):
+    here every finding is a line of the report, so their log lines are held back."""
+    loggers = [logging.getLogger(name) for name in ("bridge", "sms_gateway", "agi")]
+    saved = [(logger.propagate, logger.handlers[:]) for logger in loggers]
+    for logger in loggers:
+        logger.propagate = False
+        logger.handlers = [logging.NullHandler()]
+    try:
+        yield
+    finally:
+        for logger, (propagate, handlers) in zip(loggers, saved, strict=True):
+            logger.propagate, logger.handlers = propagate, handlers
 
 
 # ---------------------------------------------------------------- the store
@@ -236,13 +257,17 @@ def _first(reply: Any) -> Any:
 # ---------------------------------------------------------------- the modem
 
 
-async def check_modem(settings: ModemConfig, wait: float) -> Check:
+async def check_modem(
+    settings: ModemConfig, wait: float, heartbeat: Path | None = None, now: datetime | None = None
+) -> Check:
     name = "modem"
     if not await asyncio.to_thread(Path(settings.port).exists):
         return Check(
             name, False, f"no device at {settings.port}",
             "plug the modem in; use its /dev/serial/by-id/ name for modem.port",
         )  # fmt: skip
+    if await asyncio.to_thread(_held_elsewhere, settings):
+        return _modem_in_use(settings, heartbeat, now or datetime.now(UTC))
     transport = GsmModemTransport(settings, reconnect_min=1, reconnect_max=2)
     runner = asyncio.create_task(transport.run(_Discard()))
     try:
@@ -276,6 +301,33 @@ async def check_modem(settings: ModemConfig, wait: float) -> Check:
             "move the modem or add an antenna",
         )
     return Check(name, True, f"ready, registered{operator}{signal}")
+
+
+def _held_elsewhere(settings: ModemConfig) -> bool:
+    """Another process has the port open exclusively (the running bridge does)."""
+    try:
+        serial.Serial(str(settings.port), settings.baudrate, timeout=0, exclusive=True).close()
+    except serial.SerialException as exc:
+        return "lock" in str(exc).lower()
+    except OSError:
+        return False  # the transport's own attempt says what is wrong
+    return False
+
+
+def _modem_in_use(settings: ModemConfig, heartbeat: Path | None, now: datetime) -> Check:
+    beat = health.fresh(heartbeat, now) if heartbeat is not None else None
+    if beat is not None and "modem" in beat.transports:
+        state = "up" if beat.transports["modem"] else "down"
+        return Check(
+            "modem", beat.transports["modem"],
+            f"in use by the running bridge, which reports it {state}",
+            "see the bridge's log (journalctl -u textback) for why the modem is down",
+        )  # fmt: skip
+    return Check(
+        "modem", False, f"{settings.port} is in use by another program",
+        f"find it with `fuser -v {settings.port}` (often ModemManager: systemctl disable"
+        " --now ModemManager)",
+    )  # fmt: skip
 
 
 class _Discard:

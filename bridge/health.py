@@ -39,15 +39,32 @@ def write(path: Path, snapshot: Snapshot) -> None:
     os.replace(temporary, path)
 
 
-def verdict(path: Path, now: datetime) -> tuple[bool, str]:
+def read(path: Path) -> Snapshot:
+    """The running bridge's last heartbeat. Raises OSError or ValueError."""
     try:
         data = json.loads(path.read_text())
-        snapshot = Snapshot(
+        return Snapshot(
             datetime.fromisoformat(data["at"]), str(data["ami"]), dict(data["transports"])
         )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a heartbeat: {exc}") from None
+
+
+def fresh(path: Path, now: datetime) -> Snapshot | None:
+    """The heartbeat of a bridge running right now, if there is one."""
+    try:
+        snapshot = read(path)
+    except (OSError, ValueError):
+        return None
+    return snapshot if now - snapshot.at <= STALE_AFTER else None
+
+
+def verdict(path: Path, now: datetime) -> tuple[bool, str]:
+    try:
+        snapshot = read(path)
     except FileNotFoundError:
         return False, f"no heartbeat at {path}: is `textback run` running?"
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         return False, f"unreadable heartbeat {path}: {exc}"
     age = now - snapshot.at
     if age > STALE_AFTER:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import serial
 
 from bridge.doctor import Check, diagnose
 from bridge.sim.ami_server import FakeAsterisk
@@ -205,6 +206,26 @@ async def test_the_command_exits_non_zero_on_any_failure(tmp_path: Path) -> None
     assert "FAIL AMI login" in out
     assert "1 problem(s) found" in err
     assert "wrong" not in out + err  # the secret is never printed
+    # Only the report: the checks' own connections log nothing of their own.
+    assert err.strip() == "1 problem(s) found"
+    assert all(line.startswith(("ok   ", "FAIL ")) for line in out.splitlines()), out
+
+
+async def test_a_modem_held_by_the_running_bridge_is_not_a_sim_problem(tmp_path: Path) -> None:
+    from bridge import health
+
+    async with FakeAsterisk(secret=SECRET) as asterisk, SimulatedModem(tmp_path / "ttyUSB0") as sim:
+        config = write_config(tmp_path, asterisk.port, modem=sim.path)
+        with serial.Serial(str(sim.path), exclusive=True):  # as `textback run` holds it
+            stranger = by_name(await diagnose(str(config), modem_wait=5))["modem"]
+            beat = health.heartbeat_path(tmp_path / "textback.db")
+            health.write(beat, health.Snapshot(datetime.now(UTC), "connected", {"modem": True}))
+            bridge = by_name(await diagnose(str(config), modem_wait=5))["modem"]
+    assert stranger.line() == (
+        f"FAIL modem: {sim.path} is in use by another program - fix: find it with"
+        f" `fuser -v {sim.path}` (often ModemManager: systemctl disable --now ModemManager)"
+    )
+    assert bridge.line() == "ok   modem: in use by the running bridge, which reports it up"
 
 
 @pytest.mark.parametrize("year", [2019])
