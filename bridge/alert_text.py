@@ -57,7 +57,20 @@ def for_event(
     t = event.thread_id
     zone = ZoneInfo(config.business.timezone)
     when = local_time(event.at, zone)
-    if event.kind == "missed_call":
+    if event.kind == "missed_call" and event.unsure:
+        subject = f"Possibly missed call from {who} - textback could not see how it ended"
+        reason = event.text.strip(" -")
+        on = _line_name(config, event.line)
+        lines = [
+            f"{who} called {on} at {when}, and textback could not see how the call ended"
+            f" ({reason}).",
+            "Nobody was texted. Call them back to be sure nobody is left waiting.",
+        ]
+        text = (
+            f"#{t} Possibly missed call from {who} at {when} (textback could not see it end)."
+            f" Call them: {event.caller}. 'CALLED {t}' when done."
+        )
+    elif event.kind == "missed_call":
         outcome = "texted back" if event.texted else f"not texted: {event.skip or 'no text'}"
         subject = f"Missed call from {who} - {outcome}"
         reason = event.text.strip(" -")

@@ -17,6 +17,7 @@ callers for IVRs, queues, voicemail and follow-me: the caller's channel going
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -190,10 +191,37 @@ class _Call:
     voicemail_left: bool = False
     hangup_cause: str = ""
     bridges: dict[str, set[str]] = field(default_factory=dict)
+    restored: bool = False  # read back from the store after a restart
 
     def answered(self, by: str) -> None:
         if self.answered_by is None:
             self.answered_by = by
+
+    def to_json(self) -> str:
+        state = {name: getattr(self, name) for name in _Call.__dataclass_fields__}
+        state["started_at"] = self.started_at.isoformat()
+        state["last_seen"] = self.last_seen.isoformat()
+        state["bridges"] = {key: sorted(members) for key, members in self.bridges.items()}
+        return json.dumps(state)
+
+    @classmethod
+    def from_json(cls, text: str) -> _Call:
+        state = json.loads(text)
+        known = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
+        known["started_at"] = datetime.fromisoformat(known["started_at"])
+        known["last_seen"] = datetime.fromisoformat(known["last_seen"])
+        known["bridges"] = {key: set(members) for key, members in known["bridges"].items()}
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCall:
+    """A call in progress, as the store keeps it: what the tracker needs to
+    finish it after a restart (``state`` is the tracker's own, in JSON)."""
+
+    linkedid: str
+    state: str
+    last_seen: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +251,7 @@ class CallTracker:
         self._calls: dict[str, _Call] = {}
         # Ended calls, remembered (bounded) so late events never reopen them.
         self._finished: OrderedDict[str, None] = OrderedDict()
+        self._changed: set[str] = set()  # open calls whose state the store has not seen
         self._handlers: dict[str, Callable[[_Call, AmiMessage], None]] = {
             "Newstate": self._on_newstate,
             "NewCallerid": self._on_newcallerid,
@@ -274,9 +303,29 @@ class CallTracker:
                 return self._finish(call, now)
             return None
         handler = self._handlers.get(event)
-        if handler is not None:
+        if handler is not None and (event != "VarSet" or msg.get("Variable") in _WATCHED_VARIABLES):
             handler(call, msg)
+            self._changed.add(linkedid)
         return None
+
+    def take_changed(self) -> list[OpenCall]:
+        """Open calls that changed since the last look, for the store to keep."""
+        changed = [self._calls[i] for i in self._changed if i in self._calls]
+        self._changed.clear()
+        return [OpenCall(call.linkedid, call.to_json(), call.last_seen) for call in changed]
+
+    def restore(self, calls: Iterable[OpenCall]) -> int:
+        """Calls that were open when the bridge last stopped: followed on from
+        what was known, and settled by the first catch-up after login."""
+        restored = 0
+        for open_call in calls:
+            if open_call.linkedid in self._calls or open_call.linkedid in self._finished:
+                continue
+            call = _Call.from_json(open_call.state)
+            call.restored = True
+            self._calls[call.linkedid] = call
+            restored += 1
+        return restored
 
     def decide_report(self, report: CallReport, now: datetime) -> CallDecision:
         """A call the dialplan reported (FastAGI), decided by the same rules as
@@ -327,7 +376,7 @@ class CallTracker:
             by_call.setdefault(channel.get("Linkedid"), []).append(channel)
         candidates = self._calls.keys() if known_before is None else known_before
         decisions = [
-            self._close(call, now, Reason.LINK_LOST, "ended while the AMI link was down")
+            self._close(call, now, Reason.LINK_LOST, _unseen_end(call))
             for linkedid in list(candidates)
             if linkedid not in by_call and (call := self._calls.get(linkedid)) is not None
         ]
@@ -341,6 +390,7 @@ class CallTracker:
                 call.adopted = True
             if call is not None:
                 self._apply_snapshot(call, snapshot)
+                self._changed.add(linkedid)
         return decisions
 
     def expire(self, now: datetime) -> list[CallDecision]:
@@ -370,10 +420,12 @@ class CallTracker:
         if msg.get("ChannelStateDesc") == "Up":
             call.pbx_answered = True
         self._calls[linkedid] = call
+        self._changed.add(linkedid)
         return call
 
     def _finish(self, call: _Call, now: datetime) -> CallDecision:
         del self._calls[call.linkedid]
+        self._changed.discard(call.linkedid)
         self._remember(call.linkedid)
         return self._decide(call, now)
 
@@ -590,6 +642,12 @@ class CallTracker:
         if call.caller_hung_up:
             return Reason.CANCEL, "caller hung up before any phone rang"
         return Reason.NOANSWER, "no phone was reached"
+
+
+def _unseen_end(call: _Call) -> str:
+    if call.restored:
+        return "ended while textback was down; it may have been missed"
+    return "ended while the AMI link was down; it may have been missed"
 
 
 def _parse_duration(text: str) -> timedelta:

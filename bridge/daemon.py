@@ -15,17 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from agi.server import AgiServer
 from bridge import health, textback
 from bridge.alerts import AlertWorker
-from bridge.ami import AmiLink
+from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
-from bridge.calls import CallDecision, CallReport, CallTracker, DetectionRules, Outcome
+from bridge.calls import (
+    CallDecision,
+    CallReport,
+    CallTracker,
+    DetectionRules,
+    OpenCall,
+    Outcome,
+)
 from bridge.config import Config
 from bridge.followup import FollowUpWorker
 from bridge.inbound import InboundHandler
@@ -74,11 +82,11 @@ class Bridge:
         self._text_rules = textback.text_policy(config)
         self._beat_now = asyncio.Event()  # a change the heartbeat should show at once
         self.link = AmiLink(
-            config.ami,
-            self._on_event,
-            on_connected=self._catch_up,
-            on_state=lambda state, detail: self._beat_now.set(),
+            config.ami, self._on_event, on_connected=self._catch_up, on_state=self._on_link_state
         )
+        # Since when events may have been missed: the link went down, or the
+        # bridge was not running. None while everything is being seen.
+        self._blind_since: datetime | None = None
         # Texting: the modem (or a given transport) and SIP through Asterisk,
         # the outbox worker, inbound texts.
         available: dict[str, SmsTransport] = {}
@@ -109,7 +117,9 @@ class Bridge:
         )
         # The dialplan's reports, decided by the same rules (agi/).
         self.agi = AgiServer(config.agi, self._on_agi_report) if config.agi else None
-        self._decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
+        # What the recorder commits, in order: decisions, and the state of calls
+        # in progress (so a restart can finish them).
+        self._decisions: asyncio.Queue[CallDecision | OpenCall] = asyncio.Queue()
         self._on_decision = on_decision
         self._expire_every = expire_every
         self._heartbeat_every = heartbeat_every
@@ -123,6 +133,7 @@ class Bridge:
             if self.dry_run
             else "",
         )
+        await self._restore()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.link.run(), name="ami-link")
@@ -141,12 +152,31 @@ class Bridge:
         finally:
             log.info("textback bridge stopped")
 
+    async def _restore(self) -> None:
+        """Pick up where the last run stopped: the calls it was following, and
+        since when it has seen nothing (the first catch-up settles both)."""
+        restored = self.tracker.restore(await self.store.open_calls())
+        self._blind_since = await self.store.seen_until()
+        if restored:
+            log.info(
+                "%d call(s) were in progress when textback last stopped: settled once AMI is up",
+                restored,
+            )
+
+    def _on_link_state(self, state: LinkState, detail: str) -> None:
+        if state is not LinkState.CONNECTED and self._blind_since is None:
+            self._blind_since = self.clock()
+        self._beat_now.set()
+
     async def _heartbeat(self) -> None:
-        """For `textback health`: a file, rewritten while the bridge is alive."""
+        """For `textback health`: a file, rewritten while the bridge is alive.
+        While every event is being seen, the store learns until when."""
         path = health.heartbeat_path(self.config.store.path)
         failing = False
         while True:
             self._beat_now.clear()
+            if self.link.is_connected() and self._blind_since is None:
+                await self.store.mark_seen(self.clock())
             snapshot = health.Snapshot(
                 self.clock(),
                 self.link.state.value,
@@ -175,6 +205,8 @@ class Bridge:
             self.sip.hand_over(message)  # an inbound text, raised by the dialplan
             return
         decision = self.tracker.feed(message, self.clock())
+        for changed in self.tracker.take_changed():
+            self._decisions.put_nowait(changed)
         if decision is not None:
             self._decisions.put_nowait(decision)
 
@@ -195,10 +227,11 @@ class Bridge:
         ]
         for decision in self.tracker.reconcile(channels, self.clock(), known_before):
             self._decisions.put_nowait(decision)
-        if link.connections > 1:
-            log.info(
-                "AMI caught up after reconnecting: %d call(s) in progress", self.tracker.open_calls
-            )
+        for changed in self.tracker.take_changed():
+            self._decisions.put_nowait(changed)
+        if self._blind_since is not None or link.connections > 1:
+            log.info("AMI caught up: %d call(s) in progress", self.tracker.open_calls)
+        self._blind_since = None
 
     async def _expire_stale_calls(self) -> None:
         while True:
@@ -209,36 +242,59 @@ class Bridge:
     # ------------------------------------------------------------ store side
 
     async def _record_decisions(self) -> None:
-        in_flight: CallDecision | None = None
+        in_flight: list[CallDecision | OpenCall] = []
         try:
             while True:
-                in_flight = await self._decisions.get()
-                await self._record_until_stored(in_flight)
-                in_flight = None
+                in_flight = [await self._decisions.get(), *self._waiting()]
+                await self._store_in_order(in_flight)
+                in_flight = []
         except asyncio.CancelledError:
             # Stopping: what was decided is still committed before we go. A
             # write the cancel cut short was rolled back, so it is written again.
-            pending = [in_flight] if in_flight is not None else []
-            with contextlib.suppress(asyncio.QueueEmpty):
-                while True:
-                    pending.append(self._decisions.get_nowait())
-            for decision in pending:
-                try:
-                    await asyncio.shield(self._record(decision))
-                except (sqlite3.Error, OSError) as exc:
-                    log.error("stopping: call %s was not stored: %s", decision.linkedid, exc)
+            await asyncio.shield(self._store_in_order([*in_flight, *self._waiting()], once=True))
             raise
 
-    async def _record_until_stored(self, decision: CallDecision) -> None:
-        """A failed write (disk full, database locked) keeps the decision and retries."""
+    def _waiting(self) -> list[CallDecision | OpenCall]:
+        items = []
+        with contextlib.suppress(asyncio.QueueEmpty):
+            while True:
+                items.append(self._decisions.get_nowait())
+        return items
+
+    async def _store_in_order(
+        self, items: list[CallDecision | OpenCall], *, once: bool = False
+    ) -> None:
+        """Decisions one by one; the open calls' states between them one batch
+        each (a call's latest state only). ``once``: no retrying (stopping)."""
+        batch: dict[str, OpenCall] = {}
+        for item in [*items, None]:
+            if isinstance(item, OpenCall):
+                batch[item.linkedid] = item
+                continue
+            if batch:
+                save = functools.partial(self.store.save_open_calls, list(batch.values()))
+                await self._until_stored(save, once)
+                batch = {}
+            if item is not None:
+                record = functools.partial(self._record, item)
+                await self._until_stored(record, once, item.linkedid)
+
+    async def _until_stored(
+        self, write: Callable[[], Awaitable[None]], once: bool, linkedid: str = ""
+    ) -> None:
+        """A failed write (disk full, database locked) is kept and retried."""
         delay = self._store_retry_min
         failing = False
         while True:
+            what = f"call {linkedid}" if linkedid else "the calls in progress"
             try:
-                await self._record(decision)
+                await write()
             except (sqlite3.Error, OSError) as exc:
+                if once:
+                    log.error("stopping: %s not stored: %s", what, exc)
+                    return
                 if not failing:
-                    log.error("cannot store call %s (will retry): %s", decision.linkedid, exc)
+                    log.error("cannot store %s (will retry): %s", what, exc)
                     failing = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)

@@ -22,7 +22,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
-from bridge.calls import JSON_FIELDS, CallDecision
+from bridge.calls import JSON_FIELDS, CallDecision, OpenCall, Outcome
 from bridge.policy import History
 
 # Each entry upgrades the schema by one version: its statements run in one
@@ -281,6 +281,22 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE inbox ADD COLUMN network_time TEXT",
         "CREATE UNIQUE INDEX inbox_once ON inbox (sender, network_time, body)"
         " WHERE network_time IS NOT NULL",
+        # Calls in progress, so a restart can finish them: a call that ended
+        # while the bridge was down is recorded, never silently lost.
+        """
+    CREATE TABLE open_calls (
+        linkedid   TEXT PRIMARY KEY,
+        state      TEXT NOT NULL,
+        last_seen  TEXT NOT NULL
+    ) STRICT
+    """,
+        # The bridge's own bookkeeping (until when it saw every AMI event...).
+        """
+    CREATE TABLE bridge_state (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+    ) STRICT
+    """,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -288,6 +304,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # caller to its line joins it. handled, opted_out and cold ones are closed
 # (a reply still reopens a handled or cold one: see store_incoming).
 _OPEN = "('new', 'awaiting_reply', 'replied')"
+# Calls that open (or join) a thread for an owner to follow up: a call whose end
+# the bridge could not see may have been missed, and a person should know.
+_LEADS = (Outcome.MISSED, Outcome.UNKNOWN)
 # Texts that count against caps and cooldowns: not failed, expired or cancelled.
 _LIVE = "('queued', 'sending', 'sent', 'delivered')"
 # Texts to a number (of one kind, or any when the kind parameter is NULL) since a moment.
@@ -426,6 +445,7 @@ class AlertEvent:
     text: str  # the reply, or the call's reason and detail
     texted: str | None  # for a missed call: what went (or goes) out, if anything
     skip: str | None  # for a missed call: why nothing was texted
+    unsure: bool = False  # a call whose end the bridge could not see: maybe missed
 
 
 @dataclass(frozen=True, slots=True)
@@ -735,6 +755,8 @@ class Store:
         d = decision
         now = _iso(self._clock())
         async with self._transaction() as db:
+            # Decided (by this report or an earlier one): no longer open.
+            await db.execute("DELETE FROM open_calls WHERE linkedid = ?", (d.linkedid,))
             async with db.execute(
                 """
                 INSERT INTO calls (linkedid, outcome, reason, caller, caller_raw, caller_name,
@@ -772,7 +794,7 @@ class Store:
             if inserted and dry_run:
                 # A rehearsal: no lead to follow up, no news for anyone.
                 await db.execute("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
-            elif inserted and d.is_missed and d.caller is not None:
+            elif inserted and d.outcome in _LEADS and d.caller is not None:
                 thread_id = await self._thread_for(d.caller, d.line, now)
                 await db.execute(
                     "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
@@ -780,6 +802,44 @@ class Store:
             if inserted and text is not None:
                 await self._insert_text(text, linkedid=d.linkedid, thread_id=thread_id)
         return inserted
+
+    @_one_at_a_time
+    async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
+        """Keep the latest state of calls in progress, all in one transaction."""
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
+                " last_seen = excluded.last_seen",
+                [(c.linkedid, c.state, _iso(c.last_seen)) for c in calls],
+            )
+
+    @_one_at_a_time
+    async def open_calls(self) -> list[OpenCall]:
+        async with self._db.execute(
+            "SELECT linkedid, state, last_seen FROM open_calls ORDER BY last_seen"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [OpenCall(r[0], r[1], _moment(r[2])) for r in rows]
+
+    @_one_at_a_time
+    async def seen_until(self) -> datetime | None:
+        """Until when the bridge saw every AMI event (None: it never has)."""
+        async with self._db.execute(
+            "SELECT value FROM bridge_state WHERE key = 'ami_seen_until'"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _maybe(row[0]) if row else None
+
+    @_one_at_a_time
+    async def mark_seen(self, moment: datetime) -> None:
+        """AMI was connected, so every event up to ``moment`` reached the bridge."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO bridge_state (key, value) VALUES ('ami_seen_until', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                (_iso(moment),),
+            )
 
     async def _thread_for(self, caller: str, line: str | None, now: str) -> int:
         """The open thread for (caller, line), or a new one. Inside a transaction."""
@@ -1421,18 +1481,21 @@ class Store:
                    coalesce(c.reason, '') || ' - ' || c.detail,
                    (SELECT body FROM outbox o WHERE o.linkedid = c.linkedid
                       AND o.kind = 'textback'),
-                   c.text_skip
+                   c.text_skip, c.outcome = 'unknown'
               FROM calls c WHERE c.alerted = 0 AND c.thread_id IS NOT NULL
             UNION ALL
             SELECT 'reply', i.id, i.thread_id, i.sender, t.line, i.received_at, i.body,
-                   NULL, NULL
+                   NULL, NULL, 0
               FROM inbox i JOIN threads t ON t.id = i.thread_id
              WHERE i.alerted = 0 AND i.keyword IS NULL
             ORDER BY 6
             """
         ) as cursor:
             rows = await cursor.fetchall()
-        return [AlertEvent(*row) for row in rows]
+        return [
+            AlertEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]))
+            for r in rows
+        ]
 
     @_one_at_a_time
     async def queue_alerts(

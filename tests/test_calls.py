@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.ami_framer import AmiFramer, AmiMessage
-from bridge.calls import CallDecision, CallTracker, DetectionRules, Outcome, Reason
+from bridge.calls import CallDecision, CallTracker, DetectionRules, OpenCall, Outcome, Reason
 from bridge.numbers import caller_label
 from bridge.sim import callgen
 from tests.expected import CALLER, DID, REAL_TRACES, trace
@@ -313,3 +313,31 @@ def test_a_late_snapshot_does_not_adopt_a_call_that_already_hung_up(
             tracker.feed(message, T0)
     assert tracker.reconcile([_channel_snapshot(origin)], T0) == []
     assert tracker.open_calls == 0
+
+
+def _every_stream() -> list[tuple[str, bytes]]:
+    real = [(name, trace(name)) for name in sorted(REAL_TRACES)]
+    return real + [(name, callgen.render(name)) for name in sorted(callgen.SCENARIOS)]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"), _every_stream(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_a_call_restored_after_a_restart_is_decided_as_if_never_interrupted(
+    rules: DetectionRules, name: str, data: bytes
+) -> None:
+    """Cut the stream anywhere: the tracker's kept state, read back by a new
+    tracker (the next run), gives the same decision as one that saw it all."""
+    messages = AmiFramer().feed(data)
+    (whole,) = decide(rules, data)
+    for cut in range(1, len(messages)):
+        first = CallTracker(rules)
+        kept: dict[str, OpenCall] = {}
+        decided = [d for m in messages[:cut] if (d := first.feed(m, T0))]
+        kept.update((c.linkedid, c) for c in first.take_changed())
+        if decided:
+            continue  # ended before the cut: nothing left to restore
+        second = CallTracker(rules)
+        assert second.restore(kept.values()) == len(kept)
+        after = [d for m in messages[cut:] if (d := second.feed(m, T0))]
+        assert after == [whole], f"{name} cut after message {cut}"

@@ -1,0 +1,129 @@
+"""The bridge stops (a crash, an upgrade) while calls are in progress: the
+next run finishes every one of them - none is lost, none decided twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bridge.ami_framer import AmiFramer
+from bridge.calls import CallDecision
+from bridge.config import Config
+from bridge.daemon import Bridge
+from bridge.sim.ami_server import FakeAsterisk, recorded_events
+from bridge.sim.mail import MailCatcher
+from bridge.store import Store
+from tests.conftest import SECRET, fast_ami, running, until, until_true
+from tests.expected import CALLER, trace
+
+
+def office_config(asterisk: FakeAsterisk, mail: MailCatcher, store: Path) -> Config:
+    return Config.model_validate(
+        {
+            "business": {"name": "Acme Roofing"},
+            "ami": fast_ami(asterisk.port).model_dump() | {"secret": SECRET},
+            "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
+            "owners": [{"id": "mike", "name": "Mike", "email": "mike@acme.example"}],
+            "smtp": {
+                "host": "127.0.0.1", "port": mail.port, "security": "none",
+                "sender": "textback@acme.example",
+            },
+            "store": {"path": str(store)},
+        },
+        context={"region": "US"},
+    )  # fmt: skip
+
+
+@asynccontextmanager
+async def bridge_on(
+    config: Config, asterisk: FakeAsterisk
+) -> AsyncIterator[tuple[Bridge, asyncio.Queue[CallDecision]]]:
+    decided: asyncio.Queue[CallDecision] = asyncio.Queue()
+    logins = asterisk.logins
+    async with (
+        await Store.open(config.store.path) as store,
+        running(Bridge(config, store, on_decision=decided.put_nowait)) as bridge,
+    ):
+        async with asyncio.timeout(5):
+            await asterisk.wait_for(lambda: asterisk.logins > logins)
+        yield bridge, decided
+
+
+def split_at_caller_hangup(data: bytes) -> tuple[list[bytes], list[bytes]]:
+    """The events of a recording before the caller's channel hangs up, and from there."""
+    events = recorded_events(data)
+    for index, raw in enumerate(events):
+        (message,) = AmiFramer(expect_banner=False).feed(raw)
+        if message.event == "Hangup" and message.get("Uniqueid") == message.get("Linkedid"):
+            return events[:index], events[index:]
+    raise AssertionError("no caller hang-up in the recording")
+
+
+async def test_a_call_that_ended_while_the_bridge_was_down_is_recorded_and_told(
+    tmp_path: Path,
+) -> None:
+    ringing, ended = split_at_caller_hangup(trace("02_noanswer.ami"))
+    mail = MailCatcher()
+    await mail.start()
+    try:
+        async with FakeAsterisk(secret=SECRET) as asterisk:
+            config = office_config(asterisk, mail, tmp_path / "textback.db")
+            async with bridge_on(config, asterisk) as (bridge, _):
+                await asterisk.play(ringing)
+                await until_true(lambda: _open_calls(bridge.store, 1))
+            # The bridge is gone; the caller gives up and hangs up meanwhile.
+            await asterisk.play(ended)
+            async with bridge_on(config, asterisk) as (bridge, decided):
+                async with asyncio.timeout(5):
+                    decision = await decided.get()
+                bridge.alerts.wake()
+                await until(lambda: len(mail.mailbox.messages) == 1)
+                assert await bridge.store.open_calls() == []
+                stored = await bridge.store.call(decision.linkedid)
+    finally:
+        await mail.stop()
+    assert stored is not None
+    assert (stored.outcome, stored.reason, stored.caller) == ("unknown", "LINK_LOST", CALLER)
+    assert stored.detail == "ended while textback was down; it may have been missed"
+    assert stored.thread_id == 1
+    (email,) = mail.mailbox.messages
+    assert email["Subject"] == (
+        "Possibly missed call from (512) 555-9876 - textback could not see how it ended"
+    )
+
+
+async def test_a_call_still_ringing_across_a_restart_is_decided_once_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    ringing, ended = split_at_caller_hangup(trace("02_noanswer.ami"))
+    mail = MailCatcher()
+    await mail.start()
+    try:
+        async with FakeAsterisk(secret=SECRET) as asterisk:
+            config = office_config(asterisk, mail, tmp_path / "textback.db")
+            async with bridge_on(config, asterisk) as (bridge, _):
+                await asterisk.play(ringing)
+                await until_true(lambda: _open_calls(bridge.store, 1))
+            async with bridge_on(config, asterisk) as (bridge, decided):
+                await asterisk.wait_for(
+                    lambda: (
+                        sum(a.get("Action") == "CoreShowChannels" for a in asterisk.actions) == 2
+                    )
+                )
+                await asterisk.play(ended)
+                async with asyncio.timeout(5):
+                    decision = await decided.get()
+                calls = await bridge.store.recent_calls()
+    finally:
+        await mail.stop()
+    assert (decision.outcome.value, decision.reason.value if decision.reason else None) == (
+        "missed", "NOANSWER",
+    )  # fmt: skip
+    assert decision.dial_status == "NOANSWER"  # known from before the restart
+    assert [c.linkedid for c in calls] == [decision.linkedid]
+
+
+async def _open_calls(store: Store, count: int) -> bool:
+    return len(await store.open_calls()) == count
