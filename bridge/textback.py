@@ -17,6 +17,9 @@ from bridge.numbers import display
 from bridge.store import OutgoingText
 
 
+TOO_LATE = "too-late"  # the call ended longer ago than texting.expire_after_minutes
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """Either a text to queue, or the reason there is none."""
@@ -83,7 +86,11 @@ def plan(
         return Plan(None, skip.value)
     if can_send is not None:
         return Plan(None, can_send)
+    expires = decision.ended_at + timedelta(minutes=config.texting.expire_after_minutes)
+    if now >= expires:
+        # A call learnt of late (the PBX's call records, after an outage): a
+        # text this long after it would only puzzle the caller.
+        return Plan(None, TOO_LATE)
     assert decision.caller is not None  # policy.check refuses withheld callers
     body = compose(config, decision.line, now, first_text=not history.ever_texted)
-    expires = decision.ended_at + timedelta(minutes=config.texting.expire_after_minutes)
     return Plan(OutgoingText(decision.caller, body, templates.sms_size(body).parts, expires), None)

@@ -258,19 +258,25 @@ def test_footer_can_be_turned_off_and_templates_changed() -> None:
 def test_plan_queues_a_text_that_expires_after_the_window() -> None:
     config = _config()
     rules = textback.text_policy(config)
-    planned = textback.plan(config, rules, MISSED, History(), NOW, can_send=None)
+    just_now = MISSED.ended_at  # decided as the call ends
+    planned = textback.plan(config, rules, MISSED, History(), just_now, can_send=None)
     assert planned.skip is None
     assert planned.text is not None
     assert planned.text.to_number == MISSED.caller
     assert planned.text.expires_at == MISSED.ended_at + timedelta(minutes=30)
     assert planned.text.parts == templates.sms_size(planned.text.body).parts
-    held = textback.plan(config, rules, MISSED, History(), NOW, can_send="dry-run")
+    held = textback.plan(config, rules, MISSED, History(), just_now, can_send="dry-run")
     assert (held.text, held.skip) == (None, "dry-run")
-    off = textback.plan(_config(enabled=False), rules, MISSED, History(), NOW, can_send=None)
+    off = textback.plan(_config(enabled=False), rules, MISSED, History(), just_now, can_send=None)
     assert off.skip == "texting-disabled"
     owner = replace(MISSED, caller="+15125550199")
-    assert textback.plan(config, rules, owner, History(), NOW, can_send=None).skip == (
+    assert textback.plan(config, rules, owner, History(), just_now, can_send=None).skip == (
         "own-line-or-owner"
+    )
+    # A call the bridge learns of only later (the PBX's call records): too late to text.
+    late = MISSED.ended_at + timedelta(minutes=30)
+    assert textback.plan(config, rules, MISSED, History(), late, can_send=None) == (
+        textback.Plan(None, "too-late")
     )
 
 
