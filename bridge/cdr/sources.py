@@ -395,8 +395,8 @@ class MysqlCdrSource:
             )
         if code in _DB_ACCESS_DENIED:
             return (
-                f"{where}: {self.user} may not read {table}: GRANT SELECT ON {table} TO "
-                f"'{self.user}'@'<this host>'"
+                f"{where}: {self.user} may not read {table} (or there is none): GRANT SELECT ON "
+                f"{table} TO '{self.user}'@'<this host>'; FreePBX keeps them in asteriskcdrdb.cdr"
             )
         if code in _NO_SUCH_TABLE:
             return (

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+import pymysql
+
 from bridge.ami_framer import AmiFramer, AmiMessage
 from bridge.cdr.records import TIME_FORMAT, CdrRecord
 from bridge.replay import EvidenceClock
@@ -677,3 +679,17 @@ def freepbx_row(record: CdrRecord, zone: tzinfo) -> tuple[object, ...]:
         record.disposition, 3, record.uniqueid, record.did, record.src, record.caller_name,
         record.linkedid, record.sequence,
     )  # fmt: skip
+
+
+def insert_freepbx(
+    connection: pymysql.Connection,
+    records: Iterable[CdrRecord],
+    zone: tzinfo,
+    table: str = "cdr",
+) -> None:
+    """Write ``records`` into a FreePBX-shaped cdr table (FREEPBX_CDR_TABLE)."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            FREEPBX_INSERT.format(table=table), [freepbx_row(r, zone) for r in records]
+        )
+    connection.commit()
