@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,7 @@ def _wait_until_ready(server: subprocess.Popen[str], lines: queue.Queue[str | No
 def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDb]:
     mariadbd, install_db = _binary("mariadbd"), _binary("mariadb-install-db")
     if mariadbd is None or install_db is None:
+        warnings.warn(SKIP_REASON, stacklevel=1)  # in the summary even without -rs
         pytest.skip(SKIP_REASON)
     base = tmp_path_factory.mktemp("mariadb")
     user = getpass.getuser()

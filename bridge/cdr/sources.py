@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -76,6 +77,11 @@ def calls_ending_between(
         for record in group
     ]
     return sorted(kept, key=CdrRecord.order)
+
+
+def _aware(*moments: datetime | None) -> None:
+    if any(m is not None and m.utcoffset() is None for m in moments):
+        raise ValueError("since() takes aware datetimes")
 
 
 def catch_up_start(
@@ -160,6 +166,7 @@ class CsvCdrSource:
         self._block = block_size
         self._reported: OrderedDict[int, None] = OrderedDict()
         self._last_size = 0
+        self._lock = threading.Lock()  # reads may overlap in worker threads
 
     def describe(self) -> str:
         return f"Asterisk's Master.csv at {self.path}"
@@ -173,12 +180,15 @@ class CsvCdrSource:
     # ---- blocking, in a worker thread
 
     def _since(self, moment: datetime, until: datetime | None) -> list[CdrRecord]:
-        region = self._read_back(moment - 2 * self.lookback)
-        self._report(region.bad)
+        _aware(moment, until)
+        with self._lock:
+            region = self._read_back(moment - 2 * self.lookback)
+            self._report(region.bad)
         return calls_ending_between((r for _, r in region.records), moment, until)
 
     def _check(self) -> str:
-        region = self._read_back(None)
+        with self._lock:
+            region = self._read_back(None)
         if not region.records and region.bad:
             raise CdrUnavailable(self._layout_problem(region))
         if not region.records:
@@ -328,6 +338,7 @@ class MysqlCdrSource:
         return f"{self.describe()}: readable, last record ended {records[0].end:%Y-%m-%d %H:%M} UTC"
 
     def _since(self, moment: datetime, until: datetime | None) -> list[CdrRecord]:
+        _aware(moment, until)
         # Every record of a call that ends after `moment` starts after
         # moment - lookback: the calldate index bounds the rows read.
         sql = f"{self._select()} WHERE calldate >= %s"
