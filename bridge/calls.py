@@ -597,22 +597,7 @@ class CallTracker:
         )
 
     def _direction(self, call: _Call, known_line: bool) -> Outcome | None:
-        """INTERNAL or OUTBOUND for calls that are not inbound; None for inbound."""
-        rules = self.rules
-        if call.context in rules.inbound_contexts:
-            return None
-        from_desk = call.context in rules.internal_contexts or (
-            not known_line and looks_like_extension(call.caller_raw, rules.extension_max_digits)
-        )
-        if not from_desk:
-            return None  # a listed line, or an outside caller in an unlisted context
-        dialled = to_e164(call.exten, rules.region)
-        dials_out = (
-            dialled is not None
-            and dialled not in rules.lines
-            and not looks_like_extension(call.exten, rules.extension_max_digits)
-        )
-        return Outcome.OUTBOUND if dials_out else Outcome.INTERNAL
+        return call_direction(self.rules, call.context, call.exten, call.caller_raw, known_line)
 
     @staticmethod
     def _missed_reason(call: _Call) -> tuple[Reason, str]:
@@ -648,6 +633,31 @@ def _unseen_end(call: _Call) -> str:
     if call.restored:
         return "ended while textback was down; it may have been missed"
     return "ended while the AMI link was down; it may have been missed"
+
+
+def call_direction(
+    rules: DetectionRules, context: str, exten: str, caller_raw: str, known_line: bool
+) -> Outcome | None:
+    """INTERNAL or OUTBOUND for calls that are not inbound; None for inbound.
+
+    ``context`` and ``exten`` are where the caller's channel entered the
+    dialplan; ``known_line`` says whether the dialled number is a configured
+    line. Shared with the call-record rules (bridge/cdr/rules.py).
+    """
+    if context in rules.inbound_contexts:
+        return None
+    from_desk = context in rules.internal_contexts or (
+        not known_line and looks_like_extension(caller_raw, rules.extension_max_digits)
+    )
+    if not from_desk:
+        return None  # a listed line, or an outside caller in an unlisted context
+    dialled = to_e164(exten, rules.region)
+    dials_out = (
+        dialled is not None
+        and dialled not in rules.lines
+        and not looks_like_extension(exten, rules.extension_max_digits)
+    )
+    return Outcome.OUTBOUND if dials_out else Outcome.INTERNAL
 
 
 def _parse_duration(text: str) -> timedelta:

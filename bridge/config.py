@@ -325,6 +325,66 @@ class SmtpConfig(_Model):
     ca_file: Path | None = None
 
 
+class CdrCsvConfig(_Model):
+    """Asterisk's cdr_csv file; the flags say what cdr.conf's [csv] section
+    writes (defaults: Asterisk's sample cdr.conf). It must also say
+    newcdrcolumns=yes, or rows carry no linkedid."""
+
+    path: Path = Path("/var/log/asterisk/cdr-csv/Master.csv")
+    usegmtime: bool = True  # times in UTC; false: in cdr.timezone
+    loguniqueid: bool = True
+    loguserfield: bool = True
+
+
+class CdrMysqlConfig(_Model):
+    """FreePBX's call records: the asteriskcdrdb database (MariaDB)."""
+
+    host: str = "127.0.0.1"
+    port: Port = 3306
+    user: Name
+    password: SecretStr
+    database: Annotated[str, Field(pattern=r"^[A-Za-z0-9_$]{1,64}$")] = "asteriskcdrdb"
+    table: Annotated[str, Field(pattern=r"^[A-Za-z0-9_$]{1,64}$")] = "cdr"
+    connect_timeout: Seconds = 5.0
+    query_timeout: Seconds = 10.0
+
+
+def _csv_path(value: object) -> object:
+    return {"path": value} if isinstance(value, str | Path) else value  # `csv: /path` for short
+
+
+class CdrConfig(_Model):
+    """Catch-up from Asterisk's call records: one of the two sources."""
+
+    csv: Annotated[CdrCsvConfig, BeforeValidator(_csv_path)] | None = None
+    mysql: CdrMysqlConfig | None = None
+    timezone: str | None = None  # the PBX's zone; None: business.timezone
+    # Records older than this are never alerted on or texted from.
+    max_catch_up_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 24.0
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise PydanticCustomError(
+                    "timezone",
+                    "expected an IANA time zone such as America/Chicago, got {got}",
+                    {"got": _q(value)},
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CdrConfig:
+        if self.csv is not None and self.mysql is not None:
+            raise _at(("mysql",), "give csv or mysql, not both")
+        if self.csv is None and self.mysql is None:
+            raise _at((), "give csv (Master.csv) or mysql (FreePBX's asteriskcdrdb)")
+        return self
+
+
 class StoreConfig(_Model):
     path: Path = Path("/var/lib/textback/textback.db")
 
@@ -345,6 +405,7 @@ class Config(_Model):
     sip: SipConfig | None = None  # neither modem nor sip: nothing is texted
     agi: AgiConfig | None = None  # no agi: calls are followed on AMI only
     smtp: SmtpConfig | None = None  # no smtp: no owner emails
+    cdr: CdrConfig | None = None  # no cdr: no catch-up from Asterisk's call records
     store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
 

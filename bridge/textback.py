@@ -16,7 +16,6 @@ from bridge.config import Config
 from bridge.numbers import display
 from bridge.store import OutgoingText
 
-
 TOO_LATE = "too-late"  # the call ended longer ago than texting.expire_after_minutes
 
 

@@ -25,7 +25,12 @@ def office_config(asterisk: FakeAsterisk, mail: MailCatcher, store: Path) -> Con
             "business": {"name": "Acme Roofing"},
             "ami": fast_ami(asterisk.port).model_dump() | {"secret": SECRET},
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
-            "owners": [{"id": "mike", "name": "Mike", "email": "mike@acme.example"}],
+            "owners": [
+                {
+                    "id": "mike", "name": "Mike", "email": "mike@acme.example",
+                    "alerts": {"digest": False},  # only the alerts under test
+                }
+            ],
             "smtp": {
                 "host": "127.0.0.1", "port": mail.port, "security": "none",
                 "sender": "textback@acme.example",

@@ -21,8 +21,12 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 from bridge.ami_framer import AmiFramer, AmiMessage
+from bridge.cdr.records import CdrRecord
+from bridge.sim.cdr import RECOMMENDED, CdrEngine, append_csv
 from bridge.sim.dialplan import inbound_text_event
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,11 @@ class FakeAsterisk:
     clock_offset: float = 0.0  # seconds this PBX's clock is ahead
     messages: list[SentMessage] = field(default_factory=list)  # what MessageSend handed on
     channels: dict[str, AmiMessage] = field(default_factory=dict)  # up right now
+    # The call records Asterisk writes for the calls played (bridge/sim/cdr.py),
+    # appended to cdr_csv as cdr_csv appends Master.csv.
+    cdr_csv: Path | None = None
+    cdrs: list[CdrRecord] = field(default_factory=list)
+    cdr_engine: CdrEngine = field(default_factory=lambda: CdrEngine(RECOMMENDED))
     _channel_bridge: dict[str, str] = field(default_factory=dict)
     _channel_app: dict[str, tuple[str, str]] = field(default_factory=dict)
     _server: asyncio.Server | None = None
@@ -166,6 +175,7 @@ class FakeAsterisk:
         """Keep the live channel list that CoreShowChannels reports."""
         framer = AmiFramer(expect_banner=False)
         for message in framer.feed(raw if raw.endswith(b"\n\n") else raw + b"\r\n\r\n"):
+            self._write_cdrs(self.cdr_engine.feed(message, datetime.now(UTC)))
             event, uniqueid = message.event, message.get("Uniqueid")
             if event == "Newchannel":
                 self.channels[uniqueid] = message
@@ -184,6 +194,11 @@ class FakeAsterisk:
                         message.get("Application"),
                         message.get("AppData"),
                     )
+
+    def _write_cdrs(self, records: list[CdrRecord]) -> None:
+        self.cdrs.extend(records)
+        if self.cdr_csv is not None and records:
+            append_csv(self.cdr_csv, records, self.cdr_engine.settings)
 
     def _core_show_channels(self, action_id: str) -> bytes:
         parts = [_response("Success", action_id, EventList="start", Message="Channels will follow")]
