@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import sys
@@ -63,6 +64,7 @@ class Outcome:
     unrecorded: list[str] = field(default_factory=list)
     texts: Counter[str] = field(default_factory=Counter)  # per caller
     stuck: int = 0
+    restored: int = 0  # calls a restarted bridge took over from the one killed
     seconds: float = 0.0
 
     @property
@@ -77,6 +79,7 @@ class Outcome:
             "kills": self.kills,
             "recorded": sum(self.recorded.values()),
             "recorded_by_source": dict(self.recorded),
+            "taken_over_after_a_restart": self.restored,
             "unrecorded": len(self.unrecorded),
             "missed_texted": sum(1 for p in missed if self.texts[p.caller] >= 1),
             "doubled": self.doubled,
@@ -85,9 +88,10 @@ class Outcome:
         }
 
 
-def config_text(work: Path, ami_port: int, modem: Path, cdr: Path) -> str:
+def config_text(work: Path, ami_port: int, modem: Path, cdr: Path | None) -> str:
+    records = f"cdr:\n  csv: {cdr}\n" if cdr is not None else ""
     return f"""
-lab: true
+# lab: true
 business:
   name: Kill Nine Roofing
   timezone: America/Chicago
@@ -108,10 +112,8 @@ modem:
   texts_per_minute: 60
   delivery_reports: false
   sweep_seconds: 3600
-cdr:
-  csv: {cdr}
 store: {{path: {work / "textback.db"}}}
-"""
+{records}"""
 
 
 @contextlib.asynccontextmanager
@@ -193,7 +195,11 @@ def _settled(db: Path, placed: int) -> bool:
     return calls >= placed and waiting == 0 and open_calls == 0
 
 
-def count(outcome: Outcome, db: Path, sim: SimulatedModem) -> None:
+_RESTORED = re.compile(rb"(\d+) call\(s\) were in progress when textback last stopped")
+
+
+def count(outcome: Outcome, db: Path, sim: SimulatedModem, log: Path) -> None:
+    outcome.restored = sum(int(n) for n in _RESTORED.findall(log.read_bytes()))
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         rows = dict(conn.execute("SELECT linkedid, source || ':' || outcome FROM calls"))
         outcome.stuck = conn.execute(
@@ -208,24 +214,26 @@ def count(outcome: Outcome, db: Path, sim: SimulatedModem) -> None:
     outcome.texts.update(s.number for s in sim.engine.sent if s.number in callers)
 
 
-async def run(calls: int, seed: int, work: Path) -> Outcome:
-    rng = random.Random(seed)
+async def run(calls: int, seed: int, work: Path, *, records: bool = True) -> Outcome:
+    calls_rng, kills_rng = random.Random(seed), random.Random(seed + 1)  # each its own sequence
     outcome = Outcome()
     db, log, cdr = work / "textback.db", work / "bridge.log", work / "Master.csv"
     started = time.monotonic()
     async with (
-        FakeAsterisk(secret=SECRET, cdr_csv=cdr) as asterisk,
+        FakeAsterisk(secret=SECRET, cdr_csv=cdr if records else None) as asterisk,
         SimulatedModem(work / "ttyUSB0") as sim,
     ):
         config = work / "textback.yaml"
-        config.write_text(config_text(work, asterisk.port, sim.path, cdr))
+        config.write_text(config_text(work, asterisk.port, sim.path, cdr if records else None))
         calls_done = asyncio.Event()
-        killer = asyncio.create_task(keep_killing(config, log, asterisk, outcome, rng, calls_done))
-        await place_calls(asterisk, outcome, calls, rng)
+        killer = asyncio.create_task(
+            keep_killing(config, log, asterisk, outcome, kills_rng, calls_done)
+        )
+        await place_calls(asterisk, outcome, calls, calls_rng)
         calls_done.set()
         await killer
         await settle(config, log, db, len(outcome.placed), asterisk)
-        count(outcome, db, sim)
+        count(outcome, db, sim, log)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -234,15 +242,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-call-records", action="store_true", help="the bridge without a cdr source"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="textback-kill9-") as work:
-        outcome = asyncio.run(run(args.calls, args.seed, Path(work)))
+        outcome = asyncio.run(
+            run(args.calls, args.seed, Path(work), records=not args.no_call_records)
+        )
     figures = outcome.figures()
     print(f"  {'calls placed':<28} {figures['calls_placed']:>6}")
     print(f"  {'  of them missed':<28} {figures['missed_placed']:>6}")
     print(f"  {'bridge killed (SIGKILL)':<28} {figures['kills']:>6}")
     for source, n in sorted(outcome.recorded.items()):
         print(f"  {'recorded, ' + source:<28} {n:>6}")
+    print(f"  {'taken over after a restart':<28} {figures['taken_over_after_a_restart']:>6}")
     print(f"  {'not recorded':<28} {figures['unrecorded']:>6}")
     print(f"  {'missed callers texted':<28} {figures['missed_texted']:>6}")
     print(f"  {'callers texted twice':<28} {figures['doubled']:>6}")

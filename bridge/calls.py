@@ -393,6 +393,22 @@ class CallTracker:
                 self._changed.add(linkedid)
         return decisions
 
+    def settle_from_records(self, decision: CallDecision, now: datetime) -> CallDecision | None:
+        """A call Asterisk's call records say ended while we could not see it.
+
+        One we never followed: the records' decision. One we were following
+        (before a drop or a restart): what we already knew for certain wins -
+        answered, internal or outbound, a voicemail left - else the records
+        say how it ended. One we decided ourselves: None, nothing more to say.
+        """
+        call = self._calls.get(decision.linkedid)
+        if call is None:
+            return None if decision.linkedid in self._finished else decision
+        known = self._finish(call, now)
+        if known.outcome is not Outcome.MISSED or call.voicemail_left:
+            return known
+        return replace(decision, started_at=call.started_at)
+
     def expire(self, now: datetime) -> list[CallDecision]:
         """Close calls that have sent nothing for longer than any real call lasts."""
         limit = now - self.rules.max_call_age

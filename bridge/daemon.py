@@ -19,7 +19,7 @@ import functools
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from agi.server import AgiServer
 from bridge import health, textback
@@ -34,6 +34,8 @@ from bridge.calls import (
     OpenCall,
     Outcome,
 )
+from bridge.cdr.rules import decide_cdrs
+from bridge.cdr.sources import CdrSource, CdrUnavailable, catch_up_start, source_from_config
 from bridge.config import Config
 from bridge.followup import FollowUpWorker
 from bridge.inbound import InboundHandler
@@ -52,6 +54,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DecisionListener = Callable[[CallDecision], None]
+
+
+# Call records carry whole seconds of the PBX's clock: read a little earlier.
+_RECORD_CLOCK_SLACK = timedelta(seconds=5)
 
 
 def utc_now() -> datetime:
@@ -87,6 +93,7 @@ class Bridge:
         # Since when events may have been missed: the link went down, or the
         # bridge was not running. None while everything is being seen.
         self._blind_since: datetime | None = None
+        self._was_connected = False
         # Texting: the modem (or a given transport) and SIP through Asterisk,
         # the outbox worker, inbound texts.
         available: dict[str, SmsTransport] = {}
@@ -115,6 +122,9 @@ class Bridge:
         self.inbound = InboundHandler(
             config, store, clock=clock, on_queued=self._wake_workers, on_urgent=self.alerts.wake
         )
+        # Asterisk's own call records: what happened while we could not see.
+        self.call_records = source_from_config(config)
+        self._records_failing = False
         # The dialplan's reports, decided by the same rules (agi/).
         self.agi = AgiServer(config.agi, self._on_agi_report) if config.agi else None
         # What the recorder commits, in order: decisions, and the state of calls
@@ -164,8 +174,9 @@ class Bridge:
             )
 
     def _on_link_state(self, state: LinkState, detail: str) -> None:
-        if state is not LinkState.CONNECTED and self._blind_since is None:
-            self._blind_since = self.clock()
+        if state is not LinkState.CONNECTED and self._was_connected and self._blind_since is None:
+            self._blind_since = self.clock()  # seen until the link dropped
+        self._was_connected = state is LinkState.CONNECTED
         self._beat_now.set()
 
     async def _heartbeat(self) -> None:
@@ -216,7 +227,8 @@ class Bridge:
         self._decisions.put_nowait(self.tracker.decide_report(report, self.clock()))
 
     async def _catch_up(self, link: AmiLink) -> None:
-        """After every login: settle calls that changed while we could not see."""
+        """After every login: settle calls that changed while we could not see -
+        from what Asterisk still has up, and from its call records."""
         known_before = self.tracker.open_linkedids()
         reply = await link.send_action({"Action": "CoreShowChannels"})
         messages = reply if isinstance(reply, list) else [reply]
@@ -225,6 +237,9 @@ class Bridge:
             for m in messages
             if m.get("Event") == "CoreShowChannel"
         ]
+        if self._blind_since is not None and self.call_records is not None:
+            still_up = {channel.get("Linkedid") for channel in channels}
+            await self._catch_up_from_records(self.call_records, self._blind_since, still_up)
         for decision in self.tracker.reconcile(channels, self.clock(), known_before):
             self._decisions.put_nowait(decision)
         for changed in self.tracker.take_changed():
@@ -232,6 +247,39 @@ class Bridge:
         if self._blind_since is not None or link.connections > 1:
             log.info("AMI caught up: %d call(s) in progress", self.tracker.open_calls)
         self._blind_since = None
+        self._beat_now.set()  # the store learns at once that we see everything again
+
+    async def _catch_up_from_records(
+        self, source: CdrSource, blind_since: datetime, still_up: set[str]
+    ) -> None:
+        """The calls that ended while we saw nothing, as Asterisk recorded them."""
+        assert self.config.cdr is not None
+        now = self.clock()
+        limit = timedelta(hours=self.config.cdr.max_catch_up_hours)
+        start = catch_up_start(blind_since - _RECORD_CLOCK_SLACK, now, limit)
+        if start is None:
+            return
+        try:
+            records = await source.since(start)
+        except CdrUnavailable as exc:
+            if not self._records_failing:
+                log.warning("cannot catch up from the call records: %s", exc)
+            self._records_failing = True
+            return
+        if self._records_failing:
+            log.info("reading the call records again (%s)", source.describe())
+        self._records_failing = False
+        found = 0
+        for from_records in decide_cdrs(records, self.tracker.rules):
+            if from_records.linkedid in still_up:
+                continue  # still going: AMI follows it from here
+            decision = self.tracker.settle_from_records(from_records, now)
+            if decision is not None:
+                found += 1
+                self._decisions.put_nowait(decision)
+        if found:
+            log.info("%d call(s) ended while textback could not see: read from %s",
+                     found, source.describe())  # fmt: skip
 
     async def _expire_stale_calls(self) -> None:
         while True:

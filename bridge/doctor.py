@@ -25,6 +25,7 @@ from bridge import health
 from bridge.alerts import smtp_session
 from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
+from bridge.cdr.sources import CdrUnavailable, source_from_config
 from bridge.config import Config, ConfigError, ModemConfig, SipConfig, SmtpConfig, load_config
 from bridge.safe_text import printable
 from bridge.store import SCHEMA_VERSION
@@ -65,6 +66,7 @@ async def diagnose(
             checks.append(await check_modem(config.modem, modem_wait, beat, now()))
         if config.smtp is not None:
             checks.append(await check_smtp(config.smtp))
+        checks.append(await check_call_records(config))
         checks.append(check_clock(config, now()))
     return checks
 
@@ -366,6 +368,25 @@ async def check_smtp(smtp: SmtpConfig) -> Check:
         )
     auth = f" as {smtp.username}" if smtp.username else " (no login configured)"
     return Check(name, True, f"{where} accepts us{auth}")
+
+
+# ---------------------------------------------------------------- call records
+
+
+async def check_call_records(config: Config) -> Check:
+    name = "call records"
+    source = source_from_config(config)
+    if source is None:
+        return Check(
+            name, True,
+            "not configured: a call that ends while textback cannot see the PBX is recorded as"
+            " unknown, and one that begins and ends then is not seen at all (cdr: in the config;"
+            " docs/detection.md)",
+        )  # fmt: skip
+    try:
+        return Check(name, True, f"{await source.check()} - in use to catch up after an outage")
+    except CdrUnavailable as exc:
+        return Check(name, False, str(exc))
 
 
 # ---------------------------------------------------------------- the clock

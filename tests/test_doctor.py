@@ -11,7 +11,7 @@ import pytest
 import serial
 
 from bridge.doctor import Check, diagnose
-from bridge.sim.ami_server import FakeAsterisk
+from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.sim.modem import ModemEngine, SimulatedModem
 from bridge.store import SCHEMA_VERSION, Store
@@ -238,3 +238,26 @@ def test_a_clock_in_the_past(year: int, tmp_path: Path) -> None:
     assert check.line() == (
         "FAIL clock: this machine thinks it is 2019-01-01 - fix: set the clock and run NTP"
     )
+
+
+async def test_call_records_in_use_missing_or_not_configured(tmp_path: Path) -> None:
+    from tests.expected import trace
+
+    master = tmp_path / "cdr-csv" / "Master.csv"
+    master.parent.mkdir()
+    async with FakeAsterisk(secret=SECRET, cdr_csv=master) as asterisk:
+        plain = write_config(tmp_path, asterisk.port)
+        off = by_name(await diagnose(str(plain)))["call records"]
+        await asterisk.play(recorded_events(trace("02_noanswer.ami")))
+        with_records = plain.read_text() + f"cdr: {{csv: {master}}}\n"
+        plain.write_text(with_records)
+        in_use = by_name(await diagnose(str(plain)))["call records"]
+        plain.write_text(with_records.replace(str(master), str(tmp_path / "nowhere" / "M.csv")))
+        missing = by_name(await diagnose(str(plain)))["call records"]
+    assert off.ok
+    assert off.message.startswith("not configured: a call that ends while textback")
+    assert in_use.ok
+    assert in_use.message.startswith(f"Asterisk's Master.csv at {master}: readable, last record")
+    assert in_use.message.endswith("in use to catch up after an outage")
+    assert not missing.ok
+    assert "no such directory: is cdr_csv loaded" in missing.message

@@ -9,6 +9,7 @@ prompt), and after the modem sent it but before it confirmed (no +CMGS).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -93,3 +94,24 @@ async def test_killed_mid_text_then_restarted_texts_exactly_once(
             "SELECT maybe_sent FROM outbox WHERE kind = 'textback'"
         ).fetchone()
     assert maybe_sent == 1
+
+
+@pytest.mark.slow
+async def test_killed_at_random_over_many_calls_nothing_is_lost_or_doubled() -> None:
+    """bench/kill9.py, short: the real bridge SIGKILLed at random while calls
+    come and go (the AMI double writes the call records too)."""
+    bench = Path(__file__).parent.parent / "bench" / "kill9.py"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(bench), "--calls", "14", "--seed", "3",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(240):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    figures = json.loads(out.decode().splitlines()[-1])
+    assert figures["kills"] >= 2, figures
+    assert figures["calls_placed"] == 14
+    assert figures["unrecorded"] == 0, figures
+    assert figures["doubled"] == 0, figures
+    assert figures["stuck"] == 0, figures
+    assert figures["missed_texted"] == figures["missed_placed"], figures

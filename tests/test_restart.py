@@ -19,7 +19,19 @@ from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace
 
 
-def office_config(asterisk: FakeAsterisk, mail: MailCatcher, store: Path) -> Config:
+def office_config(
+    asterisk: FakeAsterisk,
+    mail: MailCatcher,
+    store: Path,
+    *,
+    records: Path | None = None,
+    modem: Path | None = None,
+) -> Config:
+    extra: dict[str, object] = {}
+    if records is not None:
+        extra["cdr"] = {"csv": str(records)}
+    if modem is not None:
+        extra["modem"] = {"port": str(modem), "sweep_seconds": 3600, "delivery_reports": False}
     return Config.model_validate(
         {
             "business": {"name": "Acme Roofing"},
@@ -36,7 +48,8 @@ def office_config(asterisk: FakeAsterisk, mail: MailCatcher, store: Path) -> Con
                 "sender": "textback@acme.example",
             },
             "store": {"path": str(store)},
-        },
+        }
+        | extra,
         context={"region": "US"},
     )  # fmt: skip
 
@@ -132,3 +145,73 @@ async def test_a_call_still_ringing_across_a_restart_is_decided_once_when_it_end
 
 async def _open_calls(store: Store, count: int) -> bool:
     return len(await store.open_calls()) == count
+
+
+async def test_with_call_records_a_call_that_ended_unseen_is_decided_from_them(
+    tmp_path: Path,
+) -> None:
+    """The same restart as above, with Asterisk's Master.csv to read: the call
+    was missed (nobody answered), not merely unknown."""
+    ringing, ended = split_at_caller_hangup(trace("02_noanswer.ami"))
+    master = tmp_path / "Master.csv"
+    mail = MailCatcher()
+    await mail.start()
+    try:
+        async with FakeAsterisk(secret=SECRET, cdr_csv=master) as asterisk:
+            config = office_config(asterisk, mail, tmp_path / "textback.db", records=master)
+            async with bridge_on(config, asterisk) as (bridge, _):
+                await asterisk.play(ringing)
+                await until_true(lambda: _open_calls(bridge.store, 1))
+            await asterisk.play(ended)
+            async with bridge_on(config, asterisk) as (bridge, decided):
+                async with asyncio.timeout(5):
+                    decision = await decided.get()
+                stored = await bridge.store.call(decision.linkedid)
+                assert await bridge.store.open_calls() == []
+    finally:
+        await mail.stop()
+    assert stored is not None
+    assert (stored.outcome, stored.reason, stored.source) == ("missed", "NOANSWER", "cdr")
+    assert stored.detail.endswith("(from the call records)")
+
+
+async def test_a_call_wholly_inside_an_outage_is_read_from_the_records_and_texted(
+    tmp_path: Path,
+) -> None:
+    """Begun and ended while the bridge was down: AMI never shows it. The
+    call records do; it is still inside its text window, so the caller is
+    texted and the owner told, exactly once however often the bridge restarts."""
+    from bridge.sim.modem import SimulatedModem
+
+    master = tmp_path / "Master.csv"
+    mail = MailCatcher()
+    await mail.start()
+    try:
+        async with (
+            FakeAsterisk(secret=SECRET, cdr_csv=master) as asterisk,
+            SimulatedModem(tmp_path / "ttyUSB0") as sim,
+        ):
+            config = office_config(
+                asterisk, mail, tmp_path / "textback.db", records=master, modem=sim.path
+            )
+            async with bridge_on(config, asterisk) as (bridge, _):
+                await until_true(lambda: _seen(bridge.store))  # it ran, and saw until now
+            await asterisk.play(recorded_events(trace("05_ringgroup_noanswer.ami")))
+            for _ in range(2):  # a second restart reads the same records again
+                async with bridge_on(config, asterisk) as (bridge, _):
+                    bridge.alerts.wake()
+                    await until(lambda: len(sim.engine.sent) >= 1 and mail.mailbox.messages)
+                    calls = await bridge.store.recent_calls()
+    finally:
+        await mail.stop()
+    (call,) = calls
+    assert (call.outcome, call.reason, call.source, call.text_state) == (
+        "missed", "NOANSWER", "cdr", "sent",
+    )  # fmt: skip
+    assert [s.number for s in sim.engine.sent] == [CALLER]
+    (email,) = mail.mailbox.messages
+    assert email["Subject"].startswith("Missed call from (512) 555-9876 - texted back")
+
+
+async def _seen(store: Store) -> bool:
+    return await store.seen_until() is not None
