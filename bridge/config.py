@@ -84,6 +84,8 @@ def _q(value: object) -> str:
 def _template(value: str) -> str:
     try:
         names = templates.placeholders_in(value)
+    except templates.NotPlainPlaceholder as exc:
+        raise PydanticCustomError("template", "{message}", {"message": str(exc)}) from None
     except ValueError as exc:
         raise PydanticCustomError(
             "template", "{message}", {"message": f"a brace is not closed: {exc}"}

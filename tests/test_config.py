@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge import templates
 from bridge.config import ConfigError, load_config
 from tests.conftest import EXAMPLE_CONFIG
 
@@ -179,3 +180,29 @@ def test_opening_hours_and_holidays(tmp_path: Path) -> None:
 def test_texting_lists_are_normalised_numbers(tmp_path: Path) -> None:
     text = GOOD + 'texting: {blocklist: ["(512) 555-0142"], allowlist: []}\n'
     assert load_config(write(tmp_path, text), ENV).texting.blocklist == ("+15125550142",)
+
+
+@pytest.mark.parametrize(
+    ("field", "what"),
+    [
+        ("{business:>5000}", "a format spec"),
+        ("{business:>999999999}", "a format spec"),
+        ("{owner!r}", "a conversion"),
+        ("{business.__class__}", "an attribute or index"),
+        ("{line[0]}", "an attribute or index"),
+    ],
+)
+def test_templates_allow_plain_placeholders_only(tmp_path: Path, field: str, what: str) -> None:
+    text = GOOD + f'texting:\n  after_hours_template: "Hi from {field}"\n'
+    assert problems(tmp_path, text) == [
+        f"12: texting.after_hours_template: {field} has {what}: only plain placeholders"
+        " are allowed ({business}, {owner}, {line})"
+    ]
+
+
+def test_filling_a_template_never_interprets_a_format_spec() -> None:
+    # Config validation is the first guard; rendering is the second, so a spec
+    # cannot pad a text to thousands of characters even if one got through.
+    assert templates.render("{{x}} {business}", business="B", owner="O", line="L") == "{x} B"
+    with pytest.raises(templates.NotPlainPlaceholder):
+        templates.render("{business:>5000}", business="B", owner="O", line="L")
