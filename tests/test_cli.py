@@ -303,3 +303,19 @@ async def test_threads_and_thread_commands(tmp_path: Path) -> None:
     code, _, err = await textback("handled", "--config", str(config), "1", "--by", "bob", env=ENV)
     assert code == 2
     assert "no owner 'bob'" in err
+
+
+async def test_a_secret_with_a_windows_line_end_is_named_by_check_config_doctor_and_run(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path, 5038)
+    crlf = {**ENV, "AMI_SECRET": SECRET + "\r"}
+    where = f"{config}:22: ami.secret: ends in a carriage return (\\r): a secrets.env saved"
+    for command in (["check-config", str(config)], ["run", "--config", str(config)]):
+        code, _, err = await textback(*command, env=crlf)
+        assert (code, "Traceback" in err) == (2, False), err
+        assert err.startswith(where)
+        assert SECRET not in err
+    code, out, _ = await textback("doctor", "--config", str(config), env=crlf)
+    assert code == 1
+    assert out.startswith(f"FAIL config: {where}")

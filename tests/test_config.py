@@ -206,3 +206,126 @@ def test_filling_a_template_never_interprets_a_format_spec() -> None:
     assert templates.render("{{x}} {business}", business="B", owner="O", line="L") == "{x} B"
     with pytest.raises(templates.NotPlainPlaceholder):
         templates.render("{business:>5000}", business="B", owner="O", line="L")
+
+
+# ---------------------------------------------------------------- bad input, refused in time
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("Main line", "Main\x00line"), "7: a control character U+0000 (NUL): is this a text"
+         " file?"),
+        (("store:", "\x1astore:"), "10: a control character U+001A (Ctrl-Z): is this a text file?"),
+        (
+            ('"${AMI_SECRET}"', "!secret ami"),
+            "2: ami.secret: the YAML tag !secret is not supported: write a plain value"
+            " (${ENV_NAME} for secrets)",
+        ),
+        (
+            ('"${AMI_SECRET}"', "!!python/object/apply:os.system [id]"),
+            "2: ami.secret: the YAML tag !!python/object/apply:os.system is not supported:"
+            " write a plain value (${ENV_NAME} for secrets)",
+        ),
+        (
+            ("region: US}", "region: US, holidays: [2026-12-25, 2026-02-30]}"),
+            "1: business.holidays[1]: input should be a valid date or datetime,"
+            " day value is outside expected range, got '2026-02-30'",
+        ),
+        (
+            ("{path: /var/lib/textback/textback.db}", '{path: ""}'),
+            "10: store.path: expected a file path, got ''",
+        ),
+        (("store: {path", "<<: {x: 1}\nstore: {path"), "10: (top level): merge keys (<<) are"
+         " not supported: write the keys out"),
+        (("store: {path", "yes: 1\nstore: {path"), "10: (top level): the key 'yes' is not a"
+         " name (quote it if it is meant)"),
+    ],
+)  # fmt: skip
+def test_bad_bytes_tags_dates_and_paths_are_located_errors(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    old, new = change
+    assert old in GOOD
+    assert problems(tmp_path, GOOD.replace(old, new, 1)) == [message]
+
+
+def test_an_alias_bomb_is_refused_at_the_first_alias(tmp_path: Path) -> None:
+    laughs = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    assert problems(tmp_path, "\n".join(laughs) + "\n" + GOOD) == [
+        "2: YAML aliases (*name) are not supported: write the value out"
+    ]
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    assert problems(tmp_path, GOOD + "log: " + "[" * 5000 + "]" * 5000 + "\n") == [
+        "11: nested more than 32 levels deep"
+    ]
+
+
+def test_a_file_over_1_mib_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "# padding\n" * 110_000)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV)
+    assert caught.value.problems == [f"{path}: larger than 1 MiB: is this the right file?"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("port: 5038,", "port: 5038, ping_interval: .inf,"),
+            "2: ami.ping_interval: input should be a finite number, got '.inf'",
+        ),
+        (
+            ("port: 5038,", "port: 5038, ping_timeout: .nan,"),
+            "2: ami.ping_timeout: input should be a finite number, got '.nan'",
+        ),
+        (
+            ("region: US}", "region: US, average_job_value: 1e400}"),
+            "1: business.average_job_value: input should be a finite number, got '1e400'",
+        ),
+        (
+            ("port: 5038,", "port: 5038, ping_interval: 1e9,"),
+            "2: ami.ping_interval: input should be less than or equal to 86400, got '1e9'",
+        ),
+        (
+            ("port: 5038,", "port: 5038, reconnect_min: 90, reconnect_max: 60,"),
+            "2: ami.reconnect_min: 90 s is more than reconnect_max (60 s)",
+        ),
+        (
+            ("port: 5038,", "port: " + "9" * 5000 + ","),
+            "2: ami.port: 99999999999999999999... is not a number a setting can take",
+        ),
+        (
+            ("username: textback", 'username: ""'),
+            "2: ami.username: is empty (set to nothing here or in secrets.env?)",
+        ),
+        (
+            ("username: textback", 'username: "text\\nback"'),
+            "2: ami.username: contains a control character (U+000A): remove it",
+        ),
+        (
+            ('"${AMI_SECRET}"', "123456"),
+            "2: ami.secret: must be text: put it in quotes (a number loses leading zeros)",
+        ),
+    ],
+)
+def test_nonsense_values_are_refused(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    old, new = change
+    assert old in GOOD
+    assert problems(tmp_path, GOOD.replace(old, new, 1)) == [message]
+
+
+WINDOWS_LINE_END = (
+    "2: ami.secret: ends in a carriage return (\\r): a secrets.env saved with Windows line"
+    " ends? Save it with Unix line ends (dos2unix /etc/textback/secrets.env)"
+)
+
+
+def test_a_secret_from_a_crlf_secrets_env_is_refused_and_never_shown(tmp_path: Path) -> None:
+    env = {**ENV, "AMI_SECRET": "from-the-environment\r"}
+    assert problems(tmp_path, GOOD, env=env) == [WINDOWS_LINE_END]
+    empty = problems(tmp_path, GOOD, env={**ENV, "AMI_SECRET": ""})
+    assert empty == ["2: ami.secret: is empty (set to nothing here or in secrets.env?)"]
