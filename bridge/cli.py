@@ -28,7 +28,7 @@ from bridge import templates, textback
 from bridge.alert_text import local_time
 from bridge.ami import AmiLink
 from bridge.calls import DetectionRules
-from bridge.config import Config, ConfigError, ModemConfig, load_config
+from bridge.config import CheckedConfig, Config, ConfigError, ModemConfig, load_checked
 from bridge.daemon import Bridge, describe
 from bridge.doctor import diagnose
 from bridge.numbers import display, to_e164
@@ -55,12 +55,36 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 
 
 def _load(path: str) -> Config:
+    return _load_checked(path).config
+
+
+def _load_checked(path: str) -> CheckedConfig:
     try:
-        return load_config(path)
+        return load_checked(path)
     except ConfigError as exc:
         for problem in exc.problems:
             _errors.print(problem, markup=False, soft_wrap=True)
         _fail(f"{len(exc.problems)} problem(s) in {path}", EXIT_USAGE)
+
+
+_LAB_HINT = "replace them, or set `lab: true` at the top level for a test lab"
+
+
+def _example_values(checked: CheckedConfig, path: str, *, refuse: bool) -> None:
+    """One line per value left as the example has it: a warning, or (run) a refusal."""
+    found = checked.example_values
+    if not found or checked.config.lab:
+        return
+    for line in found:
+        _errors.print(line, markup=False, soft_wrap=True)
+    summary = f"{len(found)} example value(s) left in {path}: {_LAB_HINT}"
+    if refuse:
+        _fail(summary, EXIT_USAGE)
+    _errors.print(
+        Text("textback: warning: ", style="bold yellow")
+        + cell(f"`textback run` refuses these: {summary}", 2000),
+        soft_wrap=True,
+    )
 
 
 def _setup_logging(level: str) -> None:
@@ -119,8 +143,14 @@ def main() -> None:
 @click.option("--dry-run", is_flag=True, help="Record decisions, queue no texts.")
 def run(config_path: str, dry_run: bool) -> None:
     """Run the bridge until SIGTERM or Ctrl-C."""
-    config = _load(config_path)
+    checked = _load_checked(config_path)
+    _example_values(checked, config_path, refuse=True)
+    config = checked.config
     _setup_logging(config.log.level)
+    if config.lab:
+        logging.getLogger("textback").warning(
+            "lab: true in %s: the example's fictional values are allowed", config_path
+        )
 
     async def daemon() -> None:
         async with await Store.open(config.store.path) as store:
@@ -136,10 +166,14 @@ def run(config_path: str, dry_run: bool) -> None:
 @click.argument("config_path", metavar="FILE")
 def check_config(config_path: str) -> None:
     """Validate a config file and show what it says (secrets masked)."""
-    config = _load(config_path)
+    checked = _load_checked(config_path)
+    config = checked.config
     table = Table(title=f"{config_path}: OK", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
+    if config.lab:
+        fictional = len(checked.example_values)
+        table.add_row("lab", f"yes (lab: true): {fictional} fictional example value(s) allowed")
     b, ami, pbx = config.business, config.ami, config.pbx
     table.add_row("business", cell(f"{b.name} ({b.timezone}, numbers read as {b.region})"))
     table.add_row("AMI", f"{ami.username}@{ami.host}:{ami.port}, secret {ami.secret}")
@@ -187,6 +221,13 @@ def check_config(config_path: str) -> None:
         f" nudge {nudge}",
     )
     _console.print(table)
+    _preview_texts(config)
+    _example_values(checked, config_path, refuse=False)
+
+
+def _preview_texts(config: Config) -> None:
+    """Both text-backs as the first caller on the first line would get them."""
+    texting = config.texting
     for label, template in (
         ("business hours", texting.business_hours_template),
         ("after hours", texting.after_hours_template),

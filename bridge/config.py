@@ -17,6 +17,7 @@ import re
 import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -383,6 +384,9 @@ class LogConfig(_Model):
 
 
 class Config(_Model):
+    # A test lab: the example's fictional values (555-01xx numbers, .example
+    # domains) are allowed. `run` refuses them otherwise; check-config shows it.
+    lab: bool = False
     business: BusinessConfig
     ami: AmiConfig
     pbx: PbxConfig = PbxConfig()
@@ -458,6 +462,62 @@ def _at(loc: tuple[str | int, ...], message: str) -> PydanticCustomError:
     return PydanticCustomError("located", "{message}", {"message": message, "loc": list(loc)})
 
 
+# ---------------------------------------------------------------- example values
+
+EXAMPLE_BUSINESS = "Acme Roofing"
+# RFC 2606 / 6761: names that can never be anyone's real mail or SIP domain.
+_RESERVED_TLDS = frozenset({"example", "invalid", "test"})
+_RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+# NANP numbers reserved for fiction: 555-0100 to 555-0199 in any area code.
+_FICTIONAL_NUMBER = re.compile(r"\+1[2-9]\d{2}55501\d{2}")
+
+Loc = tuple[str | int, ...]
+
+
+def example_values(config: Config) -> list[tuple[Loc, str]]:
+    """Values the installer left as the example has them (mautrix's ForbiddenDefault)."""
+    found: list[tuple[Loc, str]] = []
+    if config.business.name.strip().casefold() == EXAMPLE_BUSINESS.casefold():
+        found.append((("business", "name"), f"{EXAMPLE_BUSINESS!r} is the example's name"))
+    numbers: list[tuple[Loc, str | None]] = [
+        (("lines", i, "did"), line.did) for i, line in enumerate(config.lines)
+    ]
+    numbers += [(("owners", i, "mobile"), o.mobile) for i, o in enumerate(config.owners)]
+    found += [
+        (loc, f"{number} is a fictional number (555-0100 to 555-0199)")
+        for loc, number in numbers
+        if number is not None and _FICTIONAL_NUMBER.fullmatch(number)
+    ]
+    found += [
+        (loc, f"{value} is in a reserved example domain ({domain})")
+        for loc, value in _domain_values(config)
+        if (domain := _reserved_domain(value)) is not None
+    ]
+    return found
+
+
+def _domain_values(config: Config) -> list[tuple[Loc, str]]:
+    values: list[tuple[Loc, str | None]] = [
+        (("owners", i, "email"), o.email) for i, o in enumerate(config.owners)
+    ]
+    if config.smtp is not None:
+        smtp = config.smtp
+        values += [(("smtp", "host"), smtp.host), (("smtp", "username"), smtp.username)]
+        values.append((("smtp", "sender"), smtp.sender))
+    if config.sip is not None:
+        values.append((("sip", "host"), config.sip.host))
+    return [(loc, value) for loc, value in values if value]
+
+
+def _reserved_domain(value: str) -> str | None:
+    """The reserved domain in a host, an address or a 'Name <address>' sender."""
+    address = value.rsplit("<", 1)[-1].rstrip(">").strip()
+    host = address.rpartition("@")[2].split(":", 1)[0].rstrip(".").lower()
+    if host.rpartition(".")[2] in _RESERVED_TLDS:
+        return "." + host.rpartition(".")[2]
+    return next((d for d in _RESERVED_DOMAINS if host == d or host.endswith("." + d)), None)
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -474,9 +534,7 @@ _CONTROL_NAMES = {0x00: "NUL", 0x1A: "Ctrl-Z", 0x1B: "ESC", 0x7F: "DEL"}
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read, substitute ``${ENV}``, validate. Raises ConfigError naming file:line: key."""
-    env = os.environ if environ is None else environ
-    name = str(path)
-    return parse_config(_read_text(Path(path), name), name, env)
+    return load_checked(path, environ).config
 
 
 def _read_text(path: Path, name: str) -> str:
@@ -537,7 +595,27 @@ class _ConfigLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedConfig:
+    config: Config
+    # "file:line: key: why" for each value left as the example has it.
+    example_values: tuple[str, ...]
+
+
+def load_checked(path: str | Path, environ: Mapping[str, str] | None = None) -> CheckedConfig:
+    """:func:`load_config`, and which values are still the example's placeholders."""
+    env = os.environ if environ is None else environ
+    name = str(path)
+    config, root = _parse(_read_text(Path(path), name), name, env)
+    found = sorted((_line_of(root, loc), _dotted(loc), why) for loc, why in example_values(config))
+    return CheckedConfig(config, tuple(f"{name}:{line}: {key}: {why}" for line, key, why in found))
+
+
 def parse_config(text: str, name: str, environ: Mapping[str, str]) -> Config:
+    return _parse(text, name, environ)[0]
+
+
+def _parse(text: str, name: str, environ: Mapping[str, str]) -> tuple[Config, yaml.Node]:
     loader = _ConfigLoader(text)
     try:
         root = _compose(loader, name)
@@ -554,7 +632,7 @@ def parse_config(text: str, name: str, environ: Mapping[str, str]) -> Config:
     if isinstance(business, dict) and isinstance(business.get("region"), str):
         region = business["region"].upper()
     try:
-        return Config.model_validate(data, context={"region": region})
+        return Config.model_validate(data, context={"region": region}), root
     except ValidationError as exc:
         raise ConfigError(_describe(exc, root, name)) from None
 

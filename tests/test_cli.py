@@ -310,7 +310,7 @@ async def test_a_secret_with_a_windows_line_end_is_named_by_check_config_doctor_
 ) -> None:
     config = config_file(tmp_path, 5038)
     crlf = {**ENV, "AMI_SECRET": SECRET + "\r"}
-    where = f"{config}:22: ami.secret: ends in a carriage return (\\r): a secrets.env saved"
+    where = f"{config}:28: ami.secret: ends in a carriage return (\\r): a secrets.env saved"
     for command in (["check-config", str(config)], ["run", "--config", str(config)]):
         code, _, err = await textback(*command, env=crlf)
         assert (code, "Traceback" in err) == (2, False), err
@@ -319,3 +319,42 @@ async def test_a_secret_with_a_windows_line_end_is_named_by_check_config_doctor_
     code, out, _ = await textback("doctor", "--config", str(config), env=crlf)
     assert code == 1
     assert out.startswith(f"FAIL config: {where}")
+
+
+EXAMPLE_VALUES = [
+    "13: business.name: 'Acme Roofing' is the example's name",
+    "45: lines[0].did: +15125550100 is a fictional number (555-0100 to 555-0199)",
+    "55: owners[0].email: mike@acme.example is in a reserved example domain (.example)",
+    "56: owners[0].mobile: +15125550199 is a fictional number (555-0100 to 555-0199)",
+]
+SMTP_EXAMPLE_VALUES = [
+    "113: smtp.host: smtp.acme.example is in a reserved example domain (.example)",
+    "116: smtp.username: textback@acme.example is in a reserved example domain (.example)",
+    "118: smtp.sender: textback <textback@acme.example> is in a reserved example domain (.example)",
+]
+LAB_HINT = "replace them, or set `lab: true` at the top level for a test lab"
+
+
+async def test_check_config_warns_of_each_example_value_left_unchanged() -> None:
+    code, _, err = await textback("check-config", str(EXAMPLE_CONFIG), env=ENV)
+    assert code == 0, err
+    lines = err.splitlines()
+    assert lines[:-1] == [f"{EXAMPLE_CONFIG}:{v}" for v in EXAMPLE_VALUES + SMTP_EXAMPLE_VALUES]
+    assert lines[-1] == (
+        f"textback: warning: `textback run` refuses these: 7 example value(s) left in"
+        f" {EXAMPLE_CONFIG}: {LAB_HINT}"
+    )
+
+
+async def test_run_refuses_example_values_unless_the_config_says_lab(tmp_path: Path) -> None:
+    config = config_file(tmp_path, 5038, **{"\nlab: true\n": "\n# lab: true\n"})
+    code, out, err = await textback("run", "--config", str(config), "--dry-run", env=ENV)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"{config}:{v}" for v in EXAMPLE_VALUES] + [
+        f"textback: 4 example value(s) left in {config}: {LAB_HINT}"
+    ]
+    # A lab says so, and check-config shows it.
+    config.write_text("lab: true\n" + config.read_text())
+    code, out, err = await textback("check-config", str(config), env=ENV)
+    assert (code, err) == (0, "")
+    assert "│ lab               │ yes (lab: true): 4 fictional example value(s) allowed" in out

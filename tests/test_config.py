@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge import templates
-from bridge.config import ConfigError, load_config
+from bridge.config import ConfigError, load_checked, load_config
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = """\
@@ -329,3 +329,45 @@ def test_a_secret_from_a_crlf_secrets_env_is_refused_and_never_shown(tmp_path: P
     assert problems(tmp_path, GOOD, env=env) == [WINDOWS_LINE_END]
     empty = problems(tmp_path, GOOD, env={**ENV, "AMI_SECRET": ""})
     assert empty == ["2: ami.secret: is empty (set to nothing here or in secrets.env?)"]
+
+
+REAL = GOOD.replace("Acme Roofing", "Hill Country Roofing").replace("acme.example", "hcroof.com")
+REAL = REAL.replace("5125550100", "5127420100").replace("5125550199", "5127421234")
+
+
+def example_values(tmp_path: Path, text: str) -> list[str]:
+    path = write(tmp_path, text)
+    return [v[len(str(path)) + 1 :] for v in load_checked(path, ENV).example_values]
+
+
+def test_a_real_config_has_no_example_values(tmp_path: Path) -> None:
+    assert example_values(tmp_path, REAL) == []
+    assert load_checked(write(tmp_path, REAL), ENV).config.lab is False
+
+
+@pytest.mark.parametrize(
+    ("change", "found"),
+    [
+        (("Hill Country Roofing", "acme roofing"), "1: business.name: 'Acme Roofing' is the"
+         " example's name"),
+        (("5127420100", "2125550142"), "7: lines[0].did: +12125550142 is a fictional number"
+         " (555-0100 to 555-0199)"),
+        (("mike@hcroof.com", "mike@example.com"), "9: owners[0].email: mike@example.com is in a"
+         " reserved example domain (example.com)"),
+        (("mike@hcroof.com", "mike@mail.Office.INVALID"), "9: owners[0].email:"
+         " mike@mail.Office.INVALID is in a reserved example domain (.invalid)"),
+        (("store:", 'sip: {endpoint: trunk, host: "sip.provider.example:5060"}\nstore:'),
+         "10: sip.host: sip.provider.example:5060 is in a reserved example domain (.example)"),
+    ],
+)  # fmt: skip
+def test_example_values_are_found_with_their_line(
+    tmp_path: Path, change: tuple[str, str], found: str
+) -> None:
+    old, new = change
+    assert old in REAL
+    assert example_values(tmp_path, REAL.replace(old, new, 1)) == [found]
+
+
+def test_numbers_beside_the_fictional_range_are_real(tmp_path: Path) -> None:
+    for number in ("5125550099", "5125550200", "5125559876"):
+        assert example_values(tmp_path, REAL.replace("5127420100", number)) == []
