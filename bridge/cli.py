@@ -19,6 +19,7 @@ from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -58,7 +59,18 @@ def _load(path: str) -> Config:
     return _load_checked(path).config
 
 
+def _require_config(path: str) -> None:
+    """A config that was not named on the command line and is not there: say how to name one."""
+    source = click.get_current_context().get_parameter_source("config_path")
+    if Path(path).exists() or source is ParameterSource.COMMANDLINE:
+        return  # a named file that is missing is load_config's "file not found"
+    if source is ParameterSource.ENVIRONMENT:
+        _fail(f"{CONFIG_ENV}={path}: no such file: fix it, or pass --config FILE", EXIT_USAGE)
+    _fail(f"no config at {path}: pass --config FILE or set {CONFIG_ENV}", EXIT_USAGE)
+
+
 def _load_checked(path: str) -> CheckedConfig:
+    _require_config(path)
     try:
         return load_checked(path)
     except ConfigError as exc:
@@ -123,13 +135,24 @@ def _first_error(error: BaseException) -> BaseException:
     return error
 
 
+DEFAULT_CONFIG = "/etc/textback/textback.yaml"
+CONFIG_ENV = "TEXTBACK_CONFIG"
 config_option = click.option(
     "--config",
     "config_path",
-    required=True,
+    default=DEFAULT_CONFIG,
+    envvar=CONFIG_ENV,
+    show_default=True,
     metavar="FILE",
-    help="textback.yaml",
+    help=f"textback.yaml (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG})",
 )
+# Row ids are SQLite integers; beyond that a number is a typo, not a thread.
+thread_number = click.argument("number", type=click.IntRange(1, 2**63 - 1))
+limit_option = click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
+    help="How many.",
+)  # fmt: skip
+seconds = click.FloatRange(0, 7 * 86_400, min_open=True)  # finite: 'inf' is refused
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,7 +186,9 @@ def run(config_path: str, dry_run: bool) -> None:
 
 
 @main.command("check-config")
-@click.argument("config_path", metavar="FILE")
+@click.argument(
+    "config_path", metavar="[FILE]", required=False, default=DEFAULT_CONFIG, envvar=CONFIG_ENV
+)
 def check_config(config_path: str) -> None:
     """Validate a config file and show what it says (secrets masked)."""
     checked = _load_checked(config_path)
@@ -244,7 +269,7 @@ def _preview_texts(config: Config) -> None:
 @main.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--limit", default=50, show_default=True, help="How many calls.")
+@limit_option
 def calls(config_path: str, as_json: bool, limit: int) -> None:
     """Recent calls and what was decided for each."""
     config = _load(config_path)
@@ -276,7 +301,7 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--open", "open_only", is_flag=True, help="Only threads still open.")
-@click.option("--limit", default=50, show_default=True)
+@limit_option
 def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> None:
     """Conversations with callers: open ones first, newest activity first."""
     config = _load(config_path)
@@ -303,7 +328,7 @@ def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> Non
 
 @main.command()
 @config_option
-@click.argument("number", type=int)
+@thread_number
 @click.option("--json", "as_json", is_flag=True, help="The thread as one JSON object.")
 def thread(config_path: str, number: int, as_json: bool) -> None:
     """One conversation, everything that happened on it."""
@@ -366,11 +391,12 @@ def health(config_path: str) -> None:
 @main.command()
 @config_option
 @click.option(
-    "--modem-wait", type=float, default=20.0, show_default=True,
+    "--modem-wait", type=seconds, default=20.0, show_default=True,
     help="Seconds to give the modem to answer and register.",
 )  # fmt: skip
 def doctor(config_path: str, modem_wait: float) -> None:
     """Check everything textback depends on, one line each with what to fix."""
+    _require_config(config_path)
     checks = asyncio.run(diagnose(config_path, modem_wait=modem_wait))
     for check in checks:
         style = "green" if check.ok else "bold red"
@@ -383,7 +409,7 @@ def doctor(config_path: str, modem_wait: float) -> None:
 
 @main.command()
 @config_option
-@click.argument("number", type=int)
+@thread_number
 @click.option("--by", "owner_id", required=True, metavar="OWNER", help="Who handled it (owner id).")
 @click.option("--called", is_flag=True, help="They called the caller back (else: done).")
 def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
@@ -424,7 +450,7 @@ def _with_store(config: Config, query: Callable[[Store], Awaitable[_T]]) -> _T:
 @main.command()
 @config_option
 @click.option("--out", "out_path", required=True, metavar="FILE.ami", help="Where to write.")
-@click.option("--seconds", type=float, default=None, help="Stop after this long.")
+@click.option("--seconds", type=seconds, default=None, help="Stop after this long.")
 def capture(config_path: str, out_path: str, seconds: float | None) -> None:
     """Record the raw AMI stream to a file, for `textback replay`."""
     config = _load(config_path)
@@ -476,25 +502,38 @@ class _CaptureFile:
 
 @main.command()
 @click.argument("recording", metavar="FILE.ami", type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", default=None, metavar="FILE", help="textback.yaml")
+@click.option(
+    "--config", "config_path", default=None, envvar=CONFIG_ENV, metavar="FILE",
+    help=f"textback.yaml, for line names and contexts (default: ${CONFIG_ENV}, else"
+    f" {DEFAULT_CONFIG} if it exists, else built-in defaults)",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per call.")
 def replay(recording: str, config_path: str | None, as_json: bool) -> None:
     """Decide every call in a recorded AMI stream, offline."""
+    if config_path is None and Path(DEFAULT_CONFIG).exists():
+        config_path = DEFAULT_CONFIG
     rules = (
         DetectionRules.from_config(_load(config_path)) if config_path else DetectionRules.defaults()
     )
     try:
-        data = Path(recording).read_bytes()
+        with open(recording, "rb") as handle:
+            result = replay_stream(iter(lambda: handle.read(65536), b""), rules)
     except OSError as exc:
         _fail(f"cannot read {recording}: {exc.strerror or exc}", EXIT_USAGE)
-    result = replay_stream(data, rules)
+    if result.not_ami_from == 0:
+        _fail(f"{recording}: this is not an AMI recording", EXIT_USAGE)
     for error in result.errors:
         _errors.print(f"skipped a {error.reason} message: {printable(error.detail)}", markup=False)
+    if result.skipped > len(result.errors):
+        _errors.print(f"... and {result.skipped - len(result.errors)} more skipped")
     for decision in result.decisions:
         if as_json:
             click.echo(json.dumps(decision.as_json()))
         else:
             click.echo(f"{decision.started_at.isoformat()}  {describe(decision)}")
+    if result.not_ami_from is not None:
+        stop = f"no AMI message after byte {result.not_ami_from}: stopped reading"
+        _fail(f"{recording}: {stop}", EXIT_USAGE)
     if not as_json:
         _errors.print(f"{len(result.decisions)} call(s) in {result.messages} AMI messages")
 
@@ -503,7 +542,7 @@ def replay(recording: str, config_path: str | None, as_json: bool) -> None:
 @config_option
 @click.argument("number")
 @click.option(
-    "--wait", type=float, default=30.0, show_default=True, help="Seconds to wait for the modem."
+    "--wait", type=seconds, default=30.0, show_default=True, help="Seconds to wait for the modem."
 )
 def send_test(config_path: str, number: str, wait: float) -> None:
     """Send one text through the configured modem, reporting each step."""

@@ -358,3 +358,91 @@ async def test_run_refuses_example_values_unless_the_config_says_lab(tmp_path: P
     code, out, err = await textback("check-config", str(config), env=ENV)
     assert (code, err) == (0, "")
     assert "│ lab               │ yes (lab: true): 4 fictional example value(s) allowed" in out
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "README.md", "empty.ami"])
+async def test_replay_of_something_that_is_not_ami_says_so_in_one_line(
+    tmp_path: Path, name: str
+) -> None:
+    readme = Path(__file__).parent.parent / "README.md"
+    (tmp_path / "README.md").write_bytes(readme.read_bytes())  # paragraphs, none of them AMI
+    (tmp_path / "empty.ami").write_bytes(b"")  # a capture that never connected
+    path = name if name.startswith("/") else str(tmp_path / name)
+    # /dev/zero never ends: the command completing at all shows the read is bounded.
+    code, out, err = await textback("replay", path)
+    assert (code, out, err) == (2, "", f"textback: {path}: this is not an AMI recording\n")
+
+
+async def test_replay_stops_where_a_recording_turns_into_something_else(tmp_path: Path) -> None:
+    spoilt = tmp_path / "spoilt.ami"
+    spoilt.write_bytes(trace("02_noanswer.ami") + bytes(3 * 1024 * 1024))
+    code, out, err = await textback("replay", str(spoilt), "--json")
+    assert code == 2
+    assert [json.loads(line)["reason"] for line in out.splitlines()] == ["NOANSWER"]
+    assert err.splitlines()[-1] == (
+        f"textback: {spoilt}: no AMI message after byte 65536: stopped reading"
+    )
+    assert "Traceback" not in err
+
+
+async def test_replay_lists_the_first_skipped_messages_and_counts_the_rest(tmp_path: Path) -> None:
+    banner, rest = trace("02_noanswer.ami").split(b"\r\n", 1)
+    noisy = tmp_path / "noisy.ami"
+    noisy.write_bytes(banner + b"\r\n" + b"not a header line\r\n\r\n" * 50 + rest)
+    code, out, err = await textback("replay", str(noisy))
+    assert code == 0, err
+    lines = err.splitlines()
+    assert (
+        lines.count("skipped a malformed message: not a 'Key: Value' line: 'not a header line'")
+        == 20
+    )
+    assert "... and 30 more skipped" in lines
+    assert "missed (NOANSWER)" in out
+
+
+@pytest.mark.skipif(Path("/etc/textback/textback.yaml").exists(), reason="a real install here")
+async def test_commands_read_textback_config_else_the_etc_file(tmp_path: Path) -> None:
+    from bridge.store import Store
+
+    for command in (["calls"], ["check-config"], ["doctor"]):
+        code, out, err = await textback(*command, env={**ENV, "TEXTBACK_CONFIG": ""})
+        assert (code, out, "Traceback" in err) == (2, "", False)
+        assert err == (
+            "textback: no config at /etc/textback/textback.yaml: pass --config FILE or set"
+            " TEXTBACK_CONFIG\n"
+        )
+    config = config_file(tmp_path, 5038)
+    async with await Store.open(tmp_path / "textback.db"):
+        pass
+    with_env = {**ENV, "TEXTBACK_CONFIG": str(config)}
+    code, out, err = await textback("calls", "--json", env=with_env)
+    assert (code, out) == (0, ""), err
+    code, out, err = await textback("check-config", env=with_env)
+    assert code == 0, err
+    assert f"{config}: OK" in out
+    code, _, err = await textback("threads", env={**ENV, "TEXTBACK_CONFIG": "/nowhere.yaml"})
+    assert (code, err) == (
+        2,
+        "textback: TEXTBACK_CONFIG=/nowhere.yaml: no such file: fix it, or pass --config FILE\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calls", "--limit", str(2**64)],
+        ["threads", "--limit", "0"],
+        ["thread", str(2**64)],
+        ["handled", str(2**63), "--by", "mike"],
+    ],
+)
+async def test_numbers_out_of_range_are_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    from bridge.store import Store
+
+    config = config_file(tmp_path, 5038)
+    async with await Store.open(tmp_path / "textback.db"):
+        pass
+    code, out, err = await textback(*args, "--config", str(config), env=ENV)
+    assert (code, out, "Traceback" in err) == (2, "", False)
+    assert err.splitlines()[-1].startswith("Error: Invalid value for ")
+    assert "is not in the range 1<=x<=" in err
