@@ -27,7 +27,7 @@ from rich.text import Text
 from bridge import health as bridge_health
 from bridge import templates, textback
 from bridge.alert_text import local_time
-from bridge.ami import AmiLink
+from bridge.ami import AmiLink, LinkState
 from bridge.calls import DetectionRules
 from bridge.config import CheckedConfig, Config, ConfigError, ModemConfig, load_checked
 from bridge.daemon import Bridge, describe
@@ -47,7 +47,8 @@ EXIT_USAGE = 2
 
 # Piped output is read by scripts and installers' logs: do not squeeze it to 80 columns.
 _console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-_errors = Console(stderr=True, highlight=False)
+# Messages are single lines however long: installers grep them and paste them into issues.
+_errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -461,23 +462,31 @@ def capture(config_path: str, out_path: str, seconds: float | None) -> None:
     except OSError as exc:
         _fail(f"cannot write {out}: {exc}")
     written = _CaptureFile(handle)
+    trouble: list[str] = []  # why the link went down, as it said so
+
+    def on_state(state: LinkState, detail: str) -> None:
+        if state in (LinkState.DISCONNECTED, LinkState.BAD_CREDENTIALS):
+            trouble.append(detail)
+
+    link = AmiLink(config.ami, lambda message: None, tap=written.write, on_state=on_state)
 
     async def record() -> None:
-        link = AmiLink(config.ami, lambda message: None, tap=written.write)
         try:
             async with asyncio.timeout(seconds):
                 await link.run()
         except TimeoutError:
             return
 
-    _errors.print(
-        f"capturing AMI from {config.ami.host}:{config.ami.port} into {out}; Ctrl-C stops"
-    )
+    where = f"{config.ami.host}:{config.ami.port}"
+    _errors.print(f"capturing AMI from {where} into {out}; Ctrl-C stops")
     try:
         _run_until_signal(record())
     finally:
         handle.close()
     _errors.print(f"wrote {written.size} bytes to {out}")
+    if link.connections == 0:
+        why = trouble[-1] if trouble else "no answer yet"
+        _fail(f"never logged in to AMI at {where} ({why}): `textback doctor` says what to fix")
 
 
 class _CaptureFile:

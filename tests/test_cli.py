@@ -446,3 +446,36 @@ async def test_numbers_out_of_range_are_a_usage_error(tmp_path: Path, args: list
     assert (code, out, "Traceback" in err) == (2, "", False)
     assert err.splitlines()[-1].startswith("Error: Invalid value for ")
     assert "is not in the range 1<=x<=" in err
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_capture_that_never_logged_in_fails_and_says_why(tmp_path: Path) -> None:
+    out_file = tmp_path / "office.ami"
+    port = _unused_port()
+    config = config_file(tmp_path, port)
+    args = ("capture", "--config", str(config), "--out", str(out_file), "--seconds", "0.5")
+    code, _, err = await textback(*args, env=ENV)
+    assert (code, "Traceback" in err) == (1, False)
+    assert err.splitlines()[-2:] == [
+        f"wrote 0 bytes to {out_file}",
+        f"textback: never logged in to AMI at 127.0.0.1:{port} (connection refused):"
+        " `textback doctor` says what to fix",
+    ]
+    assert out_file.read_bytes() == b""
+    # Asterisk answers but refuses the login: what it sent is still written.
+    async with FakeAsterisk(secret="another-secret") as asterisk:
+        config = config_file(tmp_path, asterisk.port)
+        code, _, err = await textback(*args, env=ENV)
+    assert code == 1
+    assert err.splitlines()[-1].startswith(
+        f"textback: never logged in to AMI at 127.0.0.1:{asterisk.port} (login as 'textback'"
+        " refused: "
+    )
+    assert out_file.read_bytes().startswith(b"Asterisk Call Manager/")
