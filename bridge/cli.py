@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
+import stat
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -620,6 +622,10 @@ async def _send_test(settings: ModemConfig, to: str, body: str, wait: float) -> 
         await asyncio.gather(runner, return_exceptions=True)
 
 
+class _LinkRefused(Exception):
+    """sim-modem cannot put its link at the path it was given."""
+
+
 @main.command("sim-modem")
 @click.option("--link", "link", required=True, metavar="PATH", help="Device path to create.")
 @click.option("--pin", default=None, help="Make the simulated SIM ask for this PIN.")
@@ -640,13 +646,12 @@ def sim_modem(link: str, pin: str | None) -> None:
             await asyncio.sleep(0.2)
 
     async def take_typed(sim: SimulatedModem) -> None:
+        if not _typing_possible():
+            return  # /dev/null, a plain file or no stdin: it just serves
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         # A pipe reader, not a thread: it is cancelled at once on Ctrl-C or SIGTERM.
-        try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        except ValueError:
-            return  # stdin is a plain file: nothing will be typed
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         while line := (await reader.readline()).decode(errors="replace"):
             sender, _, text = line.strip().partition(" ")
             if sender and text:
@@ -655,12 +660,33 @@ def sim_modem(link: str, pin: str | None) -> None:
 
     async def serve() -> None:
         engine = ModemEngine(pin=pin)
-        async with SimulatedModem(Path(link), engine) as sim, asyncio.TaskGroup() as tasks:
+        sim = SimulatedModem(Path(link), engine)
+        try:
+            await sim.start()
+        except OSError as exc:
+            raise _LinkRefused(str(exc)) from None
+        try:
             _errors.print(f"simulated modem on {sim.path}; Ctrl-C stops")
-            tasks.create_task(show_sent(engine))
-            tasks.create_task(take_typed(sim))
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(show_sent(engine))
+                tasks.create_task(take_typed(sim))
+        finally:
+            await sim.stop()
 
-    _run_until_signal(serve())
+    try:
+        _run_until_signal(serve())
+    except _LinkRefused as exc:
+        _fail(f"--link {link}: {exc}", EXIT_USAGE)
+
+
+def _typing_possible() -> bool:
+    """stdin is something the event loop can watch: a terminal, a pipe or a socket
+    (epoll refuses /dev/null and plain files)."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):  # no stdin at all
+        return False
+    return sys.stdin.isatty() or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 @main.command()

@@ -479,3 +479,45 @@ async def test_capture_that_never_logged_in_fails_and_says_why(tmp_path: Path) -
         " refused: "
     )
     assert out_file.read_bytes().startswith(b"Asterisk Call Manager/")
+
+
+async def test_sim_modem_never_replaces_what_is_not_its_own_link(tmp_path: Path) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    elsewhere = tmp_path / "ttyUSB0"
+    elsewhere.symlink_to(precious)
+    cases = [
+        (precious, f"{precious} exists and is not a modem link: not replaced"),
+        (elsewhere, f"{elsewhere} links to {precious}, not to a pty: not replaced"),
+        (
+            tmp_path / "by-id" / "modem",
+            f"the folder {tmp_path / 'by-id'} does not exist: create it first",
+        ),
+    ]
+    for path, message in cases:
+        code, out, err = await textback("sim-modem", "--link", str(path))
+        assert (code, out, err) == (2, "", f"textback: --link {path}: {message}\n")
+    assert precious.read_text() == "keep me"
+    assert elsewhere.readlink() == precious
+
+
+async def test_sim_modem_serves_with_stdin_at_dev_null(tmp_path: Path) -> None:
+    link = tmp_path / "ttyUSB0"
+    link.symlink_to("/dev/pts/4242")  # left by an earlier run: its own kind, replaced
+    modem = await asyncio.create_subprocess_exec(
+        *TEXTBACK, "sim-modem", "--link", str(link),
+        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert modem.stderr is not None
+    try:
+        async with asyncio.timeout(30):
+            started = (await modem.stderr.readline()).decode()
+        assert started == f"simulated modem on {link}; Ctrl-C stops\n"
+        assert link.readlink() != Path("/dev/pts/4242")
+    finally:
+        modem.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            rest = (await modem.stderr.read()).decode()
+            assert await modem.wait() == 0
+    assert "Traceback" not in rest
+    assert not link.is_symlink()
