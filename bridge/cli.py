@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bridge import health as bridge_health
-from bridge import templates, textback
+from bridge import policy, templates, textback
 from bridge.alert_text import local_time
 from bridge.ami import AmiLink, LinkState
 from bridge.calls import DetectionRules
@@ -558,16 +558,28 @@ def replay(recording: str, config_path: str | None, as_json: bool) -> None:
 def send_test(config_path: str, number: str, wait: float) -> None:
     """Send one text through the configured modem, reporting each step."""
     config = _load(config_path)
+    to = _test_recipient(config, number)
     if config.modem is None:
         _fail(f"{config_path} has no modem section: nothing to send with", EXIT_USAGE)
-    to = to_e164(number, config.business.region)
-    if to is None:
-        _fail(f"{number!r} is not a phone number", EXIT_USAGE)
     body = f"Test from textback for {config.business.name}: texting from this modem works."
     try:
         asyncio.run(_send_test(config.modem, to, body, wait))
     except SendError as exc:
         _fail(f"not sent: {exc}")
+
+
+def _test_recipient(config: Config, number: str) -> str:
+    """``number`` in E.164 if textback would text it; else exit 2 saying why not."""
+    to = to_e164(number, config.business.region)
+    if to is None:
+        _fail(f"{number!r} is not a phone number", EXIT_USAGE)
+    line = config.line_for(to)
+    if line is not None:
+        _fail(f"{display(to)} is the business's own line ({line.name}): use a mobile", EXIT_USAGE)
+    problem = policy.number_problem(to, textback.text_policy(config))
+    if problem is not None:
+        _fail(f"{number!r} is not a number textback texts ({problem.value})", EXIT_USAGE)
+    return to
 
 
 async def _send_test(settings: ModemConfig, to: str, body: str, wait: float) -> None:

@@ -521,3 +521,25 @@ async def test_sim_modem_serves_with_stdin_at_dev_null(tmp_path: Path) -> None:
             assert await modem.wait() == 0
     assert "Traceback" not in rest
     assert not link.is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("5125550100", "(512) 555-0100 is the business's own line (Main line): use a mobile"),
+        (
+            "+1 (512) 555-0100",
+            "(512) 555-0100 is the business's own line (Main line): use a mobile",
+        ),
+        ("5551234567", "'5551234567' is not a number textback texts (not-a-textable-number)"),
+        ("911", "'911' is not a phone number"),
+    ],
+)
+async def test_send_test_refuses_the_business_line_and_numbers_it_would_never_text(
+    tmp_path: Path, number: str, message: str
+) -> None:
+    config = example_config(tmp_path, 5038, modem=tmp_path / "no-modem-here")
+    code, out, err = await textback(
+        "send-test", "--config", str(config), number, "--wait", "1", env=ENV
+    )
+    assert (code, out, err) == (2, "", f"textback: {message}\n")
