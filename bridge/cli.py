@@ -38,7 +38,7 @@ from bridge.numbers import display, to_e164
 from bridge.replay import replay as replay_stream
 from bridge.report import build as build_report
 from bridge.safe_text import cell, printable
-from bridge.store import Store, StoreError
+from bridge.store import Store, StoredCall, StoreError
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 
@@ -47,8 +47,11 @@ _T = TypeVar("_T")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-# Piped output is read by scripts and installers' logs: do not squeeze it to 80 columns.
-_console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+# Piped output is read by scripts and installers' logs: do not squeeze it to 80 columns
+# unless COLUMNS says how wide (rich reads it).
+_console = Console(
+    highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+)
 # Messages are single lines however long: installers grep them and paste them into issues.
 _errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -273,7 +276,8 @@ def _preview_texts(config: Config) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @limit_option
-def calls(config_path: str, as_json: bool, limit: int) -> None:
+@click.option("--wide", is_flag=True, help="Every column in full: line, reason, detail.")
+def calls(config_path: str, as_json: bool, limit: int, wide: bool) -> None:
     """Recent calls and what was decided for each."""
     config = _load(config_path)
     rows = _with_store(config, lambda store: store.recent_calls(limit))
@@ -282,9 +286,61 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
         for row in rows:
             click.echo(json.dumps(row.as_json()))
         return
+    if wide:
+        _console.print(_calls_wide(rows, zone))
+    else:
+        _console.print(_calls_narrow(rows, zone, show_line=len(config.lines) > 1))
+
+
+# How a reason and a skipped text read in 80 columns.
+_SHORT_REASONS = {
+    "NOANSWER": "no answer", "BUSY": "busy", "CANCEL": "hung up", "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "congestion", "VOICEMAIL": "voicemail", "QUEUE_ABANDON": "left queue",
+    "IVR_HANGUP": "IVR only", "LINK_LOST": "link lost", "STALE": "silent",
+    "TRACE_ENDED": "trace end",
+}  # fmt: skip
+_SHORT_SKIPS = {
+    "not-missed": "", "not-a-textable-number": "not textable",
+    "short-code-or-emergency": "short code", "premium-or-shared-cost": "premium",
+    "own-line-or-owner": "own number", "not-allowlisted": "not allowed",
+    "left-a-voicemail": "voicemail", "texted-recently": "cooldown", "hourly-cap": "hourly cap",
+    "texting-disabled": "texting off", "no-sms-transport": "no transport",
+}  # fmt: skip
+
+
+def _calls_narrow(rows: list[StoredCall], zone: ZoneInfo, *, show_line: bool) -> Table:
+    """Fits 80 columns: when, who, what happened, the text. Only a long name is cut."""
+    table = Table(
+        title=f"Last {len(rows)} calls (--wide for everything)",
+        box=None, pad_edge=False, header_style="bold underline",
+    )  # fmt: skip
+    table.add_column("when", no_wrap=True)
+    # With a line column the caller's name gives way: the number always shows.
+    caller_width = 16 if show_line else 26
+    table.add_column("caller", no_wrap=True, overflow="ellipsis", max_width=caller_width)
+    if show_line:
+        table.add_column("line", no_wrap=True, overflow="ellipsis", max_width=10)
+    table.add_column("call", no_wrap=True)
+    table.add_column("text/why not", no_wrap=True)
+    for row in rows:
+        caller = display(row.caller) if row.caller else row.caller_raw or "withheld"
+        reason = _SHORT_REASONS.get(row.reason or "", row.reason or "")
+        skip = row.text_skip or ""
+        line = [cell(row.line_name or display(row.line)) if row.line else "-"]
+        table.add_row(
+            local_time(row.ended_at, zone, "%b %d %H:%M"),
+            cell(f"{caller} {row.caller_name}".strip()),
+            *(line if show_line else []),
+            row.outcome + (f", {reason}" if reason else ""),
+            row.text_state or _SHORT_SKIPS.get(skip, skip.replace("-", " ")),
+        )
+    return table
+
+
+def _calls_wide(rows: list[StoredCall], zone: ZoneInfo) -> Table:
     table = Table(title=f"Last {len(rows)} calls")
     for column in ("ended (local)", "caller", "line", "outcome", "reason", "text"):
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, no_wrap=column != "caller")  # a long name wraps, not cut
     table.add_column("detail")
     for row in rows:
         caller = display(row.caller) if row.caller else row.caller_raw or "withheld"
@@ -297,7 +353,7 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
             row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else ""),
             cell(row.detail),
         )
-    _console.print(table)
+    return table
 
 
 @main.command()

@@ -158,7 +158,7 @@ async def test_run_decides_live_calls_stores_them_and_stops_cleanly_on_sigterm(
         "missed", "VOICEMAIL", True, True,
     )  # fmt: skip
     code, out, _ = await textback("calls", "--config", str(config), env=ENV)
-    assert "VOICEMAIL" in out
+    assert "missed, voicemail" in out
     assert "(512) 555-9876" in out
 
 
@@ -231,11 +231,12 @@ async def test_calls_shows_untrusted_names_as_text_never_as_terminal_control(
     config = config_file(tmp_path, 5038)
     async with await Store.open(tmp_path / "textback.db") as store:
         await store.record_decision(decision(caller_name="\x1b[2J\x1b]0;pwned\x07[red]Evil[/red]"))
-    code, out, err = await textback("calls", "--config", str(config), env=ENV)
-    assert code == 0, err
-    assert "\x1b" not in out
-    assert "\x07" not in out
-    assert "[red]Evil[/red]" in out
+    for wide in ([], ["--wide"]):
+        code, out, err = await textback("calls", "--config", str(config), *wide, env=ENV)
+        assert code == 0, err
+        assert "\x1b" not in out
+        assert "\x07" not in out
+    assert "\\x1b[2J\\x1b]0;pwned\\x07[red]Evil[/red]" in out
 
 
 async def test_send_test_through_a_simulated_modem_in_another_process(tmp_path: Path) -> None:
@@ -543,3 +544,43 @@ async def test_send_test_refuses_the_business_line_and_numbers_it_would_never_te
         "send-test", "--config", str(config), number, "--wait", "1", env=ENV
     )
     assert (code, out, err) == (2, "", f"textback: {message}\n")
+
+
+async def test_calls_fit_80_columns_and_wide_shows_everything(tmp_path: Path) -> None:
+    from bridge.calls import Outcome, Reason
+    from bridge.store import Store
+    from tests.test_store import decision
+
+    config = config_file(tmp_path, 5038)
+    long_name = "ACME PLUMBING SUPPLY COMPANY OF CENTRAL TEXAS"
+    async with await Store.open(tmp_path / "textback.db") as store:
+        await store.record_decision(decision("1.1"), dry_run=True, text_skip="dry-run")
+        await store.record_decision(
+            decision("1.2", reason=Reason.CHANUNAVAIL), text_skip="not-a-textable-number"
+        )
+        await store.record_decision(
+            decision("1.3", reason=Reason.QUEUE_ABANDON, caller=None, caller_name=""),
+            text_skip="withheld",
+        )
+        await store.record_decision(
+            decision("1.4", outcome=Outcome.ANSWERED, reason=None, caller_name=long_name)
+        )
+    narrow = {"COLUMNS": "80", **ENV}
+    code, out, err = await textback("calls", "--config", str(config), env=narrow)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line.split("  ", 1)[1].split() for line in lines[2:]]  # after the time
+    assert rows == [
+        ["(512)", "555-9876", "ACME", "PLUMB…", "answered"],  # only the long name gives way
+        ["+15125559876", "missed,", "left", "queue", "withheld"],
+        ["(512)", "555-9876", "Jane", "Caller", "missed,", "unreachable", "not", "textable"],
+        ["(512)", "555-9876", "Jane", "Caller", "missed,", "no", "answer", "dry", "run"],
+    ]
+    wide = {"COLUMNS": "200", **ENV}
+    code, out, err = await textback("calls", "--config", str(config), "--wide", env=wide)
+    assert code == 0, err
+    assert long_name in out
+    assert "not sent: not-a-textable-number" in out
+    assert "CHANUNAVAIL" in out
+    assert "…" not in out
