@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge import templates
-from bridge.config import ConfigError, load_checked, load_config
+from bridge.config import ConfigError, load_config
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = """\
@@ -336,13 +336,15 @@ REAL = REAL.replace("5125550100", "5127420100").replace("5125550199", "512742123
 
 
 def example_values(tmp_path: Path, text: str) -> list[str]:
+    from bridge.config import load_checked
+
     path = write(tmp_path, text)
     return [v[len(str(path)) + 1 :] for v in load_checked(path, ENV).example_values]
 
 
 def test_a_real_config_has_no_example_values(tmp_path: Path) -> None:
     assert example_values(tmp_path, REAL) == []
-    assert load_checked(write(tmp_path, REAL), ENV).config.lab is False
+    assert load_config(write(tmp_path, REAL), ENV).lab is False
 
 
 @pytest.mark.parametrize(
