@@ -470,11 +470,25 @@ async def test_capture_that_never_logged_in_fails_and_says_why(tmp_path: Path) -
         " `textback doctor` says what to fix",
     ]
     assert out_file.read_bytes() == b""
-    # Asterisk answers but refuses the login: what it sent is still written.
+    # Asterisk answers but refuses the login (twice, so the first refusal was seen): Ctrl-C.
     async with FakeAsterisk(secret="another-secret") as asterisk:
         config = config_file(tmp_path, asterisk.port)
-        code, _, err = await textback(*args, env=ENV)
-    assert code == 1
+        process = await asyncio.create_subprocess_exec(
+            *TEXTBACK, *args[:-2], stderr=asyncio.subprocess.PIPE, env={**os.environ, **ENV}
+        )
+        try:
+            async with asyncio.timeout(30):
+                await asterisk.wait_for(
+                    lambda: [a.get("Action") for a in asterisk.actions].count("Login") >= 2
+                )
+            process.send_signal(signal.SIGINT)
+            async with asyncio.timeout(10):
+                _, raw = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+    err = raw.decode()
+    assert (process.returncode, "Traceback" in err) == (1, False)
     assert err.splitlines()[-1].startswith(
         f"textback: never logged in to AMI at 127.0.0.1:{asterisk.port} (login as 'textback'"
         " refused: "
