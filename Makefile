@@ -1,11 +1,18 @@
 # The two commands a newcomer runs: `make demo` and `make test`.
 # Both create .venv on first use and install the project into it.
+# `sudo make install` puts textback on the PATH for the office box (README).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+# The installed copy: its own venv, independent of this clone. PREFIX/.venv is
+# where config/systemd/textback.service runs it from.
+PREFIX ?= /opt/textback
+BINDIR ?= /usr/local/bin
+APP    := $(PREFIX)/.venv
+
+.PHONY: demo test lint typecheck bench clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +35,15 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/ami_intake.py
+
+# umask 022: the unit's DynamicUser is not root and must read the installed files.
+install:
+	umask 022 && (test -x $(APP)/bin/python || $(PYTHON) -m venv $(APP))
+	umask 022 && $(APP)/bin/python -m pip install --quiet .
+	install -m 0644 README.md $(PREFIX)/README.md
+	install -d $(BINDIR)
+	ln -sfn $(APP)/bin/textback $(BINDIR)/textback
+	$(BINDIR)/textback --version
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

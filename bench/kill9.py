@@ -91,7 +91,7 @@ class Outcome:
 def config_text(work: Path, ami_port: int, modem: Path, cdr: Path | None) -> str:
     records = f"cdr:\n  csv: {cdr}\n" if cdr is not None else ""
     return f"""
-# lab: true
+lab: true
 business:
   name: Kill Nine Roofing
   timezone: America/Chicago

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
+import stat
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -19,23 +21,24 @@ from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from bridge import health as bridge_health
-from bridge import templates, textback
+from bridge import policy, templates, textback
 from bridge.alert_text import local_time
-from bridge.ami import AmiLink
+from bridge.ami import AmiLink, LinkState
 from bridge.calls import DetectionRules
-from bridge.config import Config, ConfigError, ModemConfig, load_config
+from bridge.config import CheckedConfig, Config, ConfigError, ModemConfig, load_checked
 from bridge.daemon import Bridge, describe
 from bridge.doctor import diagnose
 from bridge.numbers import caller_label, display, to_e164
 from bridge.replay import replay as replay_stream
 from bridge.report import build as build_report
 from bridge.safe_text import cell, printable
-from bridge.store import OwnerAction, Store, StoreError
+from bridge.store import OwnerAction, Store, StoredCall, StoreError
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 
@@ -44,9 +47,13 @@ _T = TypeVar("_T")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-# Piped output is read by scripts and installers' logs: do not squeeze it to 80 columns.
-_console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-_errors = Console(stderr=True, highlight=False)
+# Piped output is read by scripts and installers' logs: do not squeeze it to 80 columns
+# unless COLUMNS says how wide (rich reads it).
+_console = Console(
+    highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+)
+# Messages are single lines however long: installers grep them and paste them into issues.
+_errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -55,12 +62,47 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 
 
 def _load(path: str) -> Config:
+    return _load_checked(path).config
+
+
+def _require_config(path: str) -> None:
+    """A config that was not named on the command line and is not there: say how to name one."""
+    source = click.get_current_context().get_parameter_source("config_path")
+    if Path(path).exists() or source is ParameterSource.COMMANDLINE:
+        return  # a named file that is missing is load_config's "file not found"
+    if source is ParameterSource.ENVIRONMENT:
+        _fail(f"{CONFIG_ENV}={path}: no such file: fix it, or pass --config FILE", EXIT_USAGE)
+    _fail(f"no config at {path}: pass --config FILE or set {CONFIG_ENV}", EXIT_USAGE)
+
+
+def _load_checked(path: str) -> CheckedConfig:
+    _require_config(path)
     try:
-        return load_config(path)
+        return load_checked(path)
     except ConfigError as exc:
         for problem in exc.problems:
             _errors.print(problem, markup=False, soft_wrap=True)
         _fail(f"{len(exc.problems)} problem(s) in {path}", EXIT_USAGE)
+
+
+_LAB_HINT = "replace them, or set `lab: true` at the top level for a test lab"
+
+
+def _example_values(checked: CheckedConfig, path: str, *, refuse: bool) -> None:
+    """One line per value left as the example has it: a warning, or (run) a refusal."""
+    found = checked.example_values
+    if not found or checked.config.lab:
+        return
+    for line in found:
+        _errors.print(line, markup=False, soft_wrap=True)
+    summary = f"{len(found)} example value(s) left in {path}: {_LAB_HINT}"
+    if refuse:
+        _fail(summary, EXIT_USAGE)
+    _errors.print(
+        Text("textback: warning: ", style="bold yellow")
+        + cell(f"`textback run` refuses these: {summary}", 2000),
+        soft_wrap=True,
+    )
 
 
 def _setup_logging(level: str) -> None:
@@ -99,13 +141,24 @@ def _first_error(error: BaseException) -> BaseException:
     return error
 
 
+DEFAULT_CONFIG = "/etc/textback/textback.yaml"
+CONFIG_ENV = "TEXTBACK_CONFIG"
 config_option = click.option(
     "--config",
     "config_path",
-    required=True,
+    default=DEFAULT_CONFIG,
+    envvar=CONFIG_ENV,
+    show_default=True,
     metavar="FILE",
-    help="textback.yaml",
+    help=f"textback.yaml (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG})",
 )
+# Row ids are SQLite integers; beyond that a number is a typo, not a thread.
+thread_number = click.argument("number", type=click.IntRange(1, 2**63 - 1))
+limit_option = click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
+    help="How many.",
+)  # fmt: skip
+seconds = click.FloatRange(0, 7 * 86_400, min_open=True)  # finite: 'inf' is refused
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,8 +172,14 @@ def main() -> None:
 @click.option("--dry-run", is_flag=True, help="Record decisions, queue no texts.")
 def run(config_path: str, dry_run: bool) -> None:
     """Run the bridge until SIGTERM or Ctrl-C."""
-    config = _load(config_path)
+    checked = _load_checked(config_path)
+    _example_values(checked, config_path, refuse=True)
+    config = checked.config
     _setup_logging(config.log.level)
+    if config.lab:
+        logging.getLogger("textback").warning(
+            "lab: true in %s: the example's fictional values are allowed", config_path
+        )
 
     async def daemon() -> None:
         async with await Store.open(config.store.path) as store:
@@ -133,13 +192,19 @@ def run(config_path: str, dry_run: bool) -> None:
 
 
 @main.command("check-config")
-@click.argument("config_path", metavar="FILE")
+@click.argument(
+    "config_path", metavar="[FILE]", required=False, default=DEFAULT_CONFIG, envvar=CONFIG_ENV
+)
 def check_config(config_path: str) -> None:
     """Validate a config file and show what it says (secrets masked)."""
-    config = _load(config_path)
+    checked = _load_checked(config_path)
+    config = checked.config
     table = Table(title=f"{config_path}: OK", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
+    if config.lab:
+        fictional = len(checked.example_values)
+        table.add_row("lab", f"yes (lab: true): {fictional} fictional example value(s) allowed")
     b, ami, pbx = config.business, config.ami, config.pbx
     table.add_row("business", cell(f"{b.name} ({b.timezone}, numbers read as {b.region})"))
     table.add_row("AMI", f"{ami.username}@{ami.host}:{ami.port}, secret {ami.secret}")
@@ -187,6 +252,13 @@ def check_config(config_path: str) -> None:
         f" nudge {nudge}",
     )
     _console.print(table)
+    _preview_texts(config)
+    _example_values(checked, config_path, refuse=False)
+
+
+def _preview_texts(config: Config) -> None:
+    """Both text-backs as the first caller on the first line would get them."""
+    texting = config.texting
     for label, template in (
         ("business hours", texting.business_hours_template),
         ("after hours", texting.after_hours_template),
@@ -203,8 +275,9 @@ def check_config(config_path: str) -> None:
 @main.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--limit", default=50, show_default=True, help="How many calls.")
-def calls(config_path: str, as_json: bool, limit: int) -> None:
+@limit_option
+@click.option("--wide", is_flag=True, help="Every column in full: line, reason, detail.")
+def calls(config_path: str, as_json: bool, limit: int, wide: bool) -> None:
     """Recent calls and what was decided for each."""
     config = _load(config_path)
     rows = _with_store(config, lambda store: store.recent_calls(limit))
@@ -213,9 +286,61 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
         for row in rows:
             click.echo(json.dumps(row.as_json()))
         return
+    if wide:
+        _console.print(_calls_wide(rows, zone))
+    else:
+        _console.print(_calls_narrow(rows, zone, show_line=len(config.lines) > 1))
+
+
+# How a reason and a skipped text read in 80 columns.
+_SHORT_REASONS = {
+    "NOANSWER": "no answer", "BUSY": "busy", "CANCEL": "hung up", "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "congestion", "VOICEMAIL": "voicemail", "QUEUE_ABANDON": "left queue",
+    "IVR_HANGUP": "IVR only", "LINK_LOST": "link lost", "STALE": "silent",
+    "TRACE_ENDED": "trace end",
+}  # fmt: skip
+_SHORT_SKIPS = {
+    "not-missed": "", "not-a-textable-number": "not textable",
+    "short-code-or-emergency": "short code", "premium-or-shared-cost": "premium",
+    "own-line-or-owner": "own number", "not-allowlisted": "not allowed",
+    "left-a-voicemail": "voicemail", "texted-recently": "cooldown", "hourly-cap": "hourly cap",
+    "texting-disabled": "texting off", "no-sms-transport": "no transport",
+}  # fmt: skip
+
+
+def _calls_narrow(rows: list[StoredCall], zone: ZoneInfo, *, show_line: bool) -> Table:
+    """Fits 80 columns: when, who, what happened, the text. Only a long name is cut."""
+    table = Table(
+        title=f"Last {len(rows)} calls (--wide for everything)",
+        box=None, pad_edge=False, header_style="bold underline",
+    )  # fmt: skip
+    table.add_column("when", no_wrap=True)
+    # With a line column the caller's name gives way: the number always shows.
+    caller_width = 16 if show_line else 26
+    table.add_column("caller", no_wrap=True, overflow="ellipsis", max_width=caller_width)
+    if show_line:
+        table.add_column("line", no_wrap=True, overflow="ellipsis", max_width=10)
+    table.add_column("call", no_wrap=True)
+    table.add_column("text/why not", no_wrap=True)
+    for row in rows:
+        caller = display(row.caller) if row.caller else row.caller_raw or "withheld"
+        reason = _SHORT_REASONS.get(row.reason or "", row.reason or "")
+        skip = row.text_skip or ""
+        line = [cell(row.line_name or display(row.line)) if row.line else "-"]
+        table.add_row(
+            local_time(row.ended_at, zone, "%b %d %H:%M"),
+            cell(f"{caller} {row.caller_name}".strip()),
+            *(line if show_line else []),
+            row.outcome + (f", {reason}" if reason else ""),
+            row.text_state or _SHORT_SKIPS.get(skip, skip.replace("-", " ")),
+        )
+    return table
+
+
+def _calls_wide(rows: list[StoredCall], zone: ZoneInfo) -> Table:
     table = Table(title=f"Last {len(rows)} calls")
     for column in ("ended (local)", "caller", "line", "outcome", "reason", "text"):
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, no_wrap=column != "caller")  # a long name wraps, not cut
     table.add_column("detail")
     for row in rows:
         caller = caller_label(
@@ -233,14 +358,14 @@ def calls(config_path: str, as_json: bool, limit: int) -> None:
             row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else ""),
             cell(row.detail),
         )
-    _console.print(table)
+    return table
 
 
 @main.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--open", "open_only", is_flag=True, help="Only threads still open.")
-@click.option("--limit", default=50, show_default=True)
+@limit_option
 def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> None:
     """Conversations with callers: open ones first, newest activity first."""
     config = _load(config_path)
@@ -267,7 +392,7 @@ def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> Non
 
 @main.command()
 @config_option
-@click.argument("number", type=int)
+@thread_number
 @click.option("--json", "as_json", is_flag=True, help="The thread as one JSON object.")
 def thread(config_path: str, number: int, as_json: bool) -> None:
     """One conversation, everything that happened on it."""
@@ -330,11 +455,12 @@ def health(config_path: str) -> None:
 @main.command()
 @config_option
 @click.option(
-    "--modem-wait", type=float, default=20.0, show_default=True,
+    "--modem-wait", type=seconds, default=20.0, show_default=True,
     help="Seconds to give the modem to answer and register.",
 )  # fmt: skip
 def doctor(config_path: str, modem_wait: float) -> None:
     """Check everything textback depends on, one line each with what to fix."""
+    _require_config(config_path)
     checks = asyncio.run(diagnose(config_path, modem_wait=modem_wait))
     for check in checks:
         style = "green" if check.ok else "bold red"
@@ -349,7 +475,7 @@ def doctor(config_path: str, modem_wait: float) -> None:
 
 @main.command()
 @config_option
-@click.argument("number", type=int)
+@thread_number
 @click.option("--by", "owner_id", required=True, metavar="OWNER", help="Who handled it (owner id).")
 @click.option("--called", is_flag=True, help="They called the caller back (else: done).")
 def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
@@ -394,7 +520,7 @@ def _with_store(
 @main.command()
 @config_option
 @click.option("--out", "out_path", required=True, metavar="FILE.ami", help="Where to write.")
-@click.option("--seconds", type=float, default=None, help="Stop after this long.")
+@click.option("--seconds", type=seconds, default=None, help="Stop after this long.")
 def capture(config_path: str, out_path: str, seconds: float | None) -> None:
     """Record the raw AMI stream to a file, for `textback replay`."""
     config = _load(config_path)
@@ -405,23 +531,31 @@ def capture(config_path: str, out_path: str, seconds: float | None) -> None:
     except OSError as exc:
         _fail(f"cannot write {out}: {exc}")
     written = _CaptureFile(handle)
+    trouble: list[str] = []  # why the link went down, as it said so
+
+    def on_state(state: LinkState, detail: str) -> None:
+        if state in (LinkState.DISCONNECTED, LinkState.BAD_CREDENTIALS):
+            trouble.append(detail)
+
+    link = AmiLink(config.ami, lambda message: None, tap=written.write, on_state=on_state)
 
     async def record() -> None:
-        link = AmiLink(config.ami, lambda message: None, tap=written.write)
         try:
             async with asyncio.timeout(seconds):
                 await link.run()
         except TimeoutError:
             return
 
-    _errors.print(
-        f"capturing AMI from {config.ami.host}:{config.ami.port} into {out}; Ctrl-C stops"
-    )
+    where = f"{config.ami.host}:{config.ami.port}"
+    _errors.print(f"capturing AMI from {where} into {out}; Ctrl-C stops")
     try:
         _run_until_signal(record())
     finally:
         handle.close()
     _errors.print(f"wrote {written.size} bytes to {out}")
+    if link.connections == 0:
+        why = trouble[-1] if trouble else "no answer yet"
+        _fail(f"never logged in to AMI at {where} ({why}): `textback doctor` says what to fix")
 
 
 class _CaptureFile:
@@ -446,25 +580,38 @@ class _CaptureFile:
 
 @main.command()
 @click.argument("recording", metavar="FILE.ami", type=click.Path(dir_okay=False))
-@click.option("--config", "config_path", default=None, metavar="FILE", help="textback.yaml")
+@click.option(
+    "--config", "config_path", default=None, envvar=CONFIG_ENV, metavar="FILE",
+    help=f"textback.yaml, for line names and contexts (default: ${CONFIG_ENV}, else"
+    f" {DEFAULT_CONFIG} if it exists, else built-in defaults)",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per call.")
 def replay(recording: str, config_path: str | None, as_json: bool) -> None:
     """Decide every call in a recorded AMI stream, offline."""
+    if config_path is None and Path(DEFAULT_CONFIG).exists():
+        config_path = DEFAULT_CONFIG
     rules = (
         DetectionRules.from_config(_load(config_path)) if config_path else DetectionRules.defaults()
     )
     try:
-        data = Path(recording).read_bytes()
+        with open(recording, "rb") as handle:
+            result = replay_stream(iter(lambda: handle.read(65536), b""), rules)
     except OSError as exc:
         _fail(f"cannot read {recording}: {exc.strerror or exc}", EXIT_USAGE)
-    result = replay_stream(data, rules)
+    if result.not_ami_from == 0:
+        _fail(f"{recording}: this is not an AMI recording", EXIT_USAGE)
     for error in result.errors:
         _errors.print(f"skipped a {error.reason} message: {printable(error.detail)}", markup=False)
+    if result.skipped > len(result.errors):
+        _errors.print(f"... and {result.skipped - len(result.errors)} more skipped")
     for decision in result.decisions:
         if as_json:
             click.echo(json.dumps(decision.as_json()))
         else:
             click.echo(f"{decision.started_at.isoformat()}  {describe(decision)}")
+    if result.not_ami_from is not None:
+        stop = f"no AMI message after byte {result.not_ami_from}: stopped reading"
+        _fail(f"{recording}: {stop}", EXIT_USAGE)
     if not as_json:
         _errors.print(f"{len(result.decisions)} call(s) in {result.messages} AMI messages")
 
@@ -473,21 +620,33 @@ def replay(recording: str, config_path: str | None, as_json: bool) -> None:
 @config_option
 @click.argument("number")
 @click.option(
-    "--wait", type=float, default=30.0, show_default=True, help="Seconds to wait for the modem."
+    "--wait", type=seconds, default=30.0, show_default=True, help="Seconds to wait for the modem."
 )
 def send_test(config_path: str, number: str, wait: float) -> None:
     """Send one text through the configured modem, reporting each step."""
     config = _load(config_path)
+    to = _test_recipient(config, number)
     if config.modem is None:
         _fail(f"{config_path} has no modem section: nothing to send with", EXIT_USAGE)
-    to = to_e164(number, config.business.region)
-    if to is None:
-        _fail(f"{number!r} is not a phone number", EXIT_USAGE)
     body = f"Test from textback for {config.business.name}: texting from this modem works."
     try:
         asyncio.run(_send_test(config.modem, to, body, wait))
     except SendError as exc:
         _fail(f"not sent: {exc}")
+
+
+def _test_recipient(config: Config, number: str) -> str:
+    """``number`` in E.164 if textback would text it; else exit 2 saying why not."""
+    to = to_e164(number, config.business.region)
+    if to is None:
+        _fail(f"{number!r} is not a phone number", EXIT_USAGE)
+    line = config.line_for(to)
+    if line is not None:
+        _fail(f"{display(to)} is the business's own line ({line.name}): use a mobile", EXIT_USAGE)
+    problem = policy.number_problem(to, textback.text_policy(config))
+    if problem is not None:
+        _fail(f"{number!r} is not a number textback texts ({problem.value})", EXIT_USAGE)
+    return to
 
 
 async def _send_test(settings: ModemConfig, to: str, body: str, wait: float) -> None:
@@ -542,6 +701,10 @@ async def _send_test(settings: ModemConfig, to: str, body: str, wait: float) -> 
         await asyncio.gather(runner, return_exceptions=True)
 
 
+class _LinkRefused(Exception):
+    """sim-modem cannot put its link at the path it was given."""
+
+
 @main.command("sim-modem")
 @click.option("--link", "link", required=True, metavar="PATH", help="Device path to create.")
 @click.option("--pin", default=None, help="Make the simulated SIM ask for this PIN.")
@@ -562,13 +725,12 @@ def sim_modem(link: str, pin: str | None) -> None:
             await asyncio.sleep(0.2)
 
     async def take_typed(sim: SimulatedModem) -> None:
+        if not _typing_possible():
+            return  # /dev/null, a plain file or no stdin: it just serves
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         # A pipe reader, not a thread: it is cancelled at once on Ctrl-C or SIGTERM.
-        try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        except ValueError:
-            return  # stdin is a plain file: nothing will be typed
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         while line := (await reader.readline()).decode(errors="replace"):
             sender, _, text = line.strip().partition(" ")
             if sender and text:
@@ -577,12 +739,33 @@ def sim_modem(link: str, pin: str | None) -> None:
 
     async def serve() -> None:
         engine = ModemEngine(pin=pin)
-        async with SimulatedModem(Path(link), engine) as sim, asyncio.TaskGroup() as tasks:
+        sim = SimulatedModem(Path(link), engine)
+        try:
+            await sim.start()
+        except OSError as exc:
+            raise _LinkRefused(str(exc)) from None
+        try:
             _errors.print(f"simulated modem on {sim.path}; Ctrl-C stops")
-            tasks.create_task(show_sent(engine))
-            tasks.create_task(take_typed(sim))
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(show_sent(engine))
+                tasks.create_task(take_typed(sim))
+        finally:
+            await sim.stop()
 
-    _run_until_signal(serve())
+    try:
+        _run_until_signal(serve())
+    except _LinkRefused as exc:
+        _fail(f"--link {link}: {exc}", EXIT_USAGE)
+
+
+def _typing_possible() -> bool:
+    """stdin is something the event loop can watch: a terminal, a pipe or a socket
+    (epoll refuses /dev/null and plain files)."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):  # no stdin at all
+        return False
+    return sys.stdin.isatty() or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 @main.command()

@@ -14,8 +14,10 @@ import difflib
 import ipaddress
 import os
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -84,6 +86,8 @@ def _q(value: object) -> str:
 def _template(value: str) -> str:
     try:
         names = templates.placeholders_in(value)
+    except templates.NotPlainPlaceholder as exc:
+        raise PydanticCustomError("template", "{message}", {"message": str(exc)}) from None
     except ValueError as exc:
         raise PydanticCustomError(
             "template", "{message}", {"message": f"a brace is not closed: {exc}"}
@@ -92,6 +96,36 @@ def _template(value: str) -> str:
     if unknown:
         message = f"unknown placeholder {{{unknown[0]}}}; use {{business}}, {{owner}} or {{line}}"
         raise PydanticCustomError("template", "{message}", {"message": message})
+    return value
+
+
+def _credential(value: object) -> object:
+    """A user name, secret or PIN: sent as typed, so no hidden characters and not empty.
+    The value itself is never echoed in the message."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, bool | int | float):
+        problem = "must be text: put it in quotes (a number loses leading zeros)"
+    elif not isinstance(text, str):
+        return value  # pydantic names the type
+    elif not text:
+        problem = "is empty (set to nothing here or in secrets.env?)"
+    elif text.endswith("\r"):
+        problem = (
+            "ends in a carriage return (\\r): a secrets.env saved with Windows line ends?"
+            " Save it with Unix line ends (dos2unix /etc/textback/secrets.env)"
+        )
+    elif bad := next((ch for ch in text if unicodedata.category(ch) == "Cc"), None):
+        problem = f"contains a control character (U+{ord(bad):04X}): remove it"
+    else:
+        return value
+    raise PydanticCustomError("credential", "{message}", {"message": problem})
+
+
+def _file_path(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError(
+            "file_path", "expected a file path, got {got}", {"got": _q(value)}
+        )
     return value
 
 
@@ -107,12 +141,19 @@ Port = Annotated[int, BeforeValidator(_port)]
 Template = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_template)]
 Hours = Annotated[dict[str, str], AfterValidator(_hours)]
 PhoneNumber = Annotated[str, BeforeValidator(_phone)]
-Seconds = Annotated[float, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0, le=86_400)]  # more than a day is a typo
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+UserName = Annotated[str, BeforeValidator(_credential), Field(max_length=200)]
+Secret = Annotated[SecretStr, BeforeValidator(_credential)]
+FilePath = Annotated[Path, BeforeValidator(_file_path)]  # "" would be Path("."), the cwd
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    # allow_inf_nan: .inf, .nan and 1e400 (inf) are not settings: an .inf ping_interval
+    # would mean no Ping ever.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, allow_inf_nan=False
+    )
 
 
 # ---------------------------------------------------------------- sections
@@ -127,7 +168,7 @@ class BusinessConfig(_Model):
     hours: Hours = Field(default_factory=lambda: {"mon-fri": "08:00-17:00"})
     holidays: tuple[datetime.date, ...] = ()
     # What a job is worth on average: `textback report` values recovered leads with it.
-    average_job_value: Annotated[float, Field(ge=0)] = 0.0
+    average_job_value: Annotated[float, Field(ge=0, le=1e9)] = 0.0
     currency: Annotated[str, Field(max_length=8)] = "$"
 
     @field_validator("timezone")
@@ -158,8 +199,8 @@ class BusinessConfig(_Model):
 class AmiConfig(_Model):
     host: str = "127.0.0.1"
     port: Port = 5038
-    username: Name
-    secret: SecretStr
+    username: UserName
+    secret: Secret
     connect_timeout: Seconds = 10.0
     # A Ping goes out this often; no answer within ping_timeout means the link stalled.
     ping_interval: Seconds = 20.0
@@ -168,6 +209,15 @@ class AmiConfig(_Model):
     # Reconnect backoff: doubles from reconnect_min up to reconnect_max, with jitter.
     reconnect_min: Seconds = 1.0
     reconnect_max: Seconds = 60.0
+
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> AmiConfig:
+        if self.reconnect_min > self.reconnect_max:
+            raise _at(
+                ("reconnect_min",),
+                f"{self.reconnect_min:g} s is more than reconnect_max ({self.reconnect_max:g} s)",
+            )
+        return self
 
 
 class PbxConfig(_Model):
@@ -263,9 +313,9 @@ class FollowUpConfig(_Model):
 class ModemConfig(_Model):
     """A USB GSM modem (Huawei E3131/E173, SIMCom SIM800/SIM7600, Quectel EC25...)."""
 
-    port: Path  # e.g. /dev/ttyUSB0, or a /dev/serial/by-id/... name that survives replugging
+    port: FilePath  # e.g. /dev/ttyUSB0, or a /dev/serial/by-id/... name that survives replugging
     baudrate: Annotated[int, Field(ge=1200, le=4_000_000)] = 115200
-    pin: SecretStr | None = None  # SIM PIN, if the SIM asks for one
+    pin: Secret | None = None  # SIM PIN, if the SIM asks for one
     smsc: PhoneNumber | None = None  # used only when the SIM has no SMS centre number
     send_timeout: Seconds = 35.0  # how long the network may take to accept a text
     command_timeout: Seconds = 5.0
@@ -316,13 +366,13 @@ class SmtpConfig(_Model):
     host: str
     port: Port = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password: SecretStr | None = None
+    username: UserName | None = None
+    password: Secret | None = None
     sender: Annotated[str, Field(pattern=r"^[^\r\n]*<?[^@\s<>]+@[^@\s<>]+>?$")]  # From: header
     timeout: Seconds = 30.0
     # A private CA to trust (an office mail server with its own certificate
     # authority); by default the system's trusted CAs are used.
-    ca_file: Path | None = None
+    ca_file: FilePath | None = None
 
 
 class CdrCsvConfig(_Model):
@@ -386,7 +436,7 @@ class CdrConfig(_Model):
 
 
 class StoreConfig(_Model):
-    path: Path = Path("/var/lib/textback/textback.db")
+    path: FilePath = Path("/var/lib/textback/textback.db")
 
 
 class LogConfig(_Model):
@@ -394,6 +444,9 @@ class LogConfig(_Model):
 
 
 class Config(_Model):
+    # A test lab: the example's fictional values (555-01xx numbers, .example
+    # domains) are allowed. `run` refuses them otherwise; check-config shows it.
+    lab: bool = False
     business: BusinessConfig
     ami: AmiConfig
     pbx: PbxConfig = PbxConfig()
@@ -470,42 +523,168 @@ def _at(loc: tuple[str | int, ...], message: str) -> PydanticCustomError:
     return PydanticCustomError("located", "{message}", {"message": message, "loc": list(loc)})
 
 
+# ---------------------------------------------------------------- example values
+
+EXAMPLE_BUSINESS = "Acme Roofing"
+# RFC 2606 / 6761: names that can never be anyone's real mail or SIP domain.
+_RESERVED_TLDS = frozenset({"example", "invalid", "test"})
+_RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+# NANP numbers reserved for fiction: 555-0100 to 555-0199 in any area code.
+_FICTIONAL_NUMBER = re.compile(r"\+1[2-9]\d{2}55501\d{2}")
+
+Loc = tuple[str | int, ...]
+
+
+def example_values(config: Config) -> list[tuple[Loc, str]]:
+    """Values the installer left as the example has them (mautrix's ForbiddenDefault)."""
+    found: list[tuple[Loc, str]] = []
+    if config.business.name.strip().casefold() == EXAMPLE_BUSINESS.casefold():
+        found.append((("business", "name"), f"{EXAMPLE_BUSINESS!r} is the example's name"))
+    numbers: list[tuple[Loc, str | None]] = [
+        (("lines", i, "did"), line.did) for i, line in enumerate(config.lines)
+    ]
+    numbers += [(("owners", i, "mobile"), o.mobile) for i, o in enumerate(config.owners)]
+    found += [
+        (loc, f"{number} is a fictional number (555-0100 to 555-0199)")
+        for loc, number in numbers
+        if number is not None and _FICTIONAL_NUMBER.fullmatch(number)
+    ]
+    found += [
+        (loc, f"{value} is in a reserved example domain ({domain})")
+        for loc, value in _domain_values(config)
+        if (domain := _reserved_domain(value)) is not None
+    ]
+    return found
+
+
+def _domain_values(config: Config) -> list[tuple[Loc, str]]:
+    values: list[tuple[Loc, str | None]] = [
+        (("owners", i, "email"), o.email) for i, o in enumerate(config.owners)
+    ]
+    if config.smtp is not None:
+        smtp = config.smtp
+        values += [(("smtp", "host"), smtp.host), (("smtp", "username"), smtp.username)]
+        values.append((("smtp", "sender"), smtp.sender))
+    if config.sip is not None:
+        values.append((("sip", "host"), config.sip.host))
+    return [(loc, value) for loc, value in values if value]
+
+
+def _reserved_domain(value: str) -> str | None:
+    """The reserved domain in a host, an address or a 'Name <address>' sender."""
+    address = value.rsplit("<", 1)[-1].rstrip(">").strip()
+    host = address.rpartition("@")[2].split(":", 1)[0].rstrip(".").lower()
+    if host.rpartition(".")[2] in _RESERVED_TLDS:
+        return "." + host.rpartition(".")[2]
+    return next((d for d in _RESERVED_DOMAINS if host == d or host.endswith("." + d)), None)
+
+
 # ---------------------------------------------------------------- loading
+
+
+MAX_CONFIG_BYTES = 1024 * 1024  # a real config is a few KiB; anything near this is the wrong file
+MAX_NESTING = 32  # the schema is 5 levels deep; a deeper file is not a config
+_YAML = "tag:yaml.org,2002:"
+# What a config can hold. Anything else (!secret, !!python/..., !!binary) is refused
+# before construction: nothing is executed, and the user gets a line, not a traceback.
+_PLAIN_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "null", "map", "seq"))
+# Control characters YAML cannot hold (NUL, Ctrl-Z, DEL, C1...); tab, LF and CR are fine.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+_CONTROL_NAMES = {0x00: "NUL", 0x1A: "Ctrl-Z", 0x1B: "ESC", 0x7F: "DEL"}
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read, substitute ``${ENV}``, validate. Raises ConfigError naming file:line: key."""
-    env = os.environ if environ is None else environ
-    name = str(path)
+    return load_checked(path, environ).config
+
+
+def _read_text(path: Path, name: str) -> str:
+    """The file as text, refused before any parsing if it is too big or not text."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # never more: /dev/zero is a "file" too
     except FileNotFoundError:
         raise ConfigError([f"{name}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{name}: cannot read: {exc}"]) from None
-    return parse_config(text, name, env)
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{name}: larger than 1 MiB: is this the right file?"])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start]
+        message = f"{name}:{line}: not UTF-8 text (byte 0x{bad:02x}): save it as UTF-8"
+        raise ConfigError([message]) from None
+    found = _CONTROL.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        code = ord(found.group())
+        what = f"U+{code:04X}" + (f" ({_CONTROL_NAMES[code]})" if code in _CONTROL_NAMES else "")
+        raise ConfigError([f"{name}:{line}: a control character {what}: is this a text file?"])
+    return text
+
+
+class _Refused(Exception):
+    """YAML that is valid but has no place in a config: aliases, deep nesting."""
+
+    def __init__(self, event: yaml.Event, problem: str):
+        super().__init__(problem)
+        self.line = event.start_mark.line + 1 if event.start_mark else 1
+        self.problem = problem
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader without aliases: one ``*alias`` can repeat a whole subtree, so
+    nine lines of nested aliases (the "billion laughs") expand to 10**9 values.
+    A config never needs them; they are refused where they appear."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(event, "YAML aliases (*name) are not supported: write the value out")
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise _Refused(event, f"nested more than {MAX_NESTING} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedConfig:
+    config: Config
+    # "file:line: key: why" for each value left as the example has it.
+    example_values: tuple[str, ...]
+
+
+def load_checked(path: str | Path, environ: Mapping[str, str] | None = None) -> CheckedConfig:
+    """:func:`load_config`, and which values are still the example's placeholders."""
+    env = os.environ if environ is None else environ
+    name = str(path)
+    config, root = _parse(_read_text(Path(path), name), name, env)
+    found = sorted((_line_of(root, loc), _dotted(loc), why) for loc, why in example_values(config))
+    return CheckedConfig(config, tuple(f"{name}:{line}: {key}: {why}" for line, key, why in found))
 
 
 def parse_config(text: str, name: str, environ: Mapping[str, str]) -> Config:
-    loader = yaml.SafeLoader(text)
+    return _parse(text, name, environ)[0]
+
+
+def _parse(text: str, name: str, environ: Mapping[str, str]) -> tuple[Config, yaml.Node]:
+    loader = _ConfigLoader(text)
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else 1
-            raise ConfigError([f"{name}:{line}: not valid YAML: {exc.problem}"]) from None
-        if root is None:
-            raise ConfigError([f"{name}: the file is empty"])
-        if not isinstance(root, yaml.MappingNode):
-            raise ConfigError(
-                [f"{name}:{root.start_mark.line + 1}: expected a mapping of sections"]
-            )
+        root = _compose(loader, name)
         problems: list[str] = []
         _check_node(root, (), name, environ, problems)
         if problems:
             raise ConfigError(problems)
-        data = loader.construct_document(root)
+        data = _construct(loader, root, name)
     finally:
         loader.dispose()
 
@@ -514,9 +693,61 @@ def parse_config(text: str, name: str, environ: Mapping[str, str]) -> Config:
     if isinstance(business, dict) and isinstance(business.get("region"), str):
         region = business["region"].upper()
     try:
-        return Config.model_validate(data, context={"region": region})
+        return Config.model_validate(data, context={"region": region}), root
     except ValidationError as exc:
         raise ConfigError(_describe(exc, root, name)) from None
+
+
+def _compose(loader: _ConfigLoader, name: str) -> yaml.MappingNode:
+    try:
+        root = loader.get_single_node()
+    except _Refused as exc:
+        raise ConfigError([f"{name}:{exc.line}: {exc.problem}"]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError([f"{name}:{_yaml_line(exc)}: not valid YAML: {exc.problem}"]) from None
+    if root is None:
+        raise ConfigError([f"{name}: the file is empty"])
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError([f"{name}:{root.start_mark.line + 1}: expected a mapping of sections"])
+    return root
+
+
+def _construct(loader: _ConfigLoader, root: yaml.Node, name: str) -> dict[Any, Any]:
+    """Python values from checked nodes; what the checks did not foresee is still one line."""
+    try:
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError([f"{name}:{_yaml_line(exc)}: not valid YAML: {exc.problem}"]) from None
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise ConfigError([f"{name}: not valid YAML: {exc}"]) from None
+    assert isinstance(data, dict)  # the root is a mapping node
+    return data
+
+
+def _yaml_line(exc: yaml.MarkedYAMLError) -> int:
+    mark = exc.problem_mark or exc.context_mark
+    return mark.line + 1 if mark else 1
+
+
+def _check_scalar(node: yaml.ScalarNode) -> str | None:
+    """Make a scalar plain; or say why it cannot be in a config."""
+    if node.tag == _YAML + "timestamp":
+        # Dates are validated by pydantic, so 2026-02-30 is a located error, not a traceback.
+        node.tag = _YAML + "str"
+    elif node.tag == _YAML + "value" and node.value == "=":
+        node.tag = _YAML + "str"  # a bare "=" is text, not YAML 1.1's value key
+    elif node.tag in (_YAML + "int", _YAML + "float") and len(node.value) > 40:
+        return f"{node.value[:20]}... is not a number a setting can take"
+    elif node.tag == _YAML + "merge":
+        return "merge keys (<<) are not supported: write the keys out"
+    return _tag_problem(node)
+
+
+def _tag_problem(node: yaml.Node) -> str | None:
+    if node.tag in _PLAIN_TAGS:
+        return None
+    tag = "!!" + node.tag[len(_YAML) :] if node.tag.startswith(_YAML) else node.tag
+    return f"the YAML tag {tag} is not supported: write a plain value (${{ENV_NAME}} for secrets)"
 
 
 def _check_node(
@@ -526,33 +757,60 @@ def _check_node(
     environ: Mapping[str, str],
     problems: list[str],
 ) -> None:
-    """Reject duplicate keys; substitute ``${ENV}`` in string scalars, in place."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                where = f"{name}:{line}: {_dotted((*path, key))}"
-                problems.append(f"{where}: key repeated (first on line {seen[key]})")
-            seen.setdefault(key, line)
-            _check_node(value_node, (*path, key), name, environ, problems)
+    """Refuse odd tags and duplicate keys; substitute ``${ENV}`` in strings, in place."""
+    where = f"{name}:{node.start_mark.line + 1}: {_dotted(path)}"
+    problem = _check_scalar(node) if isinstance(node, yaml.ScalarNode) else _tag_problem(node)
+    if problem is not None:
+        problems.append(f"{where}: {problem}")
+    elif isinstance(node, yaml.MappingNode):
+        _check_mapping(node, path, name, environ, problems)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _check_node(item, (*path, index), name, environ, problems)
-    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+    elif isinstance(node, yaml.ScalarNode) and node.tag == _YAML + "str":
+        node.value = _substitute(node.value, where, environ, problems)
 
-        def substitute(match: re.Match[str]) -> str:
-            var = match.group(1)
-            if var not in environ:
-                problems.append(
-                    f"{name}:{node.start_mark.line + 1}: {_dotted(path)}: "
-                    f"environment variable {var} is not set"
-                )
-                return ""
-            return environ[var]
 
-        node.value = _ENV_REF.sub(substitute, node.value)
+def _check_mapping(
+    node: yaml.MappingNode,
+    path: tuple[str | int, ...],
+    name: str,
+    environ: Mapping[str, str],
+    problems: list[str],
+) -> None:
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        problem = _key_problem(key_node)
+        if problem is not None:
+            problems.append(f"{name}:{line}: {_dotted(path)}: {problem}")
+            continue
+        key = str(key_node.value)
+        if key in seen:
+            where = f"{name}:{line}: {_dotted((*path, key))}"
+            problems.append(f"{where}: key repeated (first on line {seen[key]})")
+        seen.setdefault(key, line)
+        _check_node(value_node, (*path, key), name, environ, problems)
+
+
+def _key_problem(node: yaml.Node) -> str | None:
+    if not isinstance(node, yaml.ScalarNode):
+        return "a key must be a plain name"
+    problem = _check_scalar(node)
+    if problem is None and node.tag != _YAML + "str":
+        problem = f"the key {node.value!r} is not a name (quote it if it is meant)"
+    return problem
+
+
+def _substitute(value: str, where: str, environ: Mapping[str, str], problems: list[str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        var = match.group(1)
+        if var not in environ:
+            problems.append(f"{where}: environment variable {var} is not set")
+            return ""
+        return environ[var]
+
+    return _ENV_REF.sub(substitute, value)
 
 
 def _describe(exc: ValidationError, root: yaml.Node, name: str) -> list[str]:
@@ -576,7 +834,16 @@ def _describe(exc: ValidationError, root: yaml.Node, name: str) -> list[str]:
         else:
             message = error["msg"]
             if not error["type"].startswith(
-                ("port", "phone", "timezone", "region", "template", "hours")
+                (
+                    "port",
+                    "phone",
+                    "timezone",
+                    "region",
+                    "template",
+                    "hours",
+                    "credential",
+                    "file_path",
+                )
             ):
                 message = _lower_first(message)
                 got = _node_at(root, loc)

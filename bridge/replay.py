@@ -1,22 +1,35 @@
 """Run a recorded AMI stream through the same framer and decision code as the
 live bridge, with no network: what ``textback replay`` prints.
+
+The recording is streamed in chunks, never read whole, and what is not AMI is
+stopped early: a start with no banner and no message in ``START_WINDOW`` bytes
+(a photo, a text file, /dev/zero), or ``SILENT_WINDOW`` bytes later on with no
+message at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bridge.ami_framer import AmiFramer, AmiMessage, FrameError
 from bridge.calls import CallDecision, CallTracker, DetectionRules, Reason
 
+START_WINDOW = 64 * 1024  # a capture starts with the banner; a bare stream with a message
+SILENT_WINDOW = 1024 * 1024  # far more than any real message (the framer caps them at 64 KiB)
+KEPT_ERRORS = 20  # skipped messages listed; the rest are counted
+
 
 @dataclass
 class ReplayResult:
     decisions: list[CallDecision] = field(default_factory=list)
-    errors: list[FrameError] = field(default_factory=list)
+    errors: list[FrameError] = field(default_factory=list)  # the first KEPT_ERRORS
+    skipped: int = 0  # every message skipped, listed or not
     banner: str | None = None
     messages: int = 0
+    # Where reading stopped because the bytes were not AMI (0: they never were).
+    not_ami_from: int | None = None
 
 
 class EvidenceClock:
@@ -43,22 +56,49 @@ class EvidenceClock:
         return self.now
 
 
-def replay(data: bytes, rules: DetectionRules, chunk_size: int = 65536) -> ReplayResult:
-    """Decide every call in ``data``; calls still open at the end are ``unknown``."""
+def replay(chunks: Iterable[bytes], rules: DetectionRules) -> ReplayResult:
+    """Decide every call in the stream; calls still open at the end are ``unknown``."""
     result = ReplayResult()
     framer = AmiFramer()
     tracker = CallTracker(rules)
     clock = EvidenceClock()
-    for start in range(0, len(data), chunk_size):
-        for message in framer.feed(data[start : start + chunk_size]):
+    read = last_message_at = 0
+    for chunk in chunks:
+        read += len(chunk)
+        for message in framer.feed(chunk):
             result.messages += 1
+            last_message_at = read
             decision = tracker.feed(message, clock.observe(message))
             if decision is not None:
                 result.decisions.append(decision)
-    framer.close()
-    result.decisions.extend(
-        tracker.close_all(clock.now, Reason.TRACE_ENDED, "the recording ended during the call")
-    )
-    result.errors = framer.take_errors()
+        _keep_errors(result, framer)
+        if _not_ami(result, framer, read, last_message_at, START_WINDOW):
+            break
+    else:
+        framer.close()
+        _keep_errors(result, framer)
+        _not_ami(result, framer, read, last_message_at, 0)
+    if result.not_ami_from != 0:
+        result.decisions.extend(
+            tracker.close_all(clock.now, Reason.TRACE_ENDED, "the recording ended during the call")
+        )
     result.banner = framer.banner
     return result
+
+
+def _not_ami(
+    result: ReplayResult, framer: AmiFramer, read: int, last_message_at: int, start_window: int
+) -> bool:
+    """Record where the bytes stopped being AMI, if they did."""
+    if result.messages == 0 and framer.banner is None and read >= start_window:
+        result.not_ami_from = 0
+    elif read - last_message_at > SILENT_WINDOW:
+        result.not_ami_from = last_message_at
+    return result.not_ami_from is not None
+
+
+def _keep_errors(result: ReplayResult, framer: AmiFramer) -> None:
+    """Count every skipped message, keep the first few: garbage must not fill memory."""
+    errors = framer.take_errors()
+    result.skipped += len(errors)
+    result.errors.extend(errors[: max(0, KEPT_ERRORS - len(result.errors))])

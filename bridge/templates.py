@@ -1,7 +1,10 @@
 """The text a missed caller gets: templates, business hours, and what it costs in SMS parts.
 
-Pure functions. Placeholders are ``{business}``, ``{owner}`` and ``{line}``;
-config validation rejects any other, so rendering cannot fail at send time.
+Pure functions. Placeholders are ``{business}``, ``{owner}`` and ``{line}``,
+plain only: no format spec, conversion, attribute or index (``{business:>5000}``
+would pad one text to 34 parts). Config validation rejects anything else, and
+:func:`render` substitutes names itself instead of calling ``str.format``, so a
+spec is never interpreted at send time either.
 """
 
 from __future__ import annotations
@@ -37,13 +40,48 @@ _GSM7_BASIC = frozenset(
 _GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 
 
+class NotPlainPlaceholder(ValueError):
+    """A ``{...}`` field that is more than a name."""
+
+
 def placeholders_in(template: str) -> set[str]:
-    """Every ``{name}`` the template uses (raises ValueError on a broken brace)."""
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    """Every ``{name}`` the template uses. Raises ValueError on a broken brace,
+    NotPlainPlaceholder on a field with a spec, conversion, attribute or index."""
+    return {name for _, name in _pieces(template) if name is not None}
 
 
 def render(template: str, *, business: str, owner: str, line: str) -> str:
-    return template.format(business=business, owner=owner, line=line)
+    values = {"business": business, "owner": owner, "line": line}
+    return "".join(
+        literal + (values[name] if name is not None else "") for literal, name in _pieces(template)
+    )
+
+
+def _pieces(template: str) -> list[tuple[str, str | None]]:
+    """``template`` as (literal text, placeholder name or None) pairs; ``{{`` is a brace."""
+    pieces = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if name is not None:
+            _check_plain(name, spec or "", conversion)
+        pieces.append((literal, name))
+    return pieces
+
+
+def _check_plain(name: str, spec: str, conversion: str | None) -> None:
+    field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+    field += "}"
+    if spec:
+        what = "a format spec"
+    elif conversion:
+        what = "a conversion"
+    elif "." in name or "[" in name:
+        what = "an attribute or index"
+    else:
+        return
+    raise NotPlainPlaceholder(
+        f"{field} has {what}: only plain placeholders are allowed ({{business}}, {{owner}},"
+        " {line})"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ def through_master_csv(records: list[CdrRecord], cdr: CdrSettings) -> list[CdrRe
 def both_ways(
     data: bytes, rules: DetectionRules, cdr: CdrSettings = RECOMMENDED
 ) -> tuple[list[CallDecision], list[CallDecision]]:
-    ami = replay(data, rules).decisions
+    ami = replay([data], rules).decisions
     records = through_master_csv(records_from_ami(data, cdr), cdr)
     return ami, decide_cdrs(records, rules)
 

@@ -159,7 +159,7 @@ async def test_run_decides_live_calls_stores_them_and_stops_cleanly_on_sigterm(
         "missed", "VOICEMAIL", True, True,
     )  # fmt: skip
     code, out, _ = await textback("calls", "--config", str(config), env=ENV)
-    assert "VOICEMAIL" in out
+    assert "missed, voicemail" in out
     assert "(512) 555-9876" in out
 
 
@@ -237,11 +237,12 @@ async def test_calls_shows_untrusted_names_as_text_never_as_terminal_control(
     config = config_file(tmp_path, 5038)
     async with await Store.open(tmp_path / "textback.db") as store:
         await store.record_decision(decision(caller_name="\x1b[2J\x1b]0;pwned\x07[red]Evil[/red]"))
-    code, out, err = await textback("calls", "--config", str(config), env=ENV)
-    assert code == 0, err
-    assert "\x1b" not in out
-    assert "\x07" not in out
-    assert "[red]Evil[/red]" in out
+    for wide in ([], ["--wide"]):
+        code, out, err = await textback("calls", "--config", str(config), *wide, env=ENV)
+        assert code == 0, err
+        assert "\x1b" not in out
+        assert "\x07" not in out
+    assert "\\x1b[2J\\x1b]0;pwned\\x07[red]Evil[/red]" in out
 
 
 async def test_send_test_through_a_simulated_modem_in_another_process(tmp_path: Path) -> None:
@@ -311,3 +312,297 @@ async def test_threads_and_thread_commands(tmp_path: Path) -> None:
     code, _, err = await textback("handled", "--config", str(config), "1", "--by", "bob", env=ENV)
     assert code == 2
     assert "no owner 'bob'" in err
+
+
+async def test_a_secret_with_a_windows_line_end_is_named_by_check_config_doctor_and_run(
+    tmp_path: Path,
+) -> None:
+    config = config_file(tmp_path, 5038)
+    crlf = {**ENV, "AMI_SECRET": SECRET + "\r"}
+    where = f"{config}:28: ami.secret: ends in a carriage return (\\r): a secrets.env saved"
+    for command in (["check-config", str(config)], ["run", "--config", str(config)]):
+        code, _, err = await textback(*command, env=crlf)
+        assert (code, "Traceback" in err) == (2, False), err
+        assert err.startswith(where)
+        assert SECRET not in err
+    code, out, _ = await textback("doctor", "--config", str(config), env=crlf)
+    assert code == 1
+    assert out.startswith(f"FAIL config: {where}")
+
+
+EXAMPLE_VALUES = [
+    "13: business.name: 'Acme Roofing' is the example's name",
+    "45: lines[0].did: +15125550100 is a fictional number (555-0100 to 555-0199)",
+    "55: owners[0].email: mike@acme.example is in a reserved example domain (.example)",
+    "56: owners[0].mobile: +15125550199 is a fictional number (555-0100 to 555-0199)",
+]
+SMTP_EXAMPLE_VALUES = [
+    "134: smtp.host: smtp.acme.example is in a reserved example domain (.example)",
+    "137: smtp.username: textback@acme.example is in a reserved example domain (.example)",
+    "139: smtp.sender: textback <textback@acme.example> is in a reserved example domain (.example)",
+]
+LAB_HINT = "replace them, or set `lab: true` at the top level for a test lab"
+
+
+async def test_check_config_warns_of_each_example_value_left_unchanged() -> None:
+    code, _, err = await textback("check-config", str(EXAMPLE_CONFIG), env=ENV)
+    assert code == 0, err
+    lines = err.splitlines()
+    assert lines[:-1] == [f"{EXAMPLE_CONFIG}:{v}" for v in EXAMPLE_VALUES + SMTP_EXAMPLE_VALUES]
+    assert lines[-1] == (
+        f"textback: warning: `textback run` refuses these: 7 example value(s) left in"
+        f" {EXAMPLE_CONFIG}: {LAB_HINT}"
+    )
+
+
+async def test_run_refuses_example_values_unless_the_config_says_lab(tmp_path: Path) -> None:
+    config = config_file(tmp_path, 5038, **{"\nlab: true\n": "\n# lab: true\n"})
+    code, out, err = await textback("run", "--config", str(config), "--dry-run", env=ENV)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"{config}:{v}" for v in EXAMPLE_VALUES] + [
+        f"textback: 4 example value(s) left in {config}: {LAB_HINT}"
+    ]
+    # A lab says so, and check-config shows it.
+    config.write_text("lab: true\n" + config.read_text())
+    code, out, err = await textback("check-config", str(config), env=ENV)
+    assert (code, err) == (0, "")
+    assert "│ lab               │ yes (lab: true): 4 fictional example value(s) allowed" in out
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "README.md", "empty.ami"])
+async def test_replay_of_something_that_is_not_ami_says_so_in_one_line(
+    tmp_path: Path, name: str
+) -> None:
+    readme = Path(__file__).parent.parent / "README.md"
+    (tmp_path / "README.md").write_bytes(readme.read_bytes())  # paragraphs, none of them AMI
+    (tmp_path / "empty.ami").write_bytes(b"")  # a capture that never connected
+    path = name if name.startswith("/") else str(tmp_path / name)
+    # /dev/zero never ends: the command completing at all shows the read is bounded.
+    code, out, err = await textback("replay", path)
+    assert (code, out, err) == (2, "", f"textback: {path}: this is not an AMI recording\n")
+
+
+async def test_replay_stops_where_a_recording_turns_into_something_else(tmp_path: Path) -> None:
+    spoilt = tmp_path / "spoilt.ami"
+    spoilt.write_bytes(trace("02_noanswer.ami") + bytes(3 * 1024 * 1024))
+    code, out, err = await textback("replay", str(spoilt), "--json")
+    assert code == 2
+    assert [json.loads(line)["reason"] for line in out.splitlines()] == ["NOANSWER"]
+    assert err.splitlines()[-1] == (
+        f"textback: {spoilt}: no AMI message after byte 65536: stopped reading"
+    )
+    assert "Traceback" not in err
+
+
+async def test_replay_lists_the_first_skipped_messages_and_counts_the_rest(tmp_path: Path) -> None:
+    banner, rest = trace("02_noanswer.ami").split(b"\r\n", 1)
+    noisy = tmp_path / "noisy.ami"
+    noisy.write_bytes(banner + b"\r\n" + b"not a header line\r\n\r\n" * 50 + rest)
+    code, out, err = await textback("replay", str(noisy))
+    assert code == 0, err
+    lines = err.splitlines()
+    assert (
+        lines.count("skipped a malformed message: not a 'Key: Value' line: 'not a header line'")
+        == 20
+    )
+    assert "... and 30 more skipped" in lines
+    assert "missed (NOANSWER)" in out
+
+
+@pytest.mark.skipif(Path("/etc/textback/textback.yaml").exists(), reason="a real install here")
+async def test_commands_read_textback_config_else_the_etc_file(tmp_path: Path) -> None:
+    from bridge.store import Store
+
+    for command in (["calls"], ["check-config"], ["doctor"]):
+        code, out, err = await textback(*command, env={**ENV, "TEXTBACK_CONFIG": ""})
+        assert (code, out, "Traceback" in err) == (2, "", False)
+        assert err == (
+            "textback: no config at /etc/textback/textback.yaml: pass --config FILE or set"
+            " TEXTBACK_CONFIG\n"
+        )
+    config = config_file(tmp_path, 5038)
+    async with await Store.open(tmp_path / "textback.db"):
+        pass
+    with_env = {**ENV, "TEXTBACK_CONFIG": str(config)}
+    code, out, err = await textback("calls", "--json", env=with_env)
+    assert (code, out) == (0, ""), err
+    code, out, err = await textback("check-config", env=with_env)
+    assert code == 0, err
+    assert f"{config}: OK" in out
+    code, _, err = await textback("threads", env={**ENV, "TEXTBACK_CONFIG": "/nowhere.yaml"})
+    assert (code, err) == (
+        2,
+        "textback: TEXTBACK_CONFIG=/nowhere.yaml: no such file: fix it, or pass --config FILE\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calls", "--limit", str(2**64)],
+        ["threads", "--limit", "0"],
+        ["thread", str(2**64)],
+        ["handled", str(2**63), "--by", "mike"],
+    ],
+)
+async def test_numbers_out_of_range_are_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    from bridge.store import Store
+
+    config = config_file(tmp_path, 5038)
+    async with await Store.open(tmp_path / "textback.db"):
+        pass
+    code, out, err = await textback(*args, "--config", str(config), env=ENV)
+    assert (code, out, "Traceback" in err) == (2, "", False)
+    assert err.splitlines()[-1].startswith("Error: Invalid value for ")
+    assert "is not in the range 1<=x<=" in err
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_capture_that_never_logged_in_fails_and_says_why(tmp_path: Path) -> None:
+    out_file = tmp_path / "office.ami"
+    port = _unused_port()
+    config = config_file(tmp_path, port)
+    args = ("capture", "--config", str(config), "--out", str(out_file), "--seconds", "0.5")
+    code, _, err = await textback(*args, env=ENV)
+    assert (code, "Traceback" in err) == (1, False)
+    assert err.splitlines()[-2:] == [
+        f"wrote 0 bytes to {out_file}",
+        f"textback: never logged in to AMI at 127.0.0.1:{port} (connection refused):"
+        " `textback doctor` says what to fix",
+    ]
+    assert out_file.read_bytes() == b""
+    # Asterisk answers but refuses the login (twice, so the first refusal was seen): Ctrl-C.
+    async with FakeAsterisk(secret="another-secret") as asterisk:
+        config = config_file(tmp_path, asterisk.port)
+        process = await asyncio.create_subprocess_exec(
+            *TEXTBACK, *args[:-2], stderr=asyncio.subprocess.PIPE, env={**os.environ, **ENV}
+        )
+        try:
+            async with asyncio.timeout(30):
+                await asterisk.wait_for(
+                    lambda: [a.get("Action") for a in asterisk.actions].count("Login") >= 2
+                )
+            process.send_signal(signal.SIGINT)
+            async with asyncio.timeout(10):
+                _, raw = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+    err = raw.decode()
+    assert (process.returncode, "Traceback" in err) == (1, False)
+    assert err.splitlines()[-1].startswith(
+        f"textback: never logged in to AMI at 127.0.0.1:{asterisk.port} (login as 'textback'"
+        " refused: "
+    )
+    assert out_file.read_bytes().startswith(b"Asterisk Call Manager/")
+
+
+async def test_sim_modem_never_replaces_what_is_not_its_own_link(tmp_path: Path) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    elsewhere = tmp_path / "ttyUSB0"
+    elsewhere.symlink_to(precious)
+    cases = [
+        (precious, f"{precious} exists and is not a modem link: not replaced"),
+        (elsewhere, f"{elsewhere} links to {precious}, not to a pty: not replaced"),
+        (
+            tmp_path / "by-id" / "modem",
+            f"the folder {tmp_path / 'by-id'} does not exist: create it first",
+        ),
+    ]
+    for path, message in cases:
+        code, out, err = await textback("sim-modem", "--link", str(path))
+        assert (code, out, err) == (2, "", f"textback: --link {path}: {message}\n")
+    assert precious.read_text() == "keep me"
+    assert elsewhere.readlink() == precious
+
+
+async def test_sim_modem_serves_with_stdin_at_dev_null(tmp_path: Path) -> None:
+    link = tmp_path / "ttyUSB0"
+    link.symlink_to("/dev/pts/4242")  # left by an earlier run: its own kind, replaced
+    modem = await asyncio.create_subprocess_exec(
+        *TEXTBACK, "sim-modem", "--link", str(link),
+        stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert modem.stderr is not None
+    try:
+        async with asyncio.timeout(30):
+            started = (await modem.stderr.readline()).decode()
+        assert started == f"simulated modem on {link}; Ctrl-C stops\n"
+        assert link.readlink() != Path("/dev/pts/4242")
+    finally:
+        modem.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            rest = (await modem.stderr.read()).decode()
+            assert await modem.wait() == 0
+    assert "Traceback" not in rest
+    assert not link.is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("5125550100", "(512) 555-0100 is the business's own line (Main line): use a mobile"),
+        (
+            "+1 (512) 555-0100",
+            "(512) 555-0100 is the business's own line (Main line): use a mobile",
+        ),
+        ("5551234567", "'5551234567' is not a number textback texts (not-a-textable-number)"),
+        ("911", "'911' is not a phone number"),
+    ],
+)
+async def test_send_test_refuses_the_business_line_and_numbers_it_would_never_text(
+    tmp_path: Path, number: str, message: str
+) -> None:
+    config = example_config(tmp_path, 5038, modem=tmp_path / "no-modem-here")
+    code, out, err = await textback(
+        "send-test", "--config", str(config), number, "--wait", "1", env=ENV
+    )
+    assert (code, out, err) == (2, "", f"textback: {message}\n")
+
+
+async def test_calls_fit_80_columns_and_wide_shows_everything(tmp_path: Path) -> None:
+    from bridge.calls import Outcome, Reason
+    from bridge.store import Store
+    from tests.test_store import decision
+
+    config = config_file(tmp_path, 5038)
+    long_name = "ACME PLUMBING SUPPLY COMPANY OF CENTRAL TEXAS"
+    async with await Store.open(tmp_path / "textback.db") as store:
+        await store.record_decision(decision("1.1"), dry_run=True, text_skip="dry-run")
+        await store.record_decision(
+            decision("1.2", reason=Reason.CHANUNAVAIL), text_skip="not-a-textable-number"
+        )
+        await store.record_decision(
+            decision("1.3", reason=Reason.QUEUE_ABANDON, caller=None, caller_name=""),
+            text_skip="withheld",
+        )
+        await store.record_decision(
+            decision("1.4", outcome=Outcome.ANSWERED, reason=None, caller_name=long_name)
+        )
+    narrow = {"COLUMNS": "80", **ENV}
+    code, out, err = await textback("calls", "--config", str(config), env=narrow)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line.split("  ", 1)[1].split() for line in lines[2:]]  # after the time
+    assert rows == [
+        ["(512)", "555-9876", "ACME", "PLUMB…", "answered"],  # only the long name gives way
+        ["+15125559876", "missed,", "left", "queue", "withheld"],
+        ["(512)", "555-9876", "Jane", "Caller", "missed,", "unreachable", "not", "textable"],
+        ["(512)", "555-9876", "Jane", "Caller", "missed,", "no", "answer", "dry", "run"],
+    ]
+    wide = {"COLUMNS": "200", **ENV}
+    code, out, err = await textback("calls", "--config", str(config), "--wide", env=wide)
+    assert code == 0, err
+    assert long_name in out
+    assert "not sent: not-a-textable-number" in out
+    assert "CHANUNAVAIL" in out
+    assert "…" not in out

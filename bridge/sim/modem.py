@@ -381,14 +381,34 @@ class SimulatedModem:
 
     async def start(self) -> SimulatedModem:
         master, slave = os.openpty()
+        try:
+            self._make_room_for_link(os.ttyname(slave))
+        except OSError:
+            os.close(master)
+            os.close(slave)
+            raise
         tty.setraw(slave)  # no line discipline: Ctrl-Z and CR pass through untouched
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
         asyncio.get_running_loop().add_reader(master, self._readable)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
         self.path.symlink_to(os.ttyname(slave))
         return self
+
+    def _make_room_for_link(self, pty: str) -> None:
+        """Only a simulator's own link (a symlink into the pty folder, maybe left by
+        an earlier run) is replaced: anything else at ``path`` is someone's file.
+        Raises FileNotFoundError or FileExistsError saying why not."""
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"the folder {folder} does not exist: create it first")
+        if not self.path.is_symlink():
+            if self.path.exists():
+                raise FileExistsError(f"{self.path} exists and is not a modem link: not replaced")
+            return
+        target = Path(os.readlink(self.path))
+        if target.parent != Path(pty).parent:
+            raise FileExistsError(f"{self.path} links to {target}, not to a pty: not replaced")
+        self.path.unlink()
 
     async def stop(self) -> None:
         self.unplug()
@@ -400,7 +420,9 @@ class SimulatedModem:
         await self.stop()
 
     def unplug(self) -> None:
-        """The USB cable is pulled: the device node goes away, reads fail."""
+        """The USB cable is pulled: the device node goes away, reads fail. The link
+        goes only while it still points to this pty: another may own the path now."""
+        ours = os.ttyname(self._slave) if self._slave is not None else None
         if self._master is not None:
             asyncio.get_running_loop().remove_reader(self._master)
             os.close(self._master)
@@ -408,8 +430,9 @@ class SimulatedModem:
         if self._slave is not None:
             os.close(self._slave)
             self._slave = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        with contextlib.suppress(OSError):  # gone already, or not a link
+            if ours is not None and os.readlink(self.path) == ours:
+                self.path.unlink()
 
     async def replug(self) -> None:
         """Back again: a fresh modem (echo on, PIN asked again), same SIM store."""
