@@ -53,7 +53,7 @@ def for_event(
     urgent = event.kind == "reply" and is_urgent(event.text, config.follow_up.urgent_words)
     news: News = "missed_call" if event.kind == "missed_call" else "reply"
     chosen = routes(config, news, event.line, _moment(event.at), sms=sms, urgent=urgent)
-    who = display(event.caller)
+    who = display(event.caller, config.business.region)
     t = event.thread_id
     zone = ZoneInfo(config.business.timezone)
     when = local_time(event.at, zone)
@@ -100,7 +100,7 @@ def for_event(
         text = f"#{t} {who}: {one_line(event.text, 200)} - reply '{t} your text' to answer"
         if urgent:
             text = f"URGENT {text}. Call them: {event.caller}"
-    return _drafts(chosen, subject, lines, event.caller, t, text)
+    return _drafts(chosen, subject, lines, who, event.caller, t, text)
 
 
 def reminder(
@@ -113,7 +113,7 @@ def reminder(
 ) -> list[AlertDraft]:
     """One call-back task for a thread nobody has moved on."""
     chosen = routes(config, "reminder", thread.line, now, sms=sms)
-    who = display(thread.caller)
+    who = display(thread.caller, config.business.region)
     t = thread.id
     since = local_time(waiting_since, ZoneInfo(config.business.timezone))
     if thread.status == "replied":
@@ -137,18 +137,24 @@ def reminder(
             f"#{t} Reminder: call back {who} (no reply since {since}): {thread.caller}."
             f" 'CALLED {t}' when done."
         )
-    return _drafts(chosen, subject, lines, thread.caller, t, text)
+    return _drafts(chosen, subject, lines, who, thread.caller, t, text)
 
 
 def _drafts(
-    chosen: Sequence[Route], subject: str, lines: list[str], caller: str, thread: int, text: str
+    chosen: Sequence[Route],
+    subject: str,
+    lines: list[str],
+    who: str,
+    caller: str,
+    thread: int,
+    text: str,
 ) -> list[AlertDraft]:
     tel = f"tel:{caller}"
     body_text = "\n".join([*lines, "", f"Call them back: {tel}", f"Thread #{thread} - textback"])
     body_html = (
         "<html><body>"
         + "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
-        + f'<p><a href="{html.escape(tel)}">Call {html.escape(display(caller))} back</a></p>'
+        + f'<p><a href="{html.escape(tel)}">Call {html.escape(who)} back</a></p>'
         + f"<p>Thread #{thread} - textback</p></body></html>"
     )
     parts = templates.sms_size(text).parts
@@ -178,18 +184,20 @@ def digest(
     subject = (
         f"textback {day:%a %b %d}: {len(open_threads)} open, {len(recovered)} recovered yesterday"
     )
+    home = config.business.region
     lines = [f"Open conversations ({len(open_threads)}):"]
-    lines += [_digest_line(t, zone) for t in open_threads] or ["  none - all caught up"]
+    lines += [_digest_line(t, zone, home) for t in open_threads] or ["  none - all caught up"]
     lines += ["", f"Recovered yesterday ({len(recovered)}):"]
-    lines += [_digest_line(t, zone) for t in recovered] or ["  none"]
+    lines += [_digest_line(t, zone, home) for t in recovered] or ["  none"]
     items = "".join(
-        f'<li>#{t.id} <a href="tel:{html.escape(t.caller)}">{html.escape(display(t.caller))}</a>'
+        f'<li>#{t.id} <a href="tel:{html.escape(t.caller)}">'
+        f"{html.escape(display(t.caller, home))}</a>"
         f" - {html.escape(t.status.replace('_', ' '))}"
         + (f": {html.escape(one_line(t.last_reply, 120))}" if t.last_reply else "")
         + "</li>"
         for t in open_threads
     )
-    done = "".join(f"<li>#{t.id} {html.escape(display(t.caller))}</li>" for t in recovered)
+    done = "".join(f"<li>#{t.id} {html.escape(display(t.caller, home))}</li>" for t in recovered)
     body_html = (
         f"<html><body><h3>Open conversations ({len(open_threads)})</h3><ul>{items}</ul>"
         f"<h3>Recovered yesterday ({len(recovered)})</h3><ul>{done}</ul></body></html>"
@@ -197,18 +205,18 @@ def digest(
     return AlertDraft(owner.id, "email", owner.email, subject, "\n".join(lines), body_html)
 
 
-def _digest_line(thread: ThreadSummary, zone: ZoneInfo) -> str:
+def _digest_line(thread: ThreadSummary, zone: ZoneInfo, home: str) -> str:
     urgent = "URGENT " if thread.urgent else ""
     said = f': "{one_line(thread.last_reply, 80)}"' if thread.last_reply else ""
     status = thread.status.replace("_", " ")
     since = local_time(thread.last_activity_at, zone)
-    who = display(thread.caller)
+    who = display(thread.caller, home)
     return f"  {urgent}#{thread.id} {who} ({status} since {since}){said} tel:{thread.caller}"
 
 
 def _line_name(config: Config, did: str | None) -> str:
     line = config.line_for(did)
-    return line.name if line else (display(did) if did else "your number")
+    return line.name if line else (display(did, config.business.region) if did else "your number")
 
 
 def _moment(iso: str) -> datetime:

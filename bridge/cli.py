@@ -214,7 +214,8 @@ def check_config(config_path: str) -> None:
         owners = ", ".join(line.owners) or "no owner"
         via = f", texts by {' then '.join(line.transports)}" if line.transports else ""
         table.add_row(
-            "line", cell(f"{line.name}: {display(line.did)} ({line.did}) -> {owners}{via}")
+            "line",
+            cell(f"{line.name}: {display(line.did, b.region)} ({line.did}) -> {owners}{via}"),
         )
     for owner in config.owners:
         reach = ", ".join(x for x in (owner.email, owner.mobile) if x) or "no contact"
@@ -287,9 +288,10 @@ def calls(config_path: str, as_json: bool, limit: int, wide: bool) -> None:
             click.echo(json.dumps(row.as_json()))
         return
     if wide:
-        _console.print(_calls_wide(rows, zone))
+        _console.print(_calls_wide(rows, zone, config.business.region))
     else:
-        _console.print(_calls_narrow(rows, zone, show_line=len(config.lines) > 1))
+        home = config.business.region
+        _console.print(_calls_narrow(rows, zone, home, show_line=len(config.lines) > 1))
 
 
 # How a reason and a skipped text read in 80 columns.
@@ -308,7 +310,7 @@ _SHORT_SKIPS = {
 }  # fmt: skip
 
 
-def _calls_narrow(rows: list[StoredCall], zone: ZoneInfo, *, show_line: bool) -> Table:
+def _calls_narrow(rows: list[StoredCall], zone: ZoneInfo, home: str, *, show_line: bool) -> Table:
     """Fits 80 columns: when, who, what happened, the text. Only a long name is cut."""
     table = Table(
         title=f"Last {len(rows)} calls (--wide for everything)",
@@ -323,10 +325,10 @@ def _calls_narrow(rows: list[StoredCall], zone: ZoneInfo, *, show_line: bool) ->
     table.add_column("call", no_wrap=True)
     table.add_column("text/why not", no_wrap=True)
     for row in rows:
-        caller = display(row.caller) if row.caller else row.caller_raw or "withheld"
+        caller = _caller(row, home)
         reason = _SHORT_REASONS.get(row.reason or "", row.reason or "")
         skip = row.text_skip or ""
-        line = [cell(row.line_name or display(row.line)) if row.line else "-"]
+        line = [cell(row.line_name or display(row.line, home)) if row.line else "-"]
         table.add_row(
             local_time(row.ended_at, zone, "%b %d %H:%M"),
             cell(f"{caller} {row.caller_name}".strip()),
@@ -337,22 +339,22 @@ def _calls_narrow(rows: list[StoredCall], zone: ZoneInfo, *, show_line: bool) ->
     return table
 
 
-def _calls_wide(rows: list[StoredCall], zone: ZoneInfo) -> Table:
+def _caller(row: StoredCall, home: str) -> str:
+    desk = row.outcome in ("internal", "outbound")
+    return caller_label(row.caller, row.caller_raw, home, withheld=row.withheld, desk=desk)
+
+
+def _calls_wide(rows: list[StoredCall], zone: ZoneInfo, home: str) -> Table:
     table = Table(title=f"Last {len(rows)} calls")
     for column in ("ended (local)", "caller", "line", "outcome", "reason", "text"):
         table.add_column(column, no_wrap=column != "caller")  # a long name wraps, not cut
     table.add_column("detail")
     for row in rows:
-        caller = caller_label(
-            row.caller,
-            row.caller_raw,
-            withheld=row.withheld,
-            desk=row.outcome in ("internal", "outbound"),
-        )
+        caller = _caller(row, home)
         table.add_row(
             local_time(row.ended_at, zone, "%a %b %d %H:%M:%S"),
             cell(f"{caller} {row.caller_name}".strip()),
-            cell(row.line_name or display(row.line)) if row.line else "-",
+            cell(row.line_name or display(row.line, home)) if row.line else "-",
             row.outcome + (" (dry run)" if row.dry_run else ""),
             row.reason or "",
             row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else ""),
@@ -381,7 +383,7 @@ def threads(config_path: str, as_json: bool, open_only: bool, limit: int) -> Non
     for row in rows:
         table.add_row(
             f"#{row.id}",
-            cell(display(row.caller)),
+            cell(display(row.caller, config.business.region)),
             row.status + (" URGENT" if row.urgent else ""),
             str(row.calls),
             local_time(row.last_activity_at, zone, "%a %b %d %H:%M"),
@@ -408,7 +410,7 @@ def thread(config_path: str, number: int, as_json: bool) -> None:
         return
     _console.print(
         Text(f"#{summary.id} ", style="bold")
-        + cell(f"{display(summary.caller)} - {summary.status}")
+        + cell(f"{display(summary.caller, config.business.region)} - {summary.status}")
     )
     width = max((len(event.what) for event in events), default=0)
     for event in events:
@@ -495,7 +497,9 @@ def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
     caller = _with_store(config, mark, writes=True)
     if caller is None:
         _fail(f"there is no thread #{number}", EXIT_USAGE)
-    _console.print(cell(f"#{number} {display(caller)} marked handled by {owner_id}"))
+    _console.print(
+        cell(f"#{number} {display(caller, config.business.region)} marked handled by {owner_id}")
+    )
 
 
 def _with_store(
@@ -608,7 +612,7 @@ def replay(recording: str, config_path: str | None, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(decision.as_json()))
         else:
-            click.echo(f"{decision.started_at.isoformat()}  {describe(decision)}")
+            click.echo(f"{decision.started_at.isoformat()}  {describe(decision, rules.region)}")
     if result.not_ami_from is not None:
         stop = f"no AMI message after byte {result.not_ami_from}: stopped reading"
         _fail(f"{recording}: {stop}", EXIT_USAGE)
@@ -630,7 +634,7 @@ def send_test(config_path: str, number: str, wait: float) -> None:
         _fail(f"{config_path} has no modem section: nothing to send with", EXIT_USAGE)
     body = f"Test from textback for {config.business.name}: texting from this modem works."
     try:
-        asyncio.run(_send_test(config.modem, to, body, wait))
+        asyncio.run(_send_test(config.modem, to, body, wait, config.business.region))
     except SendError as exc:
         _fail(f"not sent: {exc}")
 
@@ -642,14 +646,18 @@ def _test_recipient(config: Config, number: str) -> str:
         _fail(f"{number!r} is not a phone number", EXIT_USAGE)
     line = config.line_for(to)
     if line is not None:
-        _fail(f"{display(to)} is the business's own line ({line.name}): use a mobile", EXIT_USAGE)
+        _fail(
+            f"{display(to, config.business.region)} is the business's own line ({line.name}):"
+            " use a mobile",
+            EXIT_USAGE,
+        )
     problem = policy.number_problem(to, textback.text_policy(config))
     if problem is not None:
         _fail(f"{number!r} is not a number textback texts ({problem.value})", EXIT_USAGE)
     return to
 
 
-async def _send_test(settings: ModemConfig, to: str, body: str, wait: float) -> None:
+async def _send_test(settings: ModemConfig, to: str, body: str, wait: float, home: str) -> None:
     transport = GsmModemTransport(settings, reconnect_min=1, reconnect_max=2)
     reports: asyncio.Queue[DeliveryReport] = asyncio.Queue()
 
@@ -676,7 +684,7 @@ async def _send_test(settings: ModemConfig, to: str, body: str, wait: float) -> 
         _console.print(cell(f"2. modem ready: {status.detail}"))
         if not status.registered:
             raise SendError("the SIM is not registered on a network", retryable=True)
-        _console.print(cell(f"3. sending to {display(to)}: {body}"))
+        _console.print(cell(f"3. sending to {display(to, home)}: {body}"))
         result = await transport.send(to, body)
         _console.print(cell(f"4. accepted by the network (reference {result.references[0]})"))
         if settings.delivery_reports:

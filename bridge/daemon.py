@@ -113,7 +113,11 @@ class Bridge:
                 )
                 available["sip"] = self.sip
         self.transports = Transports.for_config(config, available)
-        self.outbox = OutboxWorker(store, self.transports, clock=clock) if available else None
+        self.outbox = (
+            OutboxWorker(store, self.transports, clock=clock, home=config.business.region)
+            if available
+            else None
+        )
         sms = self.outbox is not None  # owners can be texted too
         self.alerts = AlertWorker(config, store, clock=clock, sms=sms, on_queued=self._wake_workers)
         self.follow_up = FollowUpWorker(
@@ -369,18 +373,22 @@ class Bridge:
             log.debug("call %s was already decided; ignored", decision.linkedid)
             return
         self._wake_workers()
-        log.info("%s%s", describe(decision), f"; not texted: {plan.skip}" if plan.skip else "")
+        log.info(
+            "%s%s",
+            describe(decision, self.config.business.region),
+            f"; not texted: {plan.skip}" if plan.skip else "",
+        )
         if self._on_decision is not None:
             self._on_decision(decision)
 
 
-def describe(decision: CallDecision) -> str:
+def describe(decision: CallDecision, home: str) -> str:
     """One log line per decision, safe for any terminal."""
     d = decision
     reason = f" ({d.reason.value})" if d.reason else ""
-    line = f" to {printable(d.line_name or display(d.line))}" if d.line else ""
+    line = f" to {printable(d.line_name or display(d.line, home))}" if d.line else ""
     who = caller_label(
-        d.caller, d.caller_raw, withheld=d.withheld,
+        d.caller, d.caller_raw, home, withheld=d.withheld,
         desk=d.outcome in (Outcome.INTERNAL, Outcome.OUTBOUND),
     )  # fmt: skip
     call = printable(d.linkedid)

@@ -69,13 +69,16 @@ DEMO_CALLS = (
 )
 
 
+REGION = "US"
+
+
 def demo_config(port: int, store_path: Path, modem_path: Path, smtp_port: int) -> Config:
     return Config.model_validate(
         {
             "business": {
                 "name": "Acme Roofing",
                 "timezone": "America/Chicago",
-                "region": "US",
+                "region": REGION,
                 "hours": {"mon-sun": "00:00-23:59"},  # the same story whenever it runs
                 "average_job_value": 850,
             },
@@ -119,7 +122,7 @@ def _show(console: Console, decision: CallDecision, text_skip: str | None) -> No
     who = (
         "withheld number"
         if decision.withheld
-        else caller_label(decision.caller, decision.caller_raw, withheld=False)
+        else caller_label(decision.caller, decision.caller_raw, REGION, withheld=False)
     )
     verdict = decision.outcome.value.upper()
     if decision.reason:
@@ -169,6 +172,7 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
             caller = caller_label(
                 row.caller,
                 row.caller_raw,
+                REGION,
                 withheld=row.withheld,
                 desk=row.outcome in ("internal", "outbound"),
             )
@@ -209,7 +213,7 @@ async def _play_calls(
         if stored is not None and stored.text_skip is None and decision.outcome is Outcome.MISSED:
             await _until(_grew(modem.engine.sent, texts_before))
             sent = modem.engine.sent[-1]
-            console.print(Text(f"    -> the modem texted {display(sent.number)}:"))
+            console.print(Text(f"    -> the modem texted {display(sent.number, REGION)}:"))
             console.print(Text("       ") + cell(sent.text, 400))
 
 
@@ -246,7 +250,7 @@ async def _conversation(
     modem.receive(MIKE, answer)
     await _until(lambda: len([s for s in modem.engine.sent if s.number == TOM]) > to_tom)
     console.print(
-        Text(f"    -> the modem texted {display(TOM)}: ")
+        Text(f"    -> the modem texted {display(TOM, REGION)}: ")
         + cell([s for s in modem.engine.sent if s.number == TOM][-1].text)
     )
     console.print(Text(f"    Mike, after the job: DONE {thread.id}"))
@@ -272,7 +276,7 @@ async def _conversation(
 async def _homeowner_texts(console: Console, modem: SimulatedModem, sender: str, body: str) -> None:
     texts_before, read_before = len(modem.engine.sent), len(modem.engine.deleted)
     modem.receive(sender, body)
-    console.print(Text(f"    {display(sender)}: ") + cell(body, 400))
+    console.print(Text(f"    {display(sender, REGION)}: ") + cell(body, 400))
     # The modem's copy is deleted only once the store has the text.
     await _until(_grew(modem.engine.deleted, read_before))
     if body == "STOP":

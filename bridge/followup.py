@@ -125,7 +125,11 @@ class FollowUpWorker:
                 await self._remind(state, now)
             elif step == "cold":
                 if await self.store.mark_cold(state):
-                    log.info("thread #%d (%s) went cold", state.thread_id, display(state.caller))
+                    log.info(
+                        "thread #%d (%s) went cold",
+                        state.thread_id,
+                        display(state.caller, self.config.business.region),
+                    )
             elif nudge_due(state, now, rules):
                 await self._nudge(state, now)
         await self._digests(now)
@@ -139,7 +143,7 @@ class FollowUpWorker:
         if await self.store.remind(state, drafts, self._domain):
             log.info(
                 "reminded %d owner alert(s) about thread #%d (%s)",
-                len(drafts), state.thread_id, display(state.caller),
+                len(drafts), state.thread_id, display(state.caller, self.config.business.region),
             )  # fmt: skip
             self._on_queued()
 
@@ -155,7 +159,11 @@ class FollowUpWorker:
         text = OutgoingText(state.caller, body, parts, now + timedelta(hours=1), kind="nudge")
         # The daily cap is checked by the store, in the transaction that queues it.
         if await self.store.nudge(state, text, cap=DAILY_CAP):
-            log.info("nudged %s on thread #%d", display(state.caller), state.thread_id)
+            log.info(
+                "nudged %s on thread #%d",
+                display(state.caller, self.config.business.region),
+                state.thread_id,
+            )
             self._on_queued()
 
     async def _digests(self, now: datetime) -> None:

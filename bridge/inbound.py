@@ -56,7 +56,10 @@ class InboundHandler:
         if number is None:
             # A bank's "AcmeBank", a short code: nobody to call back or text.
             if await self.store.store_incoming(received, None, lead=False) is not None:
-                log.info("text from %s (not a phone number): kept, not a lead", _who(text.sender))
+                log.info(
+                    "text from %s (not a phone number): kept, not a lead",
+                    _who(text.sender, self.config.business.region),
+                )
             return
         keyword = classify(text.body)
         owner = self.config.owner_by_mobile(number)
@@ -66,7 +69,7 @@ class InboundHandler:
         await self._caller_text(received, keyword)
 
     async def _caller_text(self, received: ReceivedText, keyword: Keyword | None) -> None:
-        number, who = received.sender, _who(received.sender)
+        number, who = received.sender, _who(received.sender, self.config.business.region)
         urgent = keyword is None and is_urgent(received.body, self.config.follow_up.urgent_words)
         filed = await self.store.store_incoming(
             received,
@@ -132,7 +135,7 @@ class InboundHandler:
         if thread is None:
             usage = f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}"
             return None, usage, None
-        who = display(thread.caller)
+        who = display(thread.caller, self.config.business.region)
         if isinstance(command, owner_commands.Handled):
             done = OwnerAction(thread.id, command.how)
             return done, f"#{thread.id} {who} marked handled.", thread.id
@@ -174,7 +177,10 @@ class InboundHandler:
             cap=_AUTOMATIC_ANSWERS if capped else None,
         )
         if queued is None:
-            log.warning("not answering %s again so soon (an auto-reply?)", display(number))
+            log.warning(
+                "not answering %s again so soon (an auto-reply?)",
+                display(number, self.config.business.region),
+            )
             return
         self._on_queued()
 
@@ -185,13 +191,13 @@ class InboundHandler:
         )
 
     def _help(self) -> str:
-        line = display(self.config.lines[0].did)
+        line = display(self.config.lines[0].did, self.config.business.region)
         return (
             f"{self.config.business.name}: reply here and a person will get back to you, or call"
             f" {line}. Reply STOP to opt out."
         )
 
 
-def _who(number: str) -> str:
+def _who(number: str, home: str) -> str:
     """A sender as a log line shows it: a phone number readably, anything else escaped."""
-    return display(number) if number.startswith("+") else printable(number, 40)
+    return display(number, home) if number.startswith("+") else printable(number, 40)

@@ -63,23 +63,33 @@ def looks_like_extension(raw: str | None, max_digits: int) -> bool:
     return text.isdigit() and len(text) <= max_digits
 
 
-def display(e164: str | None) -> str:
-    """A number as a person reads it: ``(512) 555-0142`` in its own country."""
+def display(e164: str | None, home: str) -> str:
+    """A number as someone in the ``home`` region reads and dials it: its
+    national form, ``(512) 555-0142``, for a number of that country; the
+    international one, ``+44 20 7183 8750``, for any other."""
     if e164 is None:
         return "withheld"
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return e164
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    local = parsed.country_code == phonenumbers.country_code_for_region(home)
+    form = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if local
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, form)
 
 
-def caller_label(e164: str | None, raw: str, *, withheld: bool, desk: bool = False) -> str:
+def caller_label(
+    e164: str | None, raw: str, home: str, *, withheld: bool, desk: bool = False
+) -> str:
     """Who called, as a person reads it: the number, "withheld", a ``desk``
     phone's extension, or - for a caller ID that is no phone number (a short
     code, letters) - saying so."""
     if e164 is not None:
-        return display(e164)
+        return display(e164, home)
     if desk:
         return printable(raw, 40)
     if withheld or not raw.strip():

@@ -38,10 +38,12 @@ class OutboxWorker:
         retry_min: timedelta = timedelta(seconds=5),
         retry_max: timedelta = timedelta(minutes=5),
         max_attempts: int = 8,
+        home: str,
     ):
         self.store = store
         self.transports = transports
         self.clock = clock
+        self.home = home  # the business's country: its numbers show in national form
         self._poll_every = poll_every
         self._retry = (retry_min, retry_max)
         self._max_attempts = max_attempts
@@ -70,7 +72,7 @@ class OutboxWorker:
                     await self.store.mark_final(text.id, "expired", "too late to be worth sending")
                     log.warning(
                         "text to %s expired unsent: too long after the call",
-                        display(text.to_number),
+                        display(text.to_number, self.home),
                     )
                 elif transport is not None:
                     await self._attempt(text, transport)
@@ -80,7 +82,7 @@ class OutboxWorker:
 
     async def _attempt(self, text: QueuedText, transport: SmsTransport) -> None:
         now = self.clock()
-        who = display(text.to_number)
+        who = display(text.to_number, self.home)
         if text.kind != "confirmation" and await self.store.is_opted_out(text.to_number):
             await self.store.mark_final(text.id, "cancelled", "opted out")
             return

@@ -59,7 +59,7 @@ def fill(config: Config, template: str, line_did: str | None, *, first_text: boo
         template,
         business=config.business.name,
         owner=owner.name if owner else "the team",
-        line=line.name if line else display(line_did),
+        line=line.name if line else display(line_did, config.business.region),
     )
     if first_text and config.texting.footer:
         body = f"{body} {config.texting.footer}"

@@ -62,10 +62,10 @@ def test_a_caller_id_that_is_no_number_is_not_withheld(rules: DetectionRules, ra
     (decision,) = decide(rules, callgen.render("no_answer", pbx=pbx))
     assert (decision.outcome, decision.caller, decision.caller_raw) == (Outcome.MISSED, None, raw)
     assert not decision.withheld
-    assert caller_label(decision.caller, decision.caller_raw, withheld=False) == (
+    assert caller_label(decision.caller, decision.caller_raw, "US", withheld=False) == (
         f"not a callable number ({raw})"
     )
-    assert caller_label(None, "anonymous", withheld=True) == "withheld"
+    assert caller_label(None, "anonymous", "US", withheld=True) == "withheld"
 
 
 def test_voicemail_says_whether_a_message_was_left(rules: DetectionRules) -> None:

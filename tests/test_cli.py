@@ -581,7 +581,14 @@ async def test_calls_fit_80_columns_and_wide_shows_everything(tmp_path: Path) ->
             decision("1.2", reason=Reason.CHANUNAVAIL), text_skip="not-a-textable-number"
         )
         await store.record_decision(
-            decision("1.3", reason=Reason.QUEUE_ABANDON, caller=None, caller_name=""),
+            decision(
+                "1.3",
+                reason=Reason.QUEUE_ABANDON,
+                caller=None,
+                caller_raw="anonymous",
+                caller_name="",
+                withheld=True,
+            ),
             text_skip="withheld",
         )
         await store.record_decision(
@@ -595,7 +602,7 @@ async def test_calls_fit_80_columns_and_wide_shows_everything(tmp_path: Path) ->
     rows = [line.split("  ", 1)[1].split() for line in lines[2:]]  # after the time
     assert rows == [
         ["(512)", "555-9876", "ACME", "PLUMB…", "answered"],  # only the long name gives way
-        ["+15125559876", "missed,", "left", "queue", "withheld"],
+        ["withheld", "missed,", "left", "queue", "withheld"],
         ["(512)", "555-9876", "Jane", "Caller", "missed,", "unreachable", "not", "textable"],
         ["(512)", "555-9876", "Jane", "Caller", "missed,", "no", "answer", "dry", "run"],
     ]

@@ -202,7 +202,7 @@ async def test_each_line_picks_its_transports_and_falls_back(
             transports = Transports.for_config(config, {"sip": sip, "modem": gsm})
             worker = OutboxWorker(
                 store, transports, clock=lambda: datetime.now(UTC),
-                retry_min=timedelta(milliseconds=10), poll_every=0.02,
+                retry_min=timedelta(milliseconds=10), poll_every=0.02, home="US",
             )  # fmt: skip
             tasks = [asyncio.create_task(gsm.run(_Ignore())), asyncio.create_task(worker.run())]
             try:

@@ -228,7 +228,7 @@ async def test_a_text_too_late_to_matter_expires_unsent(tmp_path: Path) -> None:
         now = datetime.now(UTC) + timedelta(hours=1)
         await store.queue_text(OutgoingText(CALLER, "hello", 1, now - timedelta(minutes=1)))
         worker = OutboxWorker(
-            store, Transports.only(GsmModemTransport(config.modem)), clock=lambda: now
+            store, Transports.only(GsmModemTransport(config.modem)), clock=lambda: now, home="US"
         )
         task = asyncio.create_task(worker.run())
         try:
@@ -255,7 +255,9 @@ async def test_texts_interrupted_mid_send_are_retried_after_a_restart(tmp_path: 
         config = config_for(FakeAsterisk(port=1), modem.path, path)
         assert config.modem is not None
         transport = GsmModemTransport(config.modem)
-        worker = OutboxWorker(store, Transports.only(transport), clock=lambda: datetime.now(UTC))
+        worker = OutboxWorker(
+            store, Transports.only(transport), clock=lambda: datetime.now(UTC), home="US"
+        )
         tasks = [asyncio.create_task(transport.run(_NoSink())), asyncio.create_task(worker.run())]
         try:
             await until(lambda: worker.sent == 1)

@@ -283,9 +283,28 @@ def test_plan_queues_a_text_that_expires_after_the_window() -> None:
 def test_log_lines_never_carry_terminal_control_from_a_caller() -> None:
     from bridge.daemon import describe
 
-    line = describe(replace(MISSED, caller_name="\x1b[2J\x1b]0;owned\x07Evil\r\nFAKE LOG LINE"))
+    hostile = replace(MISSED, caller_name="\x1b[2J\x1b]0;owned\x07Evil\r\nFAKE LOG LINE")
+    line = describe(hostile, "US")
     assert "\x1b" not in line
     assert "\x07" not in line
     assert "\n" not in line
     assert "\r" not in line
     assert "Evil" in line
+
+
+@pytest.mark.parametrize(
+    ("number", "home", "shown"),
+    [
+        ("+15125550142", "US", "(512) 555-0142"),
+        ("+14165550123", "US", "(416) 555-0123"),  # Canada: the same +1 plan, dialled alike
+        ("+442071838750", "US", "+44 20 7183 8750"),  # abroad: as it must be dialled from here
+        ("+442071838750", "GB", "020 7183 8750"),
+        ("+15125550142", "GB", "+1 512-555-0142"),
+    ],
+)
+def test_a_number_shows_nationally_at_home_and_internationally_otherwise(
+    number: str, home: str, shown: str
+) -> None:
+    from bridge.numbers import display
+
+    assert display(number, home) == shown
