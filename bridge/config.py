@@ -121,6 +121,18 @@ def _credential(value: object) -> object:
     raise PydanticCustomError("credential", "{message}", {"message": problem})
 
 
+def _printable(value: str) -> str:
+    """Words that reach texts, emails and terminals: no control characters,
+    however the YAML spelled them ("\\u0007", "\\e")."""
+    bad = next((ch for ch in value if unicodedata.category(ch) in ("Cc", "Cf")), None)
+    if bad is not None:
+        raise PydanticCustomError(
+            "printable", "{message}",
+            {"message": f"contains a control character (U+{ord(bad):04X}): remove it"},
+        )  # fmt: skip
+    return value
+
+
 def _file_path(value: object) -> object:
     if isinstance(value, str) and not value.strip():
         raise PydanticCustomError(
@@ -138,11 +150,13 @@ def _hours(value: dict[str, str]) -> dict[str, str]:
 
 
 Port = Annotated[int, BeforeValidator(_port)]
-Template = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_template)]
+Template = Annotated[
+    str, Field(min_length=1, max_length=1000), AfterValidator(_printable), AfterValidator(_template)
+]
 Hours = Annotated[dict[str, str], AfterValidator(_hours)]
 PhoneNumber = Annotated[str, BeforeValidator(_phone)]
 Seconds = Annotated[float, Field(gt=0, le=86_400)]  # more than a day is a typo
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
 UserName = Annotated[str, BeforeValidator(_credential), Field(max_length=200)]
 Secret = Annotated[SecretStr, BeforeValidator(_credential)]
 FilePath = Annotated[Path, BeforeValidator(_file_path)]  # "" would be Path("."), the cwd
@@ -247,7 +261,9 @@ class TextingConfig(_Model):
     enabled: bool = True
     business_hours_template: Template = templates.DEFAULT_BUSINESS_HOURS
     after_hours_template: Template = templates.DEFAULT_AFTER_HOURS
-    footer: Annotated[str, Field(max_length=200)] = templates.DEFAULT_FOOTER  # "" turns it off
+    footer: Annotated[str, Field(max_length=200), AfterValidator(_printable)] = (
+        templates.DEFAULT_FOOTER  # "" turns it off
+    )
     text_voicemail_callers: bool = True
     cooldown_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 12.0
     max_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 30
@@ -843,6 +859,7 @@ def _describe(exc: ValidationError, root: yaml.Node, name: str) -> list[str]:
                     "hours",
                     "credential",
                     "file_path",
+                    "printable",
                 )
             ):
                 message = _lower_first(message)

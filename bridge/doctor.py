@@ -26,7 +26,15 @@ from bridge.alerts import smtp_session
 from bridge.ami import AmiLink, LinkState
 from bridge.ami_framer import AmiMessage
 from bridge.cdr.sources import CdrUnavailable, source_from_config
-from bridge.config import Config, ConfigError, ModemConfig, SipConfig, SmtpConfig, load_config
+from bridge.config import (
+    CheckedConfig,
+    Config,
+    ConfigError,
+    ModemConfig,
+    SipConfig,
+    SmtpConfig,
+    load_checked,
+)
 from bridge.safe_text import printable
 from bridge.store import SCHEMA_VERSION
 from sms_gateway.base import DeliveryReport, IncomingText
@@ -53,13 +61,14 @@ async def diagnose(
 ) -> list[Check]:
     now = clock or (lambda: datetime.now(UTC))
     try:
-        config = load_config(config_path)
+        checked = load_checked(config_path)
     except ConfigError as exc:
         first = exc.problems[0] if exc.problems else "invalid"
         more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
         return [Check("config", False, f"{first}{more}", f"textback check-config {config_path}")]
+    config = checked.config
     with _quiet():
-        checks = [Check("config", True, f"{config_path} is valid"), check_store(config.store.path)]
+        checks = [_config_check(config_path, checked), check_store(config.store.path)]
         checks += await check_ami(config, now)
         if config.modem is not None:
             beat = health.heartbeat_path(config.store.path)
@@ -69,6 +78,19 @@ async def diagnose(
         checks.append(await check_call_records(config))
         checks.append(check_clock(config, now()))
     return checks
+
+
+def _config_check(path: str, checked: CheckedConfig) -> Check:
+    """Valid - and no longer the example, which `textback run` refuses."""
+    left = checked.example_values
+    if not left or checked.config.lab:
+        lab = f" (lab: {len(left)} example value(s) allowed)" if left else ""
+        return Check("config", True, f"{path} is valid{lab}")
+    more = f" (and {len(left) - 1} more)" if len(left) > 1 else ""
+    return Check(
+        "config", False, f"the example's value is still in place: {left[0]}{more}",
+        f"replace them (textback check-config {path} lists them), or set `lab: true` in a lab",
+    )  # fmt: skip
 
 
 @contextlib.contextmanager

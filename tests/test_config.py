@@ -373,3 +373,18 @@ def test_example_values_are_found_with_their_line(
 def test_numbers_beside_the_fictional_range_are_real(tmp_path: Path) -> None:
     for number in ("5125550099", "5125550200", "5125559876"):
         assert example_values(tmp_path, REAL.replace("5127420100", number)) == []
+
+
+def test_control_characters_spelled_as_yaml_escapes_never_reach_a_text(tmp_path: Path) -> None:
+    """'\\a' in a double-quoted YAML string is a BEL: it would reach every caller."""
+    text = EXAMPLE_CONFIG.read_text().replace(
+        'footer: "Reply STOP to opt out."', 'footer: "Reply STOP to opt out.\\a"'
+    )
+    path = tmp_path / "textback.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENV)
+    (problem,) = caught.value.problems
+    assert problem.endswith("texting.footer: contains a control character (U+0007): remove it"), (
+        problem
+    )

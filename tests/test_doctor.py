@@ -30,6 +30,7 @@ def write_config(
     store: Path | None = None,
 ) -> Path:
     text = f"""
+lab: true
 business: {{name: Acme Roofing}}
 ami:
   port: {ami_port}
@@ -76,7 +77,7 @@ async def test_all_well(tmp_path: Path) -> None:
         await mail.stop()
     assert [c for c in checks if not c.ok] == []
     lines = [c.line() for c in checks]
-    assert lines[0] == f"ok   config: {config} is valid"
+    assert lines[0] == f"ok   config: {config} is valid (lab: 5 example value(s) allowed)"
     assert f"ok   store: {tmp_path / 'textback.db'} will be created on first run" in lines
     assert f"ok   AMI login: logged in to 127.0.0.1:{asterisk.port} as textback" in lines
     found = by_name(checks)
@@ -261,3 +262,14 @@ async def test_call_records_in_use_missing_or_not_configured(tmp_path: Path) -> 
     assert in_use.message.endswith("in use to catch up after an outage")
     assert not missing.ok
     assert "no such directory: is cdr_csv loaded" in missing.message
+
+
+async def test_the_example_left_unedited_is_a_failure_run_would_refuse(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 5038)
+    config.write_text(config.read_text().replace("lab: true\n", ""))
+    found = by_name(await diagnose(str(config)))
+    assert found["config"].line() == (
+        f"FAIL config: the example's value is still in place: {config}:2: business.name:"
+        " 'Acme Roofing' is the example's name (and 1 more) - fix: replace them"
+        f" (textback check-config {config} lists them), or set `lab: true` in a lab"
+    )
