@@ -29,9 +29,9 @@ from typing import Any
 from panoramisk.fast_agi import Application, Request
 
 from agi.report import arguments, call_report
-from bridge.calls import CallReport
 from bridge.config import AgiConfig
-from bridge.safe_text import printable
+from bridge.core.safe_text import printable
+from bridge.detection.tracker import CallReport
 
 log = logging.getLogger(__name__)
 

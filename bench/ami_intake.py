@@ -29,8 +29,8 @@ from types import SimpleNamespace
 
 from panoramisk.ami_protocol import AMIProtocol
 
-from bridge.ami_framer import AmiFramer
-from bridge.calls import CallTracker, DetectionRules
+from bridge.ami.framer import AmiFramer
+from bridge.detection.tracker import CallTracker, DetectionRules
 from bridge.sim import callgen
 
 TRACES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "asterisk"

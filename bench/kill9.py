@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.ami_framer import AmiFramer
+from bridge.ami.framer import AmiFramer
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem

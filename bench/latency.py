@@ -32,9 +32,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bridge.ami_framer import AmiFramer
+from bridge.ami.framer import AmiFramer
+from bridge.app import Bridge
 from bridge.config import Config
-from bridge.daemon import Bridge
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
@@ -152,7 +152,7 @@ async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
 
 async def floor_ms(workdir: Path) -> float:
     """One AMI Ping round trip plus one bare AT round trip: the sockets alone."""
-    from bridge.ami import AmiLink, LinkState
+    from bridge.ami.link import AmiLink, LinkState
 
     samples = []
     async with (

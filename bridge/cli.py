@@ -26,19 +26,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge import health as bridge_health
-from bridge import policy, templates, textback
-from bridge.alert_text import local_time
-from bridge.ami import AmiLink, LinkState
-from bridge.calls import DetectionRules
+from bridge.alerts.wording import local_time
+from bridge.ami.link import AmiLink, LinkState
+from bridge.app import Bridge, describe
 from bridge.config import CheckedConfig, Config, ConfigError, ModemConfig, load_checked
-from bridge.daemon import Bridge, describe
-from bridge.doctor import diagnose
-from bridge.numbers import caller_label, display, to_e164
-from bridge.replay import replay as replay_stream
-from bridge.report import build as build_report
-from bridge.safe_text import cell, printable
+from bridge.core import templates
+from bridge.core.numbers import caller_label, display, to_e164
+from bridge.core.safe_text import cell, printable
+from bridge.detection.replay import replay as replay_stream
+from bridge.detection.tracker import DetectionRules
+from bridge.followup.report import build as build_report
+from bridge.ops import health as bridge_health
+from bridge.ops.doctor import diagnose
 from bridge.store import OwnerAction, Store, StoredCall, StoreError
+from bridge.texting import plan as textback
+from bridge.texting import policy
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 
@@ -780,7 +782,7 @@ def _typing_possible() -> bool:
 @click.option("--gap", type=float, default=0.02, show_default=True, help="Seconds between events.")
 def demo(gap: float) -> None:
     """Watch the bridge decide calls from a simulated PBX (no Asterisk needed)."""
-    from bridge.demo import run_demo
+    from bridge.sim.demo import run_demo
 
     asyncio.run(run_demo(_console, gap=gap))
 

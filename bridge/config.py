@@ -38,8 +38,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bridge import templates
-from bridge.numbers import to_e164
+from bridge.core import templates
+from bridge.core.numbers import to_e164
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -22,8 +22,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
-from bridge.calls import JSON_FIELDS, CallDecision, OpenCall, Outcome
-from bridge.policy import History
+from bridge.detection.tracker import JSON_FIELDS, CallDecision, OpenCall, Outcome
+from bridge.texting.policy import History
 
 # Each entry upgrades the schema by one version: its statements run in one
 # transaction with the version bump. Append; never edit a shipped one.

@@ -37,7 +37,7 @@ import serial
 from gsmmodem import pdu as gsm_pdu
 
 from bridge.config import ModemConfig
-from bridge.safe_text import printable
+from bridge.core.safe_text import printable
 from sms_gateway import cms_errors
 from sms_gateway.at_session import AtSession, Event, Notification, Prompt, Response
 from sms_gateway.base import (

@@ -29,11 +29,11 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from bridge.ami import AmiError
-from bridge.ami_framer import AmiMessage
+from bridge.ami.framer import AmiMessage
+from bridge.ami.link import AmiError
 from bridge.config import SipConfig
-from bridge.numbers import to_e164
-from bridge.safe_text import printable
+from bridge.core.numbers import to_e164
+from bridge.core.safe_text import printable
 from sms_gateway.base import IncomingText, SendError, SendResult, TransportSink, TransportStatus
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.calls import DetectionRules
+from bridge.app import Bridge
 from bridge.config import AmiConfig
-from bridge.daemon import Bridge
+from bridge.detection.tracker import DetectionRules
 from bridge.sim.ami_server import FakeAsterisk
 
 SECRET = "s3cret-for-tests-only"

@@ -16,9 +16,9 @@ import pytest
 from panoramisk.fast_agi import Application
 
 from agi.server import AgiServer, FixedApplication
-from bridge.calls import CallReport, Outcome, Reason
+from bridge.app import Bridge
 from bridge.config import AgiConfig, Config
-from bridge.daemon import Bridge
+from bridge.detection.tracker import CallReport, Outcome, Reason
 from bridge.sim.agi_client import AgiCall, run_agi
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store

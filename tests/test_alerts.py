@@ -13,7 +13,7 @@ import pytest
 import trustme
 from pydantic import SecretStr
 
-from bridge.alerts import AlertWorker
+from bridge.alerts.worker import AlertWorker
 from bridge.config import Config
 from bridge.sim.mail import MailCatcher
 from bridge.store import ReceivedText, Store

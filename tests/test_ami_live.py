@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from panoramisk import Manager
 
-from bridge.ami import AmiLink, LinkState, NotConnected
-from bridge.ami_framer import AmiFramer, AmiMessage
-from bridge.calls import CallDecision, Outcome, Reason
+from bridge.ami.framer import AmiFramer, AmiMessage
+from bridge.ami.link import AmiLink, LinkState, NotConnected
+from bridge.app import Bridge
 from bridge.config import Config
-from bridge.daemon import Bridge
+from bridge.detection.tracker import CallDecision, Outcome, Reason
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
@@ -265,7 +265,7 @@ async def test_asterisk_restart(asterisk: FakeAsterisk, tmp_path: Path) -> None:
 async def test_bad_messages_are_skipped_with_one_log_line_each(
     asterisk: FakeAsterisk, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bridge.ami")
+    caplog.set_level(logging.WARNING, logger="bridge.ami.link")
     async with running_bridge(asterisk, tmp_path) as (bridge, decisions):
         await asterisk.broadcast_raw(b"Event: Newchannel\r\nno colon on this line\r\n\r\n")
         await asterisk.broadcast_raw(b"Foo: no event or response\r\n\r\n")

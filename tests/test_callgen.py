@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.ami_framer import AmiFramer
+from bridge.ami.framer import AmiFramer
 from bridge.sim import callgen
 from tests.expected import REAL_TRACES, trace
 

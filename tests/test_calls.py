@@ -9,9 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.ami_framer import AmiFramer, AmiMessage
-from bridge.calls import CallDecision, CallTracker, DetectionRules, OpenCall, Outcome, Reason
-from bridge.numbers import caller_label
+from bridge.ami.framer import AmiFramer, AmiMessage
+from bridge.core.numbers import caller_label
+from bridge.detection.tracker import (
+    CallDecision,
+    CallTracker,
+    DetectionRules,
+    OpenCall,
+    Outcome,
+    Reason,
+)
 from bridge.sim import callgen
 from tests.expected import CALLER, DID, REAL_TRACES, trace
 

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.calls import DetectionRules, Outcome, Reason
-from bridge.cdr import csvfile
-from bridge.cdr.records import CdrRecord, csv_columns
-from bridge.cdr.rules import decide_cdrs
-from bridge.cdr.sources import (
+from bridge.config import Config, ConfigError, parse_config
+from bridge.detection.records import csvfile
+from bridge.detection.records.cdr import CdrRecord, csv_columns
+from bridge.detection.records.rules import decide_cdrs
+from bridge.detection.records.sources import (
     CdrUnavailable,
     CsvCdrSource,
     MysqlCdrSource,
@@ -31,7 +31,7 @@ from bridge.cdr.sources import (
     catch_up_start,
     source_from_config,
 )
-from bridge.config import Config, ConfigError, parse_config
+from bridge.detection.tracker import DetectionRules, Outcome, Reason
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.cdr import (
@@ -256,7 +256,7 @@ async def test_a_row_that_is_not_a_record_is_logged_once_and_skipped(
         file.write(b'"not","a","record"\n')
     write_master(master, second)
     source = CsvCdrSource(master, UTC)
-    with caplog.at_level(logging.WARNING, logger="bridge.cdr.sources"):
+    with caplog.at_level(logging.WARNING, logger="bridge.detection.records.sources"):
         assert await source.since(T0 - timedelta(hours=1)) == first + second
         assert await source.since(T0 - timedelta(hours=1)) == first + second
     warnings = [r.getMessage() for r in caplog.records]

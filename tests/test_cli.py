@@ -569,7 +569,7 @@ async def test_send_test_refuses_the_business_line_and_numbers_it_would_never_te
 
 
 async def test_calls_fit_80_columns_and_wide_shows_everything(tmp_path: Path) -> None:
-    from bridge.calls import Outcome, Reason
+    from bridge.detection.tracker import Outcome, Reason
     from bridge.store import Store
     from tests.test_store import decision
 

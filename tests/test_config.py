@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge import templates
 from bridge.config import ConfigError, load_config
+from bridge.core import templates
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = """\

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from bridge.doctor import Check, diagnose
+from bridge.ops.doctor import Check, diagnose
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.sim.modem import ModemEngine, SimulatedModem
@@ -213,7 +213,7 @@ async def test_the_command_exits_non_zero_on_any_failure(tmp_path: Path) -> None
 
 
 async def test_a_modem_held_by_the_running_bridge_is_not_a_sim_problem(tmp_path: Path) -> None:
-    from bridge import health
+    from bridge.ops import health
 
     async with FakeAsterisk(secret=SECRET) as asterisk, SimulatedModem(tmp_path / "ttyUSB0") as sim:
         config = write_config(tmp_path, asterisk.port, modem=sim.path)
@@ -232,7 +232,7 @@ async def test_a_modem_held_by_the_running_bridge_is_not_a_sim_problem(tmp_path:
 @pytest.mark.parametrize("year", [2019])
 def test_a_clock_in_the_past(year: int, tmp_path: Path) -> None:
     from bridge.config import load_config
-    from bridge.doctor import check_clock
+    from bridge.ops.doctor import check_clock
 
     config = load_config(write_config(tmp_path, 5038))
     check = check_clock(config, datetime(year, 1, 1, tzinfo=UTC))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bridge.calls import CallDecision
-from bridge.daemon import Bridge
+from bridge.app import Bridge
+from bridge.detection.tracker import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store

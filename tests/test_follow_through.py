@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bridge.alerts import AlertWorker
-from bridge.calls import Outcome
+from bridge.alerts.worker import AlertWorker
 from bridge.cli import main
 from bridge.config import Config
-from bridge.followup import FollowUpWorker, in_daytime
+from bridge.detection.tracker import Outcome
+from bridge.followup.worker import FollowUpWorker, in_daytime
 from bridge.sim.mail import MailCatcher
 from bridge.store import OutgoingText, OwnerAction, ReceivedText, Store
 from tests.conftest import until

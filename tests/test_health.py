@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bridge.health import Snapshot, heartbeat_path, verdict, write
+from bridge.ops.health import Snapshot, heartbeat_path, verdict, write
 
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 

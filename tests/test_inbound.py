@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.inbound import InboundHandler
+from bridge.conversations.inbound import InboundHandler
 from bridge.store import Store
 from sms_gateway.base import IncomingText
 from tests.expected import CALLER

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge import owner_commands
+from bridge.conversations import owner_commands
 from bridge.store import Store
 from tests.conftest import until, until_true
 from tests.expected import CALLER, trace

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bridge.ami_framer import AmiFramer
-from bridge.calls import CallDecision
+from bridge.ami.framer import AmiFramer
+from bridge.app import Bridge
 from bridge.config import Config
-from bridge.daemon import Bridge
+from bridge.detection.tracker import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.alerts.audience import is_urgent, routes
 from bridge.config import Config
-from bridge.owner_commands import Handled, Reply, Unknown, parse
-from bridge.routing import is_urgent, routes
+from bridge.conversations.owner_commands import Handled, Reply, Unknown, parse
 
 WEDNESDAY_10AM = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # Chicago
 WEDNESDAY_10PM = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)

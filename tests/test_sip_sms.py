@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from bridge.ami import AmiLink
-from bridge.calls import CallDecision
+from bridge.ami.link import AmiLink
+from bridge.app import Bridge
 from bridge.config import Config
-from bridge.daemon import Bridge
-from bridge.outbox import OutboxWorker
+from bridge.detection.tracker import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
 from bridge.store import OutgoingText, Store
-from bridge.transports import Transports
+from bridge.texting.outbox import OutboxWorker
+from bridge.texting.transports import Transports
 from sms_gateway.base import SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.sip_messages import SipMessageTransport, sip_number

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.calls import CallDecision, Outcome, Reason
+from bridge.detection.tracker import CallDecision, Outcome, Reason
 from bridge.store import SCHEMA_VERSION, OutgoingText, Store, StoreError
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

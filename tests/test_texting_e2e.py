@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bridge.calls import CallDecision
+from bridge.app import Bridge
 from bridge.config import Config
-from bridge.daemon import Bridge
-from bridge.outbox import OutboxWorker
+from bridge.detection.tracker import CallDecision
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
 from bridge.store import OutgoingText, Store
-from bridge.transports import Transports
+from bridge.texting.outbox import OutboxWorker
+from bridge.texting.transports import Transports
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace

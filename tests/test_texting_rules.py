@@ -9,11 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import policy, templates, textback
-from bridge.calls import CallDecision, Outcome, Reason
 from bridge.config import Config
-from bridge.optout import Keyword, classify
-from bridge.policy import History, Skip, TextPolicy
+from bridge.conversations.optout import Keyword, classify
+from bridge.core import templates
+from bridge.detection.tracker import CallDecision, Outcome, Reason
+from bridge.texting import plan as textback
+from bridge.texting import policy
+from bridge.texting.policy import History, Skip, TextPolicy
 from tests.test_store import decision
 
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
@@ -281,7 +283,7 @@ def test_plan_queues_a_text_that_expires_after_the_window() -> None:
 
 
 def test_log_lines_never_carry_terminal_control_from_a_caller() -> None:
-    from bridge.daemon import describe
+    from bridge.app import describe
 
     hostile = replace(MISSED, caller_name="\x1b[2J\x1b]0;owned\x07Evil\r\nFAKE LOG LINE")
     line = describe(hostile, "US")
@@ -305,6 +307,6 @@ def test_log_lines_never_carry_terminal_control_from_a_caller() -> None:
 def test_a_number_shows_nationally_at_home_and_internationally_otherwise(
     number: str, home: str, shown: str
 ) -> None:
-    from bridge.numbers import display
+    from bridge.core.numbers import display
 
     assert display(number, home) == shown

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.ami_framer import AmiFramer, AmiMessage
-from bridge.cdr.records import CdrRecord
+from bridge.ami.framer import AmiFramer, AmiMessage
+from bridge.detection.records.cdr import CdrRecord
 from bridge.sim.cdr import RECOMMENDED, CdrEngine, append_csv
 from bridge.sim.dialplan import inbound_text_event
 

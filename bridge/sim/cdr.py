@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pymysql
 
-from bridge.ami_framer import AmiFramer, AmiMessage
-from bridge.cdr.records import TIME_FORMAT, CdrRecord
-from bridge.replay import EvidenceClock
+from bridge.ami.framer import AmiFramer, AmiMessage
+from bridge.detection.records.cdr import TIME_FORMAT, CdrRecord
+from bridge.detection.replay import EvidenceClock
 
 # enum ast_cdr_disposition (include/asterisk/cdr.h): the numbers matter, the
 # "unanswered" filter compares them.

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from bridge.cdr.records import CdrRecord, CdrRowError, record_from_csv
+from bridge.detection.records.cdr import CdrRecord, CdrRowError, record_from_csv
 
 # cdr_csv builds a row in a 1024-byte buffer and drops longer ones; anything
 # much longer is not a row but an unmatched quote swallowing the file.

@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge.numbers import display
+from bridge.core.numbers import display
 from bridge.store import QueuedText, Store
-from bridge.transports import Transports
+from bridge.texting.transports import Transports
 from bridge.waiting import woken_or_after
 from sms_gateway.base import SendError, SmsTransport
 

@@ -20,13 +20,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge.alert_text import local_time
-from bridge.calls import CallDecision, Outcome
+from bridge.alerts.wording import local_time
+from bridge.app import Bridge
 from bridge.config import Config
-from bridge.daemon import Bridge
-from bridge.numbers import caller_label, display
-from bridge.report import build as build_report
-from bridge.safe_text import cell
+from bridge.core.numbers import caller_label, display
+from bridge.core.safe_text import cell
+from bridge.detection.tracker import CallDecision, Outcome
+from bridge.followup.report import build as build_report
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher

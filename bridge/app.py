@@ -22,11 +22,21 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from agi.server import AgiServer
-from bridge import health, textback
-from bridge.alerts import AlertWorker
-from bridge.ami import AmiLink, LinkState
-from bridge.ami_framer import AmiMessage
-from bridge.calls import (
+from bridge.alerts.worker import AlertWorker
+from bridge.ami.framer import AmiMessage
+from bridge.ami.link import AmiLink, LinkState
+from bridge.config import Config
+from bridge.conversations.inbound import InboundHandler
+from bridge.core.numbers import caller_label, display
+from bridge.core.safe_text import printable
+from bridge.detection.records.rules import decide_cdrs
+from bridge.detection.records.sources import (
+    CdrSource,
+    CdrUnavailable,
+    catch_up_start,
+    source_from_config,
+)
+from bridge.detection.tracker import (
     CallDecision,
     CallReport,
     CallTracker,
@@ -34,17 +44,13 @@ from bridge.calls import (
     OpenCall,
     Outcome,
 )
-from bridge.cdr.rules import decide_cdrs
-from bridge.cdr.sources import CdrSource, CdrUnavailable, catch_up_start, source_from_config
-from bridge.config import Config
-from bridge.followup import FollowUpWorker
-from bridge.inbound import InboundHandler
-from bridge.numbers import caller_label, display
-from bridge.outbox import OutboxWorker
-from bridge.policy import History
-from bridge.safe_text import printable
+from bridge.followup.worker import FollowUpWorker
+from bridge.ops import health
 from bridge.store import Store
-from bridge.transports import Transports
+from bridge.texting import plan as textback
+from bridge.texting.outbox import OutboxWorker
+from bridge.texting.policy import History
+from bridge.texting.transports import Transports
 from bridge.waiting import woken_or_after
 from sms_gateway.base import SmsTransport
 from sms_gateway.gsm_modem import GsmModemTransport

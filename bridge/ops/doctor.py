@@ -21,11 +21,9 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 import serial
 
-from bridge import health
-from bridge.alerts import smtp_session
-from bridge.ami import AmiLink, LinkState
-from bridge.ami_framer import AmiMessage
-from bridge.cdr.sources import CdrUnavailable, source_from_config
+from bridge.alerts.worker import smtp_session
+from bridge.ami.framer import AmiMessage
+from bridge.ami.link import AmiLink, LinkState
 from bridge.config import (
     CheckedConfig,
     Config,
@@ -35,7 +33,9 @@ from bridge.config import (
     SmtpConfig,
     load_checked,
 )
-from bridge.safe_text import printable
+from bridge.core.safe_text import printable
+from bridge.detection.records.sources import CdrUnavailable, source_from_config
+from bridge.ops import health
 from bridge.store import SCHEMA_VERSION
 from sms_gateway.base import DeliveryReport, IncomingText
 from sms_gateway.gsm_modem import GsmModemTransport

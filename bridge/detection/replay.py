@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bridge.ami_framer import AmiFramer, AmiMessage, FrameError
-from bridge.calls import CallDecision, CallTracker, DetectionRules, Reason
+from bridge.ami.framer import AmiFramer, AmiMessage, FrameError
+from bridge.detection.tracker import CallDecision, CallTracker, DetectionRules, Reason
 
 START_WINDOW = 64 * 1024  # a capture starts with the banner; a bare stream with a message
 SILENT_WINDOW = 1024 * 1024  # far more than any real message (the framer caps them at 64 KiB)

@@ -14,7 +14,7 @@ from enum import StrEnum
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
-from bridge.calls import CallDecision, Outcome, Reason
+from bridge.detection.tracker import CallDecision, Outcome, Reason
 
 
 class Skip(StrEnum):

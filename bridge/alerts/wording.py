@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bridge import templates
+from bridge.alerts.audience import News, Route, is_urgent, routes
 from bridge.config import Config, OwnerConfig
-from bridge.numbers import display
-from bridge.routing import News, Route, is_urgent, routes
+from bridge.core import templates
+from bridge.core.numbers import display
 from bridge.store import AlertDraft, AlertEvent, ThreadEvent, ThreadSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")

@@ -21,8 +21,8 @@ from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
-from bridge import alert_text
-from bridge.alert_text import one_line
+from bridge.alerts import wording as alert_text
+from bridge.alerts.wording import one_line
 from bridge.config import Config, SmtpConfig
 from bridge.store import QueuedAlert, Store, ThreadEvent
 from bridge.waiting import woken_or_after

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge import owner_commands, templates
+from bridge.alerts.audience import is_urgent
 from bridge.config import Config, OwnerConfig
-from bridge.numbers import display, to_e164
-from bridge.optout import Keyword, classify
-from bridge.routing import is_urgent
-from bridge.safe_text import printable
+from bridge.conversations import owner_commands
+from bridge.conversations.optout import Keyword, classify
+from bridge.core import templates
+from bridge.core.numbers import display, to_e164
+from bridge.core.safe_text import printable
 from bridge.store import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText, Store
 from sms_gateway.base import DeliveryReport, IncomingText
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bridge.ami_framer import AmiMessage
+from bridge.ami.framer import AmiMessage
 from bridge.config import Config, PbxConfig
-from bridge.numbers import is_withheld, looks_like_extension, to_e164
+from bridge.core.numbers import is_withheld, looks_like_extension, to_e164
 
 
 class Outcome(StrEnum):

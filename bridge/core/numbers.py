@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-from bridge.safe_text import printable
+from bridge.core.safe_text import printable
 
 # What carriers and Asterisk put in CallerIDNum when the caller hides it.
 _WITHHELD = frozenset(

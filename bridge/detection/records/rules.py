@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from bridge.calls import CallDecision, DetectionRules, Outcome, Reason, call_direction
-from bridge.cdr.records import (
+from bridge.core.numbers import is_withheld, to_e164
+from bridge.detection.records.cdr import (
     ANSWERED,
     BUSY,
     CANCEL,
@@ -24,7 +24,7 @@ from bridge.cdr.records import (
     NO_ANSWER,
     CdrRecord,
 )
-from bridge.numbers import is_withheld, to_e164
+from bridge.detection.tracker import CallDecision, DetectionRules, Outcome, Reason, call_direction
 
 FROM_RECORDS = "from the call records"
 _VOICEMAIL_APPS = frozenset({"voicemail", "vm"})

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bridge import policy, templates
-from bridge.calls import CallDecision, Outcome
 from bridge.config import Config
-from bridge.numbers import display
+from bridge.core import templates
+from bridge.core.numbers import display
+from bridge.detection.tracker import CallDecision, Outcome
 from bridge.store import OutgoingText
+from bridge.texting import policy
 
 TOO_LATE = "too-late"  # the call ended longer ago than texting.expire_after_minutes
 

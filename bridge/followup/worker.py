@@ -26,10 +26,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as number_zones
 
-from bridge import alert_text, templates, textback
+from bridge.alerts import wording as alert_text
 from bridge.config import Config, FollowUpConfig, OwnerConfig
-from bridge.numbers import display
+from bridge.core import templates
+from bridge.core.numbers import display
 from bridge.store import Cap, FollowUpState, OutgoingText, Store, ThreadSummary
+from bridge.texting import plan as textback
 from bridge.waiting import woken_or_after
 
 log = logging.getLogger(__name__)

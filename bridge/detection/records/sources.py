@@ -23,15 +23,15 @@ from zoneinfo import ZoneInfo
 import pymysql
 from pydantic import SecretStr
 
-from bridge.cdr import csvfile
-from bridge.cdr.records import (
+from bridge.config import CdrConfig, Config
+from bridge.detection.records import csvfile
+from bridge.detection.records.cdr import (
     MYSQL_COLUMNS,
     CdrRecord,
     CdrRowError,
     csv_columns,
     record_from_mysql,
 )
-from bridge.config import CdrConfig, Config
 
 log = logging.getLogger(__name__)
 

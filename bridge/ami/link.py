@@ -36,9 +36,9 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from bridge.ami_framer import AmiFramer, AmiMessage
+from bridge.ami.framer import AmiFramer, AmiMessage
 from bridge.config import AmiConfig
-from bridge.safe_text import printable
+from bridge.core.safe_text import printable
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,2 @@
+"""The Asterisk Manager Interface: the wire format (framer) and the link that
+keeps a logged-in connection up."""
