@@ -27,8 +27,10 @@ from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
 from bridge.config import Config
 from bridge.conversations.inbound import InboundHandler
+from bridge.core.calls import CallDecision, CallReport, OpenCall, Outcome
 from bridge.core.numbers import caller_label, display
 from bridge.core.safe_text import printable
+from bridge.core.texts import History
 from bridge.detection.records.rules import decide_cdrs
 from bridge.detection.records.sources import (
     CdrSource,
@@ -36,20 +38,12 @@ from bridge.detection.records.sources import (
     catch_up_start,
     source_from_config,
 )
-from bridge.detection.tracker import (
-    CallDecision,
-    CallReport,
-    CallTracker,
-    DetectionRules,
-    OpenCall,
-    Outcome,
-)
+from bridge.detection.tracker import CallTracker, DetectionRules
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.store import Store
 from bridge.texting import plan as textback
 from bridge.texting.outbox import OutboxWorker
-from bridge.texting.policy import History
 from bridge.texting.transports import Transports
 from bridge.waiting import woken_or_after
 from sms_gateway.base import SmsTransport

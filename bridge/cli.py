@@ -33,12 +33,14 @@ from bridge.config import CheckedConfig, Config, ConfigError, ModemConfig, load_
 from bridge.core import templates
 from bridge.core.numbers import caller_label, display, to_e164
 from bridge.core.safe_text import cell, printable
+from bridge.core.texts import OwnerAction
+from bridge.core.threads import StoredCall
 from bridge.detection.replay import replay as replay_stream
 from bridge.detection.tracker import DetectionRules
 from bridge.followup.report import build as build_report
 from bridge.ops import health as bridge_health
 from bridge.ops.doctor import diagnose
-from bridge.store import OwnerAction, Store, StoredCall, StoreError
+from bridge.store import Store, StoreError
 from bridge.texting import plan as textback
 from bridge.texting import policy
 from sms_gateway.base import DeliveryReport, IncomingText, SendError

@@ -14,7 +14,6 @@ import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -22,8 +21,25 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
-from bridge.detection.tracker import JSON_FIELDS, CallDecision, OpenCall, Outcome
-from bridge.texting.policy import History
+from bridge.core.alerts import AlertDraft, AlertEvent, QueuedAlert
+from bridge.core.calls import CallDecision, OpenCall, Outcome
+from bridge.core.texts import (
+    Cap,
+    Filed,
+    History,
+    OptOutChange,
+    OutgoingText,
+    OwnerAction,
+    QueuedText,
+    ReceivedText,
+)
+from bridge.core.threads import (
+    FollowUpState,
+    ReportFigures,
+    StoredCall,
+    ThreadEvent,
+    ThreadSummary,
+)
 
 # Each entry upgrades the schema by one version: its statements run in one
 # transaction with the version bump. Append; never edit a shipped one.
@@ -350,218 +366,6 @@ def _one_at_a_time(
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingText:
-    """A text to queue together with the decision that calls for it."""
-
-    to_number: str
-    body: str
-    parts: int
-    expires_at: datetime
-    kind: str = "textback"
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedText:
-    """A text as it came in: ``network_time`` is the SMSC's timestamp where the
-    transport has one (a modem does; SIP does not) - with sender and body it
-    recognises a copy of a text already stored."""
-
-    sender: str
-    body: str
-    parts: int
-    received_at: datetime
-    network_time: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OptOutChange:
-    """STOP or START, recorded with the text that asked for it. The confirmation
-    is queued only if the number's choice changes: one, and nothing after it."""
-
-    opted_out: bool
-    keyword: str
-    source: str
-    confirmation: OutgoingText
-
-
-@dataclass(frozen=True, slots=True)
-class Filed:
-    """Where an incoming text went."""
-
-    inbox_id: int
-    thread_id: int | None  # None: not from a phone number, so not a lead
-    choice_changed: bool = False  # an OptOutChange took effect
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerAction:
-    """What an owner's command does to a thread: ``reply`` (with the text to
-    the caller), ``called`` or ``done``."""
-
-    thread_id: int
-    action: str
-    reply: OutgoingText | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Cap:
-    """At most ``limit`` texts to one number within ``window`` - of the same
-    kind as the new one, or of any kind - checked where the text is queued."""
-
-    limit: int
-    window: timedelta
-    any_kind: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedText:
-    """An outbox row the worker is about to try."""
-
-    id: int
-    kind: str
-    linkedid: str | None
-    to_number: str
-    body: str
-    parts: int
-    attempts: int
-    expires_at: datetime
-    maybe_sent: bool = False  # interrupted before the modem confirmed it
-    from_line: str | None = None  # the business line it goes out from
-
-
-@dataclass(frozen=True, slots=True)
-class AlertEvent:
-    """A missed call or a reply that owners have not been told about yet."""
-
-    kind: str  # "missed_call" or "reply"
-    source_id: int  # calls.id or inbox.id
-    thread_id: int
-    caller: str
-    line: str | None
-    at: str
-    text: str  # the reply, or the call's reason and detail
-    texted: str | None  # for a missed call: what went (or goes) out, if anything
-    skip: str | None  # for a missed call: why nothing was texted
-    unsure: bool = False  # a call whose end the bridge could not see: maybe missed
-
-
-@dataclass(frozen=True, slots=True)
-class AlertDraft:
-    owner_id: str
-    channel: str
-    recipient: str
-    subject: str
-    body_text: str
-    body_html: str | None
-    parts: int = 1  # an SMS alert's length in parts
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedAlert:
-    id: int
-    thread_id: int
-    channel: str
-    recipient: str
-    subject: str
-    body_text: str
-    body_html: str | None
-    message_id: str
-    in_reply_to: str | None
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadSummary:
-    id: int  # what owners type: #12
-    caller: str
-    line: str | None
-    status: str
-    urgent: bool
-    created_at: str
-    last_activity_at: str
-    last_reply: str | None
-    calls: int
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "thread": self.id,
-            "caller": self.caller,
-            "line": self.line,
-            "status": self.status,
-            "urgent": self.urgent,
-            "created_at": self.created_at,
-            "last_activity_at": self.last_activity_at,
-            "last_reply": self.last_reply,
-            "calls": self.calls,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUpState:
-    """An open thread as the follow-up timers see it."""
-
-    thread_id: int
-    caller: str
-    line: str | None
-    status: str
-    waiting_since: datetime  # the last thing that happened on it
-    reminded_at: datetime | None
-    nudged_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReportFigures:
-    missed_calls: int
-    texted: int
-    replied: int
-    handled: int
-    first_action_waits: list[timedelta]  # missed call -> first owner action, per thread
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadEvent:
-    at: str
-    what: str  # missed call / text out (state) / text in / alert / owner action
-    text: str
-    kind: str = "call"  # call, out, in, alert, owner: what a reader may want to filter
-
-
-@dataclass(frozen=True, slots=True)
-class StoredCall:
-    id: int
-    linkedid: str
-    outcome: str
-    reason: str | None
-    caller: str | None
-    caller_raw: str
-    caller_name: str
-    withheld: bool
-    line: str | None
-    line_name: str | None
-    started_at: str
-    ended_at: str
-    voicemail_left: bool | None
-    dial_status: str | None
-    answered_by: str | None
-    detail: str
-    source: str
-    dry_run: bool
-    decided_at: str
-    text_skip: str | None = None
-    thread_id: int | None = None
-    text_state: str | None = None  # the text-back's outbox state, if one was queued
-
-    def as_json(self) -> dict[str, object]:
-        extra = {
-            "dry_run": self.dry_run,
-            "text_skip": self.text_skip,
-            "text": self.text_state,
-            "thread": self.thread_id,
-        }
-        return {key: getattr(self, key) for key in JSON_FIELDS} | extra
 
 
 async def _connect_for_writing(path: Path) -> aiosqlite.Connection:

@@ -18,7 +18,7 @@ from panoramisk.fast_agi import Application
 from agi.server import AgiServer, FixedApplication
 from bridge.app import Bridge
 from bridge.config import AgiConfig, Config
-from bridge.detection.tracker import CallReport, Outcome, Reason
+from bridge.core.calls import CallReport, Outcome, Reason
 from bridge.sim.agi_client import AgiCall, run_agi
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store

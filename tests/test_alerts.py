@@ -15,8 +15,9 @@ from pydantic import SecretStr
 
 from bridge.alerts.worker import AlertWorker
 from bridge.config import Config
+from bridge.core.texts import ReceivedText
 from bridge.sim.mail import MailCatcher
-from bridge.store import ReceivedText, Store
+from bridge.store import Store
 from tests.conftest import until, until_true
 from tests.expected import CALLER
 from tests.test_store import decision

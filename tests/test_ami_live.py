@@ -16,7 +16,7 @@ from bridge.ami.framer import AmiFramer, AmiMessage
 from bridge.ami.link import AmiLink, LinkState, NotConnected
 from bridge.app import Bridge
 from bridge.config import Config
-from bridge.detection.tracker import CallDecision, Outcome, Reason
+from bridge.core.calls import CallDecision, Outcome, Reason
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store

@@ -10,15 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.ami.framer import AmiFramer, AmiMessage
+from bridge.core.calls import CallDecision, OpenCall, Outcome, Reason
 from bridge.core.numbers import caller_label
-from bridge.detection.tracker import (
-    CallDecision,
-    CallTracker,
-    DetectionRules,
-    OpenCall,
-    Outcome,
-    Reason,
-)
+from bridge.detection.tracker import CallTracker, DetectionRules
 from bridge.sim import callgen
 from tests.expected import CALLER, DID, REAL_TRACES, trace
 

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.config import Config, ConfigError, parse_config
+from bridge.core.calls import Outcome, Reason
 from bridge.detection.records import csvfile
 from bridge.detection.records.cdr import CdrRecord, csv_columns
 from bridge.detection.records.rules import decide_cdrs
@@ -31,7 +32,7 @@ from bridge.detection.records.sources import (
     catch_up_start,
     source_from_config,
 )
-from bridge.detection.tracker import DetectionRules, Outcome, Reason
+from bridge.detection.tracker import DetectionRules
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.cdr import (

@@ -278,7 +278,8 @@ async def test_send_test_without_a_modem_says_so(tmp_path: Path) -> None:
 
 
 async def test_threads_and_thread_commands(tmp_path: Path) -> None:
-    from bridge.store import ReceivedText, Store
+    from bridge.core.texts import ReceivedText
+    from bridge.store import Store
     from tests.test_store import decision
 
     config = config_file(tmp_path, 5038)
@@ -569,7 +570,7 @@ async def test_send_test_refuses_the_business_line_and_numbers_it_would_never_te
 
 
 async def test_calls_fit_80_columns_and_wide_shows_everything(tmp_path: Path) -> None:
-    from bridge.detection.tracker import Outcome, Reason
+    from bridge.core.calls import Outcome, Reason
     from bridge.store import Store
     from tests.test_store import decision
 

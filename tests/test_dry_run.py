@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from bridge.app import Bridge
-from bridge.detection.tracker import CallDecision
+from bridge.core.calls import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store

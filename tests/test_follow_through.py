@@ -14,10 +14,11 @@ from click.testing import CliRunner
 from bridge.alerts.worker import AlertWorker
 from bridge.cli import main
 from bridge.config import Config
-from bridge.detection.tracker import Outcome
+from bridge.core.calls import Outcome
+from bridge.core.texts import OutgoingText, OwnerAction, ReceivedText
 from bridge.followup.worker import FollowUpWorker, in_daytime
 from bridge.sim.mail import MailCatcher
-from bridge.store import OutgoingText, OwnerAction, ReceivedText, Store
+from bridge.store import Store
 from tests.conftest import until
 from tests.expected import CALLER
 from tests.test_alerts import _html, _text

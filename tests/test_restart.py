@@ -11,7 +11,7 @@ from pathlib import Path
 from bridge.ami.framer import AmiFramer
 from bridge.app import Bridge
 from bridge.config import Config
-from bridge.detection.tracker import CallDecision
+from bridge.core.calls import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store

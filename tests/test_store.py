@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.detection.tracker import CallDecision, Outcome, Reason
-from bridge.store import SCHEMA_VERSION, OutgoingText, Store, StoreError
+from bridge.core.calls import CallDecision, Outcome, Reason
+from bridge.core.texts import OutgoingText
+from bridge.store import SCHEMA_VERSION, Store, StoreError
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store import MIGRATIONS, SCHEMA_VERSION, OutgoingText, Store, StoreError
+from bridge.core.texts import OutgoingText
+from bridge.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
 from tests.conftest import SECRET, example_config
 
 ENV = {"AMI_SECRET": SECRET}

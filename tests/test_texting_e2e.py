@@ -13,11 +13,12 @@ import pytest
 
 from bridge.app import Bridge
 from bridge.config import Config
-from bridge.detection.tracker import CallDecision
+from bridge.core.calls import CallDecision
+from bridge.core.texts import OutgoingText
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
-from bridge.store import OutgoingText, Store
+from bridge.store import Store
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
 from sms_gateway.gsm_modem import GsmModemTransport

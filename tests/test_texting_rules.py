@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from bridge.config import Config
 from bridge.conversations.optout import Keyword, classify
 from bridge.core import templates
-from bridge.detection.tracker import CallDecision, Outcome, Reason
+from bridge.core.calls import CallDecision, Outcome, Reason
+from bridge.core.texts import History
 from bridge.texting import plan as textback
 from bridge.texting import policy
-from bridge.texting.policy import History, Skip, TextPolicy
+from bridge.texting.policy import Skip, TextPolicy
 from tests.test_store import decision
 
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)

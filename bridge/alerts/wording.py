@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 from bridge.alerts.audience import News, Route, is_urgent, routes
 from bridge.config import Config, OwnerConfig
 from bridge.core import templates
+from bridge.core.alerts import AlertDraft, AlertEvent
 from bridge.core.numbers import display
-from bridge.store import AlertDraft, AlertEvent, ThreadEvent, ThreadSummary
+from bridge.core.threads import ThreadEvent, ThreadSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]+")

@@ -24,7 +24,9 @@ import aiosmtplib
 from bridge.alerts import wording as alert_text
 from bridge.alerts.wording import one_line
 from bridge.config import Config, SmtpConfig
-from bridge.store import QueuedAlert, Store, ThreadEvent
+from bridge.core.alerts import QueuedAlert
+from bridge.core.threads import ThreadEvent
+from bridge.store import Store
 from bridge.waiting import woken_or_after
 
 log = logging.getLogger(__name__)

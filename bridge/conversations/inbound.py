@@ -19,7 +19,8 @@ from bridge.conversations.optout import Keyword, classify
 from bridge.core import templates
 from bridge.core.numbers import display, to_e164
 from bridge.core.safe_text import printable
-from bridge.store import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText, Store
+from bridge.core.texts import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText
+from bridge.store import Store
 from sms_gateway.base import DeliveryReport, IncomingText
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bridge.ami.framer import AmiFramer, AmiMessage, FrameError
-from bridge.detection.tracker import CallDecision, CallTracker, DetectionRules, Reason
+from bridge.core.calls import CallDecision, Reason
+from bridge.detection.tracker import CallTracker, DetectionRules
 
 START_WINDOW = 64 * 1024  # a capture starts with the banner; a bare stream with a message
 SILENT_WINDOW = 1024 * 1024  # far more than any real message (the framer caps them at 64 KiB)

@@ -22,77 +22,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from bridge.ami.framer import AmiMessage
 from bridge.config import Config, PbxConfig
+from bridge.core.calls import CallDecision, CallReport, OpenCall, Outcome, Reason
 from bridge.core.numbers import is_withheld, looks_like_extension, to_e164
-
-
-class Outcome(StrEnum):
-    MISSED = "missed"
-    ANSWERED = "answered"
-    INTERNAL = "internal"
-    OUTBOUND = "outbound"
-    UNKNOWN = "unknown"  # the bridge could not see how the call ended
-
-
-class Reason(StrEnum):
-    NOANSWER = "NOANSWER"
-    BUSY = "BUSY"
-    CANCEL = "CANCEL"  # the caller hung up while phones were ringing
-    CHANUNAVAIL = "CHANUNAVAIL"
-    CONGESTION = "CONGESTION"
-    VOICEMAIL = "VOICEMAIL"
-    QUEUE_ABANDON = "QUEUE_ABANDON"
-    IVR_HANGUP = "IVR_HANGUP"  # only the auto-attendant answered
-    # Reasons for Outcome.UNKNOWN:
-    LINK_LOST = "LINK_LOST"  # ended while the AMI link was down
-    STALE = "STALE"  # no event for longer than any real call lasts
-    TRACE_ENDED = "TRACE_ENDED"  # a recording stopped mid-call
-
-
-@dataclass(frozen=True, slots=True)
-class CallDecision:
-    linkedid: str
-    outcome: Outcome
-    reason: Reason | None
-    caller: str | None  # E.164, or None when withheld or not a callable number
-    caller_raw: str  # CallerIDNum exactly as the PBX sent it (untrusted)
-    caller_name: str
-    line: str | None  # the dialled DID in E.164
-    line_name: str | None
-    started_at: datetime
-    ended_at: datetime
-    withheld: bool = False  # hidden on purpose (anonymous...), not merely unreadable
-    voicemail_left: bool | None = None  # set when the call reached voicemail
-    dial_status: str | None = None  # the last DIALSTATUS/DialEnd status seen
-    answered_by: str | None = None  # the channel of the person who answered
-    detail: str = ""
-    source: str = "ami"  # who reported the call: "ami", or "agi" (the dialplan)
-
-    @property
-    def is_missed(self) -> bool:
-        return self.outcome is Outcome.MISSED
-
-    def as_json(self) -> dict[str, object]:
-        return {key: _plain(getattr(self, key)) for key in JSON_FIELDS}
-
-
-# What `replay --json` and `calls --json` print for a call, in this order.
-JSON_FIELDS = (
-    "linkedid", "caller", "caller_name", "line", "line_name", "outcome", "reason",
-    "withheld", "voicemail_left", "dial_status", "answered_by", "started_at", "ended_at",
-    "detail",
-)  # fmt: skip
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, StrEnum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,35 +146,6 @@ class _Call:
         known["last_seen"] = datetime.fromisoformat(known["last_seen"])
         known["bridges"] = {key: set(members) for key, members in known["bridges"].items()}
         return cls(**known)
-
-
-@dataclass(frozen=True, slots=True)
-class OpenCall:
-    """A call in progress, as the store keeps it: what the tracker needs to
-    finish it after a restart (``state`` is the tracker's own, in JSON)."""
-
-    linkedid: str
-    state: str
-    last_seen: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CallReport:
-    """A call as the dialplan reports it over FastAGI (agi/): the channel's own
-    AGI variables plus DIALSTATUS, VMSTATUS, VM_MESSAGEFILE, QUEUESTATUS and
-    FROM_DID, read when the call ends (the h extension) or after Dial()."""
-
-    linkedid: str
-    channel: str
-    context: str
-    exten: str
-    caller_raw: str
-    caller_name: str
-    did: str = ""
-    dial_status: str = ""
-    vm_status: str = ""
-    vm_message_file: str = ""
-    queue_status: str = ""
 
 
 class CallTracker:

@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bridge.store import ReportFigures
+from bridge.core.threads import ReportFigures
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,9 @@ from bridge.alerts import wording as alert_text
 from bridge.config import Config, FollowUpConfig, OwnerConfig
 from bridge.core import templates
 from bridge.core.numbers import display
-from bridge.store import Cap, FollowUpState, OutgoingText, Store, ThreadSummary
+from bridge.core.texts import Cap, OutgoingText
+from bridge.core.threads import FollowUpState, ThreadSummary
+from bridge.store import Store
 from bridge.texting import plan as textback
 from bridge.waiting import woken_or_after
 

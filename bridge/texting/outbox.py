@@ -19,7 +19,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bridge.core.numbers import display
-from bridge.store import QueuedText, Store
+from bridge.core.texts import QueuedText
+from bridge.store import Store
 from bridge.texting.transports import Transports
 from bridge.waiting import woken_or_after
 from sms_gateway.base import SendError, SmsTransport

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from bridge.config import Config
 from bridge.core import templates
+from bridge.core.calls import CallDecision, Outcome
 from bridge.core.numbers import display
-from bridge.detection.tracker import CallDecision, Outcome
-from bridge.store import OutgoingText
+from bridge.core.texts import History, OutgoingText
 from bridge.texting import policy
 
 TOO_LATE = "too-late"  # the call ended longer ago than texting.expire_after_minutes
@@ -71,7 +71,7 @@ def plan(
     config: Config,
     rules: policy.TextPolicy,
     decision: CallDecision,
-    history: policy.History,
+    history: History,
     now: datetime,
     *,
     can_send: str | None,

@@ -14,7 +14,8 @@ from enum import StrEnum
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
-from bridge.detection.tracker import CallDecision, Outcome, Reason
+from bridge.core.calls import CallDecision, Outcome, Reason
+from bridge.core.texts import History
 
 
 class Skip(StrEnum):
@@ -57,16 +58,6 @@ class TextPolicy:
     text_voicemail_callers: bool = True
     cooldown: timedelta = timedelta(hours=12)
     max_per_hour: int = 30
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What the store knows about this number and the last hour."""
-
-    opted_out: bool = False
-    last_textback_at: datetime | None = None
-    textbacks_last_hour: int = 0
-    ever_texted: bool = False  # the first text carries the opt-out footer
 
 
 def number_problem(e164: str, policy: TextPolicy) -> Skip | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from bridge.core.calls import CallDecision, Outcome, Reason
 from bridge.core.numbers import is_withheld, to_e164
 from bridge.detection.records.cdr import (
     ANSWERED,
@@ -24,7 +25,7 @@ from bridge.detection.records.cdr import (
     NO_ANSWER,
     CdrRecord,
 )
-from bridge.detection.tracker import CallDecision, DetectionRules, Outcome, Reason, call_direction
+from bridge.detection.tracker import DetectionRules, call_direction
 
 FROM_RECORDS = "from the call records"
 _VOICEMAIL_APPS = frozenset({"voicemail", "vm"})

@@ -1,0 +1,96 @@
+"""Texts in and out, as the store keeps them and the workers pass them around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingText:
+    """A text to queue together with the decision that calls for it."""
+
+    to_number: str
+    body: str
+    parts: int
+    expires_at: datetime
+    kind: str = "textback"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedText:
+    """A text as it came in: ``network_time`` is the SMSC's timestamp where the
+    transport has one (a modem does; SIP does not) - with sender and body it
+    recognises a copy of a text already stored."""
+
+    sender: str
+    body: str
+    parts: int
+    received_at: datetime
+    network_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutChange:
+    """STOP or START, recorded with the text that asked for it. The confirmation
+    is queued only if the number's choice changes: one, and nothing after it."""
+
+    opted_out: bool
+    keyword: str
+    source: str
+    confirmation: OutgoingText
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """Where an incoming text went."""
+
+    inbox_id: int
+    thread_id: int | None  # None: not from a phone number, so not a lead
+    choice_changed: bool = False  # an OptOutChange took effect
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerAction:
+    """What an owner's command does to a thread: ``reply`` (with the text to
+    the caller), ``called`` or ``done``."""
+
+    thread_id: int
+    action: str
+    reply: OutgoingText | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """At most ``limit`` texts to one number within ``window`` - of the same
+    kind as the new one, or of any kind - checked where the text is queued."""
+
+    limit: int
+    window: timedelta
+    any_kind: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedText:
+    """An outbox row the worker is about to try."""
+
+    id: int
+    kind: str
+    linkedid: str | None
+    to_number: str
+    body: str
+    parts: int
+    attempts: int
+    expires_at: datetime
+    maybe_sent: bool = False  # interrupted before the modem confirmed it
+    from_line: str | None = None  # the business line it goes out from
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the store knows about this number and the last hour."""
+
+    opted_out: bool = False
+    last_textback_at: datetime | None = None
+    textbacks_last_hour: int = 0
+    ever_texted: bool = False  # the first text carries the opt-out footer
