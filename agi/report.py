@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bridge.detection.tracker import CallReport
+from bridge.core.calls import CallReport
 
 # The keys the shipped dialplan passes, and the report field each fills.
 _ARGUMENTS = {

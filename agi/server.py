@@ -30,8 +30,8 @@ from panoramisk.fast_agi import Application, Request
 
 from agi.report import arguments, call_report
 from bridge.config import AgiConfig
+from bridge.core.calls import CallReport
 from bridge.core.safe_text import printable
-from bridge.detection.tracker import CallReport
 
 log = logging.getLogger(__name__)
 

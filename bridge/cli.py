@@ -28,9 +28,10 @@ from rich.text import Text
 
 from bridge.alerts.wording import local_time
 from bridge.ami.link import AmiLink, LinkState
-from bridge.app import Bridge, describe
+from bridge.app import Bridge
 from bridge.config import CheckedConfig, Config, ConfigError, ModemConfig, load_checked
 from bridge.core import templates
+from bridge.core.calls import describe
 from bridge.core.numbers import caller_label, display, to_e164
 from bridge.core.safe_text import cell, printable
 from bridge.core.texts import OwnerAction

@@ -8,6 +8,7 @@ delivery reports to a :class:`TransportSink`, and reports its health
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -73,6 +74,9 @@ class TransportSink(Protocol):
 
 class SmsTransport(Protocol):
     name: str
+    # Told of every change of state (connected, detail), where the transport
+    # has states of its own to tell (the modem does; SIP follows the AMI link).
+    on_state: Callable[[bool, str], None] | None
 
     async def run(self, sink: TransportSink) -> None:
         """Connect and stay connected until cancelled."""

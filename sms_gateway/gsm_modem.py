@@ -159,6 +159,7 @@ class GsmModemTransport:
         self._status = TransportStatus(self.name, detail="not started")
         self._logged_state = ""
         self._pin_refused = False
+        self.on_state: Callable[[bool, str], None] | None = None
 
     # ------------------------------------------------------------ public
 
@@ -316,6 +317,8 @@ class GsmModemTransport:
         state = f"{connected}:{detail.split(',')[0]}"
         if state != self._logged_state:  # once per change, not per retry
             self._logged_state = state
+            if self.on_state is not None:
+                self.on_state(connected, detail)
             level = logging.INFO if connected or detail == "stopped" else logging.WARNING
             log.log(level, "modem %s: %s", "up" if connected else "down", detail)
 

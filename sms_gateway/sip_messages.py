@@ -71,6 +71,8 @@ class ActionLink(Protocol):
 
 class SipMessageTransport:
     name = "sip"
+    # Up exactly while the AMI link is: the bridge hears of that from the link.
+    on_state: Callable[[bool, str], None] | None = None
 
     def __init__(
         self,

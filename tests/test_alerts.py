@@ -14,13 +14,17 @@ import trustme
 from pydantic import SecretStr
 
 from bridge.alerts.worker import AlertWorker
-from bridge.config import Config
+from bridge.bus import Bus
+from bridge.config import Channel, Config
 from bridge.core.texts import ReceivedText
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store
 from tests.conftest import until, until_true
 from tests.expected import CALLER
 from tests.test_store import decision
+
+EMAIL: frozenset[Channel] = frozenset({"email"})
+NONE: frozenset[Channel] = frozenset()
 
 
 @pytest.fixture
@@ -68,7 +72,9 @@ async def test_missed_call_and_reply_emails_form_one_conversation(
 ) -> None:
     cfg = config(smtp.port, tmp_path / "t.db")
     async with await Store.open(cfg.store.path) as store:
-        worker = AlertWorker(cfg, store, clock=lambda: datetime.now(UTC), poll_every=0.05)
+        worker = AlertWorker(
+            cfg, store, clock=lambda: datetime.now(UTC), poll_every=0.05, bus=Bus(), channels=EMAIL
+        )
         task = await running_worker(worker)
         try:
             await store.record_decision(decision(), text_skip="texted-recently")
@@ -107,6 +113,7 @@ async def test_smtp_down_then_up_loses_nothing(smtp: MailCatcher, tmp_path: Path
         worker = AlertWorker(
             cfg, store, clock=lambda: datetime.now(UTC), poll_every=0.02,
             retry_min=timedelta(milliseconds=20), retry_max=timedelta(milliseconds=100),
+            bus=Bus(), channels=EMAIL,
         )  # fmt: skip
         task = await running_worker(worker)
         try:
@@ -132,7 +139,9 @@ async def test_caller_text_cannot_inject_headers_or_html(smtp: MailCatcher, tmp_
     async with await Store.open(cfg.store.path) as store:
         await store.record_decision(decision())
         await store.store_incoming(ReceivedText(CALLER, nasty, 1, datetime.now(UTC)), None)
-        task = await running_worker(AlertWorker(cfg, store, clock=lambda: datetime.now(UTC)))
+        task = await running_worker(
+            AlertWorker(cfg, store, clock=lambda: datetime.now(UTC), bus=Bus(), channels=EMAIL)
+        )
         try:
             await until(lambda: len(smtp.mailbox.messages) == 2)
         finally:
@@ -154,7 +163,7 @@ async def test_without_smtp_nothing_is_emailed_and_nothing_piles_up(tmp_path: Pa
     cfg = config(1, tmp_path / "t.db").model_copy(update={"smtp": None})
     async with await Store.open(cfg.store.path) as store:
         await store.record_decision(decision())
-        worker = AlertWorker(cfg, store, clock=lambda: datetime.now(UTC))
+        worker = AlertWorker(cfg, store, clock=lambda: datetime.now(UTC), bus=Bus(), channels=NONE)
         await worker._queue_new_alerts()
         assert await store.unalerted() == []
         assert await store.alerts() == []
@@ -197,7 +206,9 @@ async def test_alerts_go_over_starttls_or_tls_with_a_login(tmp_path: Path, secur
     try:
         async with await Store.open(cfg.store.path) as store:
             await store.record_decision(decision())
-            worker = AlertWorker(cfg, store, clock=lambda: datetime.now(UTC))
+            worker = AlertWorker(
+                cfg, store, clock=lambda: datetime.now(UTC), bus=Bus(), channels=EMAIL
+            )
             await worker._queue_new_alerts()
             await worker._send_due()
             (alert,) = await store.alerts()
@@ -205,7 +216,9 @@ async def test_alerts_go_over_starttls_or_tls_with_a_login(tmp_path: Path, secur
             # Without the office CA the server's certificate is refused: nothing sent.
             untrusted = cfg.model_copy(update={"smtp": smtp.model_copy(update={"ca_file": None})})
             await store.record_decision(decision("another-call", caller="+15125550142"))
-            refused = AlertWorker(untrusted, store, clock=lambda: datetime.now(UTC))
+            refused = AlertWorker(
+                untrusted, store, clock=lambda: datetime.now(UTC), bus=Bus(), channels=EMAIL
+            )
             await refused._queue_new_alerts()
             await refused._send_due()
             second = (await store.alerts())[1]

@@ -464,8 +464,8 @@ async def test_stopping_the_bridge_commits_queued_decisions_first(tmp_path: Path
     async with await Store.open(config.store.path) as store:
         bridge = Bridge(config, store)
         for message in AmiFramer().feed(callgen.render(*["no_answer"] * 30, pbx=pbx)):
-            bridge._on_event(message)  # decided, queued, not yet written
-        recorder = asyncio.create_task(bridge._record_decisions())
+            bridge.intake.on_event(message)  # decided, queued, not yet written
+        recorder = asyncio.create_task(bridge.recorder.run())
         await asyncio.sleep(0)  # let it start, then stop it at once
         recorder.cancel()
         await asyncio.gather(recorder, return_exceptions=True)
@@ -481,8 +481,8 @@ async def test_a_failed_store_write_keeps_the_decision_and_retries(
         bridge = Bridge(config, store, on_decision=decided.put_nowait, store_retry_min=0.01)
         await store._db.execute("PRAGMA query_only = ON")  # every write now fails
         for message in AmiFramer().feed(trace("02_noanswer.ami")):
-            bridge._on_event(message)
-        recorder = asyncio.create_task(bridge._record_decisions())
+            bridge.intake.on_event(message)
+        recorder = asyncio.create_task(bridge.recorder.run())
         try:
             await until(lambda: any("cannot store" in r.getMessage() for r in caplog.records))
             assert await store.recent_calls() == []

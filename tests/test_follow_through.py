@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.alerts.worker import AlertWorker
+from bridge.bus import Bus
 from bridge.cli import main
-from bridge.config import Config
+from bridge.config import Channel, Config
 from bridge.core.calls import Outcome
 from bridge.core.texts import OutgoingText, OwnerAction, ReceivedText
 from bridge.followup.worker import FollowUpWorker, in_daytime
@@ -26,6 +27,8 @@ from tests.test_store import decision
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 9:00 in Chicago
 MIKE = "+15125550199"
+EMAIL: frozenset[Channel] = frozenset({"email"})
+EMAIL_AND_SMS: frozenset[Channel] = frozenset({"email", "sms"})
 
 
 class Clock:
@@ -90,7 +93,7 @@ async def test_one_reminder_then_cold_across_a_restart(tmp_path: Path) -> None:
     clock = Clock()
     async with await Store.open(cfg.store.path, clock=clock) as store:
         await texted_back(store, clock)
-        worker = FollowUpWorker(cfg, store, clock=clock, sms=True)
+        worker = FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
         clock.advance(minutes=119)
         await worker.tick()
         assert await reminders(store) == []
@@ -110,7 +113,7 @@ async def test_one_reminder_then_cold_across_a_restart(tmp_path: Path) -> None:
     # A restart: a new store connection and a new worker, the clock moved on.
     clock.advance(hours=23)
     async with await Store.open(cfg.store.path, clock=clock) as store:
-        worker = FollowUpWorker(cfg, store, clock=clock, sms=True)
+        worker = FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
         await worker.tick()
         assert len(await reminders(store)) == 2  # not repeated
         assert await status(store) == "awaiting_reply"
@@ -140,7 +143,7 @@ async def test_an_owner_acting_stops_the_reminder(tmp_path: Path) -> None:
         clock.advance(minutes=5)
         await store.owner_action("mike", OwnerAction(1, "called"))
         clock.advance(hours=48)
-        await FollowUpWorker(cfg, store, clock=clock).tick()
+        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
         assert await reminders(store) == []
         assert await status(store) == "handled"
 
@@ -153,10 +156,12 @@ async def test_reminder_email_is_a_call_back_task_with_a_tel_link(tmp_path: Path
     try:
         async with await Store.open(cfg.store.path, clock=clock) as store:
             await texted_back(store, clock)
-            alerts = AlertWorker(cfg, store, clock=clock)
+            alerts = AlertWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL)
             await alerts._queue_new_alerts()  # the missed call's own alert
             clock.advance(hours=3)
-            await FollowUpWorker(cfg, store, clock=clock).tick()  # no SMS: email only
+            await FollowUpWorker(
+                cfg, store, clock=clock, bus=Bus(), channels=EMAIL
+            ).tick()  # no SMS: email only
             await alerts._send_due()
             # The missed call, the reminder, and (it is past 7:00) the digest.
             await until(lambda: len(smtp.mailbox.messages) == 3)
@@ -181,24 +186,26 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
             other = decision("open", caller="+15125550142", ended_at=clock())
             await store.record_decision(other)  # thread 2: still open
             clock.now = datetime(2026, 11, 25, 12, 59, tzinfo=UTC)  # Wednesday 6:59 there
-            await FollowUpWorker(cfg, store, clock=clock).tick()
+            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert not await store.digest_sent("mike", clock.now.date())
             clock.advance(minutes=2)  # 7:01
-            await FollowUpWorker(cfg, store, clock=clock).tick()
+            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
         async with await Store.open(cfg.store.path, clock=clock) as store:  # restarted
             clock.advance(hours=3)
-            await FollowUpWorker(cfg, store, clock=clock).tick()
+            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             digests = [a for a in await store.alerts() if a["kind"] == "digest"]
             assert len(digests) == 1
-            await AlertWorker(cfg, store, clock=clock)._send_due()  # thread 2's reminder too
+            await AlertWorker(
+                cfg, store, clock=clock, bus=Bus(), channels=EMAIL
+            )._send_due()  # thread 2's reminder too
             await until(lambda: len(smtp.mailbox.messages) == 2)
             clock.advance(days=1)  # Thursday 10:01: thread 2 went cold, nothing to tell
-            await FollowUpWorker(cfg, store, clock=clock).tick()
+            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert await store.digest_sent("mike", clock.now.date())
             assert len([a for a in await store.alerts() if a["kind"] == "digest"]) == 1
             await store.record_decision(decision("friday", caller="+15125550143", ended_at=clock()))
             clock.advance(days=1)  # Friday 10:01: Friday's digest, with the new call
-            await FollowUpWorker(cfg, store, clock=clock).tick()
+            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert len([a for a in await store.alerts() if a["kind"] == "digest"]) == 2
     finally:
         await smtp.stop()
@@ -216,7 +223,7 @@ async def test_no_digest_when_there_is_nothing_to_tell(tmp_path: Path) -> None:
     cfg = settings(tmp_path)
     clock = Clock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))  # Wednesday 9:00 in Chicago
     async with await Store.open(cfg.store.path, clock=clock) as store:
-        await FollowUpWorker(cfg, store, clock=clock).tick()
+        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
         assert await store.digest_sent("mike", clock.now.date())  # the day is done with
         assert await store.alerts() == []
 
@@ -248,7 +255,7 @@ async def test_one_nudge_only_in_daytime_and_never_after_an_opt_out(tmp_path: Pa
     clock = Clock(datetime(2026, 11, 25, 23, 0, tzinfo=UTC))  # 17:00 in Austin
     async with await Store.open(cfg.store.path, clock=clock) as store:
         await texted_back(store, clock)
-        worker = FollowUpWorker(cfg, store, clock=clock, sms=True)
+        worker = FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
 
         async def nudges() -> list[str]:
             return [str(r["body"]) for r in await store.outbox() if r["kind"] == "nudge"]
@@ -279,7 +286,7 @@ async def test_no_nudge_a_day_past_its_time(tmp_path: Path) -> None:
     async with await Store.open(cfg.store.path, clock=clock) as store:
         await texted_back(store, clock)
         clock.advance(hours=4 + 24)  # the bridge was down all that time
-        await FollowUpWorker(cfg, store, clock=clock, sms=True).tick()
+        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS).tick()
         assert [r for r in await store.outbox() if r["kind"] == "nudge"] == []
 
 
@@ -293,7 +300,7 @@ async def test_the_cap_counts_every_text_to_the_number(tmp_path: Path) -> None:
                 OutgoingText(CALLER, body, 1, clock() + timedelta(hours=1), kind="reply")
             )
         clock.advance(hours=2)
-        await FollowUpWorker(cfg, store, clock=clock, sms=True).tick()
+        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS).tick()
         assert [r for r in await store.outbox() if r["kind"] == "nudge"] == []
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.bus import Bus
 from bridge.conversations.inbound import InboundHandler
 from bridge.store import Store
 from sms_gateway.base import IncomingText
@@ -26,7 +27,7 @@ async def handler(tmp_path: Path) -> AsyncIterator[tuple[InboundHandler, Store, 
     config = settings(tmp_path)
     clock = Clock()
     async with await Store.open(config.store.path, clock=clock) as store:
-        yield InboundHandler(config, store, clock=clock), store, clock
+        yield InboundHandler(config, store, clock=clock, bus=Bus()), store, clock
 
 
 def text(

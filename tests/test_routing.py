@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.alerts.audience import is_urgent, routes
+from bridge.alerts.audience import routes
 from bridge.config import Config
 from bridge.conversations.owner_commands import Handled, Reply, Unknown, parse
+from bridge.core.urgency import is_urgent
 
 WEDNESDAY_10AM = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # Chicago
 WEDNESDAY_10PM = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
@@ -47,7 +48,10 @@ def office(**line: object) -> Config:
 
 
 def chosen(config: Config, news: str, at: datetime, **kw: bool) -> set[tuple[str, str]]:
-    found = routes(config, news, "+15125550100", at, sms=kw.pop("sms", True), **kw)  # type: ignore[arg-type]
+    # The channels that exist, as the app finds them: email with smtp, sms with a transport.
+    channels = {"email"} if config.smtp is not None else set()
+    channels |= {"sms"} if kw.pop("sms", True) else set()
+    found = routes(config, news, "+15125550100", at, channels=frozenset(channels), **kw)  # type: ignore[arg-type]
     return {(r.owner.id, r.channel) for r in found}
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from bridge.ami.link import AmiLink
 from bridge.app import Bridge
+from bridge.bus import Bus
 from bridge.config import Config
 from bridge.core.calls import CallDecision
 from bridge.core.texts import OutgoingText
@@ -203,7 +204,7 @@ async def test_each_line_picks_its_transports_and_falls_back(
             transports = Transports.for_config(config, {"sip": sip, "modem": gsm})
             worker = OutboxWorker(
                 store, transports, clock=lambda: datetime.now(UTC),
-                retry_min=timedelta(milliseconds=10), poll_every=0.02, home="US",
+                retry_min=timedelta(milliseconds=10), poll_every=0.02, home="US", bus=Bus(),
             )  # fmt: skip
             tasks = [asyncio.create_task(gsm.run(_Ignore())), asyncio.create_task(worker.run())]
             try:

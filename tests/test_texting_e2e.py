@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge.app import Bridge
+from bridge.bus import Bus
 from bridge.config import Config
 from bridge.core.calls import CallDecision
 from bridge.core.texts import OutgoingText
@@ -229,7 +230,11 @@ async def test_a_text_too_late_to_matter_expires_unsent(tmp_path: Path) -> None:
         now = datetime.now(UTC) + timedelta(hours=1)
         await store.queue_text(OutgoingText(CALLER, "hello", 1, now - timedelta(minutes=1)))
         worker = OutboxWorker(
-            store, Transports.only(GsmModemTransport(config.modem)), clock=lambda: now, home="US"
+            store,
+            Transports.only(GsmModemTransport(config.modem)),
+            clock=lambda: now,
+            home="US",
+            bus=Bus(),
         )
         task = asyncio.create_task(worker.run())
         try:
@@ -257,7 +262,7 @@ async def test_texts_interrupted_mid_send_are_retried_after_a_restart(tmp_path: 
         assert config.modem is not None
         transport = GsmModemTransport(config.modem)
         worker = OutboxWorker(
-            store, Transports.only(transport), clock=lambda: datetime.now(UTC), home="US"
+            store, Transports.only(transport), clock=lambda: datetime.now(UTC), home="US", bus=Bus()
         )
         tasks = [asyncio.create_task(transport.run(_NoSink())), asyncio.create_task(worker.run())]
         try:

@@ -284,7 +284,7 @@ def test_plan_queues_a_text_that_expires_after_the_window() -> None:
 
 
 def test_log_lines_never_carry_terminal_control_from_a_caller() -> None:
-    from bridge.app import describe
+    from bridge.core.calls import describe
 
     hostile = replace(MISSED, caller_name="\x1b[2J\x1b]0;owned\x07Evil\r\nFAKE LOG LINE")
     line = describe(hostile, "US")

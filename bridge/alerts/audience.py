@@ -3,8 +3,6 @@ hours at the moment it happened, and each owner's own rules. Pure."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -26,14 +24,14 @@ def routes(
     line_did: str | None,
     at: datetime,
     *,
-    sms: bool,
+    channels: frozenset[Channel],
     urgent: bool = False,
 ) -> list[Route]:
     """Every (owner, channel) that should carry ``news`` about a call to ``line_did``.
 
-    ``sms`` says whether texts can go out at all; email needs ``smtp`` in the
-    config. An urgent reply adds an SMS page to whoever is on call, whatever
-    the hours and rules.
+    ``channels`` are those that exist: email with an ``smtp`` section, sms
+    with a transport to text through. An urgent reply adds an SMS page to
+    whoever is on call, whatever the hours and rules.
     """
     line = config.line_for(line_did)
     is_open = config.opening_hours(line).is_open(at)
@@ -43,9 +41,9 @@ def routes(
         chosen += [
             Route(owner, channel)
             for channel in getattr(rules, news)
-            if _reachable(config, owner, channel, sms=sms)
+            if channel in channels and _reachable(owner, channel)
         ]
-    if urgent and sms:
+    if urgent and "sms" in channels:
         chosen += [
             Route(owner, "sms")
             for owner in on_call(config, line)
@@ -59,17 +57,5 @@ def on_call(config: Config, line: LineConfig | None) -> list[OwnerConfig]:
     return [o for o in config.owners if o.on_call] or config.owners_of(line)
 
 
-def _reachable(config: Config, owner: OwnerConfig, channel: Channel, *, sms: bool) -> bool:
-    if channel == "email":
-        return owner.email is not None and config.smtp is not None
-    return owner.mobile is not None and sms
-
-
-def is_urgent(text: str, words: Iterable[str]) -> bool:
-    """Whether a reply reads as an emergency: any configured word or phrase,
-    as whole words, in any case ("Burst pipe!" yes; "gasket" no)."""
-    flat = " ".join(re.findall(r"[^\W_]+", text.casefold()))
-    return any(
-        re.search(rf"(?<!\w){re.escape(' '.join(word.casefold().split()))}(?!\w)", flat)
-        for word in words
-    )
+def _reachable(owner: OwnerConfig, channel: Channel) -> bool:
+    return (owner.email if channel == "email" else owner.mobile) is not None

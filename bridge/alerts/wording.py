@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bridge.alerts.audience import News, Route, is_urgent, routes
-from bridge.config import Config, OwnerConfig
+from bridge.alerts.audience import News, Route, routes
+from bridge.config import Channel, Config, OwnerConfig
 from bridge.core import templates
 from bridge.core.alerts import AlertDraft, AlertEvent
 from bridge.core.numbers import display
 from bridge.core.threads import ThreadEvent, ThreadSummary
+from bridge.core.urgency import is_urgent
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -48,12 +49,16 @@ def quoted(text: str, limit: int = _QUOTE_LIMIT) -> str:
 
 
 def for_event(
-    config: Config, event: AlertEvent, history: Sequence[ThreadEvent], *, sms: bool
+    config: Config,
+    event: AlertEvent,
+    history: Sequence[ThreadEvent],
+    *,
+    channels: frozenset[Channel],
 ) -> list[AlertDraft]:
     """The alerts a missed call or a reply calls for, one per owner and channel."""
     urgent = event.kind == "reply" and is_urgent(event.text, config.follow_up.urgent_words)
     news: News = "missed_call" if event.kind == "missed_call" else "reply"
-    chosen = routes(config, news, event.line, _moment(event.at), sms=sms, urgent=urgent)
+    chosen = routes(config, news, event.line, _moment(event.at), channels=channels, urgent=urgent)
     who = display(event.caller, config.business.region)
     t = event.thread_id
     zone = ZoneInfo(config.business.timezone)
@@ -110,10 +115,10 @@ def reminder(
     waiting_since: str,
     now: datetime,
     *,
-    sms: bool,
+    channels: frozenset[Channel],
 ) -> list[AlertDraft]:
     """One call-back task for a thread nobody has moved on."""
-    chosen = routes(config, "reminder", thread.line, now, sms=sms)
+    chosen = routes(config, "reminder", thread.line, now, channels=channels)
     who = display(thread.caller, config.business.region)
     t = thread.id
     since = local_time(waiting_since, ZoneInfo(config.business.timezone))

@@ -23,8 +23,10 @@ import aiosmtplib
 
 from bridge.alerts import wording as alert_text
 from bridge.alerts.wording import one_line
-from bridge.config import Config, SmtpConfig
+from bridge.bus import Bus
+from bridge.config import Channel, Config, SmtpConfig
 from bridge.core.alerts import QueuedAlert
+from bridge.core.events import TextQueued
 from bridge.core.threads import ThreadEvent
 from bridge.store import Store
 from bridge.waiting import woken_or_after
@@ -87,8 +89,8 @@ class AlertWorker:
         store: Store,
         *,
         clock: Callable[[], datetime],
-        sms: bool = False,
-        on_queued: Callable[[], None] = lambda: None,
+        bus: Bus,
+        channels: frozenset[Channel],
         poll_every: float = 2.0,
         retry_min: timedelta = timedelta(seconds=30),
         retry_max: timedelta = timedelta(minutes=15),
@@ -96,8 +98,8 @@ class AlertWorker:
         self.config = config
         self.store = store
         self.clock = clock
-        self.sms = sms  # whether owner alerts can go by text (a transport exists)
-        self._on_queued = on_queued
+        self.channels = channels  # which of email and sms exist
+        self._bus = bus
         self._poll_every = poll_every
         self._retry = (retry_min, retry_max)
         self._wake = asyncio.Event()
@@ -122,11 +124,12 @@ class AlertWorker:
             if event.kind == "reply" and self.config.smtp is not None:
                 found = await self.store.thread(event.thread_id)
                 history = found[1] if found else []
-            batch.append((event, alert_text.for_event(self.config, event, history, sms=self.sms)))
+            drafts = alert_text.for_event(self.config, event, history, channels=self.channels)
+            batch.append((event, drafts))
         if batch:  # one transaction for all of them: this runs after every decision
             await self.store.queue_alerts(batch, self._domain)
             if any(d.channel == "sms" for _, drafts in batch for d in drafts):
-                self._on_queued()  # the outbox sends SMS alerts
+                self._bus.publish(TextQueued("owner_alert"))  # the outbox sends SMS alerts
 
     async def _send_due(self) -> None:
         """Everything due, over one connection: a server that fails takes the

@@ -189,6 +189,7 @@ class AmiLink:
         tap: Callable[[bytes], None] | None = None,
         max_message_bytes: int = 64 * 1024,
         rng: random.Random | None = None,
+        refusals_before_giving_up: int | None = None,
     ):
         self.settings = settings
         self._on_event = on_event
@@ -197,6 +198,10 @@ class AmiLink:
         self._tap = tap
         self._max_message_bytes = max_message_bytes
         self._rng = rng or random.Random()
+        # A login refused this many times before the link was ever up ends
+        # run(): a wrong secret does not fix itself. After the first login,
+        # refusals (an Asterisk reload) are retried for ever.
+        self._give_up_after = refusals_before_giving_up
         self._protocol: _Protocol | None = None
         self.state = LinkState.STOPPED
         self.state_detail = ""
@@ -213,7 +218,7 @@ class AmiLink:
         This is the bridge's one reconnect loop. It runs until cancelled, and on
         cancel closes the socket before returning.
         """
-        failures = 0
+        failures = refusals = 0
         try:
             while True:
                 self._was_up = False
@@ -221,6 +226,9 @@ class AmiLink:
                     await self._session()
                 except LoginRefused as exc:
                     self._set_state(LinkState.BAD_CREDENTIALS, str(exc))
+                    refusals += 1
+                    if self._gives_up(refusals):
+                        raise
                 except (OSError, TimeoutError, AmiError) as exc:
                     self._set_state(LinkState.DISCONNECTED, _describe(exc))
                 failures = 0 if self._was_up else failures + 1
@@ -229,6 +237,13 @@ class AmiLink:
                 await asyncio.sleep(delay)
         finally:
             self._set_state(LinkState.STOPPED, "")
+
+    def _gives_up(self, refusals: int) -> bool:
+        return (
+            self._give_up_after is not None
+            and self.connections == 0
+            and refusals >= self._give_up_after
+        )
 
     def is_connected(self) -> bool:
         return self.state is LinkState.CONNECTED

@@ -12,14 +12,16 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bridge.alerts.audience import is_urgent
+from bridge.bus import Bus
 from bridge.config import Config, OwnerConfig
 from bridge.conversations import owner_commands
 from bridge.conversations.optout import Keyword, classify
 from bridge.core import templates
+from bridge.core.events import OwnerActed, ReplyStored, TextQueued
 from bridge.core.numbers import display, to_e164
 from bridge.core.safe_text import printable
 from bridge.core.texts import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText
+from bridge.core.urgency import is_urgent
 from bridge.store import Store
 from sms_gateway.base import DeliveryReport, IncomingText
 
@@ -41,14 +43,12 @@ class InboundHandler:
         store: Store,
         *,
         clock: Callable[[], datetime],
-        on_queued: Callable[[], None] = lambda: None,
-        on_urgent: Callable[[], None] = lambda: None,
+        bus: Bus,
     ):
         self.config = config
         self.store = store
         self.clock = clock
-        self._on_queued = on_queued
-        self._on_urgent = on_urgent
+        self._bus = bus
 
     async def incoming_text(self, text: IncomingText) -> None:
         number = to_e164(text.sender, self.config.business.region)
@@ -82,10 +82,12 @@ class InboundHandler:
         if filed is None:
             log.info("a text from %s was stored before (a copy from the SIM); ignored", who)
             return
-        self._on_queued()
+        if filed.choice_changed:
+            self._bus.publish(TextQueued("confirmation"))
+        if keyword is None and filed.thread_id is not None:
+            self._bus.publish(ReplyStored(filed.thread_id, urgent))
         if urgent:
             log.warning("URGENT reply from %s on thread #%d: paging on-call", who, filed.thread_id)
-            self._on_urgent()
         if keyword is Keyword.STOP and filed.choice_changed:
             log.info("%s opted out: no more texts will go to them", who)
         elif keyword is Keyword.START and filed.choice_changed:
@@ -122,9 +124,11 @@ class InboundHandler:
             return
         if action is not None and action.reply is not None:
             log.info("%s answered thread #%d", owner.id, action.thread_id)
-            self._on_queued()
+            self._bus.publish(TextQueued("reply"))
         elif action is not None:
             log.info("thread #%d handled by %s (%s)", action.thread_id, owner.id, action.action)
+        if action is not None:
+            self._bus.publish(OwnerActed(action.thread_id, owner.id, action.action))
         if notice is not None:
             await self._notify_owner(received.sender, notice, thread_id)
 
@@ -184,7 +188,7 @@ class InboundHandler:
                 display(number, self.config.business.region),
             )
             return
-        self._on_queued()
+        self._bus.publish(TextQueued(kind))
 
     def _stop_confirmation(self) -> str:
         return (

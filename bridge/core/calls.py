@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bridge.core.numbers import caller_label, display
+from bridge.core.safe_text import printable
+
 
 class Outcome(StrEnum):
     MISSED = "missed"
@@ -101,3 +104,21 @@ class CallReport:
     vm_status: str = ""
     vm_message_file: str = ""
     queue_status: str = ""
+
+
+def describe(decision: CallDecision, home: str) -> str:
+    """One log line per decision, safe for any terminal. ``home``: the
+    business's region, for how numbers are shown."""
+    d = decision
+    reason = f" ({d.reason.value})" if d.reason else ""
+    line = f" to {printable(d.line_name or display(d.line, home))}" if d.line else ""
+    who = caller_label(
+        d.caller, d.caller_raw, home, withheld=d.withheld,
+        desk=d.outcome in (Outcome.INTERNAL, Outcome.OUTBOUND),
+    )  # fmt: skip
+    call = printable(d.linkedid)
+    name = (
+        f" {printable(d.caller_name)!s}" if d.caller_name and d.caller_name != "<unknown>" else ""
+    )
+    detail = printable(d.detail)
+    return f"call {call}: {d.outcome.value}{reason} from {who}{name}{line} - {detail}"

@@ -27,8 +27,10 @@ import phonenumbers
 from phonenumbers import timezone as number_zones
 
 from bridge.alerts import wording as alert_text
-from bridge.config import Config, FollowUpConfig, OwnerConfig
+from bridge.bus import Bus
+from bridge.config import Channel, Config, FollowUpConfig, OwnerConfig
 from bridge.core import templates
+from bridge.core.events import TextQueued
 from bridge.core.numbers import display
 from bridge.core.texts import Cap, OutgoingText
 from bridge.core.threads import FollowUpState, ThreadSummary
@@ -100,15 +102,15 @@ class FollowUpWorker:
         store: Store,
         *,
         clock: Callable[[], datetime],
-        sms: bool = False,
-        on_queued: Callable[[], None] = lambda: None,
+        bus: Bus,
+        channels: frozenset[Channel],
         poll_every: float = 30.0,
     ):
         self.config = config
         self.store = store
         self.clock = clock
-        self.sms = sms
-        self._on_queued = on_queued
+        self.channels = channels  # which of email and sms exist
+        self._bus = bus
         self._poll_every = poll_every
         self._wake = asyncio.Event()
         self._domain = alert_text.message_domain(config)
@@ -143,16 +145,17 @@ class FollowUpWorker:
         if thread is None:
             return
         since = state.waiting_since.isoformat()
-        drafts = alert_text.reminder(self.config, thread, since, now, sms=self.sms)
+        drafts = alert_text.reminder(self.config, thread, since, now, channels=self.channels)
         if await self.store.remind(state, drafts, self._domain):
             log.info(
                 "reminded %d owner alert(s) about thread #%d (%s)",
                 len(drafts), state.thread_id, display(state.caller, self.config.business.region),
             )  # fmt: skip
-            self._on_queued()
+            if any(draft.channel == "sms" for draft in drafts):
+                self._bus.publish(TextQueued("owner_alert"))
 
     async def _nudge(self, state: FollowUpState, now: datetime) -> None:
-        if not self.sms or await self.store.is_opted_out(state.caller):
+        if "sms" not in self.channels or await self.store.is_opted_out(state.caller):
             return
         if not in_daytime(state.caller, now, self.config.business.timezone):
             return  # looked at again next tick: it may be daytime there by then
@@ -168,7 +171,7 @@ class FollowUpWorker:
                 display(state.caller, self.config.business.region),
                 state.thread_id,
             )
-            self._on_queued()
+            self._bus.publish(TextQueued("nudge"))
 
     async def _digests(self, now: datetime) -> None:
         zone = ZoneInfo(self.config.business.timezone)

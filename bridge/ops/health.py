@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,9 +27,16 @@ class Snapshot:
     at: datetime
     ami: str  # LinkState value
     transports: dict[str, bool]  # name -> connected
+    # Auxiliary tasks that crashed lately and were restarted: name -> what it raised.
+    degraded: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
-        return {"at": self.at.isoformat(), "ami": self.ami, "transports": self.transports}
+        return {
+            "at": self.at.isoformat(),
+            "ami": self.ami,
+            "transports": self.transports,
+            "degraded": self.degraded,
+        }
 
 
 def write(path: Path, snapshot: Snapshot) -> None:
@@ -44,7 +51,10 @@ def read(path: Path) -> Snapshot:
     try:
         data = json.loads(path.read_text())
         return Snapshot(
-            datetime.fromisoformat(data["at"]), str(data["ami"]), dict(data["transports"])
+            datetime.fromisoformat(data["at"]),
+            str(data["ami"]),
+            dict(data["transports"]),
+            dict(data.get("degraded", {})),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a heartbeat: {exc}") from None
@@ -77,4 +87,10 @@ def verdict(path: Path, now: datetime) -> tuple[bool, str]:
     parts = ["AMI connected"] + [
         f"{name} {'up' if up else 'down'}" for name, up in snapshot.transports.items()
     ]
+    if snapshot.degraded:
+        # Detection and texting run; a helper task crashed and was restarted.
+        crashed = "; ".join(
+            f"{name} restarted after {why}" for name, why in snapshot.degraded.items()
+        )
+        parts.append(f"degraded: {crashed}")
     return True, ", ".join(parts)

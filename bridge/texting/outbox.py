@@ -18,6 +18,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bridge.bus import Bus
+from bridge.core.events import TextFailed, TextSent
 from bridge.core.numbers import display
 from bridge.core.texts import QueuedText
 from bridge.store import Store
@@ -40,6 +42,7 @@ class OutboxWorker:
         retry_max: timedelta = timedelta(minutes=5),
         max_attempts: int = 8,
         home: str,
+        bus: Bus,
     ):
         self.store = store
         self.transports = transports
@@ -49,10 +52,17 @@ class OutboxWorker:
         self._retry = (retry_min, retry_max)
         self._max_attempts = max_attempts
         self._wake = asyncio.Event()
+        self._bus = bus
+        self._stopping = False
         self.sent = 0
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the text being sent, then return (the supervisor's graceful stop)."""
+        self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -61,16 +71,19 @@ class OutboxWorker:
             log.warning(
                 "%d text(s) were being sent when textback stopped: trying again", interrupted
             )
-        while True:
+        while not self._stopping:
             self._wake.clear()
             due = await self.store.due_texts(self.clock())
             # While its transports are down a text waits, unspent: only expiry
             # goes on, so a text that is too late is reported when it becomes so.
             tried = 0
             for text in due:
+                if self._stopping:
+                    return
                 transport = self.transports.choose(text.from_line, text.attempts)
                 if self.clock() >= text.expires_at:
                     await self.store.mark_final(text.id, "expired", "too late to be worth sending")
+                    self._bus.publish(TextFailed(text.id, text.kind, "expired", "too late"))
                     log.warning(
                         "text to %s expired unsent: too long after the call",
                         display(text.to_number, self.home),
@@ -86,6 +99,7 @@ class OutboxWorker:
         who = display(text.to_number, self.home)
         if text.kind != "confirmation" and await self.store.is_opted_out(text.to_number):
             await self.store.mark_final(text.id, "cancelled", "opted out")
+            self._bus.publish(TextFailed(text.id, text.kind, "cancelled", "opted out"))
             return
         await self.store.mark_sending(text.id)
         try:
@@ -107,9 +121,11 @@ class OutboxWorker:
                 )  # fmt: skip
             else:
                 await self.store.mark_final(text.id, "failed", str(exc))
+                self._bus.publish(TextFailed(text.id, text.kind, "failed", str(exc)))
                 log.error("text to %s failed for good: %s", who, exc)
             return
         await self.store.mark_sent(text.id, result.references, self.clock())
+        self._bus.publish(TextSent(text.id, text.kind, transport.name))
         if result.already_sent:
             log.info("text to %s had gone out before the restart; not sent again", who)
             return

@@ -1,0 +1,78 @@
+"""What happened, as the event bus (bridge.bus) carries it. Plain values: a
+subscriber learns what changed and looks in the store for more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.core.calls import CallDecision
+
+
+@dataclass(frozen=True, slots=True)
+class CallDecided:
+    """A decision committed to the store (never a duplicate of one already there)."""
+
+    decision: CallDecision
+    text_skip: str | None  # why a missed call is not texted; None if it is (or not missed)
+
+
+@dataclass(frozen=True, slots=True)
+class TextQueued:
+    """A text waits in the outbox: a text-back, an answer, a confirmation, an SMS alert."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextSent:
+    text_id: int
+    kind: str
+    transport: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextFailed:
+    text_id: int
+    kind: str
+    state: str  # failed, expired or cancelled
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStored:
+    """A homeowner's text was filed on a thread."""
+
+    thread_id: int
+    urgent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerActed:
+    thread_id: int
+    owner_id: str
+    action: str  # reply, called, done
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChanged:
+    """The AMI link's state: connecting, connected, disconnected, bad_credentials, stopped."""
+
+    state: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransportChanged:
+    name: str  # modem, sip
+    connected: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobChanged:
+    """A supervised task started, crashed and was restarted, recovered or stopped."""
+
+    name: str
+    state: str
+    restarts: int
+    last_error: str

@@ -1,0 +1,158 @@
+"""Calls in: AMI events and the dialplan's reports fed to the tracker, and the
+catch-up after each login - what Asterisk still has up, and its call records
+for what ended while nothing was seen.
+
+The AMI callback only feeds the pure tracker (no waiting on disk while the
+socket is read): decisions, and the state of calls in progress, go to the
+recorder's queue (``emit``) in the order they happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bridge.ami.framer import AmiMessage
+from bridge.ami.link import AmiLink, LinkState
+from bridge.core.calls import CallDecision, CallReport, OpenCall
+from bridge.detection.records.rules import decide_cdrs
+from bridge.detection.records.sources import CdrSource, CdrUnavailable, catch_up_start
+from bridge.detection.tracker import CallTracker
+from bridge.waiting import woken_or_after
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[CallDecision | OpenCall], None]
+# Call records carry whole seconds of the PBX's clock: read a little earlier.
+_RECORD_CLOCK_SLACK = timedelta(seconds=5)
+
+
+class CallIntake:
+    def __init__(
+        self,
+        tracker: CallTracker,
+        emit: Emit,
+        *,
+        clock: Callable[[], datetime],
+        records: CdrSource | None = None,
+        max_catch_up: timedelta = timedelta(hours=24),
+    ):
+        self.tracker = tracker
+        self._emit = emit
+        self._clock = clock
+        self.records = records
+        self._max_catch_up = max_catch_up
+        self._records_failing = False
+        # Since when events may have been missed: the link went down, or the
+        # bridge was not running. None while everything is being seen.
+        self.blind_since: datetime | None = None
+        self._was_connected = False
+        self.caught_up = asyncio.Event()  # set after each catch-up
+
+    def restore(self, open_calls: list[OpenCall], seen_until: datetime | None) -> int:
+        """Where the last run stopped: the calls it was following, and until
+        when it saw everything. The first catch-up settles both."""
+        self.blind_since = seen_until
+        return self.tracker.restore(open_calls)
+
+    def seeing_everything(self, link: AmiLink) -> bool:
+        return link.is_connected() and self.blind_since is None
+
+    # ------------------------------------------------------------ events in
+
+    def on_event(self, message: AmiMessage) -> None:
+        decision = self.tracker.feed(message, self._clock())
+        self._emit_changes()
+        if decision is not None:
+            self._emit(decision)
+
+    def on_report(self, report: CallReport) -> None:
+        """A call the dialplan reported: the store keeps the first decision of
+        a Linkedid, so AMI and AGI seeing the same call text it once."""
+        self._emit(self.tracker.decide_report(report, self._clock()))
+
+    def on_link_state(self, state: LinkState) -> None:
+        if state is not LinkState.CONNECTED and self._was_connected and self.blind_since is None:
+            self.blind_since = self._clock()  # seen until the link dropped
+        self._was_connected = state is LinkState.CONNECTED
+
+    def _emit_changes(self) -> None:
+        for changed in self.tracker.take_changed():
+            self._emit(changed)
+
+    # ------------------------------------------------------------ catching up
+
+    async def catch_up(self, link: AmiLink) -> None:
+        """After every login: settle calls that changed while we could not see -
+        from what Asterisk still has up, and from its call records."""
+        known_before = self.tracker.open_linkedids()
+        reply = await link.send_action({"Action": "CoreShowChannels"})
+        messages = reply if isinstance(reply, list) else [reply]
+        channels = [
+            AmiMessage.from_pairs(list(m.items()))
+            for m in messages
+            if m.get("Event") == "CoreShowChannel"
+        ]
+        if self.blind_since is not None and self.records is not None:
+            still_up = {channel.get("Linkedid") for channel in channels}
+            await self._from_records(self.records, self.blind_since, still_up)
+        for decision in self.tracker.reconcile(channels, self._clock(), known_before):
+            self._emit(decision)
+        self._emit_changes()
+        if self.blind_since is not None or link.connections > 1:
+            log.info("AMI caught up: %d call(s) in progress", self.tracker.open_calls)
+        self.blind_since = None
+        self.caught_up.set()
+
+    async def _from_records(
+        self, source: CdrSource, blind_since: datetime, still_up: set[str]
+    ) -> None:
+        """The calls that ended while we saw nothing, as Asterisk recorded them."""
+        now = self._clock()
+        start = catch_up_start(blind_since - _RECORD_CLOCK_SLACK, now, self._max_catch_up)
+        if start is None:
+            return
+        try:
+            records = await source.since(start)
+        except CdrUnavailable as exc:
+            if not self._records_failing:
+                log.warning("cannot catch up from the call records: %s", exc)
+            self._records_failing = True
+            return
+        if self._records_failing:
+            log.info("reading the call records again (%s)", source.describe())
+        self._records_failing = False
+        found = 0
+        for from_records in decide_cdrs(records, self.tracker.rules):
+            if from_records.linkedid in still_up:
+                continue  # still going: AMI follows it from here
+            decision = self.tracker.settle_from_records(from_records, now)
+            if decision is not None:
+                found += 1
+                self._emit(decision)
+        if found:
+            log.info("%d call(s) ended while textback could not see: read from %s",
+                     found, source.describe())  # fmt: skip
+
+    async def keep_watermark(
+        self,
+        link: AmiLink,
+        mark_seen: Callable[[datetime], Awaitable[None]],
+        every: float,
+    ) -> None:
+        """While every event is being seen, the store learns until when: the
+        next run's catch-up reads the call records from there."""
+        while True:
+            self.caught_up.clear()
+            if self.seeing_everything(link):
+                await mark_seen(self._clock())
+            await woken_or_after(self.caught_up, every)
+
+    async def expire_stale(self, every: float) -> None:
+        """Close calls that sent nothing for longer than any real call lasts."""
+        while True:
+            await asyncio.sleep(every)
+            for decision in self.tracker.expire(self._clock()):
+                self._emit(decision)
