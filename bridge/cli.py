@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import stat
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -27,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bridge.alerts.wording import local_time
-from bridge.ami.link import AmiLink, LinkState
+from bridge.ami.link import AmiLink, LinkState, LoginRefused
 from bridge.app import Bridge
 from bridge.config import CheckedConfig, Config, ConfigError, ModemConfig, load_checked
 from bridge.core import templates
@@ -42,6 +43,7 @@ from bridge.followup.report import build as build_report
 from bridge.ops import health as bridge_health
 from bridge.ops.doctor import diagnose
 from bridge.store import Store, StoreError
+from bridge.supervisor import CoreFailure
 from bridge.texting import plan as textback
 from bridge.texting import policy
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
@@ -49,8 +51,11 @@ from sms_gateway.gsm_modem import GsmModemTransport
 
 _T = TypeVar("_T")
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+# Exit codes, as the README and the systemd unit (RestartPreventExitStatus) know them.
+EXIT_FAILURE = 1  # a runtime failure; for `run`, an internal error (the log has the traceback)
+EXIT_USAGE = 2  # a usage or configuration error: restarting will not help
+EXIT_STORE = 3  # `run`: the store cannot be opened, migrated or written
+EXIT_AMI_REFUSED = 4  # `run`: Asterisk refused the login from the start: fix the secret
 
 # Piped output is read by scripts and installers' logs: do not squeeze it to 80 columns
 # unless COLUMNS says how wide (rich reads it).
@@ -193,7 +198,22 @@ def run(config_path: str, dry_run: bool) -> None:
     try:
         _run_until_signal(daemon())
     except StoreError as exc:
-        _fail(str(exc))
+        _fail(str(exc), EXIT_STORE)
+    except CoreFailure as exc:
+        _core_failure(exc, config)
+
+
+def _core_failure(exc: CoreFailure, config: Config) -> NoReturn:
+    cause = exc.cause
+    if isinstance(cause, LoginRefused):
+        _fail(
+            f"{cause}: check ami.username and its secret against manager.conf's"
+            f" [{config.ami.username}] (textback doctor says more)",
+            EXIT_AMI_REFUSED,
+        )
+    if isinstance(cause, StoreError | sqlite3.Error):
+        _fail(f"the store failed: {cause}", EXIT_STORE)
+    _fail(f"internal error, the bridge stopped: {exc} (the log has the traceback)")
 
 
 @main.command("check-config")

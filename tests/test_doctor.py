@@ -273,3 +273,22 @@ async def test_the_example_left_unedited_is_a_failure_run_would_refuse(tmp_path:
         " 'Acme Roofing' is the example's name (and 1 more) - fix: replace them"
         f" (textback check-config {config} lists them), or set `lab: true` in a lab"
     )
+
+
+def test_doctor_shows_a_running_bridge_degraded(tmp_path: Path) -> None:
+    from bridge.ops import health
+    from bridge.ops.doctor import check_running_bridge
+
+    beat = tmp_path / "textback.health"
+    now = datetime.now(UTC)
+    assert check_running_bridge(beat, now).line() == (
+        "ok   bridge: not running here now (no fresh heartbeat)"
+    )
+    health.write(beat, health.Snapshot(now, "connected", {"modem": True}))
+    assert check_running_bridge(beat, now).line() == "ok   bridge: running, AMI connected"
+    crashed = {"follow-up": "KeyError: 'x'"}
+    health.write(beat, health.Snapshot(now, "connected", {"modem": True}, crashed))
+    line = check_running_bridge(beat, now).line()
+    assert line.startswith(
+        "FAIL bridge: running, but restarted after a crash: follow-up (KeyError: 'x') - fix:"
+    )

@@ -77,6 +77,7 @@ async def diagnose(
             checks.append(await check_smtp(config.smtp))
         checks.append(await check_call_records(config))
         checks.append(check_clock(config, now()))
+        checks.append(check_running_bridge(health.heartbeat_path(config.store.path), now()))
     return checks
 
 
@@ -409,6 +410,24 @@ async def check_call_records(config: Config) -> Check:
         return Check(name, True, f"{await source.check()} - in use to catch up after an outage")
     except CdrUnavailable as exc:
         return Check(name, False, str(exc))
+
+
+# ---------------------------------------------------------------- the running bridge
+
+
+def check_running_bridge(heartbeat: Path, now: datetime) -> Check:
+    """What the bridge running on this store says of itself, if one runs."""
+    beat = health.fresh(heartbeat, now)
+    if beat is None:
+        return Check("bridge", True, "not running here now (no fresh heartbeat)")
+    if beat.degraded:
+        crashed = "; ".join(f"{name} ({why})" for name, why in beat.degraded.items())
+        return Check(
+            "bridge", False, f"running, but restarted after a crash: {crashed}",
+            "calls are still decided and texted; the traceback is in the bridge's log"
+            " (journalctl -u textback): please report it",
+        )  # fmt: skip
+    return Check("bridge", True, f"running, AMI {beat.ami}")
 
 
 # ---------------------------------------------------------------- the clock
