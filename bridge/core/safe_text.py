@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from rich.text import Text
-
 
 def printable(text: str, limit: int = 200) -> str:
     """``text`` with every control or format character escaped, cut to ``limit``."""
@@ -22,8 +20,3 @@ def printable(text: str, limit: int = 200) -> str:
     if len(text) > limit:
         out.append("…")
     return "".join(out)
-
-
-def cell(text: str, limit: int = 200) -> Text:
-    """Untrusted text for a rich table or console: escaped, and never read as markup."""
-    return Text(printable(text, limit))

@@ -22,10 +22,10 @@ from rich.text import Text
 
 from bridge.alerts.wording import local_time
 from bridge.app import Bridge
+from bridge.cli.render import cell
 from bridge.config import Config
 from bridge.core.calls import CallDecision, Outcome
 from bridge.core.numbers import caller_label, display
-from bridge.core.safe_text import cell
 from bridge.followup.report import build as build_report
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events

@@ -1,0 +1,57 @@
+"""`textback health` and `textback doctor`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+
+import click
+from rich.text import Text
+
+from bridge.cli.common import (
+    EXIT_FAILURE,
+    config_option,
+    console,
+    errors,
+    load,
+    main,
+    require_config,
+    seconds,
+)
+from bridge.cli.render import cell
+from bridge.ops import health as bridge_health
+from bridge.ops.doctor import diagnose
+
+
+@main.command()
+@config_option
+def health(config_path: str) -> None:
+    """Exit 0 if the running bridge is alive and connected (a container HEALTHCHECK)."""
+    config = load(config_path)
+    ok, message = bridge_health.verdict(
+        bridge_health.heartbeat_path(config.store.path), datetime.now(UTC)
+    )
+    (console if ok else errors).print(("ok: " if ok else "unhealthy: ") + message)
+    sys.exit(0 if ok else EXIT_FAILURE)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--modem-wait", type=seconds, default=20.0, show_default=True,
+    help="Seconds to give the modem to answer and register.",
+)  # fmt: skip
+def doctor(config_path: str, modem_wait: float) -> None:
+    """Check everything textback depends on, one line each with what to fix."""
+    require_config(config_path)
+    checks = asyncio.run(diagnose(config_path, modem_wait=modem_wait))
+    for check in checks:
+        style = "green" if check.ok else "bold red"
+        console.print(
+            Text(check.line()[:4], style=style) + cell(check.line()[4:], 2000), soft_wrap=True
+        )
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        errors.print(f"{len(failed)} problem(s) found")
+        sys.exit(EXIT_FAILURE)
