@@ -232,7 +232,7 @@ class GsmModemTransport:
     # ------------------------------------------------------------ connection
 
     async def _connect(self) -> None:
-        self._session = AtSession()
+        self._session.restart()
         self._claimed.clear()
         self._parts.clear()  # the sweep finds every part again on the SIM
         self._lost.clear()
@@ -378,7 +378,7 @@ class GsmModemTransport:
             )
             if isinstance(prompt, Response):
                 raise _send_error(prompt)
-            reply = await self._exchange(AtSession.pdu(str(pdu)), self.settings.send_timeout)
+            reply = await self._exchange(self._session.submit(str(pdu)), self.settings.send_timeout)
         except ModemLost as exc:
             raise SendError(str(exc), retryable=True) from None
         if isinstance(reply, Prompt) or not reply.ok:
