@@ -155,7 +155,7 @@ class GsmModemTransport:
         self._notifications: asyncio.Queue[Notification] = asyncio.Queue()
         self._sent_at: deque[float] = deque()
         self._parts: dict[tuple[str, int], dict[int, tuple[int, str]]] = {}
-        self._claimed: set[int] = set()  # SIM slots being read or waiting for their other parts
+        self._reading: set[int] = set()  # SIM slots being read or deleted right now
         self._status = TransportStatus(self.name, detail="not started")
         self._logged_state = ""
         self._pin_refused = False
@@ -233,7 +233,7 @@ class GsmModemTransport:
 
     async def _connect(self) -> None:
         self._session.restart()
-        self._claimed.clear()
+        self._reading.clear()
         self._parts.clear()  # the sweep finds every part again on the SIM
         self._lost.clear()
         try:
@@ -440,25 +440,31 @@ class GsmModemTransport:
             await asyncio.sleep(self.settings.sweep_seconds)
 
     async def _read_stored(self, index: int, sink: TransportSink) -> None:
+        if index in self._claimed():
+            return  # being read already, or a part waiting for the others
         async with self._lock:
             reply = await self._command(f"AT+CMGR={index}")
         if reply.ok and len(reply.lines) >= 2:
             await self._deliver(reply.lines[1], index, sink)
 
+    def _claimed(self) -> set[int]:
+        """SIM slots a +CMTI or a sweep must leave alone: being read or
+        deleted, or holding a part whose other parts have not come yet. Derived,
+        never kept: a slot is free again the moment its text is gone."""
+        waiting = {i for parts in self._parts.values() for i, _ in parts.values()}
+        return self._reading | waiting
+
     async def _deliver(self, pdu_hex: str, index: int | None, sink: TransportSink) -> None:
         # A +CMTI and a sweep can both find the same SIM slot before it is deleted.
         if index is not None:
-            if index in self._claimed:
+            if index in self._claimed():
                 return
-            self._claimed.add(index)
+            self._reading.add(index)
         try:
             await self._deliver_claimed(pdu_hex, index, sink)
         finally:
-            if index is not None and index not in self._waiting_parts():
-                self._claimed.discard(index)
-
-    def _waiting_parts(self) -> set[int]:
-        return {i for parts in self._parts.values() for i, _ in parts.values()}
+            if index is not None:
+                self._reading.discard(index)
 
     async def _deliver_claimed(self, pdu_hex: str, index: int | None, sink: TransportSink) -> None:
         try:
@@ -485,10 +491,15 @@ class GsmModemTransport:
         if len(parts) < int(concat.parts):
             return  # the rest is on its way; the parts stay on the SIM until then
         del self._parts[key]
-        body = "".join(parts[n][1] for n in sorted(parts))
-        await sink.incoming_text(IncomingText(sender, body, datetime.now(UTC), len(parts)))
-        for stored_index, _ in parts.values():
-            await self._delete(stored_index if stored_index >= 0 else None)
+        slots = {i for i, _ in parts.values() if i >= 0}
+        self._reading |= slots  # still claimed until deleted: a sweep must not start over
+        try:
+            body = "".join(parts[n][1] for n in sorted(parts))
+            await sink.incoming_text(IncomingText(sender, body, datetime.now(UTC), len(parts)))
+            for slot in sorted(slots):
+                await self._delete(slot)
+        finally:
+            self._reading -= slots
 
     async def _report(self, pdu_hex: str, sink: TransportSink) -> None:
         try:

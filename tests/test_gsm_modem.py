@@ -166,6 +166,20 @@ async def test_garbage_bytes_do_not_stop_the_modem(sim: SimulatedModem, modem: R
     await modem.sink.wait_for(texts=1)
 
 
+async def test_a_slot_freed_by_a_long_reply_is_read_again(
+    sim: SimulatedModem, modem: Running
+) -> None:
+    """Issue 10, item 1: after a 2-part reply the first part's slot stayed
+    claimed, so the next text, stored in that slot, was never read - STOP included."""
+    sim.receive("+15125559876", "The leak is over the garage. " * 8, concat_ref=3)
+    await modem.sink.wait_for(texts=1)
+    await until(lambda: sim.engine.store == {})
+    sim.receive("+15125559876", "STOP")  # the modem reuses slot 1
+    await modem.sink.wait_for(texts=2)
+    assert [t.body for t in modem.sink.texts][1] == "STOP"
+    await until(lambda: sorted(sim.engine.deleted) == [1, 1, 2])
+
+
 async def test_texts_waiting_on_the_sim_are_swept_up(sim: SimulatedModem) -> None:
     """Texts that arrived while textback was down, or were announced on another port."""
     sim.engine.receive("+15125559876", "Sent while you were away")

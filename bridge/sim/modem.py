@@ -240,10 +240,14 @@ class ModemEngine:
         """Store an incoming text (several parts if long); the ``+CMTI`` lines to emit."""
         notices = bytearray()
         for pdu_hex in deliver_pdus(sender, text, smsc=self.smsc, concat_ref=concat_ref):
-            index = max(self.store, default=0) + 1
+            index = self._free_slot()
             self.store[index] = (0, pdu_hex)
             notices += f'\r\n+CMTI: "ME",{index}\r\n'.encode()
         return bytes(notices)
+
+    def _free_slot(self) -> int:
+        """The lowest free index, as real modems reuse them."""
+        return next(i for i in itertools.count(1) if i not in self.store)
 
     def status_report(self, reference: int, number: str, *, delivered: bool = True) -> bytes:
         """A ``+CDS`` unsolicited status report (``AT+CNMI=...,1`` routes them to the DTE)."""
@@ -262,7 +266,7 @@ class ModemEngine:
     def slip_cmti(self, sender: str, text: str) -> None:
         """Store a text now and announce it just before the next command's OK."""
         for pdu_hex in deliver_pdus(sender, text, smsc=self.smsc):
-            index = max(self.store, default=0) + 1
+            index = self._free_slot()
             self.store[index] = (0, pdu_hex)
             self._pending_cmti.append(index)
         self.cmti_before_next_ok = True
