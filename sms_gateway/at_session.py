@@ -125,17 +125,17 @@ class AtSession:
         self._pdu_sent = True
         return data
 
-    def abandon(self) -> tuple[str, ...]:
+    def abandon(self) -> Response:
         """The pending command timed out: forget it, and return what it had
-        answered so far. A send given up on after its PDU may still answer:
-        that answer is dropped when it comes."""
-        lines = tuple(self._lines)
+        answered so far (a Response with no final result). A send given up on
+        after its PDU may still answer: that answer is dropped when it comes."""
+        partial = Response(self._pending or "", tuple(self._lines), "")
         if self._pdu_sent:
             self._late_send = True
         self._pending = None
         self._lines = []
         self._pdu_sent = False
-        return lines
+        return partial
 
     def restart(self) -> None:
         """A new connection to the same modem: partial input and the pending

@@ -160,7 +160,7 @@ def test_a_reply_without_its_final_result_can_be_taken_as_it_stands() -> None:
     session = AtSession()
     session.command("AT+CPIN?")
     assert session.feed(b"\r\n+CPIN: READY\r\n") == []
-    assert session.abandon() == ("+CPIN: READY",)
+    assert session.abandon() == Response("AT+CPIN?", ("+CPIN: READY",), "")
     session.command("ATZ")
     assert session.feed(b"\r\nOK\r\n") == [Response("ATZ", (), "OK")]
 
