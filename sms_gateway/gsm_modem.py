@@ -362,12 +362,17 @@ class GsmModemTransport:
         if not self._can_read:
             self._note(_CANNOT_READ)
             return
-        self._reports_in = "SR" if "SR" in readable else None
         # Where new texts land (the 3rd list) must be where they are read from.
         landing = offered[2] if len(offered) > 2 else readable
         candidates = [m for m in ("ME", "SM", "MT") if m in readable]
         both = [m for m in candidates if m in landing]
         self._texts_in = await self._use_storage(next(iter(both or candidates), None))
+        self._reports_in = "SR" if "SR" in readable or await self._opens("SR") else None
+
+    async def _opens(self, mem: str) -> bool:
+        """Does the modem take ``mem`` though it did not list it? (Quectel EC25
+        keeps delivery reports in SR but lists only SM, ME, MT.)"""
+        return await self._in_storage(mem) is not None
 
     async def _use_storage(self, mem: str | None) -> str | None:
         """Make ``mem`` the storage read from, and if the modem allows, written
@@ -688,9 +693,6 @@ class GsmModemTransport:
             return None
         async with self._lock:
             if not (await self._command(f'AT+CPMS="{mem}"')).ok:
-                self._note(
-                    f"the modem would not open its {mem} storage: reports kept there are lost"
-                )
                 return None
             try:
                 return [await self._command(command) for command in commands]

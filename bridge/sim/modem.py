@@ -251,12 +251,13 @@ class ModemEngine:
     _pending_cmti: list[int] = field(default_factory=list)
     _held: bytes = b""  # a confirmation kept for the next command's answer
     _read_mem: str = "ME"  # where AT+CMGR/CMGL/CMGD look (AT+CPMS <mem1>)
+    _receive_mem: str = "ME"  # the storage +CMTI names (AT+CPMS <mem3>)
     clock: Callable[[], float] = time.monotonic
     _cmgs_at: float = 0.0
 
     def __post_init__(self) -> None:
         self._pin_ok = self.pin is None
-        self._read_mem = self._text_storage()
+        self._read_mem = self._receive_mem = self._text_storage()
 
     def _text_storage(self) -> str:
         return next((s for s in self.profile.storages if s != "SR"), "ME")
@@ -328,7 +329,7 @@ class ModemEngine:
             index = self._free_slot(self.store)
             self.store[index] = (0, pdu_hex)
             if self._indication(1) != 0:
-                notices += f'\r\n+CMTI: "{self._text_storage()}",{index}\r\n'.encode()
+                notices += f'\r\n+CMTI: "{self._receive_mem}",{index}\r\n'.encode()
         return bytes(notices)
 
     def status_report(self, reference: int, number: str, *, delivered: bool = True) -> bytes:
@@ -489,6 +490,8 @@ class ModemEngine:
         if not all(m in offered for m in chosen):
             return b"\r\n+CMS ERROR: 302\r\n"  # operation not allowed
         self._read_mem = chosen[0]
+        if len(chosen) > 2:
+            self._receive_mem = chosen[2]
         used = len(self._slots(self._read_mem))
         return self._ok(f"+CPMS: {used},50,{len(self.store)},50,{len(self.store)},50")
 
