@@ -353,12 +353,12 @@ class GsmModemTransport:
         """Texts from ME (the modem's own, larger memory) or SM, reports from SR."""
         reply = await self._command("AT+CPMS=?")
         offered = _storage_groups(reply.line_starting("+CPMS:") or "")
+        self._texts_in = self._reports_in = None
+        self._can_read = not offered or bool(offered[0])
         if not reply.ok or not offered:
-            self._texts_in = self._reports_in = None
             self._note(_NO_STORAGE_CHOICE)
             return
         readable = offered[0]
-        self._can_read = bool(readable)
         if not self._can_read:
             self._note(_CANNOT_READ)
             return
