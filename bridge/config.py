@@ -333,11 +333,15 @@ class ModemConfig(_Model):
     baudrate: Annotated[int, Field(ge=1200, le=4_000_000)] = 115200
     pin: Secret | None = None  # SIM PIN, if the SIM asks for one
     smsc: PhoneNumber | None = None  # used only when the SIM has no SMS centre number
-    send_timeout: Seconds = 35.0  # how long the network may take to accept a text
+    # How long the network may take to accept a text: vendors document up to
+    # 120 s for +CMGS (Quectel); a text that times out is retried as a possible duplicate.
+    send_timeout: Seconds = 120.0
     command_timeout: Seconds = 5.0
     texts_per_minute: Annotated[int, Field(ge=1, le=60)] = 10  # modems manage about 6-20
     flow_control: bool = False  # RTS/CTS; most USB modems want it off
-    cnmi: Annotated[str, Field(pattern=r"^[0-3](,[0-3]){0,4}$")] = "2,1,0,2"  # SIM800: 2,1,0,1
+    # New-text and report indications; a modem that refuses them falls back to
+    # 2,1,0,1 (SIM800), 2,1,0,0, then none (the sweep alone reads texts).
+    cnmi: Annotated[str, Field(pattern=r"^[0-3](,[0-3]){0,4}$")] = "2,1,0,2"
     delivery_reports: bool = True
     sweep_seconds: Seconds = 60.0  # re-read the SIM for texts no notification announced
 

@@ -821,12 +821,18 @@ class Store:
         )
 
     @_one_at_a_time
-    async def mark_retry(self, text_id: int, error: str, next_attempt: datetime) -> None:
+    async def mark_retry(
+        self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
+    ) -> None:
+        """``maybe_sent``: it may have gone out (no confirmation came), so every
+        later attempt goes as a possible duplicate; once set, it stays set."""
         await self._set(
             text_id,
-            "state = 'queued', last_error = ?, next_attempt_at = ?",
+            "state = 'queued', last_error = ?, next_attempt_at = ?,"
+            " maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END",
             error,
             _iso(next_attempt),
+            maybe_sent,
         )
 
     @_one_at_a_time

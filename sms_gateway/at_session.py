@@ -7,19 +7,29 @@ command is pending into that command's reply, so a ``+CMTI`` announcing a new
 text is swallowed. Here:
 
 - lines are decoded as Latin-1: any byte is a character, nothing can raise;
-- unsolicited result codes (``+CMTI``, ``+CMT``, ``+CDS``, ``+CDSI``,
-  ``RING``...) are recognised by their prefix and always reported as
-  notifications, pending command or not; ``+CMT`` and ``+CDS`` take the PDU
-  line that follows them;
-- the ``> `` prompt of ``AT+CMGS`` is recognised without a line end;
+  CR, LF and CRLF all end a line (some modems end lines with CR alone);
+- unsolicited result codes are reported as notifications, pending command or
+  not: the known ones (``+CMTI``, ``+CMT``, ``+CDS``, ``+CDSI``, ``RING``...)
+  by their prefix, and any other ``+NAME:``/``^NAME:`` line that is not the
+  pending command's own answer (Huawei's ``^HCSQ:`` inside an ``AT+CMGR``
+  reply); ``+CMT`` and ``+CDS`` take the PDU line that follows them;
+- the ``> `` prompt of ``AT+CMGS`` is recognised without a line end, and
+  whatever came after it in the same read is kept;
+- answers that belong to an earlier exchange are dropped, never matched to
+  the pending command: a ``+CMGS:`` confirmation that came after its send
+  was given up on (and the final result after it), a ``+CMS ERROR`` such a
+  send may still return, and, at the start of a connection, the ``OK`` a
+  modem gives an ESC that took it out of PDU entry (see :meth:`restart`);
 - echoed commands (``ATE1``) are dropped; a line longer than 4 KiB is cut.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 CTRL_Z = b"\x1a"
+ESC = b"\x1b"
 _MAX_LINE = 4096
 _FINAL = ("OK", "ERROR", "NO CARRIER", "COMMAND NOT SUPPORT")
 _FINAL_PREFIXES = ("+CMS ERROR:", "+CME ERROR:")
@@ -27,13 +37,20 @@ _FINAL_PREFIXES = ("+CMS ERROR:", "+CME ERROR:")
 _UNSOLICITED = ("+CMTI:", "+CDSI:", "RING", "+CRING:", "+CLIP:", "^RSSI:", "^BOOT:", "^MODE:")
 # Unsolicited codes followed by one PDU line.
 _WITH_PDU = ("+CMT:", "+CDS:")
+# What an unsolicited result code looks like: +NAME: or ^NAME: (3GPP TS 27.007 4.1).
+_URC_SHAPE = re.compile(r"[+^]([A-Z0-9]+):")
+# Commands always answered with their own info line before OK: the first one
+# of a connection tells a left-over OK from its own answer.
+_ALWAYS_ANSWERED = ("AT+CPIN?", "AT+CSQ", "AT+CREG?")
+# SMS commands (TS 27.005): the only ones a +CMS ERROR can answer.
+_SMS_COMMANDS = ("AT+CMG", "AT+CPMS", "AT+CNMI", "AT+CSCA", "AT+CSMS", "AT+CNMA", "AT+CMSS")
 
 
 @dataclass(frozen=True, slots=True)
 class Response:
     command: str
     lines: tuple[str, ...]
-    final: str  # OK, ERROR, +CMS ERROR: n, +CME ERROR: n ...
+    final: str  # OK, ERROR, +CMS ERROR: n, +CME ERROR: n ...; "" if none came
 
     @property
     def ok(self) -> bool:
@@ -77,6 +94,10 @@ class AtSession:
     _pending: str | None = None
     _lines: list[str] = field(default_factory=list)
     _awaiting_pdu: str | None = None  # the +CMT/+CDS line whose PDU comes next
+    _pdu_sent: bool = False  # the pending AT+CMGS has its PDU: a +CMGS: now is its answer
+    _stray_final: bool = False  # a stray +CMGS: came: the final result after it is its own
+    _late_send: bool = False  # a send was given up on after its PDU: a +CMS ERROR may follow
+    _resync: bool = True  # a new connection: OKs before the first always-answered reply are stale
 
     @property
     def busy(self) -> bool:
@@ -88,6 +109,7 @@ class AtSession:
             raise ValueError("an AT command cannot contain CR, LF, Ctrl-Z or ESC")
         self._pending = text
         self._lines = []
+        self._pdu_sent = False
         return text.encode("ascii") + b"\r"
 
     @staticmethod
@@ -97,19 +119,44 @@ class AtSession:
             raise ValueError("a PDU is hex digits only")
         return pdu_hex.encode("ascii") + CTRL_Z
 
-    def abandon(self) -> None:
-        """The pending command timed out: forget it (its late answer is ignored)."""
+    def submit(self, pdu_hex: str) -> bytes:
+        """:meth:`pdu`, for the pending ``AT+CMGS``: its ``+CMGS:`` answer is due now."""
+        data = self.pdu(pdu_hex)
+        self._pdu_sent = True
+        return data
+
+    def abandon(self) -> Response:
+        """The pending command timed out: forget it, and return what it had
+        answered so far (a Response with no final result). A send given up on
+        after its PDU may still answer: that answer is dropped when it comes."""
+        partial = Response(self._pending or "", tuple(self._lines), "")
+        if self._pdu_sent:
+            self._late_send = True
         self._pending = None
         self._lines = []
+        self._pdu_sent = False
+        return partial
+
+    def restart(self) -> None:
+        """A new connection to the same modem: partial input and the pending
+        command are gone. Answers the modem still owes (a late ``+CMGS``, the
+        ``OK`` to an ESC) are recognised and dropped as before."""
+        self._buffer.clear()
+        self._pending = None
+        self._lines = []
+        self._awaiting_pdu = None
+        self._pdu_sent = False
+        self._resync = True
 
     def feed(self, data: bytes) -> list[Event]:
         events: list[Event] = []
         self._buffer += data
         while True:
-            if self._pending is not None and self._pending.upper().startswith("AT+CMGS"):
+            if self._prompt_due():
                 stripped = self._buffer.lstrip(b"\r\n")
                 if stripped.startswith(b"> "):
-                    del self._buffer[:]
+                    del self._buffer[: len(self._buffer) - len(stripped) + 2]
+                    self._resync = False
                     events.append(Prompt())
                     continue
             cut = _line_end(self._buffer)
@@ -126,6 +173,10 @@ class AtSession:
                 if event is not None:
                     events.append(event)
 
+    def _prompt_due(self) -> bool:
+        pending = self._pending
+        return pending is not None and not self._pdu_sent and pending.upper().startswith("AT+CMGS")
+
     def _line(self, line: str) -> Event | None:
         if self._awaiting_pdu is not None:
             header, self._awaiting_pdu = self._awaiting_pdu, None
@@ -135,28 +186,70 @@ class AtSession:
             return None
         if line.startswith(_UNSOLICITED):
             return Notification(line)
+        if line.startswith("+CMGS:") and not self._pdu_sent:
+            self._stray_final = True  # a send given up on went out after all; OK follows
+            self._late_send = False
+            return Notification(line)
+        final = line in _FINAL or line.startswith(_FINAL_PREFIXES)
+        if final and self._stale(line):
+            self._lines = []
+            return None
         if self._pending is None:
             return Notification(line)  # unasked-for output: reported, never a reply
         if line == self._pending:
             return None  # echo
-        if line in _FINAL or line.startswith(_FINAL_PREFIXES):
+        if final:
             response = Response(self._pending, tuple(self._lines), line)
             self._pending = None
             self._lines = []
+            self._pdu_sent = False
+            self._resync = False
             return response
+        if self._unsolicited(line):
+            return Notification(line)
+        if self._expected(line):
+            self._resync = False  # the pending command's own answer has begun
         self._lines.append(line)
         return None
 
+    def _stale(self, final: str) -> bool:
+        """Is this final result an earlier exchange's, not the pending command's?"""
+        if self._stray_final:
+            self._stray_final = False  # the OK after a late +CMGS:
+            return True
+        pending = (self._pending or "").upper()
+        if (
+            self._late_send
+            and final.startswith("+CMS ERROR:")
+            and not pending.startswith(_SMS_COMMANDS)
+        ):
+            self._late_send = False  # the late failure of the send given up on
+            return True
+        # An OK before the first always-answered command's own line: the ESC's, or older.
+        return self._resync and final == "OK" and pending in _ALWAYS_ANSWERED
+
+    def _unsolicited(self, line: str) -> bool:
+        """A +NAME:/^NAME: line that is not the pending command's answer."""
+        shape = _URC_SHAPE.match(line)
+        return shape is not None and not self._expected(line)
+
+    def _expected(self, line: str) -> bool:
+        name = _command_name(self._pending or "")
+        return name is not None and line.upper().startswith(name + ":")
+
+
+def _command_name(command: str) -> str | None:
+    """``AT+CMGR=3`` -> ``+CMGR``; basic commands (``ATZ``) have none."""
+    match = re.match(r"AT([+^][A-Z0-9]+)", command.upper())
+    return match.group(1) if match else None
+
 
 def _line_end(buffer: bytearray) -> tuple[int, int] | None:
-    """Where the first line ends (CR, LF or CRLF), and where the next begins."""
+    """Where the first line ends (CR, LF or CRLF), and where the next begins.
+    A lone CR ends a line at once: the LF that may follow is an empty line."""
     cr, lf = buffer.find(b"\r"), buffer.find(b"\n")
     if cr < 0 and lf < 0:
         return None
     if cr >= 0 and (lf < 0 or cr < lf):
-        if cr + 1 < len(buffer) and buffer[cr + 1] == 0x0A:
-            return cr, cr + 2
-        if cr + 1 == len(buffer):
-            return None  # a LF may still follow
-        return cr, cr + 1
+        return cr, cr + 2 if buffer[cr + 1 : cr + 2] == b"\n" else cr + 1
     return lf, lf + 1

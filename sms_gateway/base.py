@@ -24,12 +24,17 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A text did not go out. ``retryable`` says whether trying again can help."""
+    """A text did not go out. ``retryable`` says whether trying again can help;
+    ``maybe_sent`` that it may have gone out all the same (the modem took it,
+    then no confirmation came), so a retry must let the network drop a copy."""
 
-    def __init__(self, message: str, *, retryable: bool, code: int | None = None):
+    def __init__(
+        self, message: str, *, retryable: bool, code: int | None = None, maybe_sent: bool = False
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.code = code
+        self.maybe_sent = maybe_sent
 
 
 @dataclass(frozen=True, slots=True)

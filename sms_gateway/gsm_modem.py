@@ -22,6 +22,7 @@ and retried with backoff while texts wait in the outbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -39,7 +40,7 @@ from gsmmodem import pdu as gsm_pdu
 from bridge.config import ModemConfig
 from bridge.core.safe_text import printable
 from sms_gateway import cms_errors
-from sms_gateway.at_session import AtSession, Event, Notification, Prompt, Response
+from sms_gateway.at_session import ESC, AtSession, Event, Notification, Prompt, Response
 from sms_gateway.base import (
     DeliveryReport,
     IncomingText,
@@ -54,7 +55,30 @@ log = logging.getLogger(__name__)
 _CMGL = re.compile(r"^\+CMGL:\s*(\d+),")
 _DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
-_CMTI = re.compile(r'^\+CMTI:\s*"?([A-Z]*)"?,\s*(\d+)')
+_STORED = re.compile(r'^\+C(?:MTI|DSI):\s*"?([A-Z]*)"?,\s*(\d+)')  # +CDSI: "SR",3
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_STATUS_REPORT = "SMS-STATUS-REPORT"
+# python-gsmmodem's default, then what SIM800-class modems take (<ds>=1), then
+# indications for texts only; after that, none (the sweep alone reads texts).
+_CNMI_FALLBACKS = ("2,1,0,2", "2,1,0,1", "2,1,0,0")
+_NO_STORAGE_CHOICE = (
+    "the modem did not let textback choose its storage (AT+CPMS): texts are read from its"
+    " default storage, and delivery reports kept in SR are not looked for"
+)
+_CANNOT_READ = (
+    "the modem cannot read texts stored on it (AT+CPMS=? lists no storage): texts go out,"
+    " but replies - STOP included - never reach textback"
+)
+_REPORTS_BY_SWEEP = (
+    "delivery reports are not announced: textback reads them from the SR storage every"
+    " sweep, where the modem keeps them"
+)
+# Start-up commands a modem may refuse without harm, and what refusing means.
+_OPTIONAL = (
+    ("ATZ", "its settings are not reset to its defaults"),
+    ("ATE0", "it echoes commands (textback ignores the echo)"),
+    ("AT+CMEE=1", "its errors come without a code (a plain ERROR)"),
+)
 
 
 class ModemLost(Exception):
@@ -121,7 +145,8 @@ class SerialPort:
     async def write(self, data: bytes) -> None:
         try:
             await asyncio.to_thread(self._device.write, data)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, TypeError) as exc:
+            # TypeError: pyserial's write on a port closed under it (the fd is gone).
             raise ModemLost(f"write failed: {exc}") from None
 
     async def close(self) -> None:
@@ -148,6 +173,7 @@ class GsmModemTransport:
         self._session = AtSession()
         self._port: SerialPort | None = None
         self._lock = asyncio.Lock()  # one command (or one send) at a time
+        self._reports_lock = asyncio.Lock()  # one reader of stored reports at a time
         self._waiter: asyncio.Future[Response | Prompt] | None = None
         self._ready = asyncio.Event()
         self._lost = asyncio.Event()
@@ -155,9 +181,14 @@ class GsmModemTransport:
         self._notifications: asyncio.Queue[Notification] = asyncio.Queue()
         self._sent_at: deque[float] = deque()
         self._parts: dict[tuple[str, int], dict[int, tuple[int, str]]] = {}
-        self._claimed: set[int] = set()  # SIM slots being read or waiting for their other parts
+        self._reading: set[int] = set()  # SIM slots being read or deleted right now
+        self._texts_in: str | None = None  # the storage texts are read from (ME, SM...)
+        self._reports_in: str | None = None  # the storage status reports are kept in (SR)
+        self._can_read = True
+        self._indications: str | None = None  # the AT+CNMI the modem took
         self._status = TransportStatus(self.name, detail="not started")
         self._logged_state = ""
+        self._noted: set[str] = set()
         self._pin_refused = False
         self.on_state: Callable[[bool, str], None] | None = None
 
@@ -203,8 +234,9 @@ class GsmModemTransport:
         maybe_sent_before: bool = False,
         from_line: str | None = None,  # a modem texts from its SIM's number
     ) -> SendResult:
-        """``key`` becomes the TP-MR of every part; a resend after a crash sets
-        TP-RD so the SMSC rejects (CMS 197) a copy of what it already has."""
+        """``key`` becomes the TP-MR of every part; a resend of a text that may
+        have gone out (a crash, a timeout after the PDU) sets TP-RD so the SMSC
+        rejects (CMS 197) a copy of what it already has."""
         if not _DIALLABLE.fullmatch(to):
             raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
         if not self._ready.is_set():
@@ -217,24 +249,29 @@ class GsmModemTransport:
             reject_duplicates=maybe_sent_before,
         )
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
-        duplicates = 0
         async with self._lock:
-            references = []
-            for pdu in pdus:
-                try:
-                    references.append(await self._send_one(pdu))
-                except SendError as exc:
-                    if not (maybe_sent_before and exc.code == _DUPLICATE):
-                        raise
-                    duplicates += 1  # this part went out before the crash
-                    references.append(key % 256)
+            return await self._send_parts(pdus, key % 256, maybe_sent_before)
+
+    async def _send_parts(self, pdus: list[Any], reference: int, resend: bool) -> SendResult:
+        references: list[int] = []
+        duplicates = 0
+        for pdu in pdus:
+            try:
+                references.append(await self._send_one(pdu))
+            except SendError as exc:
+                if not (resend and exc.code == _DUPLICATE):
+                    # Parts before this one went out: the retry must not send them twice.
+                    exc.maybe_sent = exc.maybe_sent or bool(references)
+                    raise
+                duplicates += 1  # this part went out before
+                references.append(reference)
         return SendResult(tuple(references), len(pdus), already_sent=duplicates == len(pdus))
 
     # ------------------------------------------------------------ connection
 
     async def _connect(self) -> None:
-        self._session = AtSession()
-        self._claimed.clear()
+        self._session.restart()
+        self._reading.clear()
         self._parts.clear()  # the sweep finds every part again on the SIM
         self._lost.clear()
         try:
@@ -259,35 +296,112 @@ class GsmModemTransport:
                 await self._lost.wait()
                 raise ModemLost(self._lost_reason)
         except BaseExceptionGroup as group:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled as the link failed: the TaskGroup folds the cancel into
+                # its error, and run() would reconnect forever. Honour the cancel.
+                raise asyncio.CancelledError from None
             first = group.exceptions[0]
             while isinstance(first, BaseExceptionGroup):
                 first = first.exceptions[0]
             raise first from None
 
     async def _initialise(self) -> None:
-        s = self.settings
-        for command in ("ATZ", "ATE0", "AT+CMEE=1"):
-            await self._expect_ok(command)
-        pin_state = (await self._command("AT+CPIN?")).line_starting("+CPIN:") or ""
-        if "SIM PIN" in pin_state:
-            if s.pin is None:
-                raise ModemError("the SIM asks for a PIN: set modem.pin")
-            if self._pin_refused:
-                # Never try a refused PIN again: three wrong tries lock the SIM (PUK).
-                raise ModemError("the SIM refused modem.pin; fix it and restart textback")
-            reply = await self._command(f'AT+CPIN="{s.pin.get_secret_value()}"', 15)
-            if not reply.ok:
-                self._pin_refused = True
-                raise ModemError(f"the SIM refused the PIN ({reply.final})")
-        elif "READY" not in pin_state:
-            raise ModemError(f"SIM not ready: {printable(pin_state) or 'no answer to AT+CPIN?'}")
+        """Degrades like python-gsmmodem's start-up: only what sending needs
+        is required; each thing the modem refuses is said once, with what it means."""
+        await self._escape()  # a modem left waiting for a PDU swallows commands until ESC
+        await self._unlock_sim()
+        for command, without_it in _OPTIONAL:
+            if not (await self._command(command)).ok:
+                self._note(f"the modem refused {command}: {without_it}")
         await self._expect_ok("AT+CMGF=0")  # PDU mode
-        smsc_line = (await self._command("AT+CSCA?")).line_starting("+CSCA:") or ""
-        if s.smsc and not re.search(r'"\+?\d{3,}"', smsc_line):  # the SIM has no SMS centre
-            await self._expect_ok(f'AT+CSCA="{s.smsc}",145')
-        await self._command('AT+CPMS="ME","ME","ME"')  # a modem without ME storage keeps SM
-        await self._expect_ok(f"AT+CNMI={s.cnmi}")
+        await self._check_smsc()
+        await self._choose_storage()
+        await self._enable_indications()
         await self._refresh_status()
+
+    async def _escape(self) -> None:
+        if self._port is not None:
+            await self._port.write(ESC)
+
+    async def _unlock_sim(self) -> None:
+        """First of all: some SIMs refuse every other command, ATZ too, until the PIN."""
+        reply = await self._command("AT+CPIN?", partial="+CPIN:")  # Wavecom: no OK after it
+        state = reply.line_starting("+CPIN:") or ""
+        if "READY" in state:
+            return
+        if "SIM PIN" not in state:
+            seen = printable(state or reply.final) or "no answer to AT+CPIN?"
+            raise ModemError(f"SIM not ready: {seen}")
+        pin = self.settings.pin
+        if pin is None:
+            raise ModemError("the SIM asks for a PIN: set modem.pin")
+        if self._pin_refused:
+            # Never try a refused PIN again: three wrong tries lock the SIM (PUK).
+            raise ModemError("the SIM refused modem.pin; fix it and restart textback")
+        reply = await self._command(f'AT+CPIN="{pin.get_secret_value()}"', 15)
+        if not reply.ok:
+            self._pin_refused = True
+            raise ModemError(f"the SIM refused the PIN ({reply.final})")
+
+    async def _check_smsc(self) -> None:
+        smsc = self.settings.smsc
+        smsc_line = (await self._command("AT+CSCA?")).line_starting("+CSCA:") or ""
+        if smsc and not re.search(r'"\+?\d{3,}"', smsc_line):  # the SIM has no SMS centre
+            await self._expect_ok(f'AT+CSCA="{smsc}",145')
+
+    async def _choose_storage(self) -> None:
+        """Texts from ME (the modem's own, larger memory) or SM, reports from SR."""
+        reply = await self._command("AT+CPMS=?")
+        offered = _storage_groups(reply.line_starting("+CPMS:") or "")
+        self._texts_in = self._reports_in = None
+        self._can_read = not offered or bool(offered[0])
+        if not reply.ok or not offered:
+            self._note(_NO_STORAGE_CHOICE)
+            return
+        readable = offered[0]
+        if not self._can_read:
+            self._note(_CANNOT_READ)
+            return
+        # Where new texts land (the 3rd list) must be where they are read from.
+        landing = offered[2] if len(offered) > 2 else readable
+        candidates = [m for m in ("ME", "SM", "MT") if m in readable]
+        both = [m for m in candidates if m in landing]
+        self._texts_in = await self._use_storage(next(iter(both or candidates), None))
+        self._reports_in = "SR" if "SR" in readable or await self._opens("SR") else None
+
+    async def _opens(self, mem: str) -> bool:
+        """Does the modem take ``mem`` though it did not list it? (Quectel EC25
+        keeps delivery reports in SR but lists only SM, ME, MT.)"""
+        return await self._in_storage(mem) is not None
+
+    async def _use_storage(self, mem: str | None) -> str | None:
+        """Make ``mem`` the storage read from, and if the modem allows, written
+        and received into (MC75i takes no ME for the last)."""
+        if mem is not None:
+            for mems in (f'"{mem}","{mem}","{mem}"', f'"{mem}","{mem}"', f'"{mem}"'):
+                if (await self._command(f"AT+CPMS={mems}")).ok:
+                    return mem
+        self._note(_NO_STORAGE_CHOICE)
+        return None
+
+    async def _enable_indications(self) -> None:
+        """The configured AT+CNMI, else ones more modems take; else none at all."""
+        wanted = self.settings.cnmi
+        for setting in dict.fromkeys((wanted, *_CNMI_FALLBACKS)):
+            if (await self._command(f"AT+CNMI={setting}")).ok:
+                self._indications = setting
+                if setting != wanted:
+                    self._note(
+                        f"the modem refused AT+CNMI={wanted}; using {setting}: "
+                        f"{_cnmi_meaning(setting)}"
+                    )
+                return
+        self._indications = None
+        self._note(
+            "the modem refused every AT+CNMI: new texts and delivery reports are not "
+            f"announced; textback reads them from the SIM every {self.settings.sweep_seconds:g} s"
+        )
 
     async def _refresh_status(self) -> None:
         creg = (await self._command("AT+CREG?")).line_starting("+CREG:") or ""
@@ -297,19 +411,17 @@ class GsmModemTransport:
         signal = int(match.group(1)) if match and match.group(1) != "99" else None
         cops = (await self._command("AT+COPS?")).line_starting("+COPS:") or ""
         operator = cops.split('"')[1] if cops.count('"') >= 2 else None
-        self._status = TransportStatus(
-            self.name,
-            True,
-            registered,
-            signal,
-            operator,
-            "ready" if registered else "not registered",
-        )
-        self._ready.set()
         if registered:
-            self._set_status(True, f"ready on {operator or 'the network'}, signal {signal}")
+            detail = f"ready on {operator or 'the network'}, signal {signal}"
         else:
-            self._set_status(True, "connected, but the SIM is not registered on a network")
+            detail = "connected, but the SIM is not registered on a network"
+        if not self._can_read:
+            detail += "; sending only: this modem cannot read texts"
+        elif self._indications is None:
+            detail += f"; new texts read every {self.settings.sweep_seconds:g} s"
+        self._status = TransportStatus(self.name, True, registered, signal, operator, detail)
+        self._ready.set()
+        self._set_status(True, detail)
 
     def _set_status(self, connected: bool, detail: str) -> None:
         if not connected:
@@ -321,6 +433,12 @@ class GsmModemTransport:
                 self.on_state(connected, detail)
             level = logging.INFO if connected or detail == "stopped" else logging.WARNING
             log.log(level, "modem %s: %s", "up" if connected else "down", detail)
+
+    def _note(self, message: str) -> None:
+        """A way this modem differs, said once, not at every reconnect."""
+        if message not in self._noted:
+            self._noted.add(message)
+            log.warning("modem: %s", message)
 
     # ------------------------------------------------------------ I/O
 
@@ -337,11 +455,19 @@ class GsmModemTransport:
     def _on_lost(self, why: str) -> None:
         self._lost_reason = why
         self._ready.clear()
+        self._set_status(False, why)  # at once: a send in between says why, not "ready"
         self._lost.set()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(ModemLost(why))
 
-    async def _exchange(self, data: bytes, within: float) -> Response | Prompt:
+    async def _exchange(
+        self, data: bytes, within: float, *, partial: str | None = None, escape: bool = False
+    ) -> Response | Prompt:
+        """Write ``data``, wait for what answers it. A timeout closes the port
+        (no half-state survives) - unless the answer so far has a ``partial``
+        line: some modems never end that reply with a final result. With
+        ``escape``, a timeout first sends ESC: no prompt came, but the modem
+        may be waiting for the PDU all the same."""
         port = self._port
         if port is None or self._lost.is_set():
             raise ModemLost(self._lost_reason or "not connected")
@@ -352,8 +478,13 @@ class GsmModemTransport:
             async with asyncio.timeout(within):
                 return await waiter
         except TimeoutError:
-            self._session.abandon()
-            self._on_lost("the modem stopped answering")  # reopen it: no half-state survives
+            answered = self._session.abandon()
+            if partial is not None and answered.line_starting(partial) is not None:
+                return answered
+            if escape:
+                with contextlib.suppress(ModemLost):
+                    await port.write(ESC)  # before the port is closed: it is still ours
+            self._on_lost("the modem stopped answering")
             raise ModemLost("the modem stopped answering") from None
         finally:
             self._waiter = None
@@ -361,9 +492,11 @@ class GsmModemTransport:
                 waiter.exception()  # seen here; nobody else will look
             waiter.cancel()
 
-    async def _command(self, text: str, within: float | None = None) -> Response:
+    async def _command(
+        self, text: str, within: float | None = None, *, partial: str | None = None
+    ) -> Response:
         reply = await self._exchange(
-            self._session.command(text), within or self.settings.command_timeout
+            self._session.command(text), within or self.settings.command_timeout, partial=partial
         )
         if isinstance(reply, Prompt):  # only AT+CMGS prompts, and that goes through _send_one
             raise ModemLost(f"unexpected prompt after {text}")
@@ -377,19 +510,26 @@ class GsmModemTransport:
     async def _send_one(self, pdu: Any) -> int:
         try:
             prompt = await self._exchange(
-                self._session.command(f"AT+CMGS={pdu.tpduLength}"), self.settings.command_timeout
+                self._session.command(f"AT+CMGS={pdu.tpduLength}"),
+                self.settings.command_timeout,
+                escape=True,
             )
-            if isinstance(prompt, Response):
-                raise _send_error(prompt)
-            reply = await self._exchange(AtSession.pdu(str(pdu)), self.settings.send_timeout)
         except ModemLost as exc:
             raise SendError(str(exc), retryable=True) from None
-        if isinstance(reply, Prompt) or not reply.ok:
-            raise (
-                _send_error(reply)
-                if isinstance(reply, Response)
-                else SendError("unexpected second prompt", retryable=True)
-            )
+        if isinstance(prompt, Response):
+            raise _send_error(prompt)
+        try:
+            reply = await self._exchange(self._session.submit(str(pdu)), self.settings.send_timeout)
+        except ModemLost as exc:
+            # The PDU was handed over, so the network may have it: the retry goes
+            # as a possible duplicate (TP-RD, same TP-MR); a late +CMGS is dropped.
+            raise SendError(
+                f"{exc}; it may have gone out", retryable=True, maybe_sent=True
+            ) from None
+        if isinstance(reply, Prompt):
+            raise SendError("unexpected second prompt", retryable=True, maybe_sent=True)
+        if not reply.ok:
+            raise _send_error(reply)
         line = reply.line_starting("+CMGS:") or ""
         self._sent_at.append(self._clock())
         try:
@@ -414,65 +554,75 @@ class GsmModemTransport:
         while True:
             note = await self._notifications.get()
             kind = note.kind
-            if kind == "CMTI":
-                match = _CMTI.match(note.line)
-                if match:
-                    await self._read_stored(int(match.group(2)), sink)
+            stored = _STORED.match(note.line)
+            if kind == "CMTI" and stored:
+                await self._read_stored(int(stored.group(2)), sink)
+            elif kind == "CDSI" and stored:
+                await self._stored_report(stored.group(1), int(stored.group(2)), sink)
             elif kind == "CMT" and note.pdu:
                 await self._deliver(note.pdu, None, sink)  # +CMT: the library ignores these
             elif kind == "CDS" and note.pdu:
                 await self._report(note.pdu, sink)
+            elif kind == "CMGS":
+                log.info("modem: a text it had not confirmed in time went out after all (%s)",
+                         printable(note.line))  # fmt: skip
             else:
                 log.debug("modem said %s", printable(note.line))
 
     async def _sweep(self, sink: TransportSink) -> None:
-        """Read every stored text now and then: some modems (Huawei) announce
-        texts on another port, and a text that arrived while we were down
-        was never announced to us at all."""
+        """Read every stored text and report now and then: some modems (Huawei)
+        announce texts on another port, some announce nothing, and what arrived
+        while we were down was never announced to us at all."""
         while True:
-            async with self._lock:
-                reply = await self._command("AT+CMGL=4")
-            pending = None
-            for line in reply.lines:
-                match = _CMGL.match(line)
-                if match:
-                    pending = int(match.group(1))
-                elif pending is not None:
-                    await self._deliver(line, pending, sink)
-                    pending = None
+            if self._can_read:
+                async with self._lock:
+                    reply = await self._command("AT+CMGL=4")
+                for index, pdu_hex in _listed(reply):
+                    await self._deliver(pdu_hex, index, sink)
+            await self._sweep_reports(sink)
             await asyncio.sleep(self.settings.sweep_seconds)
 
-    async def _read_stored(self, index: int, sink: TransportSink) -> None:
+    async def _read_stored(self, index: int, sink: TransportSink) -> str | None:
+        """Read the text (or report) in ``index``; what kind it was, if read."""
+        if index in self._claimed():
+            return None  # being read already, or a part waiting for the others
         async with self._lock:
             reply = await self._command(f"AT+CMGR={index}")
-        if reply.ok and len(reply.lines) >= 2:
-            await self._deliver(reply.lines[1], index, sink)
+        pdu_hex = _stored_pdu(reply)
+        return None if pdu_hex is None else await self._deliver(pdu_hex, index, sink)
 
-    async def _deliver(self, pdu_hex: str, index: int | None, sink: TransportSink) -> None:
+    def _claimed(self) -> set[int]:
+        """SIM slots a +CMTI or a sweep must leave alone: being read or
+        deleted, or holding a part whose other parts have not come yet. Derived,
+        never kept: a slot is free again the moment its text is gone."""
+        waiting = {i for parts in self._parts.values() for i, _ in parts.values()}
+        return self._reading | waiting
+
+    async def _deliver(self, pdu_hex: str, index: int | None, sink: TransportSink) -> str | None:
         # A +CMTI and a sweep can both find the same SIM slot before it is deleted.
         if index is not None:
-            if index in self._claimed:
-                return
-            self._claimed.add(index)
+            if index in self._claimed():
+                return None
+            self._reading.add(index)
         try:
-            await self._deliver_claimed(pdu_hex, index, sink)
+            return await self._deliver_claimed(pdu_hex, index, sink)
         finally:
-            if index is not None and index not in self._waiting_parts():
-                self._claimed.discard(index)
+            if index is not None:
+                self._reading.discard(index)
 
-    def _waiting_parts(self) -> set[int]:
-        return {i for parts in self._parts.values() for i, _ in parts.values()}
-
-    async def _deliver_claimed(self, pdu_hex: str, index: int | None, sink: TransportSink) -> None:
+    async def _deliver_claimed(
+        self, pdu_hex: str, index: int | None, sink: TransportSink
+    ) -> str | None:
         try:
             decoded = gsm_pdu.decodeSmsPdu(pdu_hex)
         except Exception as exc:
             log.warning("modem: skipped an undecodable stored message %s: %s", index, exc)
-            return
-        if decoded.get("type") == "SMS-STATUS-REPORT":
+            return None
+        kind = str(decoded.get("type"))
+        if kind == _STATUS_REPORT:
             await self._report(pdu_hex, sink)
             await self._delete(index)
-            return
+            return kind
         sender = str(decoded.get("number", ""))
         text = join_surrogates(str(decoded.get("text", "")))
         concat = next(
@@ -481,17 +631,76 @@ class GsmModemTransport:
         if concat is None:
             await sink.incoming_text(IncomingText(sender, text, datetime.now(UTC)))
             await self._delete(index)  # only now: the store has it
-            return
+        else:
+            await self._collect_part(sender, text, concat, index, sink)
+        return kind
+
+    async def _collect_part(
+        self, sender: str, text: str, concat: Any, index: int | None, sink: TransportSink
+    ) -> None:
         key = (sender, int(concat.reference))
         parts = self._parts.setdefault(key, {})
         parts[int(concat.number)] = (index if index is not None else -1, text)
         if len(parts) < int(concat.parts):
             return  # the rest is on its way; the parts stay on the SIM until then
         del self._parts[key]
-        body = "".join(parts[n][1] for n in sorted(parts))
-        await sink.incoming_text(IncomingText(sender, body, datetime.now(UTC), len(parts)))
-        for stored_index, _ in parts.values():
-            await self._delete(stored_index if stored_index >= 0 else None)
+        slots = {i for i, _ in parts.values() if i >= 0}
+        self._reading |= slots  # still claimed until deleted: a sweep must not start over
+        try:
+            body = "".join(parts[n][1] for n in sorted(parts))
+            await sink.incoming_text(IncomingText(sender, body, datetime.now(UTC), len(parts)))
+            for slot in sorted(slots):
+                await self._delete(slot)
+        finally:
+            self._reading -= slots
+
+    async def _stored_report(self, mem: str, index: int, sink: TransportSink) -> None:
+        """+CDSI: a status report kept in ``mem``: read it there, then delete it."""
+        if not mem or mem == self._texts_in:
+            found = await self._read_stored(index, sink)  # kept among the texts
+        else:
+            found = await self._read_report(mem, index, sink)
+        if found != _STATUS_REPORT:
+            await self._sweep_reports(sink)  # Quectel EC25 names SM but keeps it in SR
+
+    async def _read_report(self, mem: str, index: int, sink: TransportSink) -> str | None:
+        async with self._reports_lock:
+            replies = await self._in_storage(mem, f"AT+CMGR={index}")
+            pdu_hex = _stored_pdu(replies[0]) if replies else None
+            if pdu_hex is None or _pdu_type(pdu_hex) != _STATUS_REPORT:
+                return None
+            await self._report(pdu_hex, sink)
+            await self._in_storage(mem, f"AT+CMGD={index}")  # only now: the store has it
+            return _STATUS_REPORT
+
+    async def _sweep_reports(self, sink: TransportSink) -> None:
+        """Status reports kept in SR: with <ds>=0, or when a +CDSI was missed or wrong."""
+        mem = self._reports_in
+        if mem is None:
+            return
+        async with self._reports_lock:
+            replies = await self._in_storage(mem, "AT+CMGL=4")
+            handled = []
+            for index, pdu_hex in _listed(replies[0]) if replies else []:
+                if _pdu_type(pdu_hex) == _STATUS_REPORT:
+                    await self._report(pdu_hex, sink)
+                    handled.append(index)
+            if handled:
+                await self._in_storage(mem, *(f"AT+CMGD={i}" for i in handled))
+
+    async def _in_storage(self, mem: str, *commands: str) -> list[Response] | None:
+        """``commands`` with ``mem`` as the storage read from, then back to the
+        texts' storage; None if the modem would not switch (or back is unknown)."""
+        back = self._texts_in
+        if back is None:
+            return None
+        async with self._lock:
+            if not (await self._command(f'AT+CPMS="{mem}"')).ok:
+                return None
+            try:
+                return [await self._command(command) for command in commands]
+            finally:
+                await self._command(f'AT+CPMS="{back}"')
 
     async def _report(self, pdu_hex: str, sink: TransportSink) -> None:
         try:
@@ -515,6 +724,62 @@ class GsmModemTransport:
             return
         async with self._lock:
             await self._command(f"AT+CMGD={index}")
+
+
+# ------------------------------------------------------------------ answers
+
+
+def _stored_pdu(reply: Response) -> str | None:
+    """The PDU of an AT+CMGR answer: the first hex line after the +CMGR:
+    header, found by its shape (an unsolicited line in between is not it)."""
+    header_seen = False
+    for line in reply.lines if reply.ok else ():
+        if line.startswith("+CMGR:"):
+            header_seen = True
+        elif header_seen and _HEX.fullmatch(line):
+            return line
+    return None
+
+
+def _listed(reply: Response) -> list[tuple[int, str]]:
+    """(slot, PDU) for each message in an AT+CMGL answer."""
+    listed: list[tuple[int, str]] = []
+    pending = None
+    for line in reply.lines if reply.ok else ():
+        match = _CMGL.match(line)
+        if match:
+            pending = int(match.group(1))
+        elif pending is not None and _HEX.fullmatch(line):
+            listed.append((pending, line))
+            pending = None
+    return listed
+
+
+def _storage_groups(line: str) -> list[set[str]]:
+    """``+CPMS: ("ME","SM","SR"),("ME","SM"),...`` -> one set per storage list
+    (Wavecom nests them: ``(("SM","BM","SR"),("SM"))``)."""
+    return [set(re.findall(r'"([A-Z_]+)"', group)) for group in re.findall(r"\(([^()]*)\)", line)]
+
+
+def _pdu_type(pdu_hex: str) -> str | None:
+    try:
+        return str(gsm_pdu.decodeSmsPdu(pdu_hex).get("type"))
+    except Exception:
+        return None
+
+
+def _cnmi_meaning(setting: str) -> str:
+    fields = (setting.split(",") + ["0"] * 4)[:4]
+    texts = (
+        "new texts are announced (+CMTI)"
+        if fields[1] not in ("", "0")
+        else "new texts are not announced (read from the SIM every sweep)"
+    )
+    reports = {
+        "2": "delivery reports are kept and announced (+CDSI)",
+        "1": "delivery reports come straight to textback (+CDS)",
+    }.get(fields[3], _REPORTS_BY_SWEEP)
+    return f"{texts}; {reports}"
 
 
 # ------------------------------------------------------------------ codec fixes

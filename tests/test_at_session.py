@@ -86,3 +86,100 @@ def test_chunking_does_not_change_what_is_understood(chunk: int) -> None:
     whole.command("AT+CMGL=4")
     pieces.command("AT+CMGL=4")
     assert feed_all(pieces, stream, chunk) == feed_all(whole, stream)
+
+
+# --- what real modems do (issue 10, item 2) ---------------------------------------------
+
+PDU = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
+
+
+def test_an_unknown_urc_inside_a_reply_is_a_notification() -> None:
+    """Huawei's ^HCSQ: between the +CMGR: header and the PDU is not part of the answer."""
+    session = AtSession()
+    session.command("AT+CMGR=1")
+    events = session.feed(
+        f'\r\n+CMGR: 0,,24\r\n^HCSQ:"LTE",48,41,121,19\r\n{PDU}\r\n\r\nOK\r\n'.encode()
+    )
+    assert events == [
+        Notification('^HCSQ:"LTE",48,41,121,19'),
+        Response("AT+CMGR=1", ("+CMGR: 0,,24", PDU), "OK"),
+    ]
+
+
+def test_bytes_after_the_prompt_in_the_same_read_are_kept() -> None:
+    session = AtSession()
+    session.command("AT+CMGS=20")
+    events = session.feed(b'\r\n> \r\n+CMTI: "ME",4\r\n')
+    assert events == [Prompt(), Notification('+CMTI: "ME",4')]
+
+
+def test_cr_only_line_ends_complete_a_reply() -> None:
+    session = AtSession()
+    session.command("AT+CSQ")
+    assert session.feed(b"\r+CSQ: 20,99\r\rOK\r") == [Response("AT+CSQ", ("+CSQ: 20,99",), "OK")]
+
+
+def test_a_late_confirmation_is_not_the_next_commands_answer() -> None:
+    """+CMGS/OK after the send timed out: python-gsmmodem's and the old reader's
+    next command took that OK as its own, and every answer after it was one behind."""
+    session = AtSession()
+    session.command("AT+CMGS=20")
+    assert session.feed(b"\r\n> ") == [Prompt()]
+    session.submit("0011")
+    session.abandon()
+    session.restart()  # the transport reconnects
+    session.command("ATZ")
+    events = session.feed(b"\r\n+CMGS: 7\r\n\r\nOK\r\n")
+    assert events == [Notification("+CMGS: 7")]
+    assert session.busy  # still waiting for ATZ's own OK
+    assert session.feed(b"\r\nOK\r\n") == [Response("ATZ", (), "OK")]
+
+
+def test_a_late_send_failure_is_not_the_next_commands_answer() -> None:
+    session = AtSession()
+    session.command("AT+CMGS=20")
+    session.feed(b"\r\n> ")
+    session.submit("0011")
+    session.abandon()
+    session.command("ATE0")
+    assert session.feed(b"\r\n+CMS ERROR: 42\r\n") == []
+    assert session.feed(b"\r\nOK\r\n") == [Response("ATE0", (), "OK")]
+
+
+def test_the_ok_to_an_esc_at_connection_start_is_dropped() -> None:
+    """A modem left in PDU entry answers the ESC with OK, before AT+CPIN?'s answer."""
+    session = AtSession()
+    session.restart()
+    session.command("AT+CPIN?")
+    events = session.feed(b"\r\nOK\r\n\r\n+CPIN: READY\r\n\r\nOK\r\n")
+    assert events == [Response("AT+CPIN?", ("+CPIN: READY",), "OK")]
+
+
+def test_a_reply_without_its_final_result_can_be_taken_as_it_stands() -> None:
+    """Wavecom answers AT+CPIN? with +CPIN: READY and no OK."""
+    session = AtSession()
+    session.command("AT+CPIN?")
+    assert session.feed(b"\r\n+CPIN: READY\r\n") == []
+    assert session.abandon() == Response("AT+CPIN?", ("+CPIN: READY",), "")
+    session.command("ATZ")
+    assert session.feed(b"\r\nOK\r\n") == [Response("ATZ", (), "OK")]
+
+
+_URC_NAMES = st.from_regex(r"[+^][A-Z]{3,6}", fullmatch=True).filter(
+    lambda name: name not in ("+CMGR", "+CMT", "+CDS", "+CMGS")
+)
+
+
+@given(st.lists(st.tuples(_URC_NAMES, st.integers(0, 3)), max_size=4), st.integers(1, 40))
+@settings(max_examples=200, deadline=None)
+def test_urcs_anywhere_in_a_reply_never_change_it(urcs: list[tuple[str, int]], chunk: int) -> None:
+    lines = ["+CMGR: 1,,24", PDU]
+    for name, position in urcs:
+        lines.insert(min(position, len(lines)), f"{name}: 1,2")
+    stream = "".join(f"\r\n{line}\r\n" for line in lines) + "\r\nOK\r\n"
+    session = AtSession()
+    session.command("AT+CMGR=3")
+    events = feed_all(session, stream.encode(), chunk)
+    replies = [e for e in events if isinstance(e, Response)]
+    assert replies == [Response("AT+CMGR=3", ("+CMGR: 1,,24", PDU), "OK")]
+    assert len(events) == 1 + len(urcs)

@@ -9,9 +9,14 @@ delivery reports. :class:`SimulatedModem` puts an engine behind a pty whose
 slave path a transport opens like ``/dev/ttyUSB0``, and can unplug and replug
 it. Every PDU the modem was asked to send is kept, decoded, for assertions.
 
+A :class:`ModemProfile` makes the engine answer like one real model (the
+profiles in ``tests/fixtures/modems/``): scripted replies, what works before
+the PIN, where delivery reports are kept, URCs slipped into replies.
+
 Faults on cue: no answer at all, ``+CMS ERROR: <n>`` for the next sends,
 garbage bytes on the line, a ``+CMTI`` slipped in just before a command's
-``OK``, unplug and replug.
+``OK``, a prompt that never comes (the modem still waits for the PDU), a
+confirmation that only comes after the DTE stopped waiting, unplug and replug.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ import itertools
 import os
 import time
 import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gsmmodem import pdu as gsm_pdu
 
@@ -35,6 +41,7 @@ CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 _GSM7_PART = 153  # septets per part when a concatenation header is present
 _UCS2_PART = 67  # UTF-16 units per part likewise
+_SUPPORTED = ("+CMGS", "+CMGR", "+CMGL", "+CMGD", "+CNMI", "+CPMS", "+CSCS", "+CSQ", "+CREG")
 
 
 # ------------------------------------------------------------------ PDUs
@@ -149,15 +156,73 @@ def _utf16_chunks(data: bytes, units: int) -> Iterator[bytes]:
         start = end
 
 
+# ------------------------------------------------------------------ model profiles
+
+
+@dataclass(frozen=True)
+class ModemProfile:
+    """How one modem model answers where it differs from the engine's own
+    answers: scripted replies for the commands it lists, which commands work
+    before the PIN, where it keeps delivery reports, the URCs it slips in.
+    ``tests/fixtures/modems/`` holds profiles of real models."""
+
+    name: str = "engine default"
+    manufacturer: str = "SimCom Sim"
+    model: str = "SIM7600-SIM"
+    # "AT+CMD" (or a prefix ending in "*") -> lines, final result included;
+    # "{pin_state}" becomes READY or SIM PIN. These replace the engine's answer.
+    answers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Commands answered while the SIM is locked (others: +CME ERROR: 11);
+    # None: the engine's rule (only SMS and operator commands need the PIN).
+    before_pin: frozenset[str] | None = None
+    storages: tuple[str, ...] = ("ME", "SM", "SR")  # what AT+CPMS=? offers for reading
+    report_storage: str | None = "SR"  # where <ds>=2 (or 0) keeps status reports
+    report_announced_as: str | None = None  # the storage +CDSI names, if not that one
+    first_slot: int = 1
+    empty_slot: tuple[str, ...] = ("+CMS ERROR: 321",)  # AT+CMGR of an empty slot
+    cmgr_stat: bool = True  # False: "+CMGR: ,,<length>" without the status
+    unknown: str = "ERROR"  # the final result for a command it does not know
+    urcs_in_replies: tuple[str, ...] = ()  # slipped in after a reply's first line
+    boot: tuple[str, ...] = ()  # what it says when it powers up
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModemProfile:
+        values = dict(data)
+        values.pop("expect", None)  # for the tests that run it, not the modem
+        answers = values.pop("answers", None) or {}
+        values["answers"] = {str(k).upper(): tuple(map(str, v)) for k, v in answers.items()}
+        if values.get("before_pin") is not None:
+            values["before_pin"] = frozenset(str(c).upper() for c in values["before_pin"])
+        for key in ("storages", "empty_slot", "urcs_in_replies", "boot"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def scripted(self, command: str) -> tuple[str, ...] | None:
+        """The scripted answer to ``command`` (upper case), if the profile has one."""
+        if command in self.answers:
+            return self.answers[command]
+        prefixes = [k for k in self.answers if k.endswith("*") and command.startswith(k[:-1])]
+        return self.answers[max(prefixes, key=len)] if prefixes else None
+
+
 # ------------------------------------------------------------------ the modem
 
 
 @dataclass
 class ModemEngine:
-    """The modem's side of the serial line, with no I/O of its own."""
+    """The modem's side of the serial line, with no I/O of its own.
 
-    manufacturer: str = "SimCom Sim"
-    model: str = "SIM7600-SIM"
+    New texts go to ``store`` and are announced with ``+CMTI`` when the last
+    ``AT+CNMI`` set ``<mt>`` (the power-on setting announces nothing, as TS
+    27.005 says). Status reports follow ``<ds>``: 1 sends them as ``+CDS``,
+    2 stores them (in ``reports``, the SR storage, unless the profile says
+    otherwise) and announces ``+CDSI``; 0 stores them without a word (an
+    assumption: models differ, many keep them). Reading a slot takes the
+    storage the last ``AT+CPMS`` chose; new texts take the lowest free slot.
+    """
+
+    profile: ModemProfile = field(default_factory=ModemProfile)
     smsc: str = "+15125550000"
     pin: str | None = None
     operator: str = "SimTel"
@@ -165,13 +230,18 @@ class ModemEngine:
     registered: bool = True
     echo: bool = True
     charset: str = "GSM"
+    cnmi: str = "0,0,0,0"  # the new-message indications in force
     no_answer: bool = False  # swallow everything: a hung modem
-    cms_errors: list[int] = field(default_factory=list)  # next sends fail with these
+    cms_errors: list[int | None] = field(default_factory=list)  # next sends (None: goes out)
     cmti_before_next_ok: bool = False  # slip a +CMTI in before the next OK
-    hold_prompt: bool = False  # take AT+CMGS but never show the "> " prompt
+    cmti_after_prompt: bool = False  # ... or right after the next "> ", in the same write
+    cr_only: bool = False  # lines end in CR alone (S4 set to 13)
+    hold_prompt: bool = False  # take AT+CMGS, wait for the PDU, but never show "> "
     hold_confirmation: bool = False  # send the text but never answer +CMGS
+    late_confirmation: bool = False  # send it, and answer +CMGS only with the next command
     sent: list[SentPdu] = field(default_factory=list)
     store: dict[int, tuple[int, str]] = field(default_factory=dict)  # index -> (stat, pdu)
+    reports: dict[int, tuple[int, str]] = field(default_factory=dict)  # the SR storage
     deleted: list[int] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     _pin_ok: bool = False
@@ -179,11 +249,18 @@ class ModemEngine:
     _pdu_length: int | None = None  # inside AT+CMGS: waiting for PDU + Ctrl-Z
     _mr: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, 256)))
     _pending_cmti: list[int] = field(default_factory=list)
+    _held: bytes = b""  # a confirmation kept for the next command's answer
+    _read_mem: str = "ME"  # where AT+CMGR/CMGL/CMGD look (AT+CPMS <mem1>)
+    _receive_mem: str = "ME"  # the storage +CMTI names (AT+CPMS <mem3>)
     clock: Callable[[], float] = time.monotonic
     _cmgs_at: float = 0.0
 
     def __post_init__(self) -> None:
         self._pin_ok = self.pin is None
+        self._read_mem = self._receive_mem = self._text_storage()
+
+    def _text_storage(self) -> str:
+        return next((s for s in self.profile.storages if s != "SR"), "ME")
 
     # ---- bytes in, bytes out
     def feed(self, data: bytes) -> bytes:
@@ -202,9 +279,13 @@ class ModemEngine:
                     out += line.encode("latin-1") + b"\r"
                 if line.strip():
                     out += self._command(line.strip())
-            elif char != b"\n":
+            elif char not in (b"\n", ESC):  # an ESC outside PDU entry is ignored
                 self._line += char
-        return bytes(out)
+        return bytes(out).replace(b"\r\n", b"\r") if self.cr_only else bytes(out)
+
+    def power_on(self) -> bytes:
+        """What the modem says as it starts (SIMCom: RDY ... SMS DONE)."""
+        return b"".join(f"\r\n{line}\r\n".encode() for line in self.profile.boot)
 
     def _pdu_byte(self, char: bytes) -> bytes:
         if char == ESC:  # the DTE gave up on this send
@@ -217,8 +298,9 @@ class ModemEngine:
         pdu_hex = self._line.decode("latin-1").strip()
         self._line.clear()
         self._pdu_length = None
-        if self.cms_errors:
-            return f"\r\n+CMS ERROR: {self.cms_errors.pop(0)}\r\n".encode()
+        failure = self.cms_errors.pop(0) if self.cms_errors else None
+        if failure is not None:
+            return f"\r\n+CMS ERROR: {failure}\r\n".encode()
         try:
             submitted = replace(decode_submit(pdu_hex), requested_at=self._cmgs_at)
         except Exception:
@@ -233,140 +315,231 @@ class ModemEngine:
         self.sent.append(submitted)
         if self.hold_confirmation:
             return b""  # sent over the air; the answer never reaches the DTE
-        return self._final(f"\r\n+CMGS: {next(self._mr)}\r\n")
+        confirmation = self._ok(f"+CMGS: {next(self._mr)}")
+        if self.late_confirmation:
+            self._held = confirmation  # it comes, but after the DTE stopped waiting
+            return b""
+        return confirmation
 
     # ---- incoming texts and reports, for the runner to announce
     def receive(self, sender: str, text: str, *, concat_ref: int = 0) -> bytes:
         """Store an incoming text (several parts if long); the ``+CMTI`` lines to emit."""
         notices = bytearray()
         for pdu_hex in deliver_pdus(sender, text, smsc=self.smsc, concat_ref=concat_ref):
-            index = max(self.store, default=0) + 1
+            index = self._free_slot(self.store)
             self.store[index] = (0, pdu_hex)
-            notices += f'\r\n+CMTI: "ME",{index}\r\n'.encode()
+            if self._indication(1) != 0:
+                notices += f'\r\n+CMTI: "{self._receive_mem}",{index}\r\n'.encode()
         return bytes(notices)
 
     def status_report(self, reference: int, number: str, *, delivered: bool = True) -> bytes:
-        """A ``+CDS`` unsolicited status report (``AT+CNMI=...,1`` routes them to the DTE)."""
+        """A status report from the network, routed as ``AT+CNMI``'s ``<ds>`` says."""
         pdu_hex = status_report_pdu(reference, number, delivered=delivered, smsc=self.smsc)
-        return f"\r\n+CDS: {len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)}\r\n{pdu_hex}\r\n".encode()
+        ds = self._indication(3)
+        if ds == 1:
+            return f"\r\n+CDS: {_tpdu_length(pdu_hex)}\r\n{pdu_hex}\r\n".encode()
+        storage = self.profile.report_storage
+        if storage is None:
+            return b""  # nowhere to keep it: the report is lost
+        slots = self._slots(storage)
+        index = self._free_slot(slots)
+        slots[index] = (0, pdu_hex)
+        if ds != 2:
+            return b""
+        named = self.profile.report_announced_as or storage
+        return f'\r\n+CDSI: "{named}",{index}\r\n'.encode()
 
-    # ---- commands
-    def _final(self, body: str = "") -> bytes:
-        cmti = b""
-        if self.cmti_before_next_ok and self._pending_cmti:
-            self.cmti_before_next_ok = False
-            cmti = b"".join(f'\r\n+CMTI: "ME",{i}\r\n'.encode() for i in self._pending_cmti)
-            self._pending_cmti.clear()
-        return body.encode("latin-1") + cmti + b"\r\nOK\r\n"
+    def _indication(self, position: int) -> int:
+        """<mode>,<mt>,<bm>,<ds> of the AT+CNMI in force."""
+        values = self.cnmi.split(",")
+        return int(values[position]) if len(values) > position and values[position] else 0
 
-    def slip_cmti(self, sender: str, text: str) -> None:
-        """Store a text now and announce it just before the next command's OK."""
+    def _free_slot(self, slots: dict[int, tuple[int, str]]) -> int:
+        """The lowest free index, as real modems reuse them."""
+        return next(i for i in itertools.count(self.profile.first_slot) if i not in slots)
+
+    def _slots(self, storage: str) -> dict[int, tuple[int, str]]:
+        return self.reports if storage == "SR" else self.store
+
+    # ---- replies
+    def _ok(self, *lines: str) -> bytes:
+        """Info lines, any URCs the profile slips in after the first, then OK."""
+        out = list(lines)
+        if out and self.profile.urcs_in_replies:
+            out[1:1] = self.profile.urcs_in_replies
+        cmti = self._slipped() if self.cmti_before_next_ok else b""
+        return _lines(out) + cmti + b"\r\nOK\r\n"
+
+    def _slipped(self) -> bytes:
+        self.cmti_before_next_ok = self.cmti_after_prompt = False
+        cmti = b"".join(f'\r\n+CMTI: "ME",{i}\r\n'.encode() for i in self._pending_cmti)
+        self._pending_cmti.clear()
+        return cmti
+
+    def slip_cmti(self, sender: str, text: str, *, after_prompt: bool = False) -> None:
+        """Store a text now and announce it just before the next command's OK
+        (or, ``after_prompt``, in the same write as the next "> " prompt)."""
         for pdu_hex in deliver_pdus(sender, text, smsc=self.smsc):
-            index = max(self.store, default=0) + 1
+            index = self._free_slot(self.store)
             self.store[index] = (0, pdu_hex)
             self._pending_cmti.append(index)
-        self.cmti_before_next_ok = True
+        if after_prompt:
+            self.cmti_after_prompt = True
+        else:
+            self.cmti_before_next_ok = True
 
+    # ---- commands
     def _command(self, line: str) -> bytes:
         self.commands.append(line)
+        held, self._held = self._held, b""
+        return held + self._answer(line)
+
+    def _answer(self, line: str) -> bytes:
         upper = line.upper()
         if not upper.startswith("AT"):
             return b"\r\nERROR\r\n"
+        if self._locked_out(upper):
+            return b"\r\n+CME ERROR: 11\r\n"  # SIM PIN required
+        scripted = self.profile.scripted(upper)
+        if scripted is not None:
+            state = "READY" if self._pin_ok else "SIM PIN"
+            return _lines([s.replace("{pin_state}", state) for s in scripted])
         cmd = upper[2:]
+        for handler in (self._basic, self._sim, self._setup, self._storage, self._messages):
+            reply = handler(cmd, line)
+            if reply is not None:
+                return reply
+        return _lines([self.profile.unknown])
+
+    def _locked_out(self, upper: str) -> bool:
+        if self._pin_ok or upper.startswith("AT+CPIN"):
+            return False
+        if self.profile.before_pin is not None:
+            return upper not in self.profile.before_pin
+        return upper[2:].startswith(("+CMGS", "+CMGR", "+CMGL", "+COPS?"))
+
+    def _basic(self, cmd: str, line: str) -> bytes | None:
         if cmd in ("", "Z", "&F"):
             self.echo = True
-            return self._final()
+            return self._ok()
         if cmd in ("E0", "E1"):
             self.echo = cmd == "E1"
-            return self._final()
+            return self._ok()
+        if cmd == "+CFUN?":
+            return self._ok("+CFUN: 1")
+        if cmd == "+CLAC":
+            return self._ok(*_SUPPORTED)
+        identity = {"+CGMI": self.profile.manufacturer, "+CGMM": self.profile.model}
+        if cmd in identity:
+            return self._ok(identity[cmd])
+        if cmd in ("+CGSN", "+GSN"):
+            return self._ok("867322030000000")
+        if cmd == "+CSQ":
+            return self._ok(f"+CSQ: {self.signal},99")
+        if cmd == "+CREG?":
+            return self._ok(f"+CREG: 0,{1 if self.registered else 2}")
+        if cmd == "+COPS?":
+            registered = f'+COPS: 0,0,"{self.operator}",7' if self.registered else "+COPS: 0"
+            return self._ok(registered)
+        if cmd.startswith(("+COPS=", "+CLIP=", "+CRC=", "+CVHU=", "+CMEE=", "+CFUN=")):
+            return self._ok()
+        return None
+
+    def _sim(self, cmd: str, line: str) -> bytes | None:
         if cmd == "+CPIN?":
-            return self._final(f"\r\n+CPIN: {'READY' if self._pin_ok else 'SIM PIN'}\r\n")
+            return self._ok(f"+CPIN: {'READY' if self._pin_ok else 'SIM PIN'}")
         if cmd.startswith("+CPIN="):
             if line.split("=", 1)[1].strip('"') == self.pin:
                 self._pin_ok = True
-                return self._final()
+                return self._ok()
             return b"\r\n+CME ERROR: 16\r\n"  # incorrect password
-        if not self._pin_ok and cmd.startswith(("+CMGS", "+CMGR", "+CMGL", "+COPS?")):
-            return b"\r\n+CME ERROR: 11\r\n"  # SIM PIN required
-        if cmd == "+CFUN?":
-            return self._final("\r\n+CFUN: 1\r\n")
-        if cmd == "+CLAC":
-            return self._final(
-                "\r\n+CMGS\r\n+CMGR\r\n+CMGL\r\n+CMGD\r\n+CNMI\r\n+CPMS\r\n+CSCS\r\n"
-                "+CSQ\r\n+CREG\r\n+VTS\r\n"
-            )
-        if cmd == "+CGMI":
-            return self._final(f"\r\n{self.manufacturer}\r\n")
-        if cmd == "+CGMM":
-            return self._final(f"\r\n{self.model}\r\n")
-        if cmd in ("+CGSN", "+GSN"):
-            return self._final("\r\n867322030000000\r\n")
-        if cmd == "+CSQ":
-            return self._final(f"\r\n+CSQ: {self.signal},99\r\n")
-        if cmd == "+CREG?":
-            return self._final(f"\r\n+CREG: 0,{1 if self.registered else 2}\r\n")
-        if cmd == "+COPS?":
-            if not self.registered:
-                return self._final("\r\n+COPS: 0\r\n")
-            return self._final(f'\r\n+COPS: 0,0,"{self.operator}",7\r\n')
         if cmd == "+CSCA?":
-            return self._final(
-                f'\r\n+CSCA: "{self.smsc}",145\r\n' if self.smsc else '\r\n+CSCA: "",129\r\n'
-            )
+            return self._ok(f'+CSCA: "{self.smsc}",145' if self.smsc else '+CSCA: "",129')
         if cmd.startswith("+CSCA="):
             self.smsc = line.split("=", 1)[1].split(",")[0].strip('"')
-            return self._final()
+            return self._ok()
+        return None
+
+    def _setup(self, cmd: str, line: str) -> bytes | None:
+        if cmd.startswith("+CNMI="):
+            self.cnmi = cmd.split("=", 1)[1]
+            return self._ok()
         if cmd == "+CSCS=?":
-            return self._final('\r\n+CSCS: ("GSM","UCS2","IRA")\r\n')
+            return self._ok('+CSCS: ("GSM","UCS2","IRA")')
         if cmd == "+CSCS?":
-            return self._final(f'\r\n+CSCS: "{self.charset}"\r\n')
+            return self._ok(f'+CSCS: "{self.charset}"')
         if cmd.startswith("+CSCS="):
             self.charset = line.split("=", 1)[1].strip('"')
-            return self._final()
+            return self._ok()
+        if cmd.startswith(("+CMGF=", "+CSMP=")):
+            return self._ok()
+        return None
+
+    def _storage(self, cmd: str, line: str) -> bytes | None:
+        if not cmd.startswith("+CPMS"):
+            return None
+        offered = self.profile.storages
         if cmd == "+CPMS=?":
-            return self._final('\r\n+CPMS: ("ME","SM","SR"),("ME","SM"),("ME","SM")\r\n')
-        if cmd.startswith("+CPMS="):
-            used = len(self.store)
-            return self._final(f"\r\n+CPMS: {used},50,{used},50,{used},50\r\n")
-        if cmd.startswith(("+CMGF=", "+CNMI=", "+CSMP=", "+COPS=", "+CLIP=", "+CRC=", "+CVHU=",
-                           "+CMEE=", "+CFUN=")):  # fmt: skip
-            return self._final()
+            readable = ",".join(f'"{s}"' for s in offered)
+            others = ",".join(f'"{s}"' for s in offered if s != "SR")
+            return self._ok(f"+CPMS: ({readable}),({others}),({others})")
+        used = len(self._slots(self._read_mem))
+        if cmd == "+CPMS?":
+            return self._ok(f'+CPMS: "{self._read_mem}",{used},50,"ME",{len(self.store)},50')
+        chosen = [m.strip('"') for m in cmd.split("=", 1)[1].split(",")]
+        if not all(m in offered for m in chosen):
+            return b"\r\n+CMS ERROR: 302\r\n"  # operation not allowed
+        self._read_mem = chosen[0]
+        if len(chosen) > 2:
+            self._receive_mem = chosen[2]
+        used = len(self._slots(self._read_mem))
+        return self._ok(f"+CPMS: {used},50,{len(self.store)},50,{len(self.store)},50")
+
+    def _messages(self, cmd: str, line: str) -> bytes | None:
         if cmd.startswith("+CMGS="):
             if not self.registered:
                 return b"\r\n+CMS ERROR: 331\r\n"  # no network service
             self._pdu_length = int(cmd.split("=", 1)[1] or 0)
             self._cmgs_at = self.clock()
             if self.hold_prompt:
-                self._pdu_length = None
-                return b""
-            return b"\r\n> "
+                return b""  # in PDU entry all the same: it swallows commands until ESC
+            return b"\r\n> " + (self._slipped() if self.cmti_after_prompt else b"")
+        slots = self._slots(self._read_mem)
         if cmd.startswith("+CMGR="):
             index = int(cmd.split("=", 1)[1])
-            if index not in self.store:
-                return b"\r\n+CMS ERROR: 321\r\n"  # invalid memory index
-            stat, pdu_hex = self.store[index]
-            self.store[index] = (1, pdu_hex)
-            tpdu_len = len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
-            return self._final(f"\r\n+CMGR: {stat},,{tpdu_len}\r\n{pdu_hex}\r\n")
+            if index not in slots:
+                return _lines(list(self.profile.empty_slot))
+            stat, pdu_hex = slots[index]
+            slots[index] = (1, pdu_hex)
+            shown = stat if self.profile.cmgr_stat else ""
+            return self._ok(f"+CMGR: {shown},,{_tpdu_length(pdu_hex)}", pdu_hex)
         if cmd.startswith("+CMGL"):
             wanted = cmd.split("=", 1)[1] if "=" in cmd else "4"
-            body = ""
-            for index, (stat, pdu_hex) in sorted(self.store.items()):
+            listed: list[str] = []
+            for index, (stat, pdu_hex) in sorted(slots.items()):
                 if wanted in ("4", str(stat)):
-                    tpdu_len = len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
-                    body += f"\r\n+CMGL: {index},{stat},,{tpdu_len}\r\n{pdu_hex}"
-            return self._final(body + ("\r\n" if body else ""))
+                    listed += [f"+CMGL: {index},{stat},,{_tpdu_length(pdu_hex)}", pdu_hex]
+            return self._ok(*listed)
         if cmd.startswith("+CMGD="):
             args = [int(a) for a in cmd.split("=", 1)[1].split(",") if a]
             if len(args) > 1 and args[1] > 0:
-                doomed = [i for i, (stat, _) in self.store.items() if args[1] >= 4 or stat == 1]
+                doomed = [i for i, (stat, _) in slots.items() if args[1] >= 4 or stat == 1]
             else:
-                doomed = [args[0]] if args and args[0] in self.store else []
+                doomed = [args[0]] if args and args[0] in slots else []
             for index in doomed:
-                del self.store[index]
+                del slots[index]
                 self.deleted.append(index)
-            return self._final()
-        return b"\r\nERROR\r\n"
+            return self._ok()
+        return None
+
+
+def _lines(lines: list[str]) -> bytes:
+    return b"".join(f"\r\n{line}\r\n".encode("latin-1") for line in lines)
+
+
+def _tpdu_length(pdu_hex: str) -> int:
+    """The <length> field of +CMGR/+CMGL/+CDS: the PDU without its SMSC part."""
+    return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
 
 
 class SimulatedModem:
@@ -392,6 +565,9 @@ class SimulatedModem:
         self._master, self._slave = master, slave
         asyncio.get_running_loop().add_reader(master, self._readable)
         self.path.symlink_to(os.ttyname(slave))
+        boot = self.engine.power_on()
+        if boot:
+            os.write(master, boot)  # waits in the pty until the port is opened
         return self
 
     def _make_room_for_link(self, pty: str) -> None:

@@ -5,7 +5,9 @@ Each text is marked ``sending`` (committed) before the modem is asked and
 ``sent`` (committed) as soon as the modem confirms, so after a crash only a
 text the modem never confirmed is tried again - and that retry tells the
 transport it may have gone out already (for a modem: the same TP-MR with
-TP-RD set, so the SMSC drops a copy of what it already has). A retryable failure backs off
+TP-RD set, so the SMSC drops a copy of what it already has). A send that
+failed after the modem took the text (``SendError.maybe_sent``: it timed out
+waiting for the confirmation) is retried the same way. A retryable failure backs off
 and stays queued; a permanent one, or a text no longer worth sending (the
 caller rang too long ago), is final and logged. Opt-outs are checked again
 just before sending.
@@ -114,7 +116,9 @@ class OutboxWorker:
             attempts = text.attempts + 1
             if exc.retryable and attempts < self._max_attempts:
                 delay = min(self._retry[1], self._retry[0] * 2 ** (attempts - 1))
-                await self.store.mark_retry(text.id, str(exc), now + delay)
+                await self.store.mark_retry(
+                    text.id, str(exc), now + delay, maybe_sent=exc.maybe_sent
+                )
                 log.warning(
                     "text to %s not sent by %s (%s); trying again in %s",
                     who, transport.name, exc, delay,
