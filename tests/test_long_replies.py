@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.calls import CallDecision
+from bridge.app import Bridge
 from bridge.config import Config
-from bridge.daemon import Bridge
+from bridge.core.calls import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
 from bridge.store import Store

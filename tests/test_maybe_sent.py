@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from bridge.bus import Bus
 from bridge.config import ModemConfig
-from bridge.outbox import OutboxWorker
+from bridge.core.texts import OutgoingText
 from bridge.sim.modem import SimulatedModem
-from bridge.store import OutgoingText, Store
-from bridge.transports import Transports
+from bridge.store import Store
+from bridge.texting.outbox import OutboxWorker
+from bridge.texting.transports import Transports
 from sms_gateway.base import DeliveryReport, IncomingText
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.conftest import until, until_true
@@ -68,6 +70,8 @@ async def test_a_text_confirmed_too_late_goes_out_once(tmp_path: Path) -> None:
             clock=lambda: datetime.now(UTC),
             poll_every=0.05,
             retry_min=timedelta(milliseconds=10),
+            home="US",
+            bus=Bus(),
         )
         modem.engine.late_confirmation = True
         await store.queue_text(OutgoingText(CALLER, "hello", 1, now + timedelta(minutes=30)))

@@ -356,14 +356,15 @@ def _modem_in_use(settings: ModemConfig, heartbeat: Path | None, now: datetime) 
 
 
 class _Discard:
-    """doctor takes nothing off the SIM: a text it is offered is never
-    acknowledged (so never deleted) and stays there for `textback run`."""
+    """doctor takes nothing off the SIM: a text or a delivery report it is
+    offered is never acknowledged (so never deleted) and stays there for
+    `textback run`."""
 
     async def incoming_text(self, text: IncomingText) -> None:
         await asyncio.Event().wait()  # until the check is over and cancels us
 
     async def delivery_report(self, report: DeliveryReport) -> None:
-        return None
+        await asyncio.Event().wait()  # likewise: a report stays in the modem for the bridge
 
 
 # ---------------------------------------------------------------- SMTP
