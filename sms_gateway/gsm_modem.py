@@ -181,6 +181,7 @@ class GsmModemTransport:
         self._notifications: asyncio.Queue[Notification] = asyncio.Queue()
         self._sent_at: deque[float] = deque()
         self._parts: dict[tuple[str, int], dict[int, tuple[int, str]]] = {}
+        self._first_sent: dict[tuple[str, int], datetime | None] = {}  # a long text's time
         self._reading: set[int] = set()  # SIM slots being read or deleted right now
         self._texts_in: str | None = None  # the storage texts are read from (ME, SM...)
         self._reports_in: str | None = None  # the storage status reports are kept in (SR)
@@ -273,6 +274,7 @@ class GsmModemTransport:
         self._session.restart()
         self._reading.clear()
         self._parts.clear()  # the sweep finds every part again on the SIM
+        self._first_sent.clear()
         self._lost.clear()
         try:
             self._port = await SerialPort.open(self.settings, self._on_data, self._on_lost)
@@ -625,22 +627,32 @@ class GsmModemTransport:
             return kind
         sender = str(decoded.get("number", ""))
         text = join_surrogates(str(decoded.get("text", "")))
+        sent = _network_time(decoded)
         concat = next(
             (e for e in decoded.get("udh", []) or [] if isinstance(e, gsm_pdu.Concatenation)), None
         )
         if concat is None:
-            await sink.incoming_text(IncomingText(sender, text, datetime.now(UTC)))
+            incoming = IncomingText(sender, text, datetime.now(UTC), network_time=sent)
+            await sink.incoming_text(incoming)
             await self._delete(index)  # only now: the store has it
         else:
-            await self._collect_part(sender, text, concat, index, sink)
+            await self._collect_part(sender, text, sent, concat, index, sink)
         return kind
 
     async def _collect_part(
-        self, sender: str, text: str, concat: Any, index: int | None, sink: TransportSink
+        self,
+        sender: str,
+        text: str,
+        sent: datetime | None,
+        concat: Any,
+        index: int | None,
+        sink: TransportSink,
     ) -> None:
         key = (sender, int(concat.reference))
         parts = self._parts.setdefault(key, {})
         parts[int(concat.number)] = (index if index is not None else -1, text)
+        if int(concat.number) == 1:
+            self._first_sent[key] = sent
         if len(parts) < int(concat.parts):
             return  # the rest is on its way; the parts stay on the SIM until then
         del self._parts[key]
@@ -648,7 +660,9 @@ class GsmModemTransport:
         self._reading |= slots  # still claimed until deleted: a sweep must not start over
         try:
             body = "".join(parts[n][1] for n in sorted(parts))
-            await sink.incoming_text(IncomingText(sender, body, datetime.now(UTC), len(parts)))
+            sent = self._first_sent.pop(key, None)  # the text's own time: its first part's
+            incoming = IncomingText(sender, body, datetime.now(UTC), len(parts), network_time=sent)
+            await sink.incoming_text(incoming)
             for slot in sorted(slots):
                 await self._delete(slot)
         finally:
@@ -835,3 +849,11 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     return printable(str(exc)) or type(exc).__name__
+
+
+def _network_time(decoded: dict[str, Any]) -> datetime | None:
+    """The SMSC's timestamp (TP-SCTS) of an SMS-DELIVER, as an aware datetime."""
+    moment = decoded.get("time")
+    if not isinstance(moment, datetime):
+        return None
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)

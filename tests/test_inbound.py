@@ -4,6 +4,7 @@ numbers kept but never taken for a lead."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -147,3 +148,37 @@ async def test_a_sender_that_is_not_a_phone_number_is_kept_but_is_no_lead(
         assert await store.threads() == []
         assert await store.unalerted() == []
         assert await store.outbox() == []  # no confirmation to a short code either
+
+
+async def test_a_text_read_again_from_the_sim_is_filed_once(tmp_path: Path) -> None:
+    """A crash between storing a text and deleting it from the SIM: the next
+    run reads the very same PDU again. Over the pty, with the real transport."""
+    from bridge.config import ModemConfig
+    from bridge.sim.modem import SimulatedModem, deliver_pdus
+    from sms_gateway.gsm_modem import GsmModemTransport
+    from tests.conftest import until
+
+    (pdu,) = deliver_pdus(CALLER, "Need a roof repair quote", at=SENT_BY_NETWORK)
+    async with (
+        handler(tmp_path) as (inbound, store, clock),
+        SimulatedModem(tmp_path / "tty") as sim,
+    ):
+        await texted_back(store, clock)
+        settings = ModemConfig.model_validate(
+            {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 1},
+            context={"region": "US"},
+        )
+        transport = GsmModemTransport(settings, reconnect_min=0.02, reconnect_max=0.1)
+        task = asyncio.create_task(transport.run(inbound))
+        try:
+            async with asyncio.timeout(5):
+                await transport.wait_ready()
+            for copy in (1, 2):
+                sim.engine.store[1] = (0, pdu)
+                sim.send_raw(b'\r\n+CMTI: "ME",1\r\n')
+                await until(lambda copy=copy: len(sim.engine.deleted) == copy)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        (filed,) = await store.inbox()
+    assert (filed["body"], filed["thread_id"]) == ("Need a roof repair quote", 1)
