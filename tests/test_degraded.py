@@ -63,3 +63,24 @@ async def test_a_crashing_follow_up_worker_leaves_detection_and_texting_running(
     assert (follow_up.state, follow_up.restarts) == (JobState.DEGRADED, 1)
     tracebacks = [r for r in caplog.records if r.exc_info and "follow-up crashed" in r.getMessage()]
     assert len(tracebacks) == 1
+
+
+async def test_the_heartbeat_shows_the_modem_up_as_soon_as_it_is(tmp_path: Path) -> None:
+    """With the heartbeat's own period at a minute, `health` still learns at once
+    that the modem came up (it once said "no SMS transport is up" for ~15 s)."""
+    async with (
+        FakeAsterisk(secret=SECRET) as asterisk,
+        SimulatedModem(tmp_path / "ttyUSB0") as sim,
+    ):
+        config = config_for(asterisk, sim.path, tmp_path / "textback.db")
+        assert config.modem is not None
+        async with await Store.open(config.store.path) as store:
+            transport = GsmModemTransport(config.modem, reconnect_min=0.02, reconnect_max=0.1)
+            bridge = Bridge(config, store, transport=transport, heartbeat_every=60)
+            beat = health.heartbeat_path(config.store.path)
+            async with running(bridge):
+                await until(lambda: health.verdict(beat, bridge.clock())[0])
+                assert health.verdict(beat, bridge.clock())[1] == "AMI connected, modem up"
+                sim.unplug()
+                await until(lambda: not health.verdict(beat, bridge.clock())[0])
+                assert health.verdict(beat, bridge.clock())[1] == "no SMS transport is up (modem)"
