@@ -29,7 +29,7 @@ import time
 import tty
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +242,9 @@ class ModemEngine:
     sent: list[SentPdu] = field(default_factory=list)
     store: dict[int, tuple[int, str]] = field(default_factory=dict)  # index -> (stat, pdu)
     reports: dict[int, tuple[int, str]] = field(default_factory=dict)  # the SR storage
+    # The SMSC's last timestamp: each message it delivers gets its own second
+    # (TP-SCTS has one-second resolution; real SMSCs stamp distinct messages).
+    _last_stamp: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
     deleted: list[int] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     _pin_ok: bool = False
@@ -325,7 +328,12 @@ class ModemEngine:
     def receive(self, sender: str, text: str, *, concat_ref: int = 0) -> bytes:
         """Store an incoming text (several parts if long); the ``+CMTI`` lines to emit."""
         notices = bytearray()
-        for pdu_hex in deliver_pdus(sender, text, smsc=self.smsc, concat_ref=concat_ref):
+        now = datetime.now(UTC).replace(microsecond=0)
+        self._last_stamp = max(now, self._last_stamp + timedelta(seconds=1))
+        pdus = deliver_pdus(
+            sender, text, smsc=self.smsc, at=self._last_stamp, concat_ref=concat_ref
+        )
+        for pdu_hex in pdus:
             index = self._free_slot(self.store)
             self.store[index] = (0, pdu_hex)
             if self._indication(1) != 0:
