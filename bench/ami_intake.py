@@ -30,7 +30,8 @@ from types import SimpleNamespace
 from panoramisk.ami_protocol import AMIProtocol
 
 from bridge.ami.framer import AmiFramer
-from bridge.detection.tracker import CallTracker, DetectionRules
+from bridge.detection.rules import DetectionRules
+from bridge.detection.tracker import CallTracker
 from bridge.sim import callgen
 
 TRACES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "asterisk"

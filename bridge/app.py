@@ -37,7 +37,8 @@ from bridge.core.texts import History, OutgoingText
 from bridge.detection.intake import CallIntake
 from bridge.detection.recorder import DecisionRecorder
 from bridge.detection.records.sources import source_from_config
-from bridge.detection.tracker import CallTracker, DetectionRules
+from bridge.detection.rules import DetectionRules
+from bridge.detection.tracker import CallTracker
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.app import Bridge
 from bridge.config import AmiConfig
-from bridge.detection.tracker import DetectionRules
+from bridge.detection.rules import DetectionRules
 from bridge.sim.ami_server import FakeAsterisk
 
 SECRET = "s3cret-for-tests-only"

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from bridge.ami.framer import AmiFramer, AmiMessage
 from bridge.core.calls import CallDecision, OpenCall, Outcome, Reason
 from bridge.core.numbers import caller_label
-from bridge.detection.tracker import CallTracker, DetectionRules
+from bridge.detection.rules import DetectionRules
+from bridge.detection.tracker import CallTracker
 from bridge.sim import callgen
 from tests.expected import CALLER, DID, REAL_TRACES, trace
 

@@ -20,7 +20,7 @@ from bridge.detection.records import csvfile
 from bridge.detection.records.cdr import CdrRecord, csv_columns, split_clid
 from bridge.detection.records.rules import FROM_RECORDS, decide_cdrs
 from bridge.detection.replay import replay
-from bridge.detection.tracker import DetectionRules
+from bridge.detection.rules import DetectionRules
 from bridge.sim import callgen
 from bridge.sim.cdr import RECOMMENDED, CdrSettings, _callerid_merge, csv_row, records_from_ami
 from tests.expected import CALLER, DID, REAL_TRACES, trace

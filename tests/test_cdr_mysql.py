@@ -21,7 +21,7 @@ from bridge.core.calls import Outcome, Reason
 from bridge.detection.records.cdr import CdrRecord
 from bridge.detection.records.rules import decide_cdrs
 from bridge.detection.records.sources import CdrUnavailable, MysqlCdrSource
-from bridge.detection.tracker import DetectionRules
+from bridge.detection.rules import DetectionRules
 from bridge.sim import callgen
 from bridge.sim.cdr import FREEPBX_CDR_TABLE, _callerid_merge, insert_freepbx, records_from_ami
 from tests.expected import DID, REAL_TRACES, trace

@@ -32,7 +32,7 @@ from bridge.detection.records.sources import (
     catch_up_start,
     source_from_config,
 )
-from bridge.detection.tracker import DetectionRules
+from bridge.detection.rules import DetectionRules
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.cdr import (

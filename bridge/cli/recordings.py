@@ -27,7 +27,7 @@ from bridge.cli.common import (
 from bridge.core.calls import describe
 from bridge.core.safe_text import printable
 from bridge.detection.replay import replay as replay_stream
-from bridge.detection.tracker import DetectionRules
+from bridge.detection.rules import DetectionRules
 
 
 @main.command()

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from bridge.ami.framer import AmiFramer, AmiMessage, FrameError
 from bridge.core.calls import CallDecision, Reason
-from bridge.detection.tracker import CallTracker, DetectionRules
+from bridge.detection.rules import DetectionRules
+from bridge.detection.tracker import CallTracker
 
 START_WINDOW = 64 * 1024  # a capture starts with the banner; a bare stream with a message
 SILENT_WINDOW = 1024 * 1024  # far more than any real message (the framer caps them at 64 KiB)

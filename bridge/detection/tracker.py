@@ -2,150 +2,28 @@
 
 No I/O here. Events go in with the time they were seen; a ``CallDecision``
 comes out exactly once per call, when the call's first channel (the one whose
-``Uniqueid`` equals its ``Linkedid``) hangs up. The rules, and the event
-sequence each one rests on, are written up in docs/detection.md.
-
-What "a person answered" means matters most, because Asterisk itself answers
-callers for IVRs, queues, voicemail and follow-me: the caller's channel going
-``Up`` proves nothing. A person answered when
-
-- a dialled leg that is a real device (not a ``Local/`` helper channel) ends
-  with ``DialEnd DialStatus: ANSWER``, or
-- a queue member connects (``AgentConnect``), or
-- the caller's channel shares a bridge with another real device.
+``Uniqueid`` equals its ``Linkedid``) hangs up. The rules it applies are in
+bridge.detection.rules; what it keeps of each call in bridge.detection.state.
 """
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bridge.ami.framer import AmiMessage
-from bridge.config import Config, PbxConfig
 from bridge.core.calls import CallDecision, CallReport, OpenCall, Outcome, Reason
-from bridge.core.numbers import is_withheld, looks_like_extension, to_e164
-
-
-@dataclass(frozen=True, slots=True)
-class DetectionRules:
-    """What the decision needs from config: which calls are inbound, which lines exist."""
-
-    inbound_contexts: frozenset[str]
-    internal_contexts: frozenset[str]
-    lines: Mapping[str, str]  # DID in E.164 -> line name
-    region: str = "US"
-    extension_max_digits: int = 6
-    max_call_age: timedelta = timedelta(hours=12)
-    finished_memory: int = 10_000  # how many ended Linkedids to remember
-
-    @classmethod
-    def from_config(cls, config: Config) -> DetectionRules:
-        return cls(
-            inbound_contexts=frozenset(config.pbx.inbound_contexts),
-            internal_contexts=frozenset(config.pbx.internal_contexts),
-            lines={line.did: line.name for line in config.lines},
-            region=config.business.region,
-            extension_max_digits=config.pbx.extension_max_digits,
-            max_call_age=timedelta(hours=config.pbx.max_call_hours),
-        )
-
-    @classmethod
-    def defaults(cls, region: str = "US") -> DetectionRules:
-        """Rules for a stream read without a config file (``textback replay``)."""
-        pbx = PbxConfig()
-        return cls(
-            inbound_contexts=frozenset(pbx.inbound_contexts),
-            internal_contexts=frozenset(pbx.internal_contexts),
-            lines={},
-            region=region,
-            extension_max_digits=pbx.extension_max_digits,
-        )
-
-
-_DIAL_FAILURES = {
-    "NOANSWER": Reason.NOANSWER,
-    "BUSY": Reason.BUSY,
-    "CANCEL": Reason.CANCEL,
-    "CHANUNAVAIL": Reason.CHANUNAVAIL,
-    "CONGESTION": Reason.CONGESTION,
-    "INVALIDARGS": Reason.CHANUNAVAIL,
-    "DONTCALL": Reason.NOANSWER,
-    "TORTURE": Reason.NOANSWER,
-    "ABORT": Reason.CANCEL,
-}
-# Q.850 causes on the caller's Hangup when nothing was ever dialled.
-_CAUSE_REASONS = {
-    "17": Reason.BUSY,
-    "1": Reason.CHANUNAVAIL,
-    "3": Reason.CHANUNAVAIL,
-    "20": Reason.CHANUNAVAIL,
-    "27": Reason.CHANUNAVAIL,
-    "28": Reason.CHANUNAVAIL,
-    "34": Reason.CONGESTION,
-    "38": Reason.CONGESTION,
-    "41": Reason.CONGESTION,
-    "42": Reason.CONGESTION,
-    "44": Reason.CONGESTION,
-}
-_VOICEMAIL_APPS = frozenset({"VoiceMail", "Voicemail", "VM"})
-_QUEUE_APPS = frozenset({"Queue"})
-_WATCHED_VARIABLES = frozenset(
-    {"DIALSTATUS", "VM_MESSAGEFILE", "VMSTATUS", "FROM_DID", "QUEUESTATUS"}
+from bridge.detection.rules import (
+    QUEUE_APPS,
+    VOICEMAIL_APPS,
+    WATCHED_VARIABLES,
+    DetectionRules,
+    decide,
+    is_device,
 )
-
-
-def _is_device(channel: str) -> bool:
-    """A real phone or trunk leg, not a Local/ helper channel inside Asterisk."""
-    return bool(channel) and not channel.startswith("Local/")
-
-
-@dataclass(slots=True)
-class _Call:
-    linkedid: str
-    origin: str  # the caller's channel name
-    context: str
-    exten: str
-    caller_raw: str
-    caller_name: str
-    started_at: datetime
-    last_seen: datetime
-    adopted: bool = False  # first seen in a CoreShowChannels snapshot
-    did: str = ""
-    answered_by: str | None = None
-    pbx_answered: bool = False  # the caller's channel went Up (any reason)
-    dialled: bool = False
-    dial_status: str | None = None
-    caller_hung_up: bool = False
-    in_queue: bool = False
-    queue_abandoned: bool = False
-    voicemail: bool = False
-    voicemail_left: bool = False
-    hangup_cause: str = ""
-    bridges: dict[str, set[str]] = field(default_factory=dict)
-    restored: bool = False  # read back from the store after a restart
-
-    def answered(self, by: str) -> None:
-        if self.answered_by is None:
-            self.answered_by = by
-
-    def to_json(self) -> str:
-        state = {name: getattr(self, name) for name in _Call.__dataclass_fields__}
-        state["started_at"] = self.started_at.isoformat()
-        state["last_seen"] = self.last_seen.isoformat()
-        state["bridges"] = {key: sorted(members) for key, members in self.bridges.items()}
-        return json.dumps(state)
-
-    @classmethod
-    def from_json(cls, text: str) -> _Call:
-        state = json.loads(text)
-        known = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
-        known["started_at"] = datetime.fromisoformat(known["started_at"])
-        known["last_seen"] = datetime.fromisoformat(known["last_seen"])
-        known["bridges"] = {key: set(members) for key, members in known["bridges"].items()}
-        return cls(**known)
+from bridge.detection.state import CallState
 
 
 class CallTracker:
@@ -153,11 +31,11 @@ class CallTracker:
 
     def __init__(self, rules: DetectionRules):
         self.rules = rules
-        self._calls: dict[str, _Call] = {}
+        self._calls: dict[str, CallState] = {}
         # Ended calls, remembered (bounded) so late events never reopen them.
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._changed: set[str] = set()  # open calls whose state the store has not seen
-        self._handlers: dict[str, Callable[[_Call, AmiMessage], None]] = {
+        self._handlers: dict[str, Callable[[CallState, AmiMessage], None]] = {
             "Newstate": self._on_newstate,
             "NewCallerid": self._on_newcallerid,
             "VarSet": self._on_varset,
@@ -208,7 +86,7 @@ class CallTracker:
                 return self._finish(call, now)
             return None
         handler = self._handlers.get(event)
-        if handler is not None and (event != "VarSet" or msg.get("Variable") in _WATCHED_VARIABLES):
+        if handler is not None and (event != "VarSet" or msg.get("Variable") in WATCHED_VARIABLES):
             handler(call, msg)
             self._changed.add(linkedid)
         return None
@@ -226,7 +104,7 @@ class CallTracker:
         for open_call in calls:
             if open_call.linkedid in self._calls or open_call.linkedid in self._finished:
                 continue
-            call = _Call.from_json(open_call.state)
+            call = CallState.from_json(open_call.state)
             call.restored = True
             self._calls[call.linkedid] = call
             restored += 1
@@ -236,7 +114,7 @@ class CallTracker:
         """A call the dialplan reported (FastAGI), decided by the same rules as
         one followed on AMI. The store keeps whichever decision of a Linkedid
         comes first, so AMI and AGI reporting the same call text it once."""
-        call = _Call(
+        call = CallState(
             linkedid=report.linkedid,
             origin=report.channel,
             context=report.context,
@@ -255,7 +133,7 @@ class CallTracker:
         )
         if report.dial_status == "ANSWER":
             call.answered("a phone (DIALSTATUS ANSWER)")
-        return replace(self._decide(call, now), source="agi")
+        return replace(decide(call, self.rules, now), source="agi")
 
     def open_linkedids(self) -> frozenset[str]:
         return frozenset(self._calls)
@@ -326,9 +204,9 @@ class CallTracker:
 
     # ------------------------------------------------------------ lifecycle
 
-    def _start(self, msg: AmiMessage, now: datetime) -> _Call:
+    def _start(self, msg: AmiMessage, now: datetime) -> CallState:
         linkedid = msg.get("Linkedid")
-        call = _Call(
+        call = CallState(
             linkedid=linkedid,
             origin=msg.get("Channel"),
             context=msg.get("Context"),
@@ -344,13 +222,13 @@ class CallTracker:
         self._changed.add(linkedid)
         return call
 
-    def _finish(self, call: _Call, now: datetime) -> CallDecision:
+    def _finish(self, call: CallState, now: datetime) -> CallDecision:
         del self._calls[call.linkedid]
         self._changed.discard(call.linkedid)
         self._remember(call.linkedid)
-        return self._decide(call, now)
+        return decide(call, self.rules, now)
 
-    def _close(self, call: _Call, now: datetime, reason: Reason, detail: str) -> CallDecision:
+    def _close(self, call: CallState, now: datetime, reason: Reason, detail: str) -> CallDecision:
         """End a call whose hang-up we never saw; keep only what is already certain.
 
         Answered (sticky), internal, outbound and a left voicemail cannot change
@@ -368,18 +246,18 @@ class CallTracker:
 
     # ------------------------------------------------------------ event handlers
 
-    def _on_newstate(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_newstate(self, call: CallState, msg: AmiMessage) -> None:
         if msg.get("Channel") == call.origin and msg.get("ChannelStateDesc") == "Up":
             call.pbx_answered = True
 
-    def _on_newcallerid(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_newcallerid(self, call: CallState, msg: AmiMessage) -> None:
         if msg.get("Channel") == call.origin:
             call.caller_raw = msg.get("CallerIDNum")
             call.caller_name = msg.get("CallerIDName")
 
-    def _on_varset(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_varset(self, call: CallState, msg: AmiMessage) -> None:
         variable = msg.get("Variable")
-        if variable not in _WATCHED_VARIABLES or msg.get("Channel") != call.origin:
+        if variable not in WATCHED_VARIABLES or msg.get("Channel") != call.origin:
             return
         value = msg.get("Value")
         if variable == "DIALSTATUS":
@@ -393,74 +271,74 @@ class CallTracker:
         elif variable == "FROM_DID":
             call.did = value
 
-    def _on_newexten(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_newexten(self, call: CallState, msg: AmiMessage) -> None:
         if msg.get("Channel") != call.origin:
             return
         application = msg.get("Application")
-        if application in _VOICEMAIL_APPS:
+        if application in VOICEMAIL_APPS:
             call.voicemail = True
-        elif application in _QUEUE_APPS:
+        elif application in QUEUE_APPS:
             call.in_queue = True
 
-    def _on_dialbegin(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_dialbegin(self, call: CallState, msg: AmiMessage) -> None:
         call.dialled = True
 
-    def _on_dialend(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_dialend(self, call: CallState, msg: AmiMessage) -> None:
         call.dialled = True
         status = msg.get("DialStatus")
         if status == "ANSWER":
             dest = msg.get("DestChannel")
-            if _is_device(dest):
+            if is_device(dest):
                 call.answered(dest)
         elif status:
             call.dial_status = status
 
-    def _on_agentconnect(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_agentconnect(self, call: CallState, msg: AmiMessage) -> None:
         call.answered(msg.get("DestChannel") or msg.get("Interface") or msg.get("MemberName"))
 
-    def _on_bridgeenter(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_bridgeenter(self, call: CallState, msg: AmiMessage) -> None:
         members = call.bridges.setdefault(msg.get("BridgeUniqueid"), set())
         members.add(msg.get("Channel"))
         if call.origin in members:
-            peer = next((c for c in members if c != call.origin and _is_device(c)), None)
+            peer = next((c for c in members if c != call.origin and is_device(c)), None)
             if peer is not None:
                 call.answered(peer)
 
-    def _on_bridgeleave(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_bridgeleave(self, call: CallState, msg: AmiMessage) -> None:
         members = call.bridges.get(msg.get("BridgeUniqueid"))
         if members is not None:
             members.discard(msg.get("Channel"))
             if not members:
                 del call.bridges[msg.get("BridgeUniqueid")]
 
-    def _on_queuejoin(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_queuejoin(self, call: CallState, msg: AmiMessage) -> None:
         call.in_queue = True
 
-    def _on_queueabandon(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_queueabandon(self, call: CallState, msg: AmiMessage) -> None:
         call.queue_abandoned = True
 
-    def _on_messagewaiting(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_messagewaiting(self, call: CallState, msg: AmiMessage) -> None:
         # Raised on the caller's channel when app_voicemail saves a message.
         if msg.get("Channel") == call.origin and msg.get("Waiting") not in ("", "0"):
             call.voicemail = call.voicemail_left = True
 
-    def _on_hanguprequest(self, call: _Call, msg: AmiMessage) -> None:
+    def _on_hanguprequest(self, call: CallState, msg: AmiMessage) -> None:
         # HangupRequest (not SoftHangupRequest) comes from the far end: the caller hung up.
         if msg.get("Channel") == call.origin:
             call.caller_hung_up = True
 
     # ------------------------------------------------------------ reconnect snapshot
 
-    def _apply_snapshot(self, call: _Call, snapshot: list[AmiMessage]) -> None:
+    def _apply_snapshot(self, call: CallState, snapshot: list[AmiMessage]) -> None:
         origin = next((c for c in snapshot if c.get("Channel") == call.origin), None)
         if origin is None:
             return
         if origin.get("ChannelStateDesc") == "Up":
             call.pbx_answered = True
         application = origin.get("Application")
-        if application in _VOICEMAIL_APPS:
+        if application in VOICEMAIL_APPS:
             call.voicemail = True
-        elif application in _QUEUE_APPS:
+        elif application in QUEUE_APPS:
             call.in_queue = True
         elif application == "Dial":
             call.dialled = True
@@ -468,117 +346,14 @@ class CallTracker:
         if bridge:
             for channel in snapshot:
                 name = channel.get("Channel")
-                if name != call.origin and channel.get("BridgeId") == bridge and _is_device(name):
+                if name != call.origin and channel.get("BridgeId") == bridge and is_device(name):
                     call.answered(name)
 
-    # ------------------------------------------------------------ the decision
 
-    def _decide(self, call: _Call, now: datetime) -> CallDecision:
-        rules = self.rules
-        did = to_e164(call.did or call.exten, rules.region)
-        line_name = rules.lines.get(did) if did else None
-        withheld = is_withheld(call.caller_raw)
-        caller = None if withheld else to_e164(call.caller_raw, rules.region)
-        base = CallDecision(
-            linkedid=call.linkedid,
-            outcome=Outcome.MISSED,
-            reason=None,
-            caller=caller,
-            caller_raw=call.caller_raw,
-            caller_name=call.caller_name,
-            line=did,
-            line_name=line_name,
-            started_at=call.started_at,
-            ended_at=now,
-            withheld=withheld,
-            dial_status=call.dial_status,
-            answered_by=call.answered_by,
-        )
-        direction = self._direction(call, line_name is not None)
-        if direction is not None:
-            return replace(
-                base,
-                outcome=direction,
-                caller=None,
-                withheld=False,
-                line=None,
-                line_name=None,
-                detail=f"placed from {call.context or 'an unknown context'}",
-            )
-        if call.answered_by is not None:
-            return replace(base, outcome=Outcome.ANSWERED, detail=f"answered by {call.answered_by}")
-        reason, detail = self._missed_reason(call)
-        if call.adopted:
-            detail += " (call was already up when the bridge connected)"
-        return replace(
-            base,
-            reason=reason,
-            detail=detail,
-            voicemail_left=call.voicemail_left if reason is Reason.VOICEMAIL else None,
-        )
-
-    def _direction(self, call: _Call, known_line: bool) -> Outcome | None:
-        return call_direction(self.rules, call.context, call.exten, call.caller_raw, known_line)
-
-    @staticmethod
-    def _missed_reason(call: _Call) -> tuple[Reason, str]:
-        if call.queue_abandoned:
-            return Reason.QUEUE_ABANDON, "caller hung up while waiting in the queue"
-        if call.voicemail:
-            left = "left a message" if call.voicemail_left else "left no message"
-            return Reason.VOICEMAIL, f"sent to voicemail, {left}"
-        if call.dial_status:
-            reason = _DIAL_FAILURES.get(call.dial_status, Reason.NOANSWER)
-            # CANCEL is the caller giving up; when the PBX ended the ringing
-            # (follow-me steps, timeouts) nobody answered instead.
-            if reason is Reason.CANCEL and not call.caller_hung_up:
-                reason = Reason.NOANSWER
-            return reason, f"dial ended {call.dial_status}"
-        if call.dialled:
-            if call.caller_hung_up:
-                return Reason.CANCEL, "caller hung up while phones rang"
-            return Reason.NOANSWER, "phones rang, nobody answered"
-        if call.in_queue:
-            return Reason.NOANSWER, "left the queue unanswered"
-        if call.pbx_answered:
-            return Reason.IVR_HANGUP, "only the auto-attendant answered"
-        cause_reason = _CAUSE_REASONS.get(call.hangup_cause)
-        if cause_reason is not None:
-            return cause_reason, f"nothing dialled, hangup cause {call.hangup_cause}"
-        if call.caller_hung_up:
-            return Reason.CANCEL, "caller hung up before any phone rang"
-        return Reason.NOANSWER, "no phone was reached"
-
-
-def _unseen_end(call: _Call) -> str:
+def _unseen_end(call: CallState) -> str:
     if call.restored:
         return "ended while textback was down; it may have been missed"
     return "ended while the AMI link was down; it may have been missed"
-
-
-def call_direction(
-    rules: DetectionRules, context: str, exten: str, caller_raw: str, known_line: bool
-) -> Outcome | None:
-    """INTERNAL or OUTBOUND for calls that are not inbound; None for inbound.
-
-    ``context`` and ``exten`` are where the caller's channel entered the
-    dialplan; ``known_line`` says whether the dialled number is a configured
-    line. Shared with the call-record rules (bridge/cdr/rules.py).
-    """
-    if context in rules.inbound_contexts:
-        return None
-    from_desk = context in rules.internal_contexts or (
-        not known_line and looks_like_extension(caller_raw, rules.extension_max_digits)
-    )
-    if not from_desk:
-        return None  # a listed line, or an outside caller in an unlisted context
-    dialled = to_e164(exten, rules.region)
-    dials_out = (
-        dialled is not None
-        and dialled not in rules.lines
-        and not looks_like_extension(exten, rules.extension_max_digits)
-    )
-    return Outcome.OUTBOUND if dials_out else Outcome.INTERNAL
 
 
 def _parse_duration(text: str) -> timedelta:

@@ -25,7 +25,7 @@ from bridge.detection.records.cdr import (
     NO_ANSWER,
     CdrRecord,
 )
-from bridge.detection.tracker import DetectionRules, call_direction
+from bridge.detection.rules import DetectionRules, call_direction
 
 FROM_RECORDS = "from the call records"
 _VOICEMAIL_APPS = frozenset({"voicemail", "vm"})

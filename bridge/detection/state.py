@@ -1,0 +1,54 @@
+"""What the tracker knows of one call in progress: everything its decision
+needs, and nothing else. Kept in the store as JSON so a restart can finish it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class CallState:
+    linkedid: str
+    origin: str  # the caller's channel name
+    context: str
+    exten: str
+    caller_raw: str
+    caller_name: str
+    started_at: datetime
+    last_seen: datetime
+    adopted: bool = False  # first seen in a CoreShowChannels snapshot
+    did: str = ""
+    answered_by: str | None = None
+    pbx_answered: bool = False  # the caller's channel went Up (any reason)
+    dialled: bool = False
+    dial_status: str | None = None
+    caller_hung_up: bool = False
+    in_queue: bool = False
+    queue_abandoned: bool = False
+    voicemail: bool = False
+    voicemail_left: bool = False
+    hangup_cause: str = ""
+    bridges: dict[str, set[str]] = field(default_factory=dict)
+    restored: bool = False  # read back from the store after a restart
+
+    def answered(self, by: str) -> None:
+        if self.answered_by is None:
+            self.answered_by = by
+
+    def to_json(self) -> str:
+        state = {name: getattr(self, name) for name in CallState.__dataclass_fields__}
+        state["started_at"] = self.started_at.isoformat()
+        state["last_seen"] = self.last_seen.isoformat()
+        state["bridges"] = {key: sorted(members) for key, members in self.bridges.items()}
+        return json.dumps(state)
+
+    @classmethod
+    def from_json(cls, text: str) -> CallState:
+        state = json.loads(text)
+        known = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
+        known["started_at"] = datetime.fromisoformat(known["started_at"])
+        known["last_seen"] = datetime.fromisoformat(known["last_seen"])
+        known["bridges"] = {key: set(members) for key, members in known["bridges"].items()}
+        return cls(**known)
