@@ -343,3 +343,29 @@ def test_a_call_restored_after_a_restart_is_decided_as_if_never_interrupted(
         assert second.restore(kept.values()) == len(kept)
         after = [d for m in messages[cut:] if (d := second.feed(m, T0))]
         assert after == [whole], f"{name} cut after message {cut}"
+
+
+# Asterisk's SMS pseudo-channel (main/message.c): up from the first inbound SIP
+# MESSAGE on, never hung up, in every CoreShowChannels answer after that.
+MESSAGE_QUEUE = AmiMessage.from_pairs(
+    [
+        ("Event", "Newchannel"), ("Privilege", "call,all"),
+        ("Channel", "Message/ast_msg_queue"), ("ChannelState", "6"), ("ChannelStateDesc", "Up"),
+        ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>"),
+        ("ConnectedLineNum", "<unknown>"), ("ConnectedLineName", "<unknown>"),
+        ("Language", "en"), ("AccountCode", ""), ("Context", "textback-sms-in"),
+        ("Exten", "s"), ("Priority", "1"),
+        ("Uniqueid", "1795617500.90"), ("Linkedid", "1795617500.90"),
+    ]
+)  # fmt: skip
+
+
+def test_the_sms_pseudo_channel_is_not_a_call(rules: DetectionRules) -> None:
+    tracker = CallTracker(rules)
+    assert tracker.feed(MESSAGE_QUEUE, T0) is None
+    assert tracker.open_calls == 0
+    # Listed by every CoreShowChannels: never adopted as a call in progress...
+    assert tracker.reconcile([_channel_snapshot(MESSAGE_QUEUE, Application="")], T0) == []
+    assert tracker.open_calls == 0
+    # ... so a PBX restart (the next snapshot without it) decides nothing either.
+    assert tracker.reconcile([], T0 + timedelta(minutes=5)) == []

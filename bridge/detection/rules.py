@@ -97,6 +97,16 @@ def is_device(channel: str) -> bool:
     return bool(channel) and not channel.startswith("Local/")
 
 
+# Channel technologies that are not calls: Asterisk's own SMS pseudo-channel,
+# Message/ast_msg_queue, comes up with the first SIP MESSAGE and never hangs up.
+_NOT_CALLS = ("Message/",)
+
+
+def is_call_channel(channel: str) -> bool:
+    """A channel that carries a call (not the message queue's pseudo-channel)."""
+    return not channel.startswith(_NOT_CALLS)
+
+
 def call_direction(
     rules: DetectionRules, context: str, exten: str, caller_raw: str, known_line: bool
 ) -> Outcome | None:

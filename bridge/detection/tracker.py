@@ -21,6 +21,7 @@ from bridge.detection.rules import (
     WATCHED_VARIABLES,
     DetectionRules,
     decide,
+    is_call_channel,
     is_device,
 )
 from bridge.detection.state import CallState
@@ -76,6 +77,7 @@ class CallTracker:
                 and linkedid
                 and msg.get("Uniqueid") == linkedid
                 and linkedid not in self._finished
+                and is_call_channel(msg.get("Channel"))
             ):
                 self._start(msg, now)
             return None
@@ -156,7 +158,8 @@ class CallTracker:
         """
         by_call: dict[str, list[AmiMessage]] = {}
         for channel in channels:
-            by_call.setdefault(channel.get("Linkedid"), []).append(channel)
+            if is_call_channel(channel.get("Channel")):
+                by_call.setdefault(channel.get("Linkedid"), []).append(channel)
         candidates = self._calls.keys() if known_before is None else known_before
         decisions = [
             self._close(call, now, Reason.LINK_LOST, _unseen_end(call))
