@@ -369,3 +369,49 @@ def test_the_sms_pseudo_channel_is_not_a_call(rules: DetectionRules) -> None:
     assert tracker.open_calls == 0
     # ... so a PBX restart (the next snapshot without it) decides nothing either.
     assert tracker.reconcile([], T0 + timedelta(minutes=5)) == []
+
+
+SHUTDOWN = AmiMessage.from_pairs(
+    [("Event", "Shutdown"), ("Privilege", "system,all"), ("Shutdown", "Cleanly"),
+     ("Restart", "True")]
+)  # fmt: skip
+
+
+def test_a_call_cut_by_a_pbx_shutdown_is_missed_because_the_pbx_dropped_it(
+    rules: DetectionRules,
+) -> None:
+    """Asterisk hangs up every ringing call as it stops: the statuses that
+    leaves (CANCEL, CHANUNAVAIL) would blame the caller or the phones."""
+    messages = AmiFramer().feed(trace("02_noanswer.ami"))
+    cut = next(i for i, m in enumerate(messages) if m.event == "DialEnd")
+    tracker = CallTracker(rules)
+    for message in messages[:cut]:  # ringing
+        tracker.feed(message, T0)
+    tracker.feed(SHUTDOWN, T0)
+    hangups = [m for m in messages[cut:] if m.event == "Hangup"]
+    (decision,) = [d for m in hangups if (d := tracker.feed(m, T0))]
+    assert (decision.outcome, decision.reason) == (Outcome.MISSED, Reason.PBX_DROPPED)
+    assert decision.caller == CALLER
+
+
+def test_a_call_whose_pbx_went_down_with_the_link_is_missed_not_unknown(
+    rules: DetectionRules,
+) -> None:
+    messages = AmiFramer().feed(trace("02_noanswer.ami"))
+    tracker = CallTracker(rules)
+    for message in messages[:12]:
+        tracker.feed(message, T0)
+    tracker.feed(SHUTDOWN, T0)  # then the socket closes: no hang-up is ever seen
+    (decision,) = tracker.reconcile([], T0 + timedelta(seconds=30))
+    assert (decision.outcome, decision.reason) == (Outcome.MISSED, Reason.PBX_DROPPED)
+
+
+def test_an_answered_call_stays_answered_through_a_shutdown(rules: DetectionRules) -> None:
+    messages = AmiFramer().feed(trace("01_answered.ami"))
+    bridged = max(i for i, m in enumerate(messages) if m.event == "BridgeEnter")
+    tracker = CallTracker(rules)
+    for message in messages[: bridged + 1]:
+        tracker.feed(message, T0)
+    tracker.feed(SHUTDOWN, T0)
+    (decision,) = tracker.reconcile([], T0)
+    assert decision.outcome is Outcome.ANSWERED

@@ -215,3 +215,31 @@ async def test_a_call_wholly_inside_an_outage_is_read_from_the_records_and_texte
 
 async def _seen(store: Store) -> bool:
     return await store.seen_until() is not None
+
+
+async def test_a_pbx_restart_during_a_call_records_it_missed_because_the_pbx_dropped_it(
+    tmp_path: Path,
+) -> None:
+    ringing, _ = split_at_caller_hangup(trace("02_noanswer.ami"))
+    mail = MailCatcher()
+    await mail.start()
+    try:
+        async with FakeAsterisk(secret=SECRET) as asterisk:
+            config = office_config(asterisk, mail, tmp_path / "textback.db")
+            async with bridge_on(config, asterisk) as (bridge, decided):
+                await asterisk.play(ringing)
+                await until_true(lambda: _open_calls(bridge.store, 1))
+                logins = asterisk.logins
+                await asterisk.restart(version="22.10.2")  # Shutdown, then every socket closes
+                await asterisk.wait_for(lambda: asterisk.logins > logins)
+                async with asyncio.timeout(5):
+                    decision = await decided.get()
+                stored = await bridge.store.call(decision.linkedid)
+    finally:
+        await mail.stop()
+    assert stored is not None
+    assert (stored.outcome, stored.reason) == ("missed", "PBX_DROPPED")
+    assert (
+        stored.text_skip == "no-sms-transport"
+    )  # a missed call like any other: texted if it can be
+    assert stored.thread_id == 1

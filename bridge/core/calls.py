@@ -28,6 +28,7 @@ class Reason(StrEnum):
     VOICEMAIL = "VOICEMAIL"
     QUEUE_ABANDON = "QUEUE_ABANDON"
     IVR_HANGUP = "IVR_HANGUP"  # only the auto-attendant answered
+    PBX_DROPPED = "PBX_DROPPED"  # Asterisk shut down or restarted while it rang
     # Reasons for Outcome.UNKNOWN:
     LINK_LOST = "LINK_LOST"  # ended while the AMI link was down
     STALE = "STALE"  # no event for longer than any real call lasts

@@ -181,6 +181,9 @@ def decide(call: CallState, rules: DetectionRules, now: datetime) -> CallDecisio
 
 def missed_reason(call: CallState) -> tuple[Reason, str]:
     """Why nobody answered: the first rule that matches (docs/detection.md)."""
+    if call.pbx_dropped:
+        # The statuses a shutdown leaves (CANCEL, CHANUNAVAIL) say nothing about the caller.
+        return Reason.PBX_DROPPED, "the PBX shut down or restarted during the call"
     if call.queue_abandoned:
         return Reason.QUEUE_ABANDON, "caller hung up while waiting in the queue"
     if call.voicemail:

@@ -32,10 +32,17 @@ class CallState:
     hangup_cause: str = ""
     bridges: dict[str, set[str]] = field(default_factory=dict)
     restored: bool = False  # read back from the store after a restart
+    pbx_dropped: bool = False  # Asterisk announced its shutdown during the call
 
     def answered(self, by: str) -> None:
         if self.answered_by is None:
             self.answered_by = by
+
+    @property
+    def certain(self) -> bool:
+        """Whether a missed call's decision can no longer change, whatever
+        happened unseen: a voicemail was left, or the PBX itself went down."""
+        return self.voicemail_left or self.pbx_dropped
 
     def to_json(self) -> str:
         state = {name: getattr(self, name) for name in CallState.__dataclass_fields__}

@@ -66,6 +66,9 @@ class CallTracker:
         event = msg.event
         if event is None:
             return None
+        if event == "Shutdown":
+            self._pbx_going_down()
+            return None
         linkedid = msg.get("Linkedid")
         call = self._calls.get(linkedid)
         if call is None:
@@ -191,7 +194,7 @@ class CallTracker:
         if call is None:
             return None if decision.linkedid in self._finished else decision
         known = self._finish(call, now)
-        if known.outcome is not Outcome.MISSED or call.voicemail_left:
+        if known.outcome is not Outcome.MISSED or call.certain:
             return known
         return replace(decision, started_at=call.started_at)
 
@@ -234,13 +237,21 @@ class CallTracker:
     def _close(self, call: CallState, now: datetime, reason: Reason, detail: str) -> CallDecision:
         """End a call whose hang-up we never saw; keep only what is already certain.
 
-        Answered (sticky), internal, outbound and a left voicemail cannot change
-        any more; a call that merely had not been answered yet becomes unknown.
+        Answered (sticky), internal, outbound, a left voicemail and a PBX
+        shutdown cannot change any more; a call that merely had not been
+        answered yet becomes unknown.
         """
         decision = self._finish(call, now)
-        if decision.outcome is Outcome.MISSED and not call.voicemail_left:
+        if decision.outcome is Outcome.MISSED and not call.certain:
             return replace(decision, outcome=Outcome.UNKNOWN, reason=reason, detail=detail)
         return decision
+
+    def _pbx_going_down(self) -> None:
+        """Asterisk hangs up every channel as it stops: each call still up was
+        cut by the PBX, however its channels end (or whether we see them end)."""
+        for call in self._calls.values():
+            call.pbx_dropped = True
+            self._changed.add(call.linkedid)
 
     def _remember(self, linkedid: str) -> None:
         self._finished[linkedid] = None
