@@ -14,9 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from bridge.ami import actions
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
 from bridge.core.calls import CallDecision, CallReport, OpenCall
+from bridge.core.safe_text import printable
 from bridge.detection.records.rules import decide_cdrs
 from bridge.detection.records.sources import CdrSource, CdrUnavailable, catch_up_start
 from bridge.detection.tracker import CallTracker
@@ -88,13 +90,15 @@ class CallIntake:
         """After every login: settle calls that changed while we could not see -
         from what Asterisk still has up, and from its call records."""
         known_before = self.tracker.open_linkedids()
-        reply = await link.send_action({"Action": "CoreShowChannels"})
-        messages = reply if isinstance(reply, list) else [reply]
-        channels = [
-            AmiMessage.from_pairs(list(m.items()))
-            for m in messages
-            if m.get("Event") == "CoreShowChannel"
-        ]
+        reply = await link.send_action(actions.core_show_channels())
+        if not reply.success:
+            # Today's reading stands (no channel listed: open calls are settled as
+            # unseen), but the operator learns why catching up cannot work.
+            log.warning(
+                "AMI refused CoreShowChannels (%s): add 'system' to this user's write= in"
+                " manager.conf", printable(reply.message) or "no reason given",
+            )  # fmt: skip
+        channels = [event for event in reply.events if event.event == "CoreShowChannel"]
         if self.blind_since is not None and self.records is not None:
             still_up = {channel.get("Linkedid") for channel in channels}
             await self._from_records(self.records, self.blind_since, still_up)
