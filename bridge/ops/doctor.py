@@ -25,6 +25,7 @@ from bridge.ami import actions
 from bridge.ami.bookkeeping import Fields
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
+from bridge.app_settings import modem_settings
 from bridge.config import (
     CheckedConfig,
     Config,
@@ -284,7 +285,7 @@ async def check_modem(
         )  # fmt: skip
     if await asyncio.to_thread(_held_elsewhere, settings):
         return _modem_in_use(settings, heartbeat, now or datetime.now(UTC))
-    transport = GsmModemTransport(settings, reconnect_min=1, reconnect_max=2)
+    transport = GsmModemTransport(modem_settings(settings), reconnect_min=1, reconnect_max=2)
     runner = asyncio.create_task(transport.run(_Discard()))
     try:
         async with asyncio.timeout(wait):
