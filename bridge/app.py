@@ -22,7 +22,7 @@ from bridge.alerts.worker import AlertWorker
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
 from bridge.ami.messaging import MessageSendActions
-from bridge.app_settings import modem_settings, sip_settings
+from bridge.app_settings import agi_settings, modem_settings, sip_settings
 from bridge.bus import Bus
 from bridge.config import Channel, Config
 from bridge.conversations.inbound import InboundHandler
@@ -133,7 +133,9 @@ class Bridge:
             refusals_before_giving_up=REFUSALS_BEFORE_GIVING_UP,
         )
         # The dialplan's reports, decided by the same rules (agi/).
-        self.agi = AgiServer(config.agi, self.intake.on_report) if config.agi else None
+        self.agi = (
+            AgiServer(agi_settings(config.agi), self.intake.on_report) if config.agi else None
+        )
 
     def _build_texting(self, transport: SmsTransport | None) -> None:
         """The modem (or a given transport) and SIP through Asterisk; none in a dry run."""

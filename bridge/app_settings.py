@@ -4,7 +4,8 @@ knows both: sms_gateway and agi never import the bridge."""
 
 from __future__ import annotations
 
-from bridge.config import ModemConfig, SipConfig
+from agi.settings import AgiSettings
+from bridge.config import AgiConfig, ModemConfig, SipConfig
 from sms_gateway.settings import ModemSettings, SipSettings
 
 
@@ -30,4 +31,13 @@ def sip_settings(sip: SipConfig) -> SipSettings:
         host=sip.host,
         plus_in_uri=sip.plus_in_uri,
         inbound_event=sip.inbound_event,
+    )
+
+
+def agi_settings(agi: AgiConfig) -> AgiSettings:
+    return AgiSettings(
+        host=agi.host,
+        port=agi.port,
+        allow=tuple(agi.allow),
+        header_timeout=agi.header_timeout,
     )

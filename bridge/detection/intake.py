@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from agi.report import DialplanReport
 from bridge.ami import actions
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
@@ -70,10 +71,10 @@ class CallIntake:
         if decision is not None:
             self._emit(decision)
 
-    def on_report(self, report: CallReport) -> None:
-        """A call the dialplan reported: the store keeps the first decision of
-        a Linkedid, so AMI and AGI seeing the same call text it once."""
-        self._emit(self.tracker.decide_report(report, self._clock()))
+    def on_report(self, report: DialplanReport) -> None:
+        """A call the dialplan reported over FastAGI: the store keeps the first
+        decision of a Linkedid, so AMI and AGI seeing the same call text it once."""
+        self._emit(self.tracker.decide_report(call_report(report), self._clock()))
 
     def on_link_state(self, state: LinkState) -> None:
         if state is not LinkState.CONNECTED and self._was_connected and self.blind_since is None:
@@ -160,3 +161,20 @@ class CallIntake:
             await asyncio.sleep(every)
             for decision in self.tracker.expire(self._clock()):
                 self._emit(decision)
+
+
+def call_report(report: DialplanReport) -> CallReport:
+    """The dialplan's report as agi/ knows it, as detection decides it."""
+    return CallReport(
+        linkedid=report.linkedid,
+        channel=report.channel,
+        context=report.context,
+        exten=report.exten,
+        caller_raw=report.caller_raw,
+        caller_name=report.caller_name,
+        did=report.did,
+        dial_status=report.dial_status,
+        vm_status=report.vm_status,
+        vm_message_file=report.vm_message_file,
+        queue_status=report.queue_status,
+    )
