@@ -249,6 +249,17 @@ async def test_a_call_that_starts_while_the_link_is_down_is_adopted(
     assert "already up" in decision.detail
 
 
+async def test_a_refused_catch_up_says_what_to_fix(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        FakeAsterisk(secret=SECRET, write_classes=frozenset({"message"})) as asterisk,
+        running_bridge(asterisk, tmp_path),
+    ):
+        await until(lambda: "refused CoreShowChannels" in caplog.text)
+    assert "(Permission denied): add 'system' to this user's write=" in caplog.text
+
+
 async def test_asterisk_restart(asterisk: FakeAsterisk, tmp_path: Path) -> None:
     events = recorded_events(trace("07_voicemail_left.ami"))
     async with running_bridge(asterisk, tmp_path) as (bridge, decisions):

@@ -93,8 +93,8 @@ class CallIntake:
         known_before = self.tracker.open_linkedids()
         reply = await link.send_action(actions.core_show_channels())
         if not reply.success:
-            # Today's reading stands (no channel listed: open calls are settled as
-            # unseen), but the operator learns why catching up cannot work.
+            # Read as before (no channel listed, so open calls are settled as
+            # unseen); the operator learns why the catch-up cannot see them.
             log.warning(
                 "AMI refused CoreShowChannels (%s): add 'system' to this user's write= in"
                 " manager.conf", printable(reply.message) or "no reason given",
