@@ -9,8 +9,27 @@ the arguments arrive as ``agi_arg_1``... in ``key=value`` form.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from bridge.core.calls import CallReport
+
+@dataclass(frozen=True, slots=True)
+class DialplanReport:
+    """A call as the dialplan reports it: the channel's own AGI variables plus
+    DIALSTATUS, VMSTATUS, VM_MESSAGEFILE, QUEUESTATUS and FROM_DID, read when
+    the call ends (the h extension) or after Dial(). Untrusted text, all of it."""
+
+    linkedid: str
+    channel: str
+    context: str
+    exten: str
+    caller_raw: str
+    caller_name: str
+    did: str = ""
+    dial_status: str = ""
+    vm_status: str = ""
+    vm_message_file: str = ""
+    queue_status: str = ""
+
 
 # The keys the shipped dialplan passes, and the report field each fills.
 _ARGUMENTS = {
@@ -36,14 +55,14 @@ def arguments(headers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def call_report(headers: Mapping[str, str], linkedid: str | None = None) -> CallReport | None:
+def call_report(headers: Mapping[str, str], linkedid: str | None = None) -> DialplanReport | None:
     """The call a request reports; None when it names no call at all."""
     given = arguments(headers)
     linkedid = given.pop("linkedid", "") or linkedid or headers.get("agi_uniqueid", "")
     if not linkedid:
         return None
     extension = headers.get("agi_extension", "")
-    return CallReport(
+    return DialplanReport(
         linkedid=linkedid,
         channel=headers.get("agi_channel", ""),
         context=headers.get("agi_context", ""),

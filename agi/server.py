@@ -11,8 +11,8 @@ library in tests/test_agi.py):
   coroutine function.
 
 Only the routes' callers decide anything: ``missed`` turns the request into a
-:class:`bridge.calls.CallReport` and hands it to the bridge, which decides it
-with the same rules as an AMI call. The server binds to loopback unless the
+:class:`agi.report.DialplanReport` and hands it to the bridge, which decides
+it with the same rules as an AMI call. The server binds to loopback unless the
 config says otherwise, and then answers only the listed PBX addresses.
 """
 
@@ -28,14 +28,12 @@ from typing import Any
 
 from panoramisk.fast_agi import Application, Request
 
-from agi.report import arguments, call_report
-from bridge.config import AgiConfig
-from bridge.core.calls import CallReport
-from bridge.core.safe_text import printable
+from agi.report import DialplanReport, arguments, call_report
+from agi.settings import AgiSettings
 
 log = logging.getLogger(__name__)
 
-ReportHandler = Callable[[CallReport], None]
+ReportHandler = Callable[[DialplanReport], None]
 Route = Callable[[Request], Awaitable[None]] | Callable[[Request], None]
 
 MAX_REQUEST_BYTES = 16 * 1024  # Asterisk's agi_* variables are well under 2 KiB
@@ -117,7 +115,7 @@ class FixedApplication(Application):  # type: ignore[misc]
 class AgiServer:
     """``await run()`` serves until cancelled."""
 
-    def __init__(self, settings: AgiConfig, on_report: ReportHandler):
+    def __init__(self, settings: AgiSettings, on_report: ReportHandler):
         self.settings = settings
         self._on_report = on_report
         self.port: int | None = None  # bound port, once serving
@@ -157,3 +155,13 @@ class AgiServer:
             log.warning("FastAGI: a request named no call; ignored")
             return
         self._on_report(report)
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Untrusted text (a peer's address, a script name) for a log line: every
+    non-printable character escaped, so nothing can forge a line."""
+    shown = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in text[:limit]
+    )
+    return shown + ("…" if len(text) > limit else "")

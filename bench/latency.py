@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bridge.ami.framer import AmiFramer
 from bridge.app import Bridge
+from bridge.app_settings import modem_settings
 from bridge.config import Config
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
@@ -143,7 +144,7 @@ async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
         assert cfg.modem is not None
         unlimited = cfg.modem.model_copy(update={"texts_per_minute": 1_000_000})
         async with await Store.open(cfg.store.path) as store:
-            bridge = Bridge(cfg, store, transport=GsmModemTransport(unlimited))
+            bridge = Bridge(cfg, store, transport=GsmModemTransport(modem_settings(unlimited)))
             hung_up = await drive(
                 asterisk, bridge, concurrency, total, lambda: len(modem.engine.sent)
             )
@@ -162,7 +163,7 @@ async def floor_ms(workdir: Path) -> float:
         cfg = config(asterisk.port, modem.path, workdir / "floor.db")
         assert cfg.modem is not None
         link = AmiLink(cfg.ami, lambda m: None)
-        transport = GsmModemTransport(cfg.modem)
+        transport = GsmModemTransport(modem_settings(cfg.modem))
         tasks = [asyncio.create_task(link.run()), asyncio.create_task(transport.run(_Sink()))]
         try:
             async with asyncio.timeout(10):

@@ -21,6 +21,8 @@ from agi.server import AgiServer
 from bridge.alerts.worker import AlertWorker
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
+from bridge.ami.messaging import MessageSendActions
+from bridge.app_settings import agi_settings, modem_settings, sip_settings
 from bridge.bus import Bus
 from bridge.config import Channel, Config
 from bridge.conversations.inbound import InboundHandler
@@ -33,6 +35,7 @@ from bridge.core.events import (
     TextQueued,
     TransportChanged,
 )
+from bridge.core.numbers import to_e164
 from bridge.core.texts import History, OutgoingText
 from bridge.detection.intake import CallIntake
 from bridge.detection.recorder import DecisionRecorder
@@ -131,7 +134,9 @@ class Bridge:
             refusals_before_giving_up=REFUSALS_BEFORE_GIVING_UP,
         )
         # The dialplan's reports, decided by the same rules (agi/).
-        self.agi = AgiServer(config.agi, self.intake.on_report) if config.agi else None
+        self.agi = (
+            AgiServer(agi_settings(config.agi), self.intake.on_report) if config.agi else None
+        )
 
     def _build_texting(self, transport: SmsTransport | None) -> None:
         """The modem (or a given transport) and SIP through Asterisk; none in a dry run."""
@@ -140,14 +145,14 @@ class Bridge:
         self.sip: SipMessageTransport | None = None
         if not self.dry_run:
             if transport is None and config.modem is not None:
-                transport = GsmModemTransport(config.modem)
+                transport = GsmModemTransport(modem_settings(config.modem))
             if transport is not None:
                 available["modem"] = transport
             if config.sip is not None:
                 self.sip = SipMessageTransport(
-                    config.sip,
-                    self.link,
-                    region=config.business.region,
+                    sip_settings(config.sip),
+                    MessageSendActions(self.link),
+                    normalise=functools.partial(to_e164, region=config.business.region),
                     default_line=config.lines[0].did,
                     clock=self.clock,
                 )
@@ -248,11 +253,13 @@ class Bridge:
 
     def _on_ami_event(self, message: AmiMessage) -> None:
         # An inbound SIP text comes as a UserEvent the shipped dialplan raises;
-        # everything else is about calls.
-        if self.sip is not None and self.sip.accepts(message):
-            self.sip.hand_over(message)
-        else:
-            self.intake.on_event(message)
+        # everything else is about calls. The transport takes plain headers.
+        if self.sip is not None and message.event == "UserEvent":
+            headers = message.as_dict()
+            if self.sip.accepts(headers):
+                self.sip.hand_over(headers)
+                return
+        self.intake.on_event(message)
 
     def _link_changed(self, state: LinkState, detail: str) -> None:
         self.intake.on_link_state(state)

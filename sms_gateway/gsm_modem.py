@@ -37,8 +37,6 @@ from typing import Any
 import serial
 from gsmmodem import pdu as gsm_pdu
 
-from bridge.config import ModemConfig
-from bridge.core.safe_text import printable
 from sms_gateway import cms_errors
 from sms_gateway.at_session import ESC, AtSession, Event, Notification, Prompt, Response
 from sms_gateway.base import (
@@ -49,6 +47,8 @@ from sms_gateway.base import (
     TransportSink,
     TransportStatus,
 )
+from sms_gateway.safe_text import printable
+from sms_gateway.settings import ModemSettings
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class SerialPort:
     @classmethod
     async def open(
         cls,
-        settings: ModemConfig,
+        settings: ModemSettings,
         on_data: Callable[[bytes], None],
         on_lost: Callable[[str], None],
     ) -> SerialPort:
@@ -159,7 +159,7 @@ class GsmModemTransport:
 
     def __init__(
         self,
-        settings: ModemConfig,
+        settings: ModemSettings,
         *,
         reconnect_min: float = 1.0,
         reconnect_max: float = 30.0,
@@ -341,7 +341,7 @@ class GsmModemTransport:
         if self._pin_refused:
             # Never try a refused PIN again: three wrong tries lock the SIM (PUK).
             raise ModemError("the SIM refused modem.pin; fix it and restart textback")
-        reply = await self._command(f'AT+CPIN="{pin.get_secret_value()}"', 15)
+        reply = await self._command(f'AT+CPIN="{pin}"', 15)
         if not reply.ok:
             self._pin_refused = True
             raise ModemError(f"the SIM refused the PIN ({reply.final})")

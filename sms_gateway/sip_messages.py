@@ -2,16 +2,17 @@
 
 For offices whose SIP trunk provider carries SMS. The bridge writes no SIP:
 Asterisk's PJSIP endpoint for the trunk sends a SIP MESSAGE to the provider,
-which delivers it as a text. This transport only speaks AMI, over the
-bridge's one AMI connection:
+which delivers it as a text. This transport only asks for AMI actions, over
+the bridge's one AMI connection, through the small :class:`AmiActions`
+interface it declares here (the bridge hands it its link's):
 
-- out: ``Action: MessageSend`` with ``Destination: pjsip:<endpoint>/sip:<number>@<host>``,
-  ``From: sip:<line>@<host>`` and the body as ``Base64Body`` (UTF-8, so
-  accents, emoji and line breaks pass untouched through the AMI framing);
+- out: ``MessageSend`` to ``pjsip:<endpoint>/sip:<number>@<host>``, from
+  ``sip:<line>@<host>`` (the link sends the body base64-encoded, so accents,
+  emoji and line breaks pass untouched through the AMI framing);
 - in: the provider's MESSAGE lands in the endpoint's ``message_context``,
   whose dialplan (config/asterisk/extensions.conf) raises
   ``UserEvent(TextbackSMS, From: ..., To: ..., Body: ...)`` with each value
-  URIENCODEd; the bridge hands that event here.
+  URIENCODEd; the bridge hands that event here as plain headers.
 
 What Asterisk's answer means (main/message.c, Asterisk 22): ``Success`` is
 "handed to the SIP stack", not delivered - SIP MESSAGE has no delivery
@@ -21,20 +22,16 @@ report here. Each ``Error`` is mapped to retryable or permanent below.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import unquote
 
-from bridge.ami.framer import AmiMessage
-from bridge.ami.link import AmiError
-from bridge.config import SipConfig
-from bridge.core.numbers import to_e164
-from bridge.core.safe_text import printable
 from sms_gateway.base import IncomingText, SendError, SendResult, TransportSink, TransportStatus
+from sms_gateway.safe_text import printable
+from sms_gateway.settings import SipSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +56,31 @@ _ERRORS: Mapping[str, tuple[bool, str]] = {
 }
 
 
-class ActionLink(Protocol):
-    """What this transport needs of the AMI link (bridge.ami.AmiLink)."""
+# The inbound UserEvent's headers, as Asterisk sent them.
+UserEvent = Mapping[str, str]
+# A sender as SIP gave it -> the number it is (E.164), None if it is none.
+Normalise = Callable[[str], str | None]
+
+
+class ActionReply(Protocol):
+    """Asterisk's answer to an action."""
+
+    @property
+    def success(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class AmiActions(Protocol):
+    """What this transport needs of an AMI connection. Down, ``message_send``
+    raises ConnectionError; unanswered in time, TimeoutError."""
 
     def is_connected(self) -> bool: ...
 
     async def wait_connected(self) -> None: ...
 
-    async def send_action(self, fields: Mapping[str, str | Sequence[str]]) -> Any: ...
+    async def message_send(self, destination: str, sender: str, body: str) -> ActionReply: ...
 
 
 class SipMessageTransport:
@@ -76,19 +90,19 @@ class SipMessageTransport:
 
     def __init__(
         self,
-        settings: SipConfig,
-        link: ActionLink,
+        settings: SipSettings,
+        link: AmiActions,
         *,
-        region: str,
+        normalise: Normalise,
         default_line: str,
         clock: Callable[[], datetime],
     ):
         self.settings = settings
         self.link = link
-        self.region = region
+        self.normalise = normalise
         self.default_line = default_line  # the From of a text that names no line
         self.clock = clock
-        self._inbound: asyncio.Queue[AmiMessage] = asyncio.Queue()
+        self._inbound: asyncio.Queue[UserEvent] = asyncio.Queue()
 
     # ------------------------------------------------------------ out
 
@@ -123,55 +137,50 @@ class SipMessageTransport:
             )
         if not self.link.is_connected():
             raise SendError("AMI is not connected", retryable=True)
-        action = {
-            "Action": "MessageSend",
-            "Destination": self.destination(to),
-            "From": self.sender(from_line or self.default_line),
-            "Base64Body": base64.b64encode(data).decode("ascii"),
-        }
+        destination, sender = self.destination(to), self.sender(from_line or self.default_line)
         try:
-            reply = await self.link.send_action(action)
+            reply = await self.link.message_send(destination, sender, body)
         except TimeoutError:
             raise SendError("no answer to MessageSend in time", retryable=True) from None
-        except (AmiError, OSError) as exc:  # the link went down meanwhile
+        except ConnectionError as exc:  # the link went down meanwhile
             raise SendError(f"AMI: {printable(str(exc))}", retryable=True) from exc
-        if reply.get("Response", "").lower() == "success":
+        if reply.success:
             return SendResult(references=(), parts=1)
-        message = printable(reply.get("Message", "")).strip() or "no reason given"
+        message = printable(reply.message).strip() or "no reason given"
         retryable, meaning = _ERRORS.get(message.lower(), (True, "unknown error"))
         raise SendError(f"MessageSend refused: {message} ({meaning})", retryable=retryable)
 
     # ------------------------------------------------------------ in
 
-    def accepts(self, message: AmiMessage) -> bool:
+    def accepts(self, event: UserEvent) -> bool:
         """Whether an AMI event is an inbound text raised by the shipped dialplan."""
         return (
-            message.event == "UserEvent"
-            and message.get("UserEvent").lower() == self.settings.inbound_event.lower()
+            event.get("Event") == "UserEvent"
+            and event.get("UserEvent", "").lower() == self.settings.inbound_event.lower()
         )
 
-    def hand_over(self, message: AmiMessage) -> None:
+    def hand_over(self, event: UserEvent) -> None:
         """From the AMI callback (no awaiting there): ``run`` stores it."""
-        self._inbound.put_nowait(message)
+        self._inbound.put_nowait(event)
 
     async def run(self, sink: TransportSink) -> None:
         """Hands inbound texts to the sink; the AMI link itself is the bridge's."""
         while True:
-            message = await self._inbound.get()
-            text = self.incoming(message)
+            event = await self._inbound.get()
+            text = self.incoming(event)
             if text is None:
                 log.warning(
                     "an inbound SIP message with no usable sender was skipped: From %r",
-                    printable(unquote(message.get("From")), 80),
+                    printable(unquote(event.get("From", "")), 80),
                 )
                 continue
             await sink.incoming_text(text)
 
-    def incoming(self, message: AmiMessage) -> IncomingText | None:
-        sender = sip_number(unquote(message.get("From")), self.region)
+    def incoming(self, event: UserEvent) -> IncomingText | None:
+        sender = sip_number(unquote(event.get("From", "")), self.normalise)
         if sender is None:
             return None
-        body = unquote(message.get("Body"), encoding="utf-8", errors="replace")
+        body = unquote(event.get("Body", ""), encoding="utf-8", errors="replace")
         return IncomingText(sender=sender, body=body, received_at=self.clock())
 
     # ------------------------------------------------------------ health
@@ -190,8 +199,8 @@ class SipMessageTransport:
         await self.link.wait_connected()
 
 
-def sip_number(value: str, region: str) -> str | None:
+def sip_number(value: str, normalise: Normalise) -> str | None:
     """The phone number in a SIP From such as ``"Jane" <sip:+15125559876@host>``."""
     found = _SIP_USER.search(value)
     user = found.group(1) if found else value.strip()
-    return to_e164(user, region)
+    return normalise(user)

@@ -10,15 +10,19 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
 from panoramisk.fast_agi import Application
 
+from agi.report import DialplanReport
 from agi.server import AgiServer, FixedApplication
 from bridge.app import Bridge
+from bridge.app_settings import agi_settings
 from bridge.config import AgiConfig, Config
 from bridge.core.calls import CallReport, Outcome, Reason
+from bridge.detection.intake import call_report
 from bridge.sim.agi_client import AgiCall, run_agi
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
@@ -96,8 +100,8 @@ async def test_bare_panoramisk_takes_a_plain_route() -> None:
 
 
 @asynccontextmanager
-async def serving(settings: AgiConfig, reports: list[CallReport]) -> AsyncIterator[AgiServer]:
-    server = AgiServer(settings, reports.append)
+async def serving(config: AgiConfig, reports: list[DialplanReport]) -> AsyncIterator[AgiServer]:
+    server = AgiServer(agi_settings(config), reports.append)
     task = asyncio.create_task(server.run())
     try:
         async with asyncio.timeout(5):
@@ -117,7 +121,7 @@ def free_port() -> int:
 async def test_an_early_hang_up_is_logged_and_the_next_call_served(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    reports: list[CallReport] = []
+    reports: list[DialplanReport] = []
     async with serving(AgiConfig(port=free_port(), header_timeout=1), reports) as server:
         assert server.port is not None
         assert await hang_up_early_then_ask_again(server.port)
@@ -137,7 +141,7 @@ async def test_a_plain_route_is_accepted_and_runs() -> None:
 
 
 async def test_a_peer_not_allowed_is_refused(caplog: pytest.LogCaptureFixture) -> None:
-    reports: list[CallReport] = []
+    reports: list[DialplanReport] = []
     settings = AgiConfig(port=free_port(), allow=["192.0.2.10/32"])  # type: ignore[list-item]
     with caplog.at_level(logging.WARNING):
         async with serving(settings, reports) as server:
@@ -158,7 +162,7 @@ def test_listening_beyond_loopback_needs_an_allowlist() -> None:
 
 
 async def test_without_the_linkedid_argument_the_route_asks_the_channel() -> None:
-    reports: list[CallReport] = []
+    reports: list[DialplanReport] = []
     call = AgiCall(
         arguments=("dialstatus=BUSY",), uniqueid="999.1", variables={"CHANNEL(linkedid)": "555.2"}
     )
@@ -250,3 +254,15 @@ async def test_an_answered_or_internal_call_reported_over_agi_is_not_texted(
         outcomes = {c.linkedid: c.outcome for c in await store.recent_calls()}
     assert outcomes == {"1.1": "answered", "2.2": "internal"}
     assert asterisk.messages == []
+
+
+def test_the_dialplans_report_maps_onto_the_call_detection_decides() -> None:
+    """agi/ has its own report type; every field reaches bridge.core's."""
+    assert [f.name for f in fields(DialplanReport)] == [f.name for f in fields(CallReport)]
+    report = DialplanReport(
+        linkedid="1.1", channel="PJSIP/trunk-1", context="from-trunk", exten="+15125550100",
+        caller_raw="+15125559876", caller_name="Jane", did="+15125550100",
+        dial_status="NOANSWER", vm_status="SUCCESS", vm_message_file="/var/spool/m",
+        queue_status="TIMEOUT",
+    )  # fmt: skip
+    assert asdict(call_report(report)) == asdict(report)

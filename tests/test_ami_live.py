@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from panoramisk import Manager
 
+from bridge.ami import actions
 from bridge.ami.framer import AmiFramer, AmiMessage
 from bridge.ami.link import AmiLink, LinkState, NotConnected
 from bridge.app import Bridge
@@ -248,6 +249,17 @@ async def test_a_call_that_starts_while_the_link_is_down_is_adopted(
     assert "already up" in decision.detail
 
 
+async def test_a_refused_catch_up_says_what_to_fix(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        FakeAsterisk(secret=SECRET, write_classes=frozenset({"message"})) as asterisk,
+        running_bridge(asterisk, tmp_path),
+    ):
+        await until(lambda: "refused CoreShowChannels" in caplog.text)
+    assert "(Permission denied): add 'system' to this user's write=" in caplog.text
+
+
 async def test_asterisk_restart(asterisk: FakeAsterisk, tmp_path: Path) -> None:
     events = recorded_events(trace("07_voicemail_left.ami"))
     async with running_bridge(asterisk, tmp_path) as (bridge, decisions):
@@ -428,6 +440,28 @@ async def test_actions_refuse_line_breaks_and_fail_fast_when_down(asterisk: Fake
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_an_event_list_comes_back_as_one_typed_reply(asterisk: FakeAsterisk) -> None:
+    states = States()
+    link = AmiLink(fast_ami(asterisk.port), lambda m: None, on_state=states)
+    task = asyncio.create_task(link.run())
+    try:
+        await states.wait(LinkState.CONNECTED)
+        await asterisk.play(recorded_events(trace("02_noanswer.ami"))[:12])  # ringing
+        reply = await link.send_action(actions.core_show_channels())
+        endpoint = await link.send_action(actions.pjsip_show_endpoint("no-such-trunk"))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert reply.success
+    assert reply.message == "Channels will follow"
+    listed = [e for e in reply.events if e.event == "CoreShowChannel"]
+    assert [e.get("Linkedid") for e in listed] == ["1795617278.10"] * len(listed)
+    assert listed
+    assert reply.events[-1].event == "CoreShowChannelsComplete"
+    assert not endpoint.success
+    assert endpoint.message == "Unable to retrieve endpoint no-such-trunk"
 
 
 async def test_cancelling_the_link_closes_it_and_nothing_reconnects(

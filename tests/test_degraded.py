@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.app import Bridge
+from bridge.app_settings import modem_settings
 from bridge.ops import health
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
@@ -31,7 +32,9 @@ async def test_a_crashing_follow_up_worker_leaves_detection_and_texting_running(
         config = config_for(asterisk, sim.path, tmp_path / "textback.db")
         assert config.modem is not None
         async with await Store.open(config.store.path) as store:
-            transport = GsmModemTransport(config.modem, reconnect_min=0.02, reconnect_max=0.1)
+            transport = GsmModemTransport(
+                modem_settings(config.modem), reconnect_min=0.02, reconnect_max=0.1
+            )
             bridge = Bridge(
                 config, store, transport=transport, heartbeat_every=0.05, restart_min=0.05
             )
@@ -75,7 +78,9 @@ async def test_the_heartbeat_shows_the_modem_up_as_soon_as_it_is(tmp_path: Path)
         config = config_for(asterisk, sim.path, tmp_path / "textback.db")
         assert config.modem is not None
         async with await Store.open(config.store.path) as store:
-            transport = GsmModemTransport(config.modem, reconnect_min=0.02, reconnect_max=0.1)
+            transport = GsmModemTransport(
+                modem_settings(config.modem), reconnect_min=0.02, reconnect_max=0.1
+            )
             bridge = Bridge(config, store, transport=transport, heartbeat_every=60)
             beat = health.heartbeat_path(config.store.path)
             async with running(bridge):

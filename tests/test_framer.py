@@ -66,6 +66,7 @@ def test_repeated_headers_are_all_kept() -> None:
     (message,) = ours(BANNER + event(("Response", "Success"), ("Output", "a"), ("Output", "b")))
     assert message.getall("Output") == ["a", "b"]
     assert message.get("Output") == "a"
+    assert message.as_dict() == {"Response": "Success", "Output": "a"}  # as get() reads it
 
 
 def test_keys_match_case_insensitively() -> None:

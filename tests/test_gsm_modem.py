@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bridge.app_settings import modem_settings
 from bridge.config import ModemConfig
 from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem, deliver_pdus
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
+from sms_gateway.settings import ModemSettings
 from tests.conftest import until
 
 
@@ -38,10 +40,11 @@ class Sink:
                 await self._changed.wait()
 
 
-def settings_for(path: Path, **overrides: object) -> ModemConfig:
+def settings_for(path: Path, **overrides: object) -> ModemSettings:
+    """As a config file would say it, validated, then as the app hands it over."""
     values: dict[str, object] = {"port": path, "sweep_seconds": 3600, "command_timeout": 1}
     values.update(overrides)
-    return ModemConfig.model_validate(values, context={"region": "US"})
+    return modem_settings(ModemConfig.model_validate(values, context={"region": "US"}))
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ async def modem(sim: SimulatedModem) -> AsyncIterator[Running]:
 
 
 @asynccontextmanager
-async def run_transport(settings: ModemConfig) -> AsyncIterator[Running]:
+async def run_transport(settings: ModemSettings) -> AsyncIterator[Running]:
     transport = GsmModemTransport(settings, reconnect_min=0.02, reconnect_max=0.1)
     sink = Sink()
     task = asyncio.create_task(transport.run(sink))

@@ -153,6 +153,7 @@ async def test_a_sender_that_is_not_a_phone_number_is_kept_but_is_no_lead(
 async def test_a_text_read_again_from_the_sim_is_filed_once(tmp_path: Path) -> None:
     """A crash between storing a text and deleting it from the SIM: the next
     run reads the very same PDU again. Over the pty, with the real transport."""
+    from bridge.app_settings import modem_settings
     from bridge.config import ModemConfig
     from bridge.sim.modem import SimulatedModem, deliver_pdus
     from sms_gateway.gsm_modem import GsmModemTransport
@@ -168,7 +169,9 @@ async def test_a_text_read_again_from_the_sim_is_filed_once(tmp_path: Path) -> N
             {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 1},
             context={"region": "US"},
         )
-        transport = GsmModemTransport(settings, reconnect_min=0.02, reconnect_max=0.1)
+        transport = GsmModemTransport(
+            modem_settings(settings), reconnect_min=0.02, reconnect_max=0.1
+        )
         task = asyncio.create_task(transport.run(inbound))
         try:
             async with asyncio.timeout(5):

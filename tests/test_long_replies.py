@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.app import Bridge
+from bridge.app_settings import modem_settings
 from bridge.config import Config
 from bridge.core.calls import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
@@ -80,7 +81,9 @@ async def office(tmp_path: Path) -> AsyncIterator[Office]:
         decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         async with await Store.open(config.store.path) as store:
             assert config.modem is not None
-            transport = GsmModemTransport(config.modem, reconnect_min=0.02, reconnect_max=0.1)
+            transport = GsmModemTransport(
+                modem_settings(config.modem), reconnect_min=0.02, reconnect_max=0.1
+            )
             async with running(
                 Bridge(config, store, on_decision=decisions.put_nowait, transport=transport)
             ) as bridge:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.app_settings import modem_settings
 from bridge.bus import Bus
 from bridge.config import ModemConfig
 from bridge.core.texts import OutgoingText
@@ -63,7 +64,9 @@ async def test_a_text_confirmed_too_late_goes_out_once(tmp_path: Path) -> None:
             {"port": modem.path, "sweep_seconds": 3600, "command_timeout": 1, "send_timeout": 0.3},
             context={"region": "US"},
         )
-        transport = GsmModemTransport(settings, reconnect_min=0.02, reconnect_max=0.1)
+        transport = GsmModemTransport(
+            modem_settings(settings), reconnect_min=0.02, reconnect_max=0.1
+        )
         worker = OutboxWorker(
             store,
             Transports.only(transport),

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bridge.ami.link import AmiLink
+from bridge.ami.messaging import MessageSendActions
 from bridge.app import Bridge
+from bridge.app_settings import modem_settings, sip_settings
 from bridge.bus import Bus
 from bridge.config import Config
 from bridge.core.calls import CallDecision
+from bridge.core.numbers import to_e164
 from bridge.core.texts import OutgoingText
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
@@ -25,6 +30,7 @@ from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
 from sms_gateway.base import SendError
 from sms_gateway.gsm_modem import GsmModemTransport
+from sms_gateway.settings import ModemSettings, SipSettings
 from sms_gateway.sip_messages import SipMessageTransport, sip_number
 from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace
@@ -32,6 +38,7 @@ from tests.test_store import decision
 
 MAIN, REPAIRS = "+15125550100", "+15125550111"
 PROVIDER = "sip.provider.example"
+to_us = functools.partial(to_e164, region="US")
 
 
 def settings(asterisk: FakeAsterisk, tmp_path: Path, **extra: object) -> Config:
@@ -56,7 +63,11 @@ async def linked(config: Config) -> AsyncIterator[SipMessageTransport]:
     task = asyncio.create_task(link.run())
     assert config.sip is not None
     sip = SipMessageTransport(
-        config.sip, link, region="US", default_line=MAIN, clock=lambda: datetime.now(UTC)
+        sip_settings(config.sip),
+        MessageSendActions(link),
+        normalise=to_us,
+        default_line=MAIN,
+        clock=lambda: datetime.now(UTC),
     )
     try:
         async with asyncio.timeout(5):
@@ -179,10 +190,10 @@ async def test_an_inbound_text_through_the_shipped_dialplan_lands_in_its_thread(
 
 
 def test_sip_from_headers_give_the_number() -> None:
-    assert sip_number(f'"Jane" <sip:{CALLER}@{PROVIDER}>', "US") == CALLER
-    assert sip_number(f"sip:15125559876@{PROVIDER};tag=abc", "US") == CALLER
-    assert sip_number("<sips:5125559876@host>", "US") == CALLER
-    assert sip_number("sip:anonymous@anonymous.invalid", "US") is None
+    assert sip_number(f'"Jane" <sip:{CALLER}@{PROVIDER}>', to_us) == CALLER
+    assert sip_number(f"sip:15125559876@{PROVIDER};tag=abc", to_us) == CALLER
+    assert sip_number("<sips:5125559876@host>", to_us) == CALLER
+    assert sip_number("sip:anonymous@anonymous.invalid", to_us) is None
 
 
 async def test_each_line_picks_its_transports_and_falls_back(
@@ -199,7 +210,7 @@ async def test_each_line_picks_its_transports_and_falls_back(
             ],
         )
         assert config.modem is not None
-        gsm = GsmModemTransport(config.modem)
+        gsm = GsmModemTransport(modem_settings(config.modem))
         async with linked(config) as sip, await Store.open(config.store.path) as store:
             transports = Transports.for_config(config, {"sip": sip, "modem": gsm})
             worker = OutboxWorker(
@@ -257,3 +268,92 @@ class _Ignore:
 
     async def delivery_report(self, report: object) -> None:
         pass
+
+
+class _Link:
+    """AmiActions with no bridge behind it: sms_gateway needs nothing more."""
+
+    def __init__(self, answer: BaseException | tuple[bool, str]):
+        self.answer = answer
+        self.sent: list[tuple[str, str, str]] = []
+
+    def is_connected(self) -> bool:
+        return True
+
+    async def wait_connected(self) -> None:
+        pass
+
+    async def message_send(self, destination: str, sender: str, body: str) -> _Reply:
+        self.sent.append((destination, sender, body))
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return _Reply(*self.answer)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    success: bool
+    message: str
+
+
+def _standalone(link: _Link) -> SipMessageTransport:
+    settings = SipSettings(
+        endpoint="provider-trunk", host=PROVIDER, plus_in_uri=True, inbound_event="TextbackSMS"
+    )
+    return SipMessageTransport(
+        settings, link, normalise=to_us, default_line=MAIN, clock=lambda: datetime.now(UTC)
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "retryable", "says"),
+    [
+        ((True, "Message successfully sent"), None, ""),
+        ((False, "Permission denied"), False, "add 'message' to its write="),
+        ((False, "Oops\x1b[2J"), True, "MessageSend refused: Oops\\x1b[2J (unknown error)"),
+        (ConnectionError("AMI is not connected"), True, "AMI: AMI is not connected"),
+        (TimeoutError(), True, "no answer to MessageSend in time"),
+    ],
+)
+async def test_the_transport_on_any_ami_actions(
+    answer: BaseException | tuple[bool, str], retryable: bool | None, says: str
+) -> None:
+    link = _Link(answer)
+    sip = _standalone(link)
+    if retryable is None:
+        assert (await sip.send(CALLER, "hi")).parts == 1
+    else:
+        with pytest.raises(SendError) as caught:
+            await sip.send(CALLER, "hi")
+        assert caught.value.retryable is retryable
+        assert says in str(caught.value)
+    assert link.sent == [
+        (f"pjsip:provider-trunk/sip:{CALLER}@{PROVIDER}", f"sip:{MAIN}@{PROVIDER}", "hi")
+    ]
+
+
+def test_an_inbound_user_event_is_plain_headers() -> None:
+    sip = _standalone(_Link((True, "")))
+    event = {"Event": "UserEvent", "UserEvent": "TextbackSMS", "Body": "Need%20a%20quote"}
+    assert sip.accepts(event | {"From": f"sip:{CALLER}@{PROVIDER}"})
+    assert not sip.accepts({"Event": "UserEvent", "UserEvent": "Other"})
+    text = sip.incoming(event | {"From": f"%22Jane%22%20%3Csip:5125559876@{PROVIDER}%3E"})
+    assert text is not None
+    assert (text.sender, text.body) == (CALLER, "Need a quote")
+    assert sip.incoming(event | {"From": "sip:anonymous@anonymous.invalid"}) is None
+
+
+def test_the_app_hands_every_setting_over() -> None:
+    """A key added to the config's modem or sip section must reach the transport."""
+    from bridge.config import ModemConfig, SipConfig
+
+    assert set(ModemConfig.model_fields) == {f.name for f in fields(ModemSettings)}
+    assert set(SipConfig.model_fields) == {f.name for f in fields(SipSettings)}
+    modem = modem_settings(
+        ModemConfig.model_validate(
+            {"port": "/dev/ttyUSB0", "pin": "1234"}, context={"region": "US"}
+        )
+    )
+    assert modem.pin == "1234"
+    assert "1234" not in repr(modem)
+    assert str(modem.port) == "/dev/ttyUSB0"

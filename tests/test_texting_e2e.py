@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge.app import Bridge
+from bridge.app_settings import modem_settings
 from bridge.bus import Bus
 from bridge.config import Config
 from bridge.core.calls import CallDecision
@@ -91,7 +92,9 @@ async def office(
         decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         async with await Store.open(config.store.path) as store:
             assert config.modem is not None
-            transport = GsmModemTransport(config.modem, reconnect_min=0.02, reconnect_max=0.1)
+            transport = GsmModemTransport(
+                modem_settings(config.modem), reconnect_min=0.02, reconnect_max=0.1
+            )
             async with running(
                 Bridge(config, store, on_decision=decisions.put_nowait, transport=transport)
             ) as bridge:
@@ -231,7 +234,7 @@ async def test_a_text_too_late_to_matter_expires_unsent(tmp_path: Path) -> None:
         await store.queue_text(OutgoingText(CALLER, "hello", 1, now - timedelta(minutes=1)))
         worker = OutboxWorker(
             store,
-            Transports.only(GsmModemTransport(config.modem)),
+            Transports.only(GsmModemTransport(modem_settings(config.modem))),
             clock=lambda: now,
             home="US",
             bus=Bus(),
@@ -260,7 +263,7 @@ async def test_texts_interrupted_mid_send_are_retried_after_a_restart(tmp_path: 
     async with SimulatedModem(tmp_path / "ttyUSB0") as modem, await Store.open(path) as store:
         config = config_for(FakeAsterisk(port=1), modem.path, path)
         assert config.modem is not None
-        transport = GsmModemTransport(config.modem)
+        transport = GsmModemTransport(modem_settings(config.modem))
         worker = OutboxWorker(
             store, Transports.only(transport), clock=lambda: datetime.now(UTC), home="US", bus=Bus()
         )

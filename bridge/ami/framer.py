@@ -89,6 +89,11 @@ class AmiMessage:
             key in self._fields or self._lookup(key.lower()) is not None
         )
 
+    def as_dict(self) -> dict[str, str]:
+        """Each header once with its first value, as :meth:`get` gives it: for
+        code that takes plain headers (a ``Mapping[str, str]``)."""
+        return dict(self._fields)
+
     def items(self) -> list[tuple[str, str]]:
         """Every header in order, repeated ones expanded."""
         out: list[tuple[str, str]] = []

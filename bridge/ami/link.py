@@ -1,12 +1,14 @@
 """AMI intake: one adapter between Asterisk's manager socket and the bridge.
 
-panoramisk supplies the action side: ``Action`` (ActionIDs, wire format) and
-``AMIProtocol``'s matching of responses and event lists to the action that
-asked. Its gaps that the bridge depends on are closed here, each in one place:
+Everything about the connection is ours, each gap of panoramisk's client
+(../shared/library-notes.md) closed in one place:
 
-- parsing goes through the sans-I/O :class:`~bridge.ami_framer.AmiFramer`
+- parsing goes through the sans-I/O :class:`~bridge.ami.framer.AmiFramer`
   (non-UTF-8 bytes kept, split characters intact, bounded buffer) - panoramisk
   drops those bytes and buffers without bound;
+- actions are our own (:mod:`bridge.ami.bookkeeping`: ActionIDs, wire format,
+  replies matched by ActionID, event lists collected into one
+  :class:`~bridge.ami.bookkeeping.AmiReply`), so ``send_action`` is typed;
 - login is awaited and checked: a refused login raises :class:`LoginRefused`
   (panoramisk only leaves ``authenticated=False``);
 - a Ping must be answered within ``ping_timeout`` or the link counts as stalled
@@ -16,9 +18,10 @@ asked. Its gaps that the bridge depends on are closed here, each in one place:
   retries every 2 s forever, even after ``close()``);
 - an exception in the event handler is logged and the stream goes on
   (in panoramisk it kills the connection);
-- an action sent while the link is down, or never answered, fails with a
-  timeout instead of hanging forever; values with CR/LF are refused, so
-  untrusted text cannot inject AMI headers or actions.
+- an action sent while the link is down fails at once (:class:`NotConnected`,
+  a ``ConnectionError``), one never answered with ``TimeoutError``, one whose
+  connection drops with :class:`ConnectionLost`; values with CR/LF are
+  refused, so untrusted text cannot inject AMI headers or actions.
 
 The secret goes to the socket and nowhere else: nothing here logs an action.
 """
@@ -28,17 +31,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Any
 
-from panoramisk.actions import Action
-from panoramisk.ami_protocol import AMIProtocol
-from panoramisk.message import Message
-
-from bridge.ami.framer import AmiFramer, AmiMessage
+from bridge.ami import actions
+from bridge.ami.bookkeeping import AmiReply, Fields
+from bridge.ami.errors import AmiError, ConnectionLost, LinkStalled, LoginRefused, NotConnected
+from bridge.ami.protocol import AmiProtocol, EventHandler
 from bridge.config import AmiConfig
 from bridge.core.safe_text import printable
+
+__all__ = [
+    "AmiError",
+    "AmiLink",
+    "AmiReply",
+    "ConnectionLost",
+    "LinkStalled",
+    "LinkState",
+    "LoginRefused",
+    "NotConnected",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,129 +63,8 @@ class LinkState(StrEnum):
     STOPPED = "stopped"
 
 
-class AmiError(Exception):
-    pass
-
-
-class NotConnected(AmiError):
-    """No logged-in AMI connection right now."""
-
-
-class LoginRefused(AmiError):
-    """Asterisk answered the Login with an error (wrong user, secret or permit)."""
-
-
-class LinkStalled(AmiError):
-    """A Ping went unanswered: the socket is open but Asterisk is not talking."""
-
-
-class ConnectionLost(AmiError):
-    pass
-
-
-EventHandler = Callable[[AmiMessage], None]
 ConnectedHandler = Callable[["AmiLink"], Awaitable[None]]
 StateHandler = Callable[[LinkState, str], None]
-
-
-class _Protocol(AMIProtocol):  # type: ignore[misc]
-    """panoramisk's protocol for action bookkeeping; our framer for parsing."""
-
-    def __init__(
-        self,
-        on_event: EventHandler,
-        tap: Callable[[bytes], None] | None,
-        max_message_bytes: int,
-    ):
-        self._on_event = on_event
-        self._tap = tap
-        self._max_message_bytes = max_message_bytes
-        self._failed_events: set[str] = set()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.log = log
-        self.framer = AmiFramer(max_message_bytes=self._max_message_bytes)
-        loop = asyncio.get_running_loop()
-        self.banner: asyncio.Future[str] = loop.create_future()
-        self.lost: asyncio.Future[None] = loop.create_future()
-
-    def data_received(self, data: bytes) -> None:
-        if self._tap is not None:
-            self._tap(data)
-        for message in self.framer.feed(data):
-            action_id = message.get("ActionID")
-            if action_id and action_id in self.responses:
-                self.handle_message(_to_panoramisk(message))
-            elif message.event is not None:
-                self._dispatch(message)
-        if self.framer.banner and not self.banner.done():
-            self.banner.set_result(self.framer.banner)
-        self._log_frame_errors()
-
-    def _log_frame_errors(self) -> None:
-        for error in self.framer.take_errors():
-            log.warning(
-                "AMI: skipped a %s message (%s): %s",
-                error.reason,
-                error.detail,
-                printable(error.excerpt.decode("latin-1")),
-            )
-
-    def _dispatch(self, message: AmiMessage) -> None:
-        try:
-            self._on_event(message)
-        except Exception:
-            # One bad event must not cost the connection; log each kind once.
-            name = message.event or "?"
-            if name not in self._failed_events:
-                self._failed_events.add(name)
-                log.exception("AMI: the handler failed on a %s event; skipped", printable(name))
-
-    def send(self, data: Action, as_list: bool | None = None) -> asyncio.Future[Any]:
-        self.responses[data.id] = data
-        self.transport.write(str(data).encode("utf-8"))
-        future: asyncio.Future[Any] = data.future
-        return future
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.framer.close()  # a message cut off by the drop is reported, not lost silently
-        self._log_frame_errors()
-        for action in self.responses.values():
-            if not action.future.done():
-                action.future.set_exception(ConnectionLost("AMI connection lost"))
-        self.responses.clear()
-        if not self.lost.done():
-            self.lost.set_result(None)
-        if not self.banner.done():
-            self.banner.set_exception(ConnectionLost("closed before the banner"))
-            self.banner.exception()  # retrieved: nobody may be waiting
-
-    def abort(self) -> None:
-        self.transport.abort()
-
-
-def _to_panoramisk(message: AmiMessage) -> Message:
-    headers: dict[str, str | list[str]] = {}
-    for key, value in message.items():
-        previous = headers.get(key)
-        if previous is None:
-            headers[key] = value
-        elif isinstance(previous, list):
-            previous.append(value)
-        else:
-            headers[key] = [previous, value]
-    return Message(headers)
-
-
-def _check_action(fields: Mapping[str, str | Sequence[str]]) -> None:
-    """Refuse CR/LF anywhere: it would end the header and start a new action."""
-    for key, value in fields.items():
-        values = [value] if isinstance(value, str) else list(value)
-        for text in (key, *values):
-            if "\r" in text or "\n" in text:
-                raise ValueError(f"AMI action field {key!r} contains a line break")
 
 
 class AmiLink:
@@ -202,7 +93,7 @@ class AmiLink:
         # run(): a wrong secret does not fix itself. After the first login,
         # refusals (an Asterisk reload) are retried for ever.
         self._give_up_after = refusals_before_giving_up
-        self._protocol: _Protocol | None = None
+        self._protocol: AmiProtocol | None = None
         self.state = LinkState.STOPPED
         self.state_detail = ""
         self.banner: str | None = None
@@ -252,12 +143,18 @@ class AmiLink:
         """Until the link is logged in (wrap in ``asyncio.timeout``)."""
         await self._up.wait()
 
-    async def send_action(self, fields: Mapping[str, str | Sequence[str]]) -> Any:
-        """Send one action and await its response (a list for event-list actions)."""
+    async def send_action(self, fields: Fields) -> AmiReply:
+        """Send one action (:mod:`bridge.ami.actions` builds them) and await
+        Asterisk's whole answer, an event list's events included.
+
+        NotConnected while the link is down, TimeoutError after
+        ``action_timeout``, ConnectionLost if the link drops meanwhile,
+        ValueError for a value with a line break.
+        """
         protocol = self._protocol
         if protocol is None or protocol.closed or self.state is not LinkState.CONNECTED:
             raise NotConnected("AMI is not connected")
-        return await self._request(protocol, dict(fields))
+        return await self._request(protocol, fields)
 
     # ------------------------------------------------------------ one connection
 
@@ -269,24 +166,19 @@ class AmiLink:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(settings.connect_timeout):
             transport, protocol = await loop.create_connection(
-                lambda: _Protocol(self._on_event, self._tap, self._max_message_bytes),
+                lambda: AmiProtocol(
+                    self._on_event, tap=self._tap, max_message_bytes=self._max_message_bytes
+                ),
                 settings.host,
                 settings.port,
             )
         try:
             async with asyncio.timeout(settings.connect_timeout):
                 self.banner = await protocol.banner
-            reply = await self._request(
-                protocol,
-                {
-                    "Action": "Login",
-                    "Username": settings.username,
-                    "Secret": settings.secret.get_secret_value(),
-                    "Events": "on",
-                },
-            )
+            login = actions.login(settings.username, settings.secret.get_secret_value())
+            reply = await self._request(protocol, login)
             if not reply.success:
-                reason = printable(reply.get("Message", "")) or "no reason given"
+                reason = printable(reply.message) or "no reason given"
                 raise LoginRefused(f"login as {settings.username!r} refused: {reason}")
             self._protocol = protocol
             self._was_up = True
@@ -297,7 +189,7 @@ class AmiLink:
             self._protocol = None
             transport.abort()
 
-    async def _serve(self, protocol: _Protocol) -> None:
+    async def _serve(self, protocol: AmiProtocol) -> None:
         """Keepalive, the on-connected hook and the socket, until one fails."""
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -320,25 +212,19 @@ class AmiLink:
             # The link itself will notice if it is broken; the hook just failed.
             log.warning("AMI: after-login catch-up failed: %s", _describe(exc))
 
-    async def _keepalive(self, protocol: _Protocol) -> None:
+    async def _keepalive(self, protocol: AmiProtocol) -> None:
         settings = self.settings
         while True:
             await asyncio.sleep(settings.ping_interval)
             try:
-                await self._request(protocol, {"Action": "Ping"}, settings.ping_timeout)
+                await self._request(protocol, actions.ping(), settings.ping_timeout)
             except TimeoutError:
                 raise LinkStalled(f"no answer to Ping within {settings.ping_timeout:g} s") from None
 
     async def _request(
-        self, protocol: _Protocol, fields: dict[str, Any], within: float | None = None
-    ) -> Any:
-        _check_action(fields)
-        action = Action(fields)
-        try:
-            async with asyncio.timeout(within or self.settings.action_timeout):
-                return await protocol.send(action)
-        finally:
-            protocol.responses.pop(action.id, None)
+        self, protocol: AmiProtocol, fields: Fields, within: float | None = None
+    ) -> AmiReply:
+        return await protocol.ask(fields, within or self.settings.action_timeout)
 
     # ------------------------------------------------------------ state
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from bridge.app_settings import modem_settings
 from bridge.cli.common import (
     EXIT_USAGE,
     config_option,
@@ -22,12 +23,13 @@ from bridge.cli.common import (
     seconds,
 )
 from bridge.cli.render import cell
-from bridge.config import Config, ModemConfig
+from bridge.config import Config
 from bridge.core.numbers import display, to_e164
 from bridge.texting import plan as textback
 from bridge.texting import policy
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
+from sms_gateway.settings import ModemSettings
 
 
 @main.command("send-test")
@@ -44,7 +46,9 @@ def send_test(config_path: str, number: str, wait: float) -> None:
         fail(f"{config_path} has no modem section: nothing to send with", EXIT_USAGE)
     body = f"Test from textback for {config.business.name}: texting from this modem works."
     try:
-        asyncio.run(_send_test(config.modem, to, body, wait, config.business.region))
+        asyncio.run(
+            _send_test(modem_settings(config.modem), to, body, wait, config.business.region)
+        )
     except SendError as exc:
         fail(f"not sent: {exc}")
 
@@ -67,7 +71,7 @@ def _test_recipient(config: Config, number: str) -> str:
     return to
 
 
-async def _send_test(settings: ModemConfig, to: str, body: str, wait: float, home: str) -> None:
+async def _send_test(settings: ModemSettings, to: str, body: str, wait: float, home: str) -> None:
     transport = GsmModemTransport(settings, reconnect_min=1, reconnect_max=2)
     reports: asyncio.Queue[DeliveryReport] = asyncio.Queue()
 

@@ -14,9 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from agi.report import DialplanReport
+from bridge.ami import actions
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
 from bridge.core.calls import CallDecision, CallReport, OpenCall
+from bridge.core.safe_text import printable
 from bridge.detection.records.rules import decide_cdrs
 from bridge.detection.records.sources import CdrSource, CdrUnavailable, catch_up_start
 from bridge.detection.tracker import CallTracker
@@ -68,10 +71,10 @@ class CallIntake:
         if decision is not None:
             self._emit(decision)
 
-    def on_report(self, report: CallReport) -> None:
-        """A call the dialplan reported: the store keeps the first decision of
-        a Linkedid, so AMI and AGI seeing the same call text it once."""
-        self._emit(self.tracker.decide_report(report, self._clock()))
+    def on_report(self, report: DialplanReport) -> None:
+        """A call the dialplan reported over FastAGI: the store keeps the first
+        decision of a Linkedid, so AMI and AGI seeing the same call text it once."""
+        self._emit(self.tracker.decide_report(call_report(report), self._clock()))
 
     def on_link_state(self, state: LinkState) -> None:
         if state is not LinkState.CONNECTED and self._was_connected and self.blind_since is None:
@@ -88,13 +91,15 @@ class CallIntake:
         """After every login: settle calls that changed while we could not see -
         from what Asterisk still has up, and from its call records."""
         known_before = self.tracker.open_linkedids()
-        reply = await link.send_action({"Action": "CoreShowChannels"})
-        messages = reply if isinstance(reply, list) else [reply]
-        channels = [
-            AmiMessage.from_pairs(list(m.items()))
-            for m in messages
-            if m.get("Event") == "CoreShowChannel"
-        ]
+        reply = await link.send_action(actions.core_show_channels())
+        if not reply.success:
+            # Read as before (no channel listed, so open calls are settled as
+            # unseen); the operator learns why the catch-up cannot see them.
+            log.warning(
+                "AMI refused CoreShowChannels (%s): add 'system' to this user's write= in"
+                " manager.conf", printable(reply.message) or "no reason given",
+            )  # fmt: skip
+        channels = [event for event in reply.events if event.event == "CoreShowChannel"]
         if self.blind_since is not None and self.records is not None:
             still_up = {channel.get("Linkedid") for channel in channels}
             await self._from_records(self.records, self.blind_since, still_up)
@@ -156,3 +161,20 @@ class CallIntake:
             await asyncio.sleep(every)
             for decision in self.tracker.expire(self._clock()):
                 self._emit(decision)
+
+
+def call_report(report: DialplanReport) -> CallReport:
+    """The dialplan's report as agi/ knows it, as detection decides it."""
+    return CallReport(
+        linkedid=report.linkedid,
+        channel=report.channel,
+        context=report.context,
+        exten=report.exten,
+        caller_raw=report.caller_raw,
+        caller_name=report.caller_name,
+        did=report.did,
+        dial_status=report.dial_status,
+        vm_status=report.vm_status,
+        vm_message_file=report.vm_message_file,
+        queue_status=report.queue_status,
+    )

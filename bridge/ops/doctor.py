@@ -15,15 +15,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import serial
 
 from bridge.alerts.worker import smtp_session
+from bridge.ami import actions
+from bridge.ami.bookkeeping import Fields
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
+from bridge.app_settings import modem_settings
 from bridge.config import (
     CheckedConfig,
     Config,
@@ -194,7 +196,7 @@ async def check_ami(config: Config, now: Callable[[], datetime]) -> list[Check]:
                 f"port = {ami.port} and bindaddr reachable from here?",
             )]  # fmt: skip
         checks = [Check("AMI login", True, f"logged in to {where} as {ami.username}")]
-        checks.append(await _permission(link, {"Action": "CoreShowChannels"}, "system"))
+        checks.append(await _permission(link, actions.core_show_channels(), "system"))
         if config.sip is not None:
             checks += await _sip(link, config.sip)
         checks.append(await _events(events))
@@ -202,10 +204,10 @@ async def check_ami(config: Config, now: Callable[[], datetime]) -> list[Check]:
     return checks
 
 
-async def _permission(link: AmiLink, action: dict[str, str], klass: str) -> Check:
+async def _permission(link: AmiLink, action: Fields, klass: str) -> Check:
     name = f"AMI {action['Action']}"
-    reply = _first(await link.send_action(action))
-    if "permission denied" in reply.get("Message", "").lower():
+    reply = await link.send_action(action)
+    if "permission denied" in reply.message.lower():
         return Check(
             name, False, "permission denied",
             f"add '{klass}' to write= for this user in manager.conf, then `manager reload`",
@@ -216,12 +218,8 @@ async def _permission(link: AmiLink, action: dict[str, str], klass: str) -> Chec
 async def _sip(link: AmiLink, sip: SipConfig) -> list[Check]:
     # A dry MessageSend: a message technology that cannot exist, so Asterisk
     # checks the permission and then refuses without sending anything.
-    reply = _first(
-        await link.send_action(
-            {"Action": "MessageSend", "Destination": "textback-doctor:dry-run", "Body": "x"}
-        )
-    )
-    message = reply.get("Message", "").lower()
+    reply = await link.send_action(actions.message_send("textback-doctor:dry-run", "x"))
+    message = reply.message.lower()
     if "permission denied" in message:
         send = Check(
             "SIP MessageSend", False, "permission denied",
@@ -231,15 +229,13 @@ async def _sip(link: AmiLink, sip: SipConfig) -> list[Check]:
         send = Check("SIP MessageSend", True, "allowed (a dry call, nothing sent)")
     else:
         send = Check("SIP MessageSend", False, f"unexpected answer: {printable(message)}")
-    reply = _first(
-        await link.send_action({"Action": "PJSIPShowEndpoint", "Endpoint": sip.endpoint})
-    )
-    if reply.get("Response", "").lower() == "success":
+    reply = await link.send_action(actions.pjsip_show_endpoint(sip.endpoint))
+    if reply.success:
         endpoint = Check("SIP endpoint", True, f"PJSIP endpoint {sip.endpoint} exists")
     else:
         endpoint = Check(
             "SIP endpoint", False,
-            printable(reply.get("Message", "")) or f"no endpoint {sip.endpoint}",
+            printable(reply.message) or f"no endpoint {sip.endpoint}",
             "sip.endpoint must name the trunk's endpoint in pjsip.conf "
             "(see config/asterisk/pjsip.conf); `pjsip show endpoints` lists them",
         )  # fmt: skip
@@ -261,7 +257,7 @@ async def _events(events: list[AmiMessage]) -> Check:
 
 
 async def _pbx_clock(link: AmiLink, now: Callable[[], datetime]) -> Check:
-    reply = _first(await link.send_action({"Action": "Ping"}))
+    reply = await link.send_action(actions.ping())
     try:
         pbx = float(reply.get("Timestamp", ""))
     except ValueError:
@@ -273,10 +269,6 @@ async def _pbx_clock(link: AmiLink, now: Callable[[], datetime]) -> Check:
             "run NTP (systemd-timesyncd or chrony) on both machines",
         )  # fmt: skip
     return Check("PBX clock", True, f"within {abs(skew):.1f} s of Asterisk's")
-
-
-def _first(reply: Any) -> Any:
-    return reply[0] if isinstance(reply, list) else reply
 
 
 # ---------------------------------------------------------------- the modem
@@ -293,7 +285,7 @@ async def check_modem(
         )  # fmt: skip
     if await asyncio.to_thread(_held_elsewhere, settings):
         return _modem_in_use(settings, heartbeat, now or datetime.now(UTC))
-    transport = GsmModemTransport(settings, reconnect_min=1, reconnect_max=2)
+    transport = GsmModemTransport(modem_settings(settings), reconnect_min=1, reconnect_max=2)
     runner = asyncio.create_task(transport.run(_Discard()))
     try:
         async with asyncio.timeout(wait):
