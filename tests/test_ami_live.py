@@ -268,7 +268,8 @@ async def test_asterisk_restart(asterisk: FakeAsterisk, tmp_path: Path) -> None:
         decision = await next_decision(decisions)
         assert bridge.link.banner == "Asterisk Call Manager/11.1.0"
         assert bridge.link.connections == 2
-    assert decision.outcome is Outcome.UNKNOWN
+    # The Shutdown event said why it ended: the PBX dropped it (issue 15), no longer unknown.
+    assert (decision.outcome, decision.reason) == (Outcome.MISSED, Reason.PBX_DROPPED)
 
 
 # --- bad input on the wire ------------------------------------------------------------
