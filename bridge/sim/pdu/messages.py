@@ -107,12 +107,16 @@ def deliver_parts(
     """``text`` as the network delivers it: one SMS-DELIVER, or concatenated
     parts (a reference above 255 takes the 16-bit reference element)."""
     wide = reference > 0xFF
-    _, pieces = segments(text, wide=wide)
+    alphabet, pieces = segments(text, wide=wide)
+    dcs = dcs_for(alphabet)
     if len(pieces) == 1:
-        return [Deliver(sender, text, timestamp, smsc)]
+        return [Deliver(sender, text, timestamp, smsc, dcs=dcs)]
     count = len(pieces)
     headers = [(Concat(reference, count, n, wide).element(),) for n in range(1, count + 1)]
-    return [Deliver(sender, p, timestamp, smsc, h) for p, h in zip(pieces, headers, strict=True)]
+    return [
+        Deliver(sender, piece, timestamp, smsc, header, dcs=dcs)
+        for piece, header in zip(pieces, headers, strict=True)
+    ]
 
 
 def _alphabet_for(body: str | bytes, dcs: int | None) -> str:
