@@ -20,6 +20,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bridge.sim.modem import deliver_pdus
 from bridge.sim.pdu import (
     Address,
     Concat,
@@ -347,6 +348,14 @@ def test_no_part_ends_in_half_an_escape_or_half_a_surrogate_pair() -> None:
     assert len(gsm7_septets(str(gsm[0].body))) == 152  # the € went whole to part 2
     emoji = deliver_parts(sender, "🙂" * 40, timestamp=_NOW)
     assert [len(str(p.body).encode("utf-16-be")) // 2 for p in emoji] == [66, 14]
+
+
+def test_the_simulated_network_never_stamps_two_texts_alike() -> None:
+    """Equal texts from one sender in one second are still two texts (the bridge
+    files a text once per sender, TP-SCTS and body)."""
+    first, second = (deliver_pdus("+15125559876", "HELP")[0] for _ in range(2))
+    stamps = [read_deliver(bytes.fromhex(p)).timestamp for p in (first, second)]
+    assert stamps[0] < stamps[1]
 
 
 @EXAMPLES
