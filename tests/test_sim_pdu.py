@@ -358,6 +358,12 @@ def test_the_simulated_network_never_stamps_two_texts_alike() -> None:
     assert stamps[0] < stamps[1]
 
 
+def test_a_modem_without_an_smsc_shows_an_empty_smsc_field() -> None:
+    (pdu,) = deliver_pdus("+15125559876", "hi", smsc="")
+    assert pdu.startswith("00")
+    assert read_deliver(bytes.fromhex(pdu)).smsc is None
+
+
 @EXAMPLES
 @given(
     reference=st.integers(0, 255),

@@ -110,7 +110,7 @@ def deliver_pdus(
         codec.Address.parse(sender),
         text,
         timestamp=at or _network_clock(),
-        smsc=codec.Address.parse(smsc),
+        smsc=_smsc(smsc),
         reference=concat_ref,
     )
     return [codec.encode_deliver(part).hex().upper() for part in parts]
@@ -128,9 +128,14 @@ def status_report_pdu(
         timestamp=now,
         discharge=now,
         status=0x00 if delivered else 0x41,
-        smsc=codec.Address.parse(smsc),
+        smsc=_smsc(smsc),
     )
     return codec.encode_status_report(report).hex().upper()
+
+
+def _smsc(number: str) -> codec.Address | None:
+    """A modem with no SMSC set (AT+CSCA "") shows an empty SMSC field."""
+    return codec.Address.parse(number) if number else None
 
 
 # ------------------------------------------------------------------ model profiles
