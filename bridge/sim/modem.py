@@ -33,18 +33,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gsmmodem import pdu as gsm_pdu
-
-from sms_gateway.gsm_modem import join_surrogates
+from bridge.sim import pdu as codec
 
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
-_GSM7_PART = 153  # septets per part when a concatenation header is present
-_UCS2_PART = 67  # UTF-16 units per part likewise
 _SUPPORTED = ("+CMGS", "+CMGR", "+CMGL", "+CMGD", "+CNMI", "+CPMS", "+CSCS", "+CSQ", "+CREG")
 
 
 # ------------------------------------------------------------------ PDUs
+# Built and read with the simulator's own codec (bridge/sim/pdu), never the
+# transport's, so that a fault in the transport's codec cannot hide behind
+# the same fault here.
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,22 +61,38 @@ class SentPdu:
 
 
 def decode_submit(pdu_hex: str) -> SentPdu:
-    data = bytes.fromhex(pdu_hex)
-    decoded = gsm_pdu.decodeSmsPdu(pdu_hex)
-    concat = None
-    for element in decoded.get("udh", []) or []:
-        if isinstance(element, gsm_pdu.Concatenation):
-            concat = (element.reference, element.parts, element.number)
-    first_octet = data[1 + data[0]]
+    """The SMS-SUBMIT the DTE handed over; PduError if it is not one."""
+    submit = codec.decode_submit(pdu_hex)
+    concat = submit.concat
     return SentPdu(
         pdu=pdu_hex,
-        number=decoded["number"],
-        text=join_surrogates(str(decoded.get("text", ""))),
-        reference=int(decoded["reference"]),
-        status_report_requested=bool(first_octet & 0x20),
-        concat=concat,
-        reject_duplicates=bool(first_octet & 0x04),
+        number=submit.number,
+        text=submit.text,
+        reference=submit.reference,
+        status_report_requested=submit.status_report_requested,
+        concat=None if concat is None else (concat.reference, concat.parts, concat.number),
+        reject_duplicates=submit.reject_duplicates,
     )
+
+
+class _NetworkClock:
+    """The simulated SMSC's TP-SCTS: the wall clock to the second, never the same
+    second twice. A real SMSC stamps each text it takes; the simulator delivers
+    faster than a person types, and the bridge files a text once per (sender,
+    TP-SCTS, body), so two equal texts stamped alike would count as one."""
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+
+    def __call__(self) -> datetime:
+        now = datetime.now(UTC).replace(microsecond=0)
+        if self._last is not None and now <= self._last:
+            now = self._last + timedelta(seconds=1)
+        self._last = now
+        return now
+
+
+_network_clock = _NetworkClock()
 
 
 def deliver_pdus(
@@ -89,71 +104,38 @@ def deliver_pdus(
     concat_ref: int = 0,
 ) -> list[str]:
     """SMS-DELIVER PDU(s), hex, for ``text`` from ``sender``: one, or several
-    with concatenation headers when it does not fit in one."""
-    at = at or datetime.now(UTC)
-    try:
-        septets = gsm_pdu.encodeGsm7(text)
-        gsm7 = True
-    except ValueError:
-        gsm7 = False
-    if gsm7:
-        single = len(septets) <= 160
-        pieces = [septets] if single else list(_chunks(septets, _GSM7_PART))
-    else:
-        units = text.encode("utf-16-be")
-        single = len(units) <= 140
-        pieces = [units] if single else list(_utf16_chunks(units, _UCS2_PART))
-    out = []
-    for number, piece in enumerate(pieces, start=1):
-        header = b"" if single else bytes([5, 0, 3, concat_ref & 0xFF, len(pieces), number])
-        tpdu = bytearray([0x04 | (0x40 if header else 0)])  # SMS-DELIVER, no more messages
-        tpdu += gsm_pdu._encodeAddressField(sender)
-        tpdu += bytes([0x00, 0x00 if gsm7 else 0x08])  # PID, DCS
-        tpdu += gsm_pdu._encodeTimestamp(at)
-        if gsm7:
-            # Septets start on a septet boundary after the header: 7 septets for a
-            # 6-octet header. packSeptets takes that alignment as a shift, the way
-            # python-gsmmodem's own SMS-SUBMIT encoder calls it.
-            shift = (len(header) * 8) % 7
-            header_septets = -(-len(header) * 8 // 7)
-            tpdu.append(header_septets + len(piece))
-            tpdu += header + gsm_pdu.packSeptets(piece, padBits=shift)
-        else:
-            tpdu.append(len(header) + len(piece))
-            tpdu += header + piece
-        out.append(str((gsm_pdu._encodeAddressField(smsc, smscField=True) + tpdu).hex().upper()))
-    return out
+    with concatenation headers when it does not fit in one (a ``concat_ref``
+    above 255 takes the 16-bit reference)."""
+    parts = codec.deliver_parts(
+        codec.Address.parse(sender),
+        text,
+        timestamp=at or _network_clock(),
+        smsc=_smsc(smsc),
+        reference=concat_ref,
+    )
+    return [codec.encode_deliver(part).hex().upper() for part in parts]
 
 
 def status_report_pdu(
     reference: int, number: str, *, delivered: bool = True, smsc: str = "+15125550000"
 ) -> str:
+    """An SMS-STATUS-REPORT on the SMS-SUBMIT with TP-MR ``reference``: TP-ST
+    00 (delivered) or 41 (permanent error: incompatible destination)."""
     now = datetime.now(UTC)
-    tpdu = bytearray([0x06, reference & 0xFF])  # SMS-STATUS-REPORT
-    tpdu += gsm_pdu._encodeAddressField(number)
-    tpdu += gsm_pdu._encodeTimestamp(now) + gsm_pdu._encodeTimestamp(now)
-    tpdu.append(0x00 if delivered else 0x41)  # 0x41: permanent error, no response from SME
-    return str((gsm_pdu._encodeAddressField(smsc, smscField=True) + tpdu).hex().upper())
+    report = codec.StatusReport(
+        reference=reference,
+        recipient=codec.Address.parse(number),
+        timestamp=now,
+        discharge=now,
+        status=0x00 if delivered else 0x41,
+        smsc=_smsc(smsc),
+    )
+    return codec.encode_status_report(report).hex().upper()
 
 
-def _chunks(data: bytearray | bytes, size: int) -> Iterator[bytearray]:
-    start = 0
-    while start < len(data):
-        end = min(start + size, len(data))
-        if data[end - 1] == 0x1B and end < len(data):  # never split an escape pair
-            end -= 1
-        yield bytearray(data[start:end])
-        start = end
-
-
-def _utf16_chunks(data: bytes, units: int) -> Iterator[bytes]:
-    start = 0
-    while start < len(data):
-        end = min(start + units * 2, len(data))
-        if end < len(data) and 0xD8 <= data[end - 2] <= 0xDB:  # a high surrogate: keep the pair
-            end -= 2
-        yield data[start:end]
-        start = end
+def _smsc(number: str) -> codec.Address | None:
+    """A modem with no SMSC set (AT+CSCA "") shows an empty SMSC field."""
+    return codec.Address.parse(number) if number else None
 
 
 # ------------------------------------------------------------------ model profiles
