@@ -75,26 +75,6 @@ def decode_submit(pdu_hex: str) -> SentPdu:
     )
 
 
-class _NetworkClock:
-    """The simulated SMSC's TP-SCTS: the wall clock to the second, never the same
-    second twice. A real SMSC stamps each text it takes; the simulator delivers
-    faster than a person types, and the bridge files a text once per (sender,
-    TP-SCTS, body), so two equal texts stamped alike would count as one."""
-
-    def __init__(self) -> None:
-        self._last: datetime | None = None
-
-    def __call__(self) -> datetime:
-        now = datetime.now(UTC).replace(microsecond=0)
-        if self._last is not None and now <= self._last:
-            now = self._last + timedelta(seconds=1)
-        self._last = now
-        return now
-
-
-_network_clock = _NetworkClock()
-
-
 def deliver_pdus(
     sender: str,
     text: str,
@@ -109,7 +89,7 @@ def deliver_pdus(
     parts = codec.deliver_parts(
         codec.Address.parse(sender),
         text,
-        timestamp=at or _network_clock(),
+        timestamp=at or datetime.now(UTC),
         smsc=_smsc(smsc),
         reference=concat_ref,
     )
