@@ -242,13 +242,17 @@ class GsmModemTransport:
             raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
         if not self._ready.is_set():
             raise SendError(f"modem not ready: {self._status.detail}", retryable=True)
-        pdus = encode_submit(
-            to,
-            body,
-            status_report=self.settings.delivery_reports,
-            reference=key % 256,
-            reject_duplicates=maybe_sent_before,
-        )
+        try:
+            pdus = encode_submit(
+                to,
+                body,
+                status_report=self.settings.delivery_reports,
+                reference=key % 256,
+                reject_duplicates=maybe_sent_before,
+            )
+        except (TypeError, ValueError) as exc:
+            # python-gsmmodem's encoder trips on some characters (ÿ): say so, never crash.
+            raise SendError(f"the text cannot be encoded: {exc}", retryable=False) from None
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
         async with self._lock:
             return await self._send_parts(pdus, key % 256, maybe_sent_before)

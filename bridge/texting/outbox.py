@@ -113,20 +113,13 @@ class OutboxWorker:
                 from_line=text.from_line,
             )
         except SendError as exc:
-            attempts = text.attempts + 1
-            if exc.retryable and attempts < self._max_attempts:
-                delay = min(self._retry[1], self._retry[0] * 2 ** (attempts - 1))
-                await self.store.mark_retry(
-                    text.id, str(exc), now + delay, maybe_sent=exc.maybe_sent
-                )
-                log.warning(
-                    "text to %s not sent by %s (%s); trying again in %s",
-                    who, transport.name, exc, delay,
-                )  # fmt: skip
-            else:
-                await self.store.mark_final(text.id, "failed", str(exc))
-                self._bus.publish(TextFailed(text.id, text.kind, "failed", str(exc)))
-                log.error("text to %s failed for good: %s", who, exc)
+            await self._not_sent(text, transport, exc, now, who)
+            return
+        except Exception as exc:
+            # A transport's own bug on one text must not stop every text behind it
+            # (the supervisor would restart the outbox into the same text for ever).
+            log.exception("%s failed on the text to %s; not retried", transport.name, who)
+            await self._give_up(text, f"{transport.name} failed: {type(exc).__name__}", who)
             return
         await self.store.mark_sent(text.id, result.references, self.clock())
         self._bus.publish(TextSent(text.id, text.kind, transport.name))
@@ -135,3 +128,22 @@ class OutboxWorker:
             return
         self.sent += 1
         log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts, transport.name)
+
+    async def _not_sent(
+        self, text: QueuedText, transport: SmsTransport, exc: SendError, now: datetime, who: str
+    ) -> None:
+        """Retried with backoff if it can help, else failed for good."""
+        attempts = text.attempts + 1
+        if not exc.retryable or attempts >= self._max_attempts:
+            await self._give_up(text, str(exc), who)
+            return
+        delay = min(self._retry[1], self._retry[0] * 2 ** (attempts - 1))
+        await self.store.mark_retry(text.id, str(exc), now + delay, maybe_sent=exc.maybe_sent)
+        log.warning(
+            "text to %s not sent by %s (%s); trying again in %s", who, transport.name, exc, delay
+        )
+
+    async def _give_up(self, text: QueuedText, why: str, who: str) -> None:
+        await self.store.mark_final(text.id, "failed", why)
+        self._bus.publish(TextFailed(text.id, text.kind, "failed", why))
+        log.error("text to %s failed for good: %s", who, why)
