@@ -11,7 +11,7 @@ import pytest
 
 from bridge.core.calls import CallDecision, Outcome, Reason
 from bridge.core.texts import OutgoingText
-from bridge.store import SCHEMA_VERSION, Store, StoreError
+from bridge.store import SCHEMA_VERSION, ConstraintViolation, Store, StoreError
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
@@ -208,13 +208,13 @@ async def test_concurrent_writers_never_share_a_transaction(tmp_path: Path) -> N
 
 async def test_a_version_6_store_upgrades_keeping_its_texts_and_alerts(tmp_path: Path) -> None:
     """Migration 7 rebuilds outbox and alerts: nothing in them may be lost."""
-    from bridge.store import MIGRATIONS
+    from bridge.store.sqlite import MIGRATIONS
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         for migration in MIGRATIONS[:6]:
-            for statement in migration:
+            for statement in migration.statements:
                 db.execute(statement)
         db.execute("INSERT INTO schema_version VALUES (6)")
         t0, t1 = "2026-11-24T15:00:00.000+00:00", "2026-11-24T15:30:00.000+00:00"
@@ -252,7 +252,7 @@ async def test_a_version_6_store_upgrades_keeping_its_texts_and_alerts(tmp_path:
         # The rebuilt table takes the new kinds; its CHECK still refuses nonsense.
         nudge = OutgoingText("+15125559876", "hi", 1, T0, kind="nudge")
         await store.queue_text(nudge, thread_id=1)
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(ConstraintViolation):
             await store.queue_text(OutgoingText("+1", "x", 1, T0, kind="spam"))
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -262,7 +262,7 @@ async def test_a_version_6_store_upgrades_keeping_its_texts_and_alerts(tmp_path:
 async def test_a_failed_write_leaves_no_transaction_open(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     async with await Store.open(path) as store:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(ConstraintViolation):
             await store.queue_text(OutgoingText("+1", "x", 1, T0, kind="spam"))
         # Another process can write at once: no lock was left behind.
         with sqlite3.connect(path, timeout=0.1) as other:
