@@ -45,7 +45,9 @@ def split_statements(script: str) -> tuple[str, ...]:
 
 
 def _has_code(text: str) -> bool:
-    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
+    """More than comments (and the ``;`` after a trailing one)."""
+    lines = text.strip().removesuffix(";").splitlines()
+    return any(line.strip() and not line.strip().startswith("--") for line in lines)
 
 
 def load_migrations() -> tuple[Migration, ...]:
