@@ -72,6 +72,23 @@ async def test_a_threads_first_email_is_its_root_and_later_ones_reply_to_it(
     assert (mike_second.body_text, mike_second.body_html) == ("Jane called", "<p>Jane</p>")
 
 
+async def test_each_owners_emails_are_one_conversation_in_their_mailbox(store: Store) -> None:
+    """Two owners emailed about one thread: Message-IDs stay unique."""
+    await store.record_decision(decision(), text=a_text())
+    (call,) = await store.unalerted()
+    await store.queue_alerts([(call, [email(), email("anna@acme.example", "anna")])], DOMAIN)
+    await store.store_incoming(received("Need a quote"), None)
+    (reply,) = await store.unalerted()
+    await store.queue_alerts([(reply, [email(), email("anna@acme.example", "anna")])], DOMAIN)
+    mike_first, anna_first, mike_second, anna_second = await store.due_alerts(T0, "email")
+    assert (mike_first.message_id, mike_first.in_reply_to) == (f"<textback.thread1@{DOMAIN}>", None)
+    assert anna_first.message_id != mike_first.message_id
+    assert anna_first.message_id.startswith("<textback.thread1.")
+    assert anna_first.in_reply_to is None
+    assert mike_second.in_reply_to == mike_first.message_id
+    assert anna_second.in_reply_to == anna_first.message_id
+
+
 async def test_an_email_is_retried_when_due_and_never_after_it_is_settled(
     store: Store,
 ) -> None:

@@ -57,14 +57,8 @@ async def insert_alert(
     message_id = f"<textback.{kind}.{uuid.uuid4().hex}@{domain}>"
     in_reply_to = None
     if draft.channel == "email" and thread_id is not None:
-        # The first email of a thread is its root; later ones refer to it,
-        # so a mail client shows one conversation.
-        root = f"<textback.thread{thread_id}@{domain}>"
-        earlier = await sql.scalar(
-            "SELECT 1 FROM alerts WHERE thread_id = ? AND channel = 'email' AND recipient = ?",
-            (thread_id, draft.recipient),
-        )
-        message_id, in_reply_to = (root, None) if earlier is None else (message_id, root)
+        ids = await _threading(sql, thread_id, draft.recipient, message_id, domain)
+        message_id, in_reply_to = ids
     alert_id = int(
         await sql.scalar(
             _INSERT_ALERT,
@@ -81,6 +75,29 @@ async def insert_alert(
         )  # fmt: skip
         await insert_text(sql, now, text, thread_id=thread_id, alert_id=alert_id)
     return alert_id
+
+
+async def _threading(
+    sql: Sql, thread_id: int, recipient: str, message_id: str, domain: str
+) -> tuple[str, str | None]:
+    """(Message-ID, In-Reply-To) of a thread's email to ``recipient``: their
+    first one is the root of their conversation and later ones refer to it,
+    so a mail client shows one. The thread's own root id goes to its first
+    recipient; another owner's root is their own (a Message-ID is unique)."""
+    root = f"<textback.thread{thread_id}@{domain}>"
+    row = await sql.row(
+        "SELECT (SELECT message_id FROM alerts WHERE thread_id = :thread AND channel = 'email'"
+        "         AND recipient = :recipient ORDER BY id LIMIT 1),"
+        " EXISTS (SELECT 1 FROM alerts WHERE message_id = :root)",
+        {"thread": thread_id, "recipient": recipient, "root": root},
+    )
+    assert row is not None
+    first, taken = row
+    if first is not None:
+        return message_id, first
+    if taken:
+        return f"<textback.thread{thread_id}.{uuid.uuid4().hex}@{domain}>", None
+    return root, None
 
 
 class Alerts(Aggregate):
