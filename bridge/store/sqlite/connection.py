@@ -110,7 +110,8 @@ class Connection:
 
     @property
     def raw(self) -> aiosqlite.Connection:
-        """Around the lock and the error mapping: for tests that inject faults."""
+        """The bare connection, past the lock and the error mapping: for tests
+        that inject faults, never for the store itself."""
         return self._db
 
     @contextlib.asynccontextmanager
