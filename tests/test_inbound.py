@@ -15,7 +15,7 @@ import pytest
 
 from bridge.bus import Bus
 from bridge.conversations.inbound import InboundHandler
-from bridge.store import Store
+from bridge.store import ConstraintViolation, Store
 from sms_gateway.base import IncomingText
 from tests.expected import CALLER
 from tests.test_follow_through import MIKE, T0, Clock, settings, texted_back
@@ -68,7 +68,7 @@ async def test_stop_is_recorded_whole_or_not_at_all(tmp_path: Path, table: str, 
     async with handler(tmp_path) as (inbound, store, clock):
         await texted_back(store, clock)
         fail_on(store.path, table, when)
-        with pytest.raises(sqlite3.IntegrityError, match="injected"):
+        with pytest.raises(ConstraintViolation, match="injected"):
             await inbound.incoming_text(text(CALLER, "STOP", network_time=None))
         assert not await store.is_opted_out(CALLER)
         assert await store.inbox() == []
@@ -126,7 +126,7 @@ async def test_an_owner_command_fails_whole(tmp_path: Path) -> None:
     async with handler(tmp_path) as (inbound, store, clock):
         await texted_back(store, clock)
         fail_on(store.path, "owner_actions")
-        with pytest.raises(sqlite3.IntegrityError, match="injected"):
+        with pytest.raises(ConstraintViolation, match="injected"):
             await inbound.incoming_text(text(MIKE, "DONE 1"))
         assert await store.inbox() == []
         heal(store.path)

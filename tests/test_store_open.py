@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from bridge.core.texts import OutgoingText
-from bridge.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+from bridge.store import SCHEMA_VERSION, ReadOnlyStore, Store, StoreError
+from bridge.store.sqlite import MIGRATIONS
 from tests.conftest import SECRET, example_config
 
 ENV = {"AMI_SECRET": SECRET}
@@ -74,7 +75,7 @@ def version_6_store(path: Path) -> None:
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         for migration in MIGRATIONS[:6]:
-            for statement in migration:
+            for statement in migration.statements:
                 db.execute(statement)
         db.execute("INSERT INTO schema_version VALUES (6)")
         db.commit()
@@ -166,5 +167,5 @@ async def test_a_reader_sees_what_the_running_bridge_wrote(tmp_path: Path) -> No
         async with await Store.open(path, read_only=True) as reader:
             assert [c.linkedid for c in await reader.recent_calls()] == [decision().linkedid]
             assert await reader.schema_version() == SCHEMA_VERSION
-            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            with pytest.raises(ReadOnlyStore, match="readonly"):
                 await reader.queue_text(OutgoingText("+15125559876", "x", 1, decision().ended_at))

@@ -28,7 +28,7 @@ from bridge.config import Channel, Config, SmtpConfig
 from bridge.core.alerts import QueuedAlert
 from bridge.core.events import TextQueued
 from bridge.core.threads import ThreadEvent
-from bridge.store import Store
+from bridge.store import AlertStore
 from bridge.waiting import woken_or_after
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class AlertWorker:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: AlertStore,
         *,
         clock: Callable[[], datetime],
         bus: Bus,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import NoReturn
 
 import click
@@ -60,6 +59,6 @@ def _core_failure(exc: CoreFailure, config: Config) -> NoReturn:
             f" [{config.ami.username}] (textback doctor says more)",
             EXIT_AMI_REFUSED,
         )
-    if isinstance(cause, StoreError | sqlite3.Error):
+    if isinstance(cause, StoreError):
         fail(f"the store failed: {cause}", EXIT_STORE)
     fail(f"internal error, the bridge stopped: {exc} (the log has the traceback)")

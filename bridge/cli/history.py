@@ -28,7 +28,7 @@ from bridge.core.numbers import caller_label, display
 from bridge.core.texts import OwnerAction
 from bridge.core.threads import StoredCall
 from bridge.followup.report import build as build_report
-from bridge.store import Store
+from bridge.store import HistoryStore
 
 
 @main.command()
@@ -212,7 +212,7 @@ def handled(config_path: str, number: int, owner_id: str, called: bool) -> None:
         known = ", ".join(owner.id for owner in config.owners) or "none"
         fail(f"no owner {owner_id!r} in {config_path} (owners: {known})", EXIT_USAGE)
 
-    async def mark(store: Store) -> str | None:
+    async def mark(store: HistoryStore) -> str | None:
         thread = await store.thread_summary(number)
         if thread is None:
             return None

@@ -22,7 +22,7 @@ from bridge.core.numbers import display, to_e164
 from bridge.core.safe_text import printable
 from bridge.core.texts import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText
 from bridge.core.urgency import is_urgent
-from bridge.store import Store
+from bridge.store import InboundStore
 from sms_gateway.base import DeliveryReport, IncomingText
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class InboundHandler:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: InboundStore,
         *,
         clock: Callable[[], datetime],
         bus: Bus,

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -18,7 +17,7 @@ from bridge.bus import Bus
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.events import CallDecided, TextQueued
 from bridge.core.texts import History, OutgoingText
-from bridge.store import Store
+from bridge.store import RecorderStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ Item = CallDecision | OpenCall
 class DecisionRecorder:
     def __init__(
         self,
-        store: Store,
+        store: RecorderStore,
         planner: Planner,
         bus: Bus,
         *,
@@ -99,7 +98,7 @@ class DecisionRecorder:
             what = f"call {linkedid}" if linkedid else "the calls in progress"
             try:
                 await write()
-            except (sqlite3.Error, OSError) as exc:
+            except (StoreError, OSError) as exc:
                 if once:
                     log.error("stopping: %s not stored: %s", what, exc)
                     return

@@ -34,7 +34,7 @@ from bridge.core.events import TextQueued
 from bridge.core.numbers import display
 from bridge.core.texts import Cap, OutgoingText
 from bridge.core.threads import FollowUpState, ThreadSummary
-from bridge.store import Store
+from bridge.store import FollowUpStore
 from bridge.texting import plan as textback
 from bridge.waiting import woken_or_after
 
@@ -99,7 +99,7 @@ class FollowUpWorker:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: FollowUpStore,
         *,
         clock: Callable[[], datetime],
         bus: Bus,

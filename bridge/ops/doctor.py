@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from bridge.config import (
 from bridge.core.safe_text import printable
 from bridge.detection.records.sources import CdrUnavailable, source_from_config
 from bridge.ops import health
-from bridge.store import SCHEMA_VERSION
+from bridge.store import SchemaMismatch, Store, StoreError
 from sms_gateway.base import DeliveryReport, IncomingText
 from sms_gateway.gsm_modem import GsmModemTransport
 
@@ -70,7 +69,7 @@ async def diagnose(
         return [Check("config", False, f"{first}{more}", f"textback check-config {config_path}")]
     config = checked.config
     with _quiet():
-        checks = [_config_check(config_path, checked), check_store(config.store.path)]
+        checks = [_config_check(config_path, checked), await check_store(config.store.path)]
         checks += await check_ami(config, now)
         if config.modem is not None:
             beat = health.heartbeat_path(config.store.path)
@@ -115,7 +114,26 @@ def _quiet() -> Iterator[None]:
 # ---------------------------------------------------------------- the store
 
 
-def check_store(path: Path) -> Check:
+async def check_store(path: Path) -> Check:
+    if (place := _store_place(path)) is not None:
+        return place
+    try:  # read-only: the doctor never creates, migrates or writes the store
+        async with await Store.open(path, read_only=True) as store:
+            version = await store.schema_version()
+    except SchemaMismatch as exc:
+        if exc.older:
+            upgrade = f"schema {exc.found}; `textback run` upgrades it to {exc.current}"
+            return Check("store", True, upgrade)
+        newer = f"schema {exc.found} is newer than this textback ({exc.current})"
+        fix = "upgrade textback; never run an older one on this store"
+        return Check("store", False, newer, fix)
+    except StoreError as exc:
+        return Check("store", False, str(exc), "check store.path")
+    return Check("store", True, f"{path} is writable, schema {version} is current")
+
+
+def _store_place(path: Path) -> Check | None:
+    """Can the bridge create, or write, the store there? (None: it can.)"""
     name = "store"
     directory = path.parent
     if not path.exists():
@@ -135,22 +153,7 @@ def check_store(path: Path) -> Check:
             name, False, f"{path} (or its directory) is not writable by this user",
             f"chown the directory {directory} to the user textback runs as",
         )  # fmt: skip
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-    except sqlite3.Error as exc:
-        return Check(name, False, f"{path} is not a textback store: {exc}", "check store.path")
-    version = int(row[0]) if row and row[0] is not None else 0
-    if version > SCHEMA_VERSION:
-        return Check(
-            name, False, f"schema {version} is newer than this textback ({SCHEMA_VERSION})",
-            "upgrade textback; never run an older one on this store",
-        )  # fmt: skip
-    if version < SCHEMA_VERSION:
-        return Check(
-            name, True, f"schema {version}; `textback run` upgrades it to {SCHEMA_VERSION}"
-        )
-    return Check(name, True, f"{path} is writable, schema {version} is current")
+    return None
 
 
 # ---------------------------------------------------------------- AMI

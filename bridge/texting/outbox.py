@@ -24,7 +24,7 @@ from bridge.bus import Bus
 from bridge.core.events import TextFailed, TextSent
 from bridge.core.numbers import display
 from bridge.core.texts import QueuedText
-from bridge.store import Store
+from bridge.store import OutboxStore
 from bridge.texting.transports import Transports
 from bridge.waiting import woken_or_after
 from sms_gateway.base import SendError, SmsTransport
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class OutboxWorker:
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         transports: Transports,
         *,
         clock: Callable[[], datetime],

@@ -1,0 +1,264 @@
+"""What each part of the bridge needs from the store, named by who needs it.
+
+A consumer is typed with its own interface only, so it can use nothing else
+and a second backend knows exactly what to provide. Every interface's
+behaviour is asserted by tests/contract/, run over each implementation.
+Operations that change several things at once (a decision with its thread
+and text, a text with its STOP, an owner's action) are single methods: an
+implementation commits each whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from bridge.core.alerts import AlertDraft, AlertEvent, QueuedAlert
+from bridge.core.calls import CallDecision, OpenCall
+from bridge.core.texts import (
+    Cap,
+    Filed,
+    History,
+    OptOutChange,
+    OutgoingText,
+    OwnerAction,
+    QueuedText,
+    ReceivedText,
+)
+from bridge.core.threads import (
+    FollowUpState,
+    ReportFigures,
+    StoredCall,
+    ThreadEvent,
+    ThreadSummary,
+)
+
+
+class RecorderStore(Protocol):
+    """bridge.detection.recorder: decisions and calls in progress, in order."""
+
+    async def text_history(self, number: str, now: datetime) -> History:
+        """Opt-out, last text-back and texts-in-the-last-hour, for the texting policy."""
+        ...
+
+    async def record_decision(
+        self,
+        decision: CallDecision,
+        *,
+        dry_run: bool = False,
+        text_skip: str | None = None,
+        text: OutgoingText | None = None,
+    ) -> bool:
+        """The decision, its lead's thread and its text-back (or why not), all or
+        nothing; the call is no longer open. False, and nothing stored, if this
+        Linkedid was decided before: a call is stored once, however reported."""
+        ...
+
+    async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
+        """The latest state of each call in progress, all of them or none."""
+        ...
+
+
+class IntakeStore(Protocol):
+    """bridge.app for detection's intake: where the last run stopped."""
+
+    async def open_calls(self) -> list[OpenCall]:
+        """Calls in progress not decided yet, oldest first."""
+        ...
+
+    async def seen_until(self) -> datetime | None:
+        """Until when every AMI event was seen (None: never)."""
+        ...
+
+    async def mark_seen(self, moment: datetime) -> None:
+        """Every event up to ``moment`` was seen; the watermark never goes back."""
+        ...
+
+
+class OutboxStore(Protocol):
+    """bridge.texting.outbox: each text's life, queued -> sending -> sent."""
+
+    async def recover_interrupted(self) -> int:
+        """After a crash: texts left sending are queued again, as maybe sent."""
+        ...
+
+    async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
+        """Queued texts whose time has come, the longest waiting first."""
+        ...
+
+    async def is_opted_out(self, number: str) -> bool: ...
+
+    async def mark_sending(self, text_id: int) -> None:
+        """Kept before the transport is asked, so a crash leaves a trace."""
+        ...
+
+    async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
+        """Sent with these part references; a new thread now awaits the reply,
+        and an owner's SMS alert is sent with its text."""
+        ...
+
+    async def mark_retry(
+        self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
+    ) -> None:
+        """Queued again for ``next_attempt``; ``maybe_sent`` once set stays set."""
+        ...
+
+    async def mark_final(self, text_id: int, state: str, error: str) -> None:
+        """failed, expired or cancelled: never tried again (its alert fails too)."""
+        ...
+
+
+class InboundStore(Protocol):
+    """bridge.conversations.inbound: texts in, owners' commands, delivery reports."""
+
+    async def store_incoming(
+        self,
+        text: ReceivedText,
+        keyword: str | None,
+        *,
+        urgent: bool = False,
+        lead: bool = True,
+        opt_out: OptOutChange | None = None,
+    ) -> Filed | None:
+        """A text in, filed in the sender's thread with its effect (STOP closes
+        it, a reply reopens it), the opt-out and its one confirmation, all or
+        nothing. None: a copy of a text already stored (same sender, network
+        time and words); nothing is written."""
+        ...
+
+    async def store_owner_text(
+        self, owner_id: str, text: ReceivedText, action: OwnerAction | None = None
+    ) -> int | None:
+        """An owner's command and its effect, together. None: a copy, ignored."""
+        ...
+
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
+
+    async def is_opted_out(self, number: str) -> bool: ...
+
+    async def record_delivery(self, reference: int, recipient: str, delivered: bool) -> int | None:
+        """A part's delivery report; the text is delivered once every part is.
+        The text's id, or None when no sent text has that reference."""
+        ...
+
+    async def queue_text(
+        self, text: OutgoingText, *, thread_id: int | None = None, cap: Cap | None = None
+    ) -> int | None:
+        """The text's id, or None when ``cap`` held it back."""
+        ...
+
+
+class AlertStore(Protocol):
+    """bridge.alerts.worker: news for owners, queued once, sent by email."""
+
+    async def unalerted(self) -> list[AlertEvent]:
+        """Missed calls and replies no owner has been told about, oldest first."""
+        ...
+
+    async def thread(self, thread_id: int) -> tuple[ThreadSummary, list[ThreadEvent]] | None: ...
+
+    async def queue_alerts(
+        self, batch: Sequence[tuple[AlertEvent, Sequence[AlertDraft]]], domain: str
+    ) -> list[int]:
+        """Each event's alerts queued (an SMS one as a text too) and the events
+        marked told, in one transaction. A thread's first email per recipient
+        is its root; later ones reply to it."""
+        ...
+
+    async def due_alerts(self, now: datetime, channel: str) -> list[QueuedAlert]: ...
+
+    async def mark_alert(
+        self,
+        alert_id: int,
+        state: str,
+        *,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """sent; queued again (with ``retry_at``); or failed."""
+        ...
+
+
+class FollowUpStore(Protocol):
+    """bridge.followup.worker: reminders, cold threads, nudges and digests."""
+
+    async def open_threads(self) -> list[FollowUpState]: ...
+
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
+
+    async def is_opted_out(self, number: str) -> bool: ...
+
+    async def remind(self, state: FollowUpState, drafts: Sequence[AlertDraft], domain: str) -> bool:
+        """The wait's one reminder - only if the thread is still as ``state``
+        saw it (else False, nothing written)."""
+        ...
+
+    async def mark_cold(self, state: FollowUpState) -> bool:
+        """Cold, on the same condition as ``remind``."""
+        ...
+
+    async def nudge(self, state: FollowUpState, text: OutgoingText, *, cap: Cap) -> bool:
+        """The thread's one nudge text, on the same condition, and within ``cap``."""
+        ...
+
+    async def digest_sent(self, owner_id: str, day: date) -> bool: ...
+
+    async def digest_threads(
+        self, since: datetime, until: datetime
+    ) -> tuple[list[ThreadSummary], list[ThreadSummary]]:
+        """Open threads, and threads handled between ``since`` and ``until``."""
+        ...
+
+    async def queue_digest(
+        self, owner_id: str, day: date, draft: AlertDraft | None, domain: str
+    ) -> bool:
+        """Claim the owner's day and queue its digest: True once per day."""
+        ...
+
+
+class ReportStore(Protocol):
+    """`textback report` (bridge.followup.report builds on the figures)."""
+
+    async def report(self, since: datetime | None) -> ReportFigures: ...
+
+
+class HistoryStore(ReportStore, Protocol):
+    """The CLI (bridge.cli.history): what the store holds, and `handled`."""
+
+    async def recent_calls(self, limit: int = 50) -> list[StoredCall]:
+        """Newest first, each with its text-back's state."""
+        ...
+
+    async def call(self, linkedid: str) -> StoredCall | None: ...
+
+    async def threads(self, limit: int = 50, *, open_only: bool = False) -> list[ThreadSummary]:
+        """Open threads first, then by newest activity."""
+        ...
+
+    async def thread(self, thread_id: int) -> tuple[ThreadSummary, list[ThreadEvent]] | None:
+        """A thread and everything on it (calls, texts, alerts, owners' actions), oldest first."""
+        ...
+
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
+
+    async def owner_action(self, owner_id: str, action: OwnerAction) -> None:
+        """What an owner did from the office, with its effect on the thread."""
+        ...
+
+
+class RecordsStore(Protocol):
+    """Rows as the schema has them, every column: for tests and support, not
+    for the bridge's own decisions."""
+
+    async def outbox(self, limit: int = 100) -> list[dict[str, object]]:
+        """Newest first."""
+        ...
+
+    async def inbox(self, limit: int = 100) -> list[dict[str, object]]:
+        """Newest first."""
+        ...
+
+    async def alerts(self, thread_id: int | None = None) -> list[dict[str, object]]:
+        """Oldest first."""
+        ...

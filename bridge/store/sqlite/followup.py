@@ -1,0 +1,116 @@
+"""Follow-through: the timers' view of open threads, and what they do - one
+reminder per wait, cold after it, one nudge per thread, one digest per owner
+and day. Each change is conditional on the thread being as it was read, in
+the same transaction as what it queues, so a restart or a racing reply can
+never double one."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+
+from bridge.core.alerts import AlertDraft
+from bridge.core.texts import Cap, OutgoingText
+from bridge.core.threads import FollowUpState, ThreadSummary
+from bridge.store.sqlite.alerts import insert_alert, insert_alerts
+from bridge.store.sqlite.connection import Aggregate, Transaction
+from bridge.store.sqlite.conversations import OPEN, thread_summaries
+from bridge.store.sqlite.outbox import insert_text
+from bridge.store.sqlite.stamps import iso, iso_or_none, moment, moment_or_none
+
+# What else a thread change queues, in its transaction; False undoes the change.
+Also = Callable[[Transaction, datetime], Awaitable[bool]]
+_OPEN_THREADS = (
+    "SELECT id, caller, line, status, last_activity_at, reminded_at, nudged_at"  # noqa: S608 -- constants only
+    f" FROM threads WHERE status IN {OPEN} ORDER BY id"
+)
+
+
+class FollowUp(Aggregate):
+    async def open_threads(self) -> list[FollowUpState]:
+        """Every open thread with the timestamps its follow-up timers run from."""
+        async with self._conn.reading() as sql:
+            rows = await sql.rows(_OPEN_THREADS)
+        return [
+            FollowUpState(
+                r[0], r[1], r[2], r[3], moment(r[4]), moment_or_none(r[5]), moment_or_none(r[6])
+            )
+            for r in rows
+        ]
+
+    async def remind(self, state: FollowUpState, drafts: Sequence[AlertDraft], domain: str) -> bool:
+        """Queue a thread's one reminder for this wait. False (and nothing
+        written) if the thread moved on since ``state`` was read."""
+
+        async def queue(tx: Transaction, now: datetime) -> bool:
+            await insert_alerts(tx, now, state.thread_id, "reminder", drafts, domain)
+            return True
+
+        return await self._change_thread(state, "reminded_at = :now", queue)
+
+    async def mark_cold(self, state: FollowUpState) -> bool:
+        return await self._change_thread(state, "status = 'cold'", None)
+
+    async def nudge(self, state: FollowUpState, text: OutgoingText, *, cap: Cap) -> bool:
+        """Queue the thread's one nudge - unless the thread moved on, or ``cap``
+        is reached (then nothing is written: it may fit later)."""
+
+        async def queue(tx: Transaction, now: datetime) -> bool:
+            return await insert_text(tx, now, text, thread_id=state.thread_id, cap=cap) is not None
+
+        return await self._change_thread(state, "nudged_at = :now", queue)
+
+    async def _change_thread(
+        self, state: FollowUpState, assignments: str, also: Also | None
+    ) -> bool:
+        """Update a thread only if it is as ``state`` saw it, with ``also`` in the
+        same transaction (False from it undoes the update)."""
+        async with self._conn.transaction() as tx:
+            now = self._clock()
+            changed = await tx.row(
+                f"UPDATE threads SET {assignments} WHERE id = :id AND status = :status"  # noqa: S608 -- our own assignments
+                " AND last_activity_at = :since AND reminded_at IS :reminded"
+                " AND nudged_at IS :nudged RETURNING id",
+                {
+                    "now": iso(now),
+                    "id": state.thread_id,
+                    "status": state.status,
+                    "since": iso(state.waiting_since),
+                    "reminded": iso_or_none(state.reminded_at),
+                    "nudged": iso_or_none(state.nudged_at),
+                },
+            )
+            if changed is not None and also is not None and not await also(tx, now):
+                tx.undo()
+                return False
+        return changed is not None
+
+    async def digest_threads(
+        self, since: datetime, until: datetime
+    ) -> tuple[list[ThreadSummary], list[ThreadSummary]]:
+        """Open threads, and threads handled between ``since`` and ``until``."""
+        async with self._conn.reading() as sql:
+            open_ = await thread_summaries(sql, None, True, 500)
+            recovered = await thread_summaries(sql, None, False, 500, handled=(since, until))
+        return open_, recovered
+
+    async def queue_digest(
+        self, owner_id: str, day: date, draft: AlertDraft | None, domain: str
+    ) -> bool:
+        """Claim (owner, day) and queue its digest together: once per day, whatever restarts."""
+        async with self._conn.transaction() as tx:
+            claimed = await tx.row(
+                "INSERT INTO digests (owner_id, day) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING owner_id",
+                (owner_id, day.isoformat()),
+            )
+            if claimed is not None and draft is not None:
+                await insert_alert(tx, self._clock(), None, "digest", draft, domain)
+        return claimed is not None
+
+    async def digest_sent(self, owner_id: str, day: date) -> bool:
+        async with self._conn.reading() as sql:
+            found = await sql.scalar(
+                "SELECT 1 FROM digests WHERE owner_id = ? AND day = ?", (owner_id, day.isoformat())
+            )
+        return found is not None

@@ -1,0 +1,258 @@
+"""Texts out: queued, sent, delivered or given up on; and who may be texted at
+all (opt-outs). The functions at the top run inside another aggregate's
+transaction: a text is queued in the same one as the decision, the reply or
+the alert that calls for it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bridge.core.texts import Cap, History, OutgoingText, QueuedText
+from bridge.store.sqlite.connection import Aggregate, Sql
+from bridge.store.sqlite.stamps import iso, moment
+
+# Texts that count against caps and cooldowns: not failed, expired or cancelled.
+LIVE = "('queued', 'sending', 'sent', 'delivered')"
+# Texts to a number (of one kind, or any when the kind parameter is NULL) since a moment.
+_TEXTS_TO_SINCE = (
+    f"SELECT count(*) FROM outbox WHERE to_number = ? AND created_at >= ?"  # noqa: S608 -- constants only
+    f" AND state IN {LIVE} AND kind = coalesce(?, kind)"
+)
+_INSERT_TEXT = f"""
+    INSERT INTO outbox (kind, linkedid, to_number, body, parts, state, created_at,
+                        next_attempt_at, expires_at, thread_id, alert_id, from_line)
+    SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?,
+           (SELECT line FROM threads WHERE id = ?)
+     WHERE ? IS NULL OR ? > ({_TEXTS_TO_SINCE})
+    RETURNING id
+"""  # noqa: S608 -- constants only
+_HISTORY = f"""
+    SELECT (SELECT max(created_at) FROM outbox WHERE kind = 'textback' AND to_number = :number
+              AND state IN {LIVE}),
+           (SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN {LIVE}
+              AND created_at >= :hour_ago),
+           EXISTS (SELECT 1 FROM outbox WHERE to_number = :number
+                     AND state IN ('sent', 'delivered')),
+           coalesce((SELECT opted_out FROM opt_outs WHERE number = :number), 0)
+"""  # noqa: S608 -- constants only
+_SETTLE_ALERT = (
+    "UPDATE alerts SET state = ?, last_error = ?, attempts = attempts + 1,"
+    " sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE id = ?"
+)
+
+
+def _insert_text_params(
+    now: datetime,
+    text: OutgoingText,
+    thread_id: int | None,
+    linkedid: str | None,
+    alert_id: int | None,
+    cap: Cap | None,
+) -> tuple[Any, ...]:
+    return (
+        text.kind, linkedid, text.to_number, text.body, text.parts, iso(now), iso(now),
+        iso(text.expires_at), thread_id, alert_id, thread_id,
+        cap and cap.limit, cap and cap.limit, text.to_number,
+        iso(now - cap.window) if cap else "", None if cap and cap.any_kind else text.kind,
+    )  # fmt: skip
+
+
+async def insert_text(
+    sql: Sql,
+    now: datetime,
+    text: OutgoingText,
+    *,
+    thread_id: int | None = None,
+    linkedid: str | None = None,
+    alert_id: int | None = None,
+    cap: Cap | None = None,
+) -> int | None:
+    """The one way a text enters the outbox, inside the caller's transaction.
+    It goes out from its thread's line. A ``cap`` is checked in the same
+    statement as the insert, so two texts arriving at once cannot both slip
+    under it. None when the cap held it back."""
+    params = _insert_text_params(now, text, thread_id, linkedid, alert_id, cap)
+    row = await sql.row(_INSERT_TEXT, params)
+    return None if row is None else int(row[0])
+
+
+async def opted_out(sql: Sql, number: str) -> bool:
+    return bool(await sql.scalar("SELECT opted_out FROM opt_outs WHERE number = ?", (number,)))
+
+
+async def record_choice(
+    sql: Sql, number: str, opted_out: bool, keyword: str, source: str, at: datetime
+) -> None:
+    """STOP or START from ``number``, inside the caller's transaction. STOP
+    cancels what is still queued to it (a confirmation still goes)."""
+    await sql.run(
+        """
+        INSERT INTO opt_outs (number, opted_out, keyword, source, changed_at)
+        VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out,
+            keyword = excluded.keyword, source = excluded.source,
+            changed_at = excluded.changed_at
+        """,
+        (number, int(opted_out), keyword, source, iso(at)),
+    )
+    if opted_out:
+        await sql.run(
+            "UPDATE outbox SET state = 'cancelled', last_error = 'opted out'"
+            " WHERE to_number = ? AND state = 'queued' AND kind != 'confirmation'",
+            (number,),
+        )
+
+
+def _queued_text(r: sqlite3.Row) -> QueuedText:
+    return QueuedText(
+        id=r[0], kind=r[1], linkedid=r[2], to_number=r[3], body=r[4], parts=r[5],
+        attempts=r[6], expires_at=moment(r[7]), maybe_sent=bool(r[8]), from_line=r[9],
+    )  # fmt: skip
+
+
+class Outbox(Aggregate):
+    async def text_history(self, number: str, now: datetime) -> History:
+        """What the texting policy needs to know about ``number`` and the last hour."""
+        async with self._conn.reading() as sql:
+            row = await sql.row(
+                _HISTORY, {"number": number, "hour_ago": iso(now - timedelta(hours=1))}
+            )
+        assert row is not None
+        last, last_hour, ever, stopped = row
+        return History(
+            opted_out=bool(stopped),
+            last_textback_at=None if last is None else moment(last),  # the policy judges it
+            textbacks_last_hour=int(last_hour),
+            ever_texted=bool(ever),
+        )
+
+    async def set_opt_out(
+        self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime
+    ) -> None:
+        """Record STOP (or START) from ``number``. Queued texts to it are cancelled."""
+        async with self._conn.transaction() as tx:
+            await record_choice(tx, number, opted_out, keyword, source, at)
+
+    async def is_opted_out(self, number: str) -> bool:
+        async with self._conn.reading() as sql:
+            return await opted_out(sql, number)
+
+    async def queue_text(
+        self, text: OutgoingText, *, thread_id: int | None = None, cap: Cap | None = None
+    ) -> int | None:
+        """Queue a text; its id, or None when ``cap`` held it back."""
+        params = _insert_text_params(self._clock(), text, thread_id, None, None, cap)
+        rows = await self._conn.write(_INSERT_TEXT, params)
+        return int(rows[0][0]) if rows else None
+
+    async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
+        async with self._conn.reading() as sql:
+            rows = await sql.rows(
+                "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,"
+                " maybe_sent, from_line FROM outbox"
+                " WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
+                " LIMIT ?",
+                (iso(now), limit),
+            )
+        return [_queued_text(row) for row in rows]
+
+    async def mark_sending(self, text_id: int) -> None:
+        """Committed before the modem is asked: a crash leaves a trace to retry from."""
+        await self._conn.write(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?",
+            (text_id,),
+        )
+
+    async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
+        """Sent: its thread now waits for the caller, its alert (if it is one) is sent."""
+        async with self._conn.transaction() as tx:
+            row = await tx.row(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, refs = ?, last_error = NULL"
+                " WHERE id = ? RETURNING kind, thread_id, alert_id",
+                (iso(at), json.dumps(list(references)), text_id),
+            )
+            if row is None:
+                return
+            kind, thread_id, alert_id = row
+            if thread_id is not None and kind in ("textback", "reply", "nudge"):
+                await tx.run(
+                    "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?"
+                    " WHERE status = 'new' AND id = ?",
+                    (iso(at), thread_id),
+                )
+            if alert_id is not None:
+                now = iso(self._clock())
+                await tx.run(_SETTLE_ALERT, ("sent", None, "sent", now, alert_id))
+
+    async def mark_retry(
+        self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
+    ) -> None:
+        """``maybe_sent``: it may have gone out (no confirmation came), so every
+        later attempt goes as a possible duplicate; once set, it stays set."""
+        await self._conn.write(
+            "UPDATE outbox SET state = 'queued', last_error = ?, next_attempt_at = ?,"
+            " maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END WHERE id = ?",
+            (error, iso(next_attempt), maybe_sent, text_id),
+        )
+
+    async def mark_final(self, text_id: int, state: str, error: str) -> None:
+        """failed, expired or cancelled: never tried again; its alert failed with it."""
+        assert state in ("failed", "expired", "cancelled")
+        async with self._conn.transaction() as tx:
+            alert_id = await tx.scalar(
+                "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? RETURNING alert_id",
+                (state, error, text_id),
+            )
+            if alert_id is not None:
+                failed = ("failed", f"text {state}: {error}", "failed", iso(self._clock()))
+                await tx.run(_SETTLE_ALERT, (*failed, alert_id))
+
+    async def recover_interrupted(self) -> int:
+        """After a crash: texts the modem never confirmed go back in the queue."""
+        rows = await self._conn.write(
+            "UPDATE outbox SET state = 'queued', maybe_sent = 1, last_error = 'interrupted"
+            " before the modem confirmed it' WHERE state = 'sending' RETURNING id"
+        )
+        return len(rows)
+
+    async def record_delivery(self, reference: int, recipient: str, delivered: bool) -> int | None:
+        """Match a status report to the latest sent text with that part reference."""
+        async with self._conn.transaction() as tx:
+            row = await tx.row(
+                """
+                SELECT id, refs, delivered_refs FROM outbox
+                WHERE to_number = ? AND state = 'sent'
+                  AND EXISTS (SELECT 1 FROM json_each(outbox.refs) WHERE value = ?)
+                ORDER BY id DESC LIMIT 1
+                """,
+                (recipient, reference),
+            )
+            if row is None:
+                return None
+            text_id, refs, done = int(row[0]), json.loads(row[1]), json.loads(row[2])
+            if not delivered:
+                error = f"part {reference} was not delivered"
+                await tx.run("UPDATE outbox SET last_error = ? WHERE id = ?", (error, text_id))
+                return text_id
+            done = sorted({*done, reference})
+            if set(done) >= set(refs):
+                await tx.run(
+                    "UPDATE outbox SET state = 'delivered', delivered_at = ?, delivered_refs = ?"
+                    " WHERE id = ?",
+                    (iso(self._clock()), json.dumps(done), text_id),
+                )
+            else:
+                await tx.run(
+                    "UPDATE outbox SET delivered_refs = ? WHERE id = ?", (json.dumps(done), text_id)
+                )
+        return text_id
+
+    async def outbox(self, limit: int = 100) -> list[dict[str, object]]:
+        """The newest texts as rows, every column (for tests and support)."""
+        async with self._conn.reading() as sql:
+            rows = await sql.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(row) for row in rows]

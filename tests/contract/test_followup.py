@@ -1,0 +1,136 @@
+"""FollowUpStore: each timer's change happens only if the thread is as it was
+read, together with what it queues; digests once per owner and day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from bridge.core.texts import Cap, OwnerAction
+from bridge.core.threads import FollowUpState
+from bridge.store import Store
+from tests.contract.conftest import Opener
+from tests.contract.values import (
+    CALLER,
+    DOMAIN,
+    LATER,
+    OTHER,
+    T0,
+    Clock,
+    a_text,
+    decision,
+    email,
+    received,
+    sms,
+)
+
+pytestmark = pytest.mark.contract
+DAY = date(2026, 11, 25)
+DAILY = Cap(3, timedelta(hours=24), any_kind=True)
+
+
+async def only_open_thread(store: Store) -> FollowUpState:
+    (state,) = await store.open_threads()
+    return state
+
+
+async def test_open_threads_carry_what_their_timers_run_from(store: Store, clock: Clock) -> None:
+    await store.record_decision(decision("a"))
+    await store.record_decision(decision("b", caller=OTHER))
+    await store.owner_action("mike", OwnerAction(2, "done"))
+    clock.advance(minutes=7)
+    await store.store_incoming(received("hello", at=clock()), None)
+    (state,) = await store.open_threads()
+    assert state == FollowUpState(1, CALLER, "+15125550100", "replied", clock(), None, None)
+
+
+async def test_one_reminder_per_wait(store: Store, clock: Clock) -> None:
+    await store.record_decision(decision())
+    state = await only_open_thread(store)
+    clock.advance(hours=2)
+    assert await store.remind(state, [email(), sms()], DOMAIN) is True
+    reminded = await only_open_thread(store)
+    assert reminded.reminded_at == clock()
+    assert await store.remind(state, [email()], DOMAIN) is False  # as read before: moved on
+    assert len(await store.due_alerts(LATER, "email")) == 1
+    assert [t.kind for t in await store.due_texts(LATER)] == ["owner_alert"]
+    # A reply starts a new wait: one more reminder is due for it.
+    await store.store_incoming(received("still there?", at=clock()), None)
+    waiting = await only_open_thread(store)
+    assert (waiting.status, waiting.reminded_at) == ("replied", None)
+    assert await store.remind(reminded, [email()], DOMAIN) is False
+    assert await store.remind(waiting, [email()], DOMAIN) is True
+    found = await store.thread(1)
+    assert found is not None
+    assert [e.what for e in found[1]].count("reminder alert to mike by email (queued)") == 2
+
+
+async def test_a_thread_goes_cold_only_as_it_was_read(store: Store) -> None:
+    await store.record_decision(decision())
+    state = await only_open_thread(store)
+    await store.store_incoming(received("hi"), None)  # it moved on
+    assert await store.mark_cold(state) is False
+    assert await store.open_threads() != []
+    assert await store.mark_cold(await only_open_thread(store)) is True
+    assert await store.open_threads() == []
+    summary = await store.thread_summary(1)
+    assert summary is not None
+    assert summary.status == "cold"
+
+
+async def test_one_nudge_per_thread_within_the_cap(store: Store, clock: Clock) -> None:
+    await store.record_decision(decision(), text=a_text())
+    state = await only_open_thread(store)
+    nudge = a_text(kind="nudge", body="Still need a hand?")
+    assert await store.nudge(state, nudge, cap=DAILY) is True
+    nudged = await only_open_thread(store)
+    assert nudged.nudged_at == clock()
+    assert await store.nudge(state, nudge, cap=DAILY) is False
+    assert await store.nudge(nudged, nudge, cap=DAILY) is True  # the worker never asks twice
+    assert [t.kind for t in await store.due_texts(LATER)] == ["textback", "nudge", "nudge"]
+
+
+async def test_a_nudge_over_the_cap_writes_nothing(store: Store) -> None:
+    await store.record_decision(decision(), text=a_text())
+    for _ in range(2):
+        await store.queue_text(a_text(kind="confirmation"))
+    state = await only_open_thread(store)
+    assert await store.nudge(state, a_text(kind="nudge"), cap=DAILY) is False
+    assert await only_open_thread(store) == state  # it may fit later
+    assert [t.kind for t in await store.due_texts(LATER)].count("nudge") == 0
+
+
+async def test_a_digest_goes_once_a_day_whatever_restarts(backend: Opener, clock: Clock) -> None:
+    digest = email()
+    async with await backend(clock) as store:
+        assert await store.digest_sent("mike", DAY) is False
+        assert await store.queue_digest("mike", DAY, digest, DOMAIN) is True
+        assert await store.queue_digest("mike", DAY, digest, DOMAIN) is False
+    async with await backend(clock) as store:
+        assert await store.digest_sent("mike", DAY) is True
+        assert await store.queue_digest("mike", DAY, digest, DOMAIN) is False
+        assert await store.digest_sent("anna", DAY) is False
+        # Nothing to tell: the day is claimed all the same, with no email.
+        assert await store.queue_digest("anna", DAY, None, DOMAIN) is True
+        assert await store.digest_sent("anna", DAY) is True
+        next_day = DAY + timedelta(days=1)
+        assert await store.queue_digest("mike", next_day, digest, DOMAIN) is True
+        digests = await store.due_alerts(LATER, "email")
+        assert [(a.thread_id, a.recipient) for a in digests] == [(None, "mike@acme.example")] * 2
+        assert digests[0].message_id.startswith("<textback.digest.")
+
+
+async def test_the_digest_reads_open_threads_and_those_handled_that_day(
+    store: Store, clock: Clock
+) -> None:
+    await store.record_decision(decision("open"))
+    await store.record_decision(decision("won", caller=OTHER))
+    await store.record_decision(decision("before", caller="+15125550143"))
+    await store.owner_action("mike", OwnerAction(3, "done"))  # at T0: before the window
+    clock.advance(hours=1)
+    await store.owner_action("mike", OwnerAction(2, "done"))
+    window = (T0 + timedelta(minutes=30), T0 + timedelta(days=1))
+    open_, recovered = await store.digest_threads(*window)
+    assert [t.id for t in open_] == [1]
+    assert [(t.id, t.status) for t in recovered] == [(2, "handled")]
