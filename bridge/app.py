@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from agi.server import AgiServer
+from bridge.alerts.wording import OwnerWording
 from bridge.alerts.worker import AlertWorker
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
@@ -45,7 +46,7 @@ from bridge.detection.tracker import CallTracker
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat
-from bridge.store import Store
+from bridge.store import FollowUpStore, Store
 from bridge.supervisor import JobStatus, Supervisor
 from bridge.texting import plan
 from bridge.texting.outbox import OutboxWorker
@@ -68,6 +69,27 @@ REFUSALS_BEFORE_GIVING_UP = 5
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def follow_up_worker(
+    config: Config,
+    store: FollowUpStore,
+    *,
+    clock: Clock,
+    bus: Bus,
+    channels: frozenset[Channel],
+    poll_every: float = 30.0,
+) -> FollowUpWorker:
+    """Follow-up with the alerts stage's words and texting's nudge text handed in."""
+    template = config.follow_up.nudge.template
+
+    def nudge_text(line: str | None) -> str:
+        return plan.fill(config, template, line, first_text=False)
+
+    return FollowUpWorker(
+        config, store, clock=clock, bus=bus, channels=channels,
+        wording=OwnerWording(config, channels), nudge_text=nudge_text, poll_every=poll_every,
+    )  # fmt: skip
 
 
 class Bridge:
@@ -96,7 +118,9 @@ class Bridge:
         self._build_texting(transport)
         channels = self._channels()
         self.alerts = AlertWorker(config, store, clock=clock, bus=self.bus, channels=channels)
-        self.follow_up = FollowUpWorker(config, store, clock=clock, bus=self.bus, channels=channels)
+        self.follow_up = follow_up_worker(
+            config, store, clock=clock, bus=self.bus, channels=channels
+        )
         self.inbound = InboundHandler(config, store, clock=clock, bus=self.bus)
         self.heartbeat = Heartbeat(
             health.heartbeat_path(config.store.path), self._snapshot, every=heartbeat_every

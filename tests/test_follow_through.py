@@ -12,12 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.alerts.worker import AlertWorker
+from bridge.app import follow_up_worker
 from bridge.bus import Bus
 from bridge.cli import main
 from bridge.config import Channel, Config
 from bridge.core.calls import Outcome
 from bridge.core.texts import OutgoingText, OwnerAction, ReceivedText
-from bridge.followup.worker import FollowUpWorker, in_daytime
+from bridge.followup.worker import in_daytime
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store
 from tests.conftest import until
@@ -93,7 +94,7 @@ async def test_one_reminder_then_cold_across_a_restart(tmp_path: Path) -> None:
     clock = Clock()
     async with await Store.open(cfg.store.path, clock=clock) as store:
         await texted_back(store, clock)
-        worker = FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
+        worker = follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
         clock.advance(minutes=119)
         await worker.tick()
         assert await reminders(store) == []
@@ -113,7 +114,7 @@ async def test_one_reminder_then_cold_across_a_restart(tmp_path: Path) -> None:
     # A restart: a new store connection and a new worker, the clock moved on.
     clock.advance(hours=23)
     async with await Store.open(cfg.store.path, clock=clock) as store:
-        worker = FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
+        worker = follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
         await worker.tick()
         assert len(await reminders(store)) == 2  # not repeated
         assert await status(store) == "awaiting_reply"
@@ -143,7 +144,7 @@ async def test_an_owner_acting_stops_the_reminder(tmp_path: Path) -> None:
         clock.advance(minutes=5)
         await store.owner_action("mike", OwnerAction(1, "called"))
         clock.advance(hours=48)
-        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
+        await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
         assert await reminders(store) == []
         assert await status(store) == "handled"
 
@@ -159,9 +160,8 @@ async def test_reminder_email_is_a_call_back_task_with_a_tel_link(tmp_path: Path
             alerts = AlertWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL)
             await alerts._queue_new_alerts()  # the missed call's own alert
             clock.advance(hours=3)
-            await FollowUpWorker(
-                cfg, store, clock=clock, bus=Bus(), channels=EMAIL
-            ).tick()  # no SMS: email only
+            worker = follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL)
+            await worker.tick()  # no SMS: email only
             await alerts._send_due()
             # The missed call, the reminder, and (it is past 7:00) the digest.
             await until(lambda: len(smtp.mailbox.messages) == 3)
@@ -186,13 +186,13 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
             other = decision("open", caller="+15125550142", ended_at=clock())
             await store.record_decision(other)  # thread 2: still open
             clock.now = datetime(2026, 11, 25, 12, 59, tzinfo=UTC)  # Wednesday 6:59 there
-            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
+            await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert not await store.digest_sent("mike", clock.now.date())
             clock.advance(minutes=2)  # 7:01
-            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
+            await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
         async with await Store.open(cfg.store.path, clock=clock) as store:  # restarted
             clock.advance(hours=3)
-            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
+            await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             digests = [a for a in await store.alerts() if a["kind"] == "digest"]
             assert len(digests) == 1
             await AlertWorker(
@@ -200,12 +200,12 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
             )._send_due()  # thread 2's reminder too
             await until(lambda: len(smtp.mailbox.messages) == 2)
             clock.advance(days=1)  # Thursday 10:01: thread 2 went cold, nothing to tell
-            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
+            await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert await store.digest_sent("mike", clock.now.date())
             assert len([a for a in await store.alerts() if a["kind"] == "digest"]) == 1
             await store.record_decision(decision("friday", caller="+15125550143", ended_at=clock()))
             clock.advance(days=1)  # Friday 10:01: Friday's digest, with the new call
-            await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
+            await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert len([a for a in await store.alerts() if a["kind"] == "digest"]) == 2
     finally:
         await smtp.stop()
@@ -223,7 +223,7 @@ async def test_no_digest_when_there_is_nothing_to_tell(tmp_path: Path) -> None:
     cfg = settings(tmp_path)
     clock = Clock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))  # Wednesday 9:00 in Chicago
     async with await Store.open(cfg.store.path, clock=clock) as store:
-        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
+        await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
         assert await store.digest_sent("mike", clock.now.date())  # the day is done with
         assert await store.alerts() == []
 
@@ -255,7 +255,7 @@ async def test_one_nudge_only_in_daytime_and_never_after_an_opt_out(tmp_path: Pa
     clock = Clock(datetime(2026, 11, 25, 23, 0, tzinfo=UTC))  # 17:00 in Austin
     async with await Store.open(cfg.store.path, clock=clock) as store:
         await texted_back(store, clock)
-        worker = FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
+        worker = follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS)
 
         async def nudges() -> list[str]:
             return [str(r["body"]) for r in await store.outbox() if r["kind"] == "nudge"]
@@ -286,7 +286,7 @@ async def test_no_nudge_a_day_past_its_time(tmp_path: Path) -> None:
     async with await Store.open(cfg.store.path, clock=clock) as store:
         await texted_back(store, clock)
         clock.advance(hours=4 + 24)  # the bridge was down all that time
-        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS).tick()
+        await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS).tick()
         assert [r for r in await store.outbox() if r["kind"] == "nudge"] == []
 
 
@@ -300,7 +300,7 @@ async def test_the_cap_counts_every_text_to_the_number(tmp_path: Path) -> None:
                 OutgoingText(CALLER, body, 1, clock() + timedelta(hours=1), kind="reply")
             )
         clock.advance(hours=2)
-        await FollowUpWorker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS).tick()
+        await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL_AND_SMS).tick()
         assert [r for r in await store.outbox() if r["kind"] == "nudge"] == []
 
 

@@ -236,3 +236,25 @@ def local_time(iso: str, zone: ZoneInfo, layout: str = "%a %b %d %I:%M %p") -> s
     except ValueError:
         return iso
     return moment.strftime(layout).replace(" 0", " ")
+
+
+class OwnerWording:
+    """The reminder and digest words for follow-up (bridge.followup), with the
+    config and the channels that exist bound in."""
+
+    def __init__(self, config: Config, channels: frozenset[Channel]):
+        self._config = config
+        self._channels = channels
+        self.domain = message_domain(config)
+
+    def reminder(self, thread: ThreadSummary, since: str, now: datetime) -> list[AlertDraft]:
+        return reminder(self._config, thread, since, now, channels=self._channels)
+
+    def digest(
+        self,
+        owner: OwnerConfig,
+        day: date,
+        open_threads: Sequence[ThreadSummary],
+        recovered: Sequence[ThreadSummary],
+    ) -> AlertDraft | None:
+        return digest(self._config, owner, day, open_threads, recovered)

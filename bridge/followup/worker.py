@@ -18,24 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime, time, timedelta
-from typing import Literal
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone as number_zones
 
-from bridge.alerts import wording as alert_text
 from bridge.bus import Bus
 from bridge.config import Channel, Config, FollowUpConfig, OwnerConfig
 from bridge.core import templates
+from bridge.core.alerts import AlertDraft
 from bridge.core.events import TextQueued
 from bridge.core.numbers import display
 from bridge.core.texts import Cap, OutgoingText
 from bridge.core.threads import FollowUpState, ThreadSummary
 from bridge.store import FollowUpStore
-from bridge.texting import plan as textback
 from bridge.waiting import woken_or_after
 
 log = logging.getLogger(__name__)
@@ -95,6 +94,27 @@ def zones_of(number: str, fallback_zone: str) -> list[ZoneInfo]:
     return zones or [ZoneInfo(fallback_zone)]
 
 
+class FollowUpWording(Protocol):
+    """The words of what follow-up sends owners - the alerts stage's, handed in
+    by the app (bridge.alerts.wording.OwnerWording)."""
+
+    domain: str  # of the alert emails' Message-IDs
+
+    def reminder(self, thread: ThreadSummary, since: str, now: datetime) -> list[AlertDraft]: ...
+
+    def digest(
+        self,
+        owner: OwnerConfig,
+        day: date,
+        open_threads: Sequence[ThreadSummary],
+        recovered: Sequence[ThreadSummary],
+    ) -> AlertDraft | None: ...
+
+
+# The nudge's words for a thread's line - texting's template filling, handed in.
+NudgeText = Callable[[str | None], str]
+
+
 class FollowUpWorker:
     def __init__(
         self,
@@ -104,6 +124,8 @@ class FollowUpWorker:
         clock: Callable[[], datetime],
         bus: Bus,
         channels: frozenset[Channel],
+        wording: FollowUpWording,
+        nudge_text: NudgeText,
         poll_every: float = 30.0,
     ):
         self.config = config
@@ -111,9 +133,10 @@ class FollowUpWorker:
         self.clock = clock
         self.channels = channels  # which of email and sms exist
         self._bus = bus
+        self._wording = wording
+        self._nudge_text = nudge_text
         self._poll_every = poll_every
         self._wake = asyncio.Event()
-        self._domain = alert_text.message_domain(config)
 
     async def run(self) -> None:
         while True:
@@ -145,8 +168,8 @@ class FollowUpWorker:
         if thread is None:
             return
         since = state.waiting_since.isoformat()
-        drafts = alert_text.reminder(self.config, thread, since, now, channels=self.channels)
-        if await self.store.remind(state, drafts, self._domain):
+        drafts = self._wording.reminder(thread, since, now)
+        if await self.store.remind(state, drafts, self._wording.domain):
             log.info(
                 "reminded %d owner alert(s) about thread #%d (%s)",
                 len(drafts), state.thread_id, display(state.caller, self.config.business.region),
@@ -159,9 +182,7 @@ class FollowUpWorker:
             return
         if not in_daytime(state.caller, now, self.config.business.timezone):
             return  # looked at again next tick: it may be daytime there by then
-        body = textback.fill(
-            self.config, self.config.follow_up.nudge.template, state.line, first_text=False
-        )
+        body = self._nudge_text(state.line)
         parts = templates.sms_size(body).parts
         text = OutgoingText(state.caller, body, parts, now + timedelta(hours=1), kind="nudge")
         # The daily cap is checked by the store, in the transaction that queues it.
@@ -194,8 +215,8 @@ class FollowUpWorker:
         open_, recovered = await self.store.digest_threads(midnight - timedelta(days=1), midnight)
         for owner in pending:
             mine, won = self._of(owner, open_), self._of(owner, recovered)
-            draft = alert_text.digest(self.config, owner, day, mine, won)
-            if await self.store.queue_digest(owner.id, day, draft, self._domain):
+            draft = self._wording.digest(owner, day, mine, won)
+            if await self.store.queue_digest(owner.id, day, draft, self._wording.domain):
                 log.info(
                     "daily digest for %s queued: %d open, %d recovered",
                     owner.id, len(mine), len(won),
