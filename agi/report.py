@@ -15,8 +15,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class DialplanReport:
     """A call as the dialplan reports it: the channel's own AGI variables plus
-    DIALSTATUS, VMSTATUS, VM_MESSAGEFILE, QUEUESTATUS and FROM_DID, read when
-    the call ends (the h extension) or after Dial(). Untrusted text, all of it."""
+    DIALSTATUS, ANSWEREDTIME, DIALEDPEERNAME, VMSTATUS, VM_MESSAGEFILE,
+    QUEUESTATUS, ABANDONED, MEMBERINTERFACE, the channel's state and FROM_DID,
+    read when the call ends (the h extension) or after Dial(). Untrusted text,
+    all of it."""
 
     linkedid: str
     channel: str
@@ -29,6 +31,11 @@ class DialplanReport:
     vm_status: str = ""
     vm_message_file: str = ""
     queue_status: str = ""
+    answered_time: str = ""  # ANSWEREDTIME: Dial() connected the caller this many seconds
+    dialed_peer: str = ""  # DIALEDPEERNAME: the channel that answered Dial()
+    abandoned: str = ""  # ABANDONED: TRUE when the caller hung up waiting in Queue()
+    member: str = ""  # MEMBERINTERFACE: the queue member who answered (setinterfacevar)
+    channel_state: str = ""  # CHANNEL(state): Up if anything answered the caller
 
 
 # The keys the shipped dialplan passes, and the report field each fills.
@@ -39,6 +46,11 @@ _ARGUMENTS = {
     "vmstatus": "vm_status",
     "vmfile": "vm_message_file",
     "queuestatus": "queue_status",
+    "answeredtime": "answered_time",
+    "peer": "dialed_peer",
+    "abandoned": "abandoned",
+    "member": "member",
+    "state": "channel_state",
 }
 # The h and s extensions name no number; the DNID then says what was dialled.
 _NOT_A_NUMBER = frozenset({"h", "s", "i", "t", ""})

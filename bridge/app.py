@@ -38,6 +38,7 @@ from bridge.core.events import (
 )
 from bridge.core.numbers import to_e164
 from bridge.core.texts import History, OutgoingText
+from bridge.detection.dialplan import AMI_GRACE
 from bridge.detection.intake import CallIntake
 from bridge.detection.recorder import DecisionRecorder
 from bridge.detection.records.sources import source_from_config
@@ -108,13 +109,14 @@ class Bridge:
         store_retry_min: float = 0.5,
         transport: SmsTransport | None = None,
         restart_min: float = 1.0,
+        agi_grace: float = AMI_GRACE,
     ):
         self.config = config
         self.store = store
         self.dry_run = dry_run
         self.clock = clock
         self.bus = Bus()
-        self._build_detection(store_retry_min)
+        self._build_detection(store_retry_min, agi_grace)
         self._build_texting(transport)
         channels = self._channels()
         self.alerts = AlertWorker(config, store, clock=clock, bus=self.bus, channels=channels)
@@ -133,7 +135,7 @@ class Bridge:
 
     # ------------------------------------------------------------ building
 
-    def _build_detection(self, store_retry_min: float) -> None:
+    def _build_detection(self, store_retry_min: float, agi_grace: float) -> None:
         config = self.config
         self.tracker = CallTracker(DetectionRules.from_config(config))
         self.recorder = DecisionRecorder(
@@ -148,8 +150,9 @@ class Bridge:
         records = source_from_config(config)
         limit = timedelta(hours=config.cdr.max_catch_up_hours) if config.cdr else timedelta(0)
         self.intake = CallIntake(
-            self.tracker, self.recorder.put, clock=self.clock, records=records, max_catch_up=limit
-        )
+            self.tracker, self.recorder.put, clock=self.clock, records=records,
+            max_catch_up=limit, agi_grace=agi_grace,
+        )  # fmt: skip
         self.link = AmiLink(
             config.ami,
             self._on_ami_event,
@@ -237,6 +240,7 @@ class Bridge:
         add("ami-link", self.link.run, core=True, group="intake")
         if self.agi is not None:
             add("fastagi", self.agi.run, core=False, group="intake")
+            add("dialplan-reports", self.intake.settle_reports, core=False, group="intake")
         add("expire-stale-calls", lambda: self.intake.expire_stale(expire_every),
             core=False, group="intake")  # fmt: skip
         add("recorder", self.recorder.run, core=True, group="record")

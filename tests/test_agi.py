@@ -10,7 +10,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from bridge.app import Bridge
 from bridge.app_settings import agi_settings
 from bridge.config import AgiConfig, Config
 from bridge.core.calls import CallReport, Outcome, Reason
-from bridge.detection.intake import call_report
+from bridge.detection.dialplan import call_report
 from bridge.sim.agi_client import AgiCall, run_agi
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
@@ -257,12 +257,26 @@ async def test_an_answered_or_internal_call_reported_over_agi_is_not_texted(
 
 
 def test_the_dialplans_report_maps_onto_the_call_detection_decides() -> None:
-    """agi/ has its own report type; every field reaches bridge.core's."""
-    assert [f.name for f in fields(DialplanReport)] == [f.name for f in fields(CallReport)]
+    """agi/ has its own report type; every field reaches bridge.core's, the
+    statuses as they are, the answer, queue and state variables read."""
     report = DialplanReport(
         linkedid="1.1", channel="PJSIP/trunk-1", context="from-trunk", exten="+15125550100",
         caller_raw="+15125559876", caller_name="Jane", did="+15125550100",
         dial_status="NOANSWER", vm_status="SUCCESS", vm_message_file="/var/spool/m",
         queue_status="TIMEOUT",
     )  # fmt: skip
-    assert asdict(call_report(report)) == asdict(report)
+    plain = {f.name for f in fields(CallReport)} & {f.name for f in fields(DialplanReport)}
+    mapped = asdict(call_report(report))
+    assert {name: mapped[name] for name in plain} == {name: getattr(report, name) for name in plain}
+    assert (mapped["answered_by"], mapped["queue_abandoned"], mapped["pbx_answered"]) == (
+        "", False, False,
+    )  # fmt: skip
+    read = call_report(
+        replace(report, answered_time="12", dialed_peer="PJSIP/201-0000001", abandoned="TRUE",
+                channel_state="Up")
+    )  # fmt: skip
+    assert (read.answered_by, read.queue_abandoned, read.pbx_answered) == (
+        "PJSIP/201-0000001", True, True,
+    )  # fmt: skip
+    member = call_report(replace(report, member="PJSIP/202"))
+    assert member.answered_by == "PJSIP/202"

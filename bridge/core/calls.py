@@ -90,9 +90,9 @@ class OpenCall:
 
 @dataclass(frozen=True, slots=True)
 class CallReport:
-    """A call as the dialplan reports it over FastAGI (agi/): the channel's own
-    AGI variables plus DIALSTATUS, VMSTATUS, VM_MESSAGEFILE, QUEUESTATUS and
-    FROM_DID, read when the call ends (the h extension) or after Dial()."""
+    """A call as the dialplan reports it over FastAGI (agi/), read when the call
+    ends (the h extension) or after Dial(). Empty fields: the dialplan did not
+    say - which is not the same as saying nobody answered."""
 
     linkedid: str
     channel: str
@@ -105,6 +105,9 @@ class CallReport:
     vm_status: str = ""
     vm_message_file: str = ""
     queue_status: str = ""
+    answered_by: str = ""  # the phone or queue member that answered, if one did
+    queue_abandoned: bool = False  # the caller hung up waiting in a queue
+    pbx_answered: bool = False  # the caller's channel was up (an IVR, a queue, voicemail)
 
 
 def describe(decision: CallDecision, home: str) -> str:

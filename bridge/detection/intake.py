@@ -18,8 +18,9 @@ from agi.report import DialplanReport
 from bridge.ami import actions
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
-from bridge.core.calls import CallDecision, CallReport, OpenCall
+from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.safe_text import printable
+from bridge.detection.dialplan import AMI_GRACE, HeldReports, call_report
 from bridge.detection.records.rules import decide_cdrs
 from bridge.detection.records.sources import CdrSource, CdrUnavailable, catch_up_start
 from bridge.detection.tracker import CallTracker
@@ -41,9 +42,13 @@ class CallIntake:
         clock: Callable[[], datetime],
         records: CdrSource | None = None,
         max_catch_up: timedelta = timedelta(hours=24),
+        agi_grace: float = AMI_GRACE,
     ):
         self.tracker = tracker
-        self._emit = emit
+        self._sink = emit
+        self._emit = self._out
+        self._held = HeldReports(agi_grace)
+        self._held_changed = asyncio.Event()
         self._clock = clock
         self.records = records
         self._max_catch_up = max_catch_up
@@ -72,9 +77,36 @@ class CallIntake:
             self._emit(decision)
 
     def on_report(self, report: DialplanReport) -> None:
-        """A call the dialplan reported over FastAGI: the store keeps the first
-        decision of a Linkedid, so AMI and AGI seeing the same call text it once."""
-        self._emit(self.tracker.decide_report(call_report(report), self._clock()))
+        """A call the dialplan reported over FastAGI. While AMI follows the call,
+        AMI decides it and the report is held in reserve (bridge.detection.dialplan);
+        else the report is decided by the same rules. The store keeps the first
+        decision of a Linkedid, so AMI and AGI seeing one call text it once."""
+        call = call_report(report)
+        if self._was_connected and self.tracker.is_tracking(call.linkedid):
+            self._held.hold(call, asyncio.get_running_loop().time())
+            self._held_changed.set()
+            return
+        self._emit(self.tracker.decide_report(call, self._clock()))
+
+    async def settle_reports(self) -> None:
+        """Decide the held reports AMI did not back up within its grace."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._held_changed.clear()
+            for report in self._held.due(loop.time()):
+                log.warning(
+                    "call %s: AMI did not decide it within %.0f s of the dialplan's report;"
+                    " decided from the report", printable(report.linkedid), self._held.grace,
+                )  # fmt: skip
+                self._emit(self.tracker.decide_report(report, self._clock()))
+            due = self._held.next_due()
+            wait = 3600.0 if due is None else max(0.0, due - loop.time())
+            await woken_or_after(self._held_changed, wait)
+
+    def _out(self, item: CallDecision | OpenCall) -> None:
+        if isinstance(item, CallDecision) and self._held.drop(item.linkedid):
+            log.debug("call %s: AMI decided it; the dialplan's report is not needed", item.linkedid)
+        self._sink(item)
 
     def on_link_state(self, state: LinkState) -> None:
         if state is not LinkState.CONNECTED and self._was_connected and self.blind_since is None:
@@ -161,20 +193,3 @@ class CallIntake:
             await asyncio.sleep(every)
             for decision in self.tracker.expire(self._clock()):
                 self._emit(decision)
-
-
-def call_report(report: DialplanReport) -> CallReport:
-    """The dialplan's report as agi/ knows it, as detection decides it."""
-    return CallReport(
-        linkedid=report.linkedid,
-        channel=report.channel,
-        context=report.context,
-        exten=report.exten,
-        caller_raw=report.caller_raw,
-        caller_name=report.caller_name,
-        did=report.did,
-        dial_status=report.dial_status,
-        vm_status=report.vm_status,
-        vm_message_file=report.vm_message_file,
-        queue_status=report.queue_status,
-    )

@@ -131,13 +131,17 @@ class CallTracker:
             did=report.did,
             dialled=bool(report.dial_status),
             dial_status=report.dial_status or None,
-            caller_hung_up=True,
-            in_queue=bool(report.queue_status),
+            # DIALSTATUS CANCEL is the caller hanging up; an empty report says
+            # nothing of who hung up, and must not read as the caller giving up.
+            caller_hung_up=report.dial_status == "CANCEL",
+            in_queue=bool(report.queue_status) or report.queue_abandoned,
+            queue_abandoned=report.queue_abandoned,
+            pbx_answered=report.pbx_answered,
             voicemail=bool(report.vm_status or report.vm_message_file),
             voicemail_left=bool(report.vm_message_file),
         )
-        if report.dial_status == "ANSWER":
-            call.answered("a phone (DIALSTATUS ANSWER)")
+        if report.answered_by or report.dial_status == "ANSWER":
+            call.answered(report.answered_by or "a phone (DIALSTATUS ANSWER)")
         return replace(decide(call, self.rules, now), source="agi")
 
     def open_linkedids(self) -> frozenset[str]:
