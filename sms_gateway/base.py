@@ -46,6 +46,9 @@ class IncomingText:
     # The SMSC's timestamp (TP-SCTS), where the transport has one: with the
     # sender and body it recognises a copy of a text already handed over.
     network_time: datetime | None = None
+    # The number it was sent to, where the transport knows (SIP's To; a modem
+    # receives on its SIM's one number): which business line it is for.
+    to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

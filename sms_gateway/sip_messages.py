@@ -181,7 +181,8 @@ class SipMessageTransport:
         if sender is None:
             return None
         body = unquote(event.get("Body", ""), encoding="utf-8", errors="replace")
-        return IncomingText(sender=sender, body=body, received_at=self.clock())
+        to = sip_number(unquote(event.get("To", "")), self.normalise)
+        return IncomingText(sender=sender, body=body, received_at=self.clock(), to=to)
 
     # ------------------------------------------------------------ health
 

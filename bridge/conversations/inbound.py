@@ -51,10 +51,14 @@ class InboundHandler:
         self._bus = bus
 
     async def incoming_text(self, text: IncomingText) -> None:
-        number = to_e164(text.sender, self.config.business.region)
+        region = self.config.business.region
+        number = to_e164(text.sender, region)
+        # Sent to one of the business's lines (SIP's To): a new texter's thread is that line's.
+        line = self.config.line_for(to_e164(text.to, region) if text.to else None)
         received = ReceivedText(
-            number or text.sender, text.body, text.parts, text.received_at, text.network_time
-        )
+            number or text.sender, text.body, text.parts, text.received_at, text.network_time,
+            line.did if line else None,
+        )  # fmt: skip
         if number is None:
             # A bank's "AcmeBank", a short code: nobody to call back or text.
             if await self.store.store_incoming(received, None, lead=False) is not None:

@@ -28,6 +28,7 @@ class ReceivedText:
     parts: int
     received_at: datetime
     network_time: datetime | None = None
+    line: str | None = None  # the business line it was sent to, when the transport says
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,8 +103,9 @@ async def _already_stored(sql: Sql, text: ReceivedText) -> bool:
     return found is not None
 
 
-async def _thread_of_sender(sql: Sql, sender: str, now: str) -> int:
-    """The sender's latest thread - unless it ended in an opt-out: then a new one."""
+async def _thread_of_sender(sql: Sql, sender: str, line: str | None, now: str) -> int:
+    """The sender's latest thread - unless it ended in an opt-out: then a new one,
+    on the line the text was sent to (when the transport said)."""
     row = await sql.row(
         "SELECT id, status FROM threads WHERE caller = ?"
         " ORDER BY last_activity_at DESC, id DESC LIMIT 1",
@@ -112,7 +113,7 @@ async def _thread_of_sender(sql: Sql, sender: str, now: str) -> int:
     )
     if row is not None and row[1] != "opted_out":
         return int(row[0])
-    return await thread_for(sql, sender, None, now)
+    return await thread_for(sql, sender, line, now)
 
 
 async def _insert_inbox(
@@ -187,7 +188,7 @@ class Conversations(Aggregate):
                 return None
             if not lead:
                 return Filed(await _insert_inbox(tx, now, text, None, None, alerted=True), None)
-            thread_id = await _thread_of_sender(tx, text.sender, iso(now))
+            thread_id = await _thread_of_sender(tx, text.sender, text.line, iso(now))
             status = {"stop": "opted_out", None: "replied"}.get(keyword)
             if status is not None:
                 await tx.run(
