@@ -415,3 +415,22 @@ def test_an_answered_call_stays_answered_through_a_shutdown(rules: DetectionRule
     tracker.feed(SHUTDOWN, T0)
     (decision,) = tracker.reconcile([], T0)
     assert decision.outcome is Outcome.ANSWERED
+
+
+def test_follow_me_ringing_out_says_nobody_answered_not_a_cancel() -> None:
+    """Follow-me ends each step's ringing itself: on a real Asterisk 22 the last
+    dial status is CANCEL with no hang-up from the caller. The reason was
+    already NOANSWER; the detail must not say the dial was cancelled either."""
+    from bridge.detection.rules import missed_reason
+    from bridge.detection.state import CallState
+
+    call = CallState(
+        linkedid="1.1", origin="PJSIP/trunk-1", context="from-trunk", exten="+15125550100",
+        caller_raw=CALLER, caller_name="Jane", started_at=T0, last_seen=T0,
+        dialled=True, dial_status="CANCEL", caller_hung_up=False,
+    )  # fmt: skip
+    reason, detail = missed_reason(call)
+    assert reason is Reason.NOANSWER
+    assert detail == "phones rang, nobody answered (the PBX stopped the ringing)"
+    call.caller_hung_up = True  # the caller's own give-up is still a cancel
+    assert missed_reason(call) == (Reason.CANCEL, "dial ended CANCEL")

@@ -195,8 +195,8 @@ class AmiLink:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._keepalive(protocol))
                 tasks.create_task(self._run_on_connected())
-                await protocol.lost
-                raise ConnectionLost("Asterisk closed the connection")
+                why = await protocol.lost
+                raise ConnectionLost(_lost_how(why))
         except BaseExceptionGroup as group:
             link_errors, others = group.split(AmiError)
             if others is not None or link_errors is None:
@@ -259,3 +259,12 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return printable(str(exc)) or type(exc).__name__
+
+
+def _lost_how(error: Exception | None) -> str:
+    """A close from Asterisk is not a reset on the way (a crash, a cable, a firewall)."""
+    if error is None:
+        return "Asterisk closed the connection"
+    if isinstance(error, ConnectionResetError):
+        return "the connection was reset (Asterisk's host or the network dropped it)"
+    return f"the connection was lost: {printable(str(error)) or type(error).__name__}"

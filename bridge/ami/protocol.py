@@ -40,7 +40,8 @@ class AmiProtocol(asyncio.Protocol):
         self.closed = False
         loop = asyncio.get_running_loop()
         self.banner: asyncio.Future[str] = loop.create_future()
-        self.lost: asyncio.Future[None] = loop.create_future()
+        # Why the connection ended: None for Asterisk closing it, else the OS's error.
+        self.lost: asyncio.Future[Exception | None] = loop.create_future()
 
     # ------------------------------------------------------------ actions out
 
@@ -108,7 +109,7 @@ class AmiProtocol(asyncio.Protocol):
             if future is not None and not future.done():
                 future.set_exception(ConnectionLost("AMI connection lost"))
         if not self.lost.done():
-            self.lost.set_result(None)
+            self.lost.set_result(exc)
         if not self.banner.done():
             self.banner.set_exception(ConnectionLost("closed before the banner"))
             self.banner.exception()  # retrieved: nobody may be waiting

@@ -194,7 +194,7 @@ def missed_reason(call: CallState) -> tuple[Reason, str]:
         # CANCEL is the caller giving up; when the PBX ended the ringing
         # (follow-me steps, timeouts) nobody answered instead.
         if reason is Reason.CANCEL and not call.caller_hung_up:
-            reason = Reason.NOANSWER
+            return Reason.NOANSWER, "phones rang, nobody answered (the PBX stopped the ringing)"
         return reason, f"dial ended {call.dial_status}"
     if call.dialled:
         if call.caller_hung_up:

@@ -18,6 +18,8 @@ import base64
 import contextlib
 import logging
 import re
+import socket
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -129,6 +131,17 @@ class FakeAsterisk:
     async def drop_connections(self) -> None:
         """Close every client socket at once, as a crash or cable pull would."""
         for session in list(self._sessions):
+            session.writer.transport.abort()
+        self._sessions.clear()
+        await self._notify()
+
+    async def reset_connections(self) -> None:
+        """Reset every client socket (TCP RST): the host crashed, or a firewall
+        or NAT on the way forgot the connection."""
+        for session in list(self._sessions):
+            sock = session.writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             session.writer.transport.abort()
         self._sessions.clear()
         await self._notify()
