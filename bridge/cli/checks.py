@@ -39,13 +39,23 @@ def health(config_path: str) -> None:
 @main.command()
 @config_option
 @click.option(
-    "--modem-wait", type=seconds, default=20.0, show_default=True,
+    "--modem-wait",
+    type=seconds,
+    default=20.0,
+    show_default=True,
     help="Seconds to give the modem to answer and register.",
+)
+@click.option(
+    "--wait-for-call", type=click.FloatRange(0, 600), default=0.0, metavar="SECONDS",
+    help="Watch AMI this long while you place a test call: proves which events the AMI"
+    " user may read.",
 )  # fmt: skip
-def doctor(config_path: str, modem_wait: float) -> None:
+def doctor(config_path: str, modem_wait: float, wait_for_call: float) -> None:
     """Check everything textback depends on, one line each with what to fix."""
     require_config(config_path)
-    checks = asyncio.run(diagnose(config_path, modem_wait=modem_wait))
+    if wait_for_call:
+        errors.print(f"call one of your lines now: watching AMI for {wait_for_call:g} s")
+    checks = asyncio.run(diagnose(config_path, modem_wait=modem_wait, wait_for_call=wait_for_call))
     for check in checks:
         style = "green" if check.ok else "bold red"
         console.print(

@@ -34,6 +34,7 @@ from bridge.sim.dialplan import inbound_text_event
 log = logging.getLogger(__name__)
 
 _MESSAGE_END = re.compile(rb"\r?\n\r?\n")
+_PRIVILEGE = re.compile(rb"^Privilege: ([^\r\n]*)", re.MULTILINE)
 
 
 def recorded_events(data: bytes) -> list[bytes]:
@@ -80,6 +81,12 @@ class FakeAsterisk:
     # MessageSend: what the AMI user may do, which message technologies are
     # loaded, and whether the SIP stack takes the message.
     write_classes: frozenset[str] = frozenset({"system", "message"})
+    # manager.conf's read=: an event reaches the user only if its class is here.
+    read_classes: frozenset[str] = frozenset({"call", "dialplan", "agent", "system", "user"})
+    # The dialplan's contexts, for ShowDialPlan (write=config or reporting).
+    dialplan_contexts: frozenset[str] = frozenset(
+        {"from-trunk", "from-internal", "textback-report", "textback-sms-in"}
+    )
     message_techs: frozenset[str] = frozenset({"pjsip"})
     message_send_fails: bool = False
     endpoints: frozenset[str] = frozenset({"provider-trunk"})  # PJSIP endpoints configured
@@ -177,12 +184,22 @@ class FakeAsterisk:
 
     async def broadcast_raw(self, raw: bytes) -> None:
         await self._stalled.wait()
+        if not self._readable(raw):
+            return
         for session in list(self._sessions):
             if session.authenticated and session.events and not session.writer.is_closing():
                 session.writer.write(raw)
         for session in list(self._sessions):
             with contextlib.suppress(ConnectionError):
                 await session.writer.drain()
+
+    def _readable(self, raw: bytes) -> bool:
+        """Whether the user's read= lets this event through (its Privilege class)."""
+        match = _PRIVILEGE.search(raw)
+        if match is None:
+            return True
+        classes = set(match.group(1).decode("ascii", "replace").split(",")) - {"all"}
+        return bool(classes & self.read_classes)
 
     def _track(self, raw: bytes) -> None:
         """Keep the live channel list that CoreShowChannels reports."""
@@ -251,6 +268,21 @@ class FakeAsterisk:
             return _response("Error", action_id, Message="Message failed to send.")
         self.messages.append(SentMessage(to, action.get("From"), body))
         return _response("Success", action_id, Message="Message successfully sent")
+
+    def _show_dialplan(self, context: str, action_id: str) -> bytes:
+        """As manager.c's ShowDialPlan answers: write=config or reporting."""
+        if not self.write_classes & {"config", "reporting"}:
+            return _response("Error", action_id, Message="Permission denied")
+        if context not in self.dialplan_contexts:
+            return _response("Error", action_id, Message=f"Did not find context {context}")
+        return (
+            _response("Success", action_id, EventList="start", Message="DialPlan list will follow")
+            + f"Event: ListDialplan\r\nActionID: {action_id}\r\nContext: {context}\r\n"
+            "Extension: s\r\nPriority: 1\r\nApplication: AGI\r\n\r\n".encode()
+            + f"Event: ShowDialPlanComplete\r\nActionID: {action_id}\r\nEventList: Complete"
+            "\r\nListItems: 1\r\nListExtensions: 1\r\nListPriorities: 1\r\nListContexts: 1"
+            "\r\n\r\n".encode()
+        )
 
     def _pjsip_show_endpoint(self, endpoint: str, action_id: str) -> bytes:
         if "system" not in self.write_classes:
@@ -337,7 +369,7 @@ class FakeAsterisk:
             self.logins += 1
             reply(_response("Success", action_id, Message="Authentication accepted"))
             uptime = int(time.monotonic() - self._booted_at)
-            if self.fully_booted:
+            if self.fully_booted and "system" in self.read_classes:
                 reply(
                     f"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: {uptime}\r\n"
                     f"LastReload: {uptime}\r\nStatus: Fully Booted\r\n\r\n".encode()
@@ -356,6 +388,8 @@ class FakeAsterisk:
                 reply(self._core_show_channels(action_id))
             else:
                 reply(_response("Error", action_id, Message="Permission denied"))
+        elif name == "showdialplan":
+            reply(self._show_dialplan(action.get("Context"), action_id))
         elif name == "pjsipshowendpoint":
             reply(self._pjsip_show_endpoint(action.get("Endpoint"), action_id))
         elif name == "messagesend":

@@ -27,8 +27,14 @@ __all__ = [
 
 
 async def diagnose(
-    config_path: str, *, modem_wait: float = 20.0, clock: Callable[[], datetime] | None = None
+    config_path: str,
+    *,
+    modem_wait: float = 20.0,
+    wait_for_call: float = 0.0,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[Check]:
+    """Every check, in order. ``wait_for_call``: watch AMI that long for a test
+    call the installer places, to prove which event classes the user reads."""
     now = clock or (lambda: datetime.now(UTC))
     try:
         checked = load_checked(config_path)
@@ -39,7 +45,7 @@ async def diagnose(
     config = checked.config
     with _quiet():
         checks = [_config_check(config_path, checked), await check_store(config.store.path)]
-        checks += await check_ami(config, now)
+        checks += await check_ami(config, now, wait_for_call=wait_for_call)
         if config.modem is not None:
             beat = health.heartbeat_path(config.store.path)
             checks.append(await check_modem(config.modem, modem_wait, beat, now()))

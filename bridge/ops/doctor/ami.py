@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from bridge.ami import actions
-from bridge.ami.bookkeeping import Fields
 from bridge.ami.framer import AmiMessage
 from bridge.ami.link import AmiLink, LinkState
 from bridge.config import (
@@ -17,6 +16,8 @@ from bridge.config import (
     SipConfig,
 )
 from bridge.core.safe_text import printable
+from bridge.ops.doctor.fastagi import check_fastagi
+from bridge.ops.doctor.reading import check_read_classes
 from bridge.ops.doctor.report import Check
 
 MAX_CLOCK_SKEW = 60.0  # seconds between this machine and the PBX
@@ -43,7 +44,9 @@ async def _logged_in(config: Config, events: list[AmiMessage]) -> AsyncIterator[
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def check_ami(config: Config, now: Callable[[], datetime]) -> list[Check]:
+async def check_ami(
+    config: Config, now: Callable[[], datetime], *, wait_for_call: float = 0.0
+) -> list[Check]:
     ami = config.ami
     where = f"{ami.host}:{ami.port}"
     events: list[AmiMessage] = []
@@ -62,23 +65,29 @@ async def check_ami(config: Config, now: Callable[[], datetime]) -> list[Check]:
                 f"port = {ami.port} and bindaddr reachable from here?",
             )]  # fmt: skip
         checks = [Check("AMI login", True, f"logged in to {where} as {ami.username}")]
-        checks.append(await _permission(link, actions.core_show_channels(), "system"))
+        permission, channels_up = await _catch_up_allowed(link)
+        checks.append(permission)
         if config.sip is not None:
             checks += await _sip(link, config.sip)
         checks.append(await _events(events))
+        checks.append(await check_read_classes(events, channels_up, wait_for_call=wait_for_call))
+        if config.agi is not None:
+            checks += await check_fastagi(link, config.agi)
         checks.append(await _pbx_clock(link, now))
     return checks
 
 
-async def _permission(link: AmiLink, action: Fields, klass: str) -> Check:
-    name = f"AMI {action['Action']}"
-    reply = await link.send_action(action)
+async def _catch_up_allowed(link: AmiLink) -> tuple[Check, int]:
+    """CoreShowChannels (the catch-up after every login), and how many channels are up."""
+    name = "AMI CoreShowChannels"
+    reply = await link.send_action(actions.core_show_channels())
     if "permission denied" in reply.message.lower():
         return Check(
             name, False, "permission denied",
-            f"add '{klass}' to write= for this user in manager.conf, then `manager reload`",
-        )  # fmt: skip
-    return Check(name, True, "allowed (used to catch up on calls after a reconnect)")
+            "add 'system' to write= for this user in manager.conf, then `manager reload`",
+        ), 0  # fmt: skip
+    up = sum(1 for event in reply.events if event.event == "CoreShowChannel")
+    return Check(name, True, "allowed (used to catch up on calls after a reconnect)"), up
 
 
 async def _sip(link: AmiLink, sip: SipConfig) -> list[Check]:
