@@ -27,7 +27,6 @@ import logging
 import os
 import random
 import re
-import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,7 +34,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import serial
-from gsmmodem import pdu as gsm_pdu
 
 from sms_gateway import cms_errors
 from sms_gateway.at_session import ESC, AtSession, Event, Notification, Prompt, Response
@@ -47,6 +45,15 @@ from sms_gateway.base import (
     TransportSink,
     TransportStatus,
 )
+from sms_gateway.pdu_codec import (
+    STATUS_REPORT,
+    TextPart,
+    UndecodablePdu,
+    decode_report,
+    decode_stored,
+    encode_submit,
+    pdu_type,
+)
 from sms_gateway.safe_text import printable
 from sms_gateway.settings import ModemSettings
 
@@ -57,7 +64,6 @@ _DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
 _STORED = re.compile(r'^\+C(?:MTI|DSI):\s*"?([A-Z]*)"?,\s*(\d+)')  # +CDSI: "SR",3
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
-_STATUS_REPORT = "SMS-STATUS-REPORT"
 # python-gsmmodem's default, then what SIM800-class modems take (<ds>=1), then
 # indications for texts only; after that, none (the sweep alone reads texts).
 _CNMI_FALLBACKS = ("2,1,0,2", "2,1,0,1", "2,1,0,0")
@@ -620,44 +626,28 @@ class GsmModemTransport:
         self, pdu_hex: str, index: int | None, sink: TransportSink
     ) -> str | None:
         try:
-            decoded = gsm_pdu.decodeSmsPdu(pdu_hex)
-        except Exception as exc:
+            message = decode_stored(pdu_hex, datetime.now(UTC))
+        except UndecodablePdu as exc:
             log.warning("modem: skipped an undecodable stored message %s: %s", index, exc)
             return None
-        kind = str(decoded.get("type"))
-        if kind == _STATUS_REPORT:
-            await self._report(pdu_hex, sink)
+        if isinstance(message, DeliveryReport):
+            await sink.delivery_report(message)
             await self._delete(index)
-            return kind
-        sender = str(decoded.get("number", ""))
-        text = join_surrogates(str(decoded.get("text", "")))
-        sent = _network_time(decoded)
-        concat = next(
-            (e for e in decoded.get("udh", []) or [] if isinstance(e, gsm_pdu.Concatenation)), None
-        )
-        if concat is None:
-            incoming = IncomingText(sender, text, datetime.now(UTC), network_time=sent)
-            await sink.incoming_text(incoming)
+            return STATUS_REPORT
+        if isinstance(message, IncomingText):
+            await sink.incoming_text(message)
             await self._delete(index)  # only now: the store has it
         else:
-            await self._collect_part(sender, text, sent, concat, index, sink)
-        return kind
+            await self._collect_part(message, index, sink)
+        return "SMS-DELIVER"
 
-    async def _collect_part(
-        self,
-        sender: str,
-        text: str,
-        sent: datetime | None,
-        concat: Any,
-        index: int | None,
-        sink: TransportSink,
-    ) -> None:
-        key = (sender, int(concat.reference))
+    async def _collect_part(self, part: TextPart, index: int | None, sink: TransportSink) -> None:
+        key = (part.sender, part.reference)
         parts = self._parts.setdefault(key, {})
-        parts[int(concat.number)] = (index if index is not None else -1, text)
-        if int(concat.number) == 1:
-            self._first_sent[key] = sent
-        if len(parts) < int(concat.parts):
+        parts[part.number] = (index if index is not None else -1, part.body)
+        if part.number == 1:
+            self._first_sent[key] = part.network_time
+        if len(parts) < part.parts:
             return  # the rest is on its way; the parts stay on the SIM until then
         del self._parts[key]
         slots = {i for i, _ in parts.values() if i >= 0}
@@ -665,7 +655,9 @@ class GsmModemTransport:
         try:
             body = "".join(parts[n][1] for n in sorted(parts))
             sent = self._first_sent.pop(key, None)  # the text's own time: its first part's
-            incoming = IncomingText(sender, body, datetime.now(UTC), len(parts), network_time=sent)
+            incoming = IncomingText(
+                part.sender, body, datetime.now(UTC), len(parts), network_time=sent
+            )
             await sink.incoming_text(incoming)
             for slot in sorted(slots):
                 await self._delete(slot)
@@ -678,18 +670,18 @@ class GsmModemTransport:
             found = await self._read_stored(index, sink)  # kept among the texts
         else:
             found = await self._read_report(mem, index, sink)
-        if found != _STATUS_REPORT:
+        if found != STATUS_REPORT:
             await self._sweep_reports(sink)  # Quectel EC25 names SM but keeps it in SR
 
     async def _read_report(self, mem: str, index: int, sink: TransportSink) -> str | None:
         async with self._reports_lock:
             replies = await self._in_storage(mem, f"AT+CMGR={index}")
             pdu_hex = _stored_pdu(replies[0]) if replies else None
-            if pdu_hex is None or _pdu_type(pdu_hex) != _STATUS_REPORT:
+            if pdu_hex is None or pdu_type(pdu_hex) != STATUS_REPORT:
                 return None
             await self._report(pdu_hex, sink)
             await self._in_storage(mem, f"AT+CMGD={index}")  # only now: the store has it
-            return _STATUS_REPORT
+            return STATUS_REPORT
 
     async def _sweep_reports(self, sink: TransportSink) -> None:
         """Status reports kept in SR: with <ds>=0, or when a +CDSI was missed or wrong."""
@@ -700,7 +692,7 @@ class GsmModemTransport:
             replies = await self._in_storage(mem, "AT+CMGL=4")
             handled = []
             for index, pdu_hex in _listed(replies[0]) if replies else []:
-                if _pdu_type(pdu_hex) == _STATUS_REPORT:
+                if pdu_type(pdu_hex) == STATUS_REPORT:
                     await self._report(pdu_hex, sink)
                     handled.append(index)
             if handled:
@@ -722,20 +714,11 @@ class GsmModemTransport:
 
     async def _report(self, pdu_hex: str, sink: TransportSink) -> None:
         try:
-            decoded = gsm_pdu.decodeSmsPdu(pdu_hex)
-        except Exception as exc:
+            report = decode_report(pdu_hex, datetime.now(UTC))
+        except UndecodablePdu as exc:
             log.warning("modem: skipped an undecodable status report: %s", exc)
             return
-        status = int(decoded.get("status", 0xFF))
-        await sink.delivery_report(
-            DeliveryReport(
-                reference=int(decoded.get("reference", -1)),
-                recipient=str(decoded.get("number", "")),
-                delivered=status < 0x20,  # 0x00-0x1F: delivered (TS 23.040 9.2.3.15)
-                status=status,
-                at=datetime.now(UTC),
-            )
-        )
+        await sink.delivery_report(report)
 
     async def _delete(self, index: int | None) -> None:
         if index is None:
@@ -779,13 +762,6 @@ def _storage_groups(line: str) -> list[set[str]]:
     return [set(re.findall(r'"([A-Z_]+)"', group)) for group in re.findall(r"\(([^()]*)\)", line)]
 
 
-def _pdu_type(pdu_hex: str) -> str | None:
-    try:
-        return str(gsm_pdu.decodeSmsPdu(pdu_hex).get("type"))
-    except Exception:
-        return None
-
-
 def _cnmi_meaning(setting: str) -> str:
     fields = (setting.split(",") + ["0"] * 4)[:4]
     texts = (
@@ -798,42 +774,6 @@ def _cnmi_meaning(setting: str) -> str:
         "1": "delivery reports come straight to textback (+CDS)",
     }.get(fields[3], _REPORTS_BY_SWEEP)
     return f"{texts}; {reports}"
-
-
-# ------------------------------------------------------------------ codec fixes
-
-
-def encode_submit(
-    to: str,
-    body: str,
-    *,
-    status_report: bool,
-    reference: int = 0,
-    reject_duplicates: bool = False,
-) -> list[Any]:
-    """SMS-SUBMIT PDUs for ``body``. Emoji fix: feed the encoder UTF-16 units."""
-    units = _utf16_units(body)
-    return list(
-        gsm_pdu.encodeSmsSubmitPdu(
-            to,
-            units,
-            reference=reference,
-            requestStatusReport=status_report,
-            rejectDuplicates=reject_duplicates,
-        )
-    )
-
-
-def _utf16_units(text: str) -> str:
-    if all(ord(ch) < 0x10000 for ch in text):
-        return text
-    raw = text.encode("utf-16-be")
-    return "".join(chr(unit) for unit in struct.unpack(f">{len(raw) // 2}H", raw))
-
-
-def join_surrogates(text: str) -> str:
-    """The decoder's UCS-2 output, with emoji (surrogate pairs) joined again."""
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _send_error(reply: Response) -> SendError:
@@ -853,11 +793,3 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     return printable(str(exc)) or type(exc).__name__
-
-
-def _network_time(decoded: dict[str, Any]) -> datetime | None:
-    """The SMSC's timestamp (TP-SCTS) of an SMS-DELIVER, as an aware datetime."""
-    moment = decoded.get("time")
-    if not isinstance(moment, datetime):
-        return None
-    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)

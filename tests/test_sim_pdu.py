@@ -48,7 +48,8 @@ from bridge.sim.pdu.fields import (
 )
 from bridge.sim.pdu.userdata import decode_user_data, encode_header, encode_user_data
 from sms_gateway.base import DeliveryReport, IncomingText
-from sms_gateway.gsm_modem import GsmModemTransport, encode_submit
+from sms_gateway.gsm_modem import GsmModemTransport
+from sms_gateway.pdu_codec import encode_submit
 from tests.test_gsm_modem import settings_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pdus"
