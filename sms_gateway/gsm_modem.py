@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import re
 import time
@@ -32,8 +31,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import serial
 
 from sms_gateway import cms_errors
 from sms_gateway.at_session import ESC, AtSession, Event, Notification, Prompt, Response
@@ -55,6 +52,7 @@ from sms_gateway.pdu_codec import (
     pdu_type,
 )
 from sms_gateway.safe_text import printable
+from sms_gateway.serial_port import ModemLost, SerialPort
 from sms_gateway.settings import ModemSettings
 
 log = logging.getLogger(__name__)
@@ -87,77 +85,8 @@ _OPTIONAL = (
 )
 
 
-class ModemLost(Exception):
-    """The port went away, or the modem stopped answering."""
-
-
 class ModemError(Exception):
     """The modem refused something it needs to work (PIN, registration...)."""
-
-
-class SerialPort:
-    """A serial device read by the event loop; opened and written in a worker thread."""
-
-    def __init__(
-        self, device: Any, on_data: Callable[[bytes], None], on_lost: Callable[[str], None]
-    ):
-        self._device = device
-        self._fd: int = device.fileno()
-        self._on_data = on_data
-        self._on_lost = on_lost
-        asyncio.get_running_loop().add_reader(self._fd, self._readable)
-
-    @classmethod
-    async def open(
-        cls,
-        settings: ModemSettings,
-        on_data: Callable[[bytes], None],
-        on_lost: Callable[[str], None],
-    ) -> SerialPort:
-        device = await asyncio.to_thread(
-            serial.Serial,
-            str(settings.port),
-            settings.baudrate,
-            timeout=0,
-            write_timeout=5,
-            rtscts=settings.flow_control,  # the library forces this on; many modems want it off
-            dsrdtr=False,
-            exclusive=True,
-        )
-        return cls(device, on_data, on_lost)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self._fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._lost(f"read failed: {exc.strerror or exc}")
-            return
-        if not data:
-            self._lost("the device closed")
-            return
-        self._on_data(data)
-
-    def _lost(self, why: str) -> None:
-        self._stop_reading()
-        self._on_lost(why)
-
-    def _stop_reading(self) -> None:
-        if self._fd >= 0:
-            asyncio.get_running_loop().remove_reader(self._fd)
-            self._fd = -1
-
-    async def write(self, data: bytes) -> None:
-        try:
-            await asyncio.to_thread(self._device.write, data)
-        except (serial.SerialException, OSError, TypeError) as exc:
-            # TypeError: pyserial's write on a port closed under it (the fd is gone).
-            raise ModemLost(f"write failed: {exc}") from None
-
-    async def close(self) -> None:
-        self._stop_reading()
-        await asyncio.to_thread(self._device.close)
 
 
 class GsmModemTransport:
@@ -216,13 +145,8 @@ class GsmModemTransport:
                     await self._connect()
                     failures = 0
                     await self._serve(sink)
-                except (
-                    ModemLost,
-                    ModemError,
-                    OSError,
-                    serial.SerialException,
-                    TimeoutError,
-                ) as exc:
+                except (ModemLost, ModemError, OSError, TimeoutError) as exc:
+                    # OSError takes in pyserial's SerialException, one of them.
                     failures += 1
                     self._set_status(False, _why(exc))
                 finally:
@@ -286,10 +210,7 @@ class GsmModemTransport:
         self._parts.clear()  # the sweep finds every part again on the SIM
         self._first_sent.clear()
         self._lost.clear()
-        try:
-            self._port = await SerialPort.open(self.settings, self._on_data, self._on_lost)
-        except (serial.SerialException, OSError) as exc:
-            raise ModemLost(f"cannot open {self.settings.port}: {_short(exc)}") from None
+        self._port = await SerialPort.open(self.settings, self._on_data, self._on_lost)
         await self._initialise()
 
     async def _disconnect(self) -> None:
@@ -782,11 +703,6 @@ def _send_error(reply: Response) -> SendError:
         return SendError(f"the modem answered {reply.final}", retryable=True)
     meaning, retryable = cms_errors.describe(code)
     return SendError(f"+CMS ERROR {code}: {meaning}", retryable=retryable, code=code)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return text.split(": ", 1)[-1] if "[Errno" in text else text
 
 
 def _why(exc: BaseException) -> str:
