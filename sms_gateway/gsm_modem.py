@@ -33,6 +33,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sms_gateway import cms_errors
+from sms_gateway.at_answers import (
+    has_smsc,
+    is_registered,
+    listed,
+    operator_name,
+    sent_reference,
+    signal_strength,
+    storage_groups,
+    stored_at,
+    stored_pdu,
+)
 from sms_gateway.at_session import ESC, AtSession, Event, Notification, Prompt, Response
 from sms_gateway.base import (
     DeliveryReport,
@@ -57,11 +68,8 @@ from sms_gateway.settings import ModemSettings
 
 log = logging.getLogger(__name__)
 
-_CMGL = re.compile(r"^\+CMGL:\s*(\d+),")
 _DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
-_STORED = re.compile(r'^\+C(?:MTI|DSI):\s*"?([A-Z]*)"?,\s*(\d+)')  # +CDSI: "SR",3
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 # python-gsmmodem's default, then what SIM800-class modems take (<ds>=1), then
 # indications for texts only; after that, none (the sweep alone reads texts).
 _CNMI_FALLBACKS = ("2,1,0,2", "2,1,0,1", "2,1,0,0")
@@ -280,13 +288,13 @@ class GsmModemTransport:
     async def _check_smsc(self) -> None:
         smsc = self.settings.smsc
         smsc_line = (await self._command("AT+CSCA?")).line_starting("+CSCA:") or ""
-        if smsc and not re.search(r'"\+?\d{3,}"', smsc_line):  # the SIM has no SMS centre
+        if smsc and not has_smsc(smsc_line):  # the SIM has no SMS centre
             await self._expect_ok(f'AT+CSCA="{smsc}",145')
 
     async def _choose_storage(self) -> None:
         """Texts from ME (the modem's own, larger memory) or SM, reports from SR."""
         reply = await self._command("AT+CPMS=?")
-        offered = _storage_groups(reply.line_starting("+CPMS:") or "")
+        offered = storage_groups(reply.line_starting("+CPMS:") or "")
         self._texts_in = self._reports_in = None
         self._can_read = not offered or bool(offered[0])
         if not reply.ok or not offered:
@@ -337,13 +345,9 @@ class GsmModemTransport:
         )
 
     async def _refresh_status(self) -> None:
-        creg = (await self._command("AT+CREG?")).line_starting("+CREG:") or ""
-        registered = bool(re.search(r",\s*[15]\b", creg))
-        csq = (await self._command("AT+CSQ")).line_starting("+CSQ:") or ""
-        match = re.search(r"(\d+),", csq)
-        signal = int(match.group(1)) if match and match.group(1) != "99" else None
-        cops = (await self._command("AT+COPS?")).line_starting("+COPS:") or ""
-        operator = cops.split('"')[1] if cops.count('"') >= 2 else None
+        registered = is_registered(await self._answer("AT+CREG?", "+CREG:"))
+        signal = signal_strength(await self._answer("AT+CSQ", "+CSQ:"))
+        operator = operator_name(await self._answer("AT+COPS?", "+COPS:"))
         if registered:
             detail = f"ready on {operator or 'the network'}, signal {signal}"
         else:
@@ -355,6 +359,10 @@ class GsmModemTransport:
         self._status = TransportStatus(self.name, True, registered, signal, operator, detail)
         self._ready.set()
         self._set_status(True, detail)
+
+    async def _answer(self, command: str, prefix: str) -> str:
+        """The line of ``command``'s answer starting ``prefix``; "" if none came."""
+        return (await self._command(command)).line_starting(prefix) or ""
 
     def _set_status(self, connected: bool, detail: str) -> None:
         if not connected:
@@ -463,12 +471,8 @@ class GsmModemTransport:
             raise SendError("unexpected second prompt", retryable=True, maybe_sent=True)
         if not reply.ok:
             raise _send_error(reply)
-        line = reply.line_starting("+CMGS:") or ""
         self._sent_at.append(self._clock())
-        try:
-            return int(line.split(":", 1)[1].split(",")[0])
-        except (IndexError, ValueError):
-            return -1  # sent; the modem gave no reference to match reports to
+        return sent_reference(reply)  # -1: sent, but no reference to match reports to
 
     async def _rate_limit(self, parts: int) -> None:
         """At most ``texts_per_minute`` parts in any 60 s."""
@@ -487,11 +491,11 @@ class GsmModemTransport:
         while True:
             note = await self._notifications.get()
             kind = note.kind
-            stored = _STORED.match(note.line)
+            stored = stored_at(note.line)
             if kind == "CMTI" and stored:
-                await self._read_stored(int(stored.group(2)), sink)
+                await self._read_stored(stored[1], sink)
             elif kind == "CDSI" and stored:
-                await self._stored_report(stored.group(1), int(stored.group(2)), sink)
+                await self._stored_report(*stored, sink)
             elif kind == "CMT" and note.pdu:
                 await self._deliver(note.pdu, None, sink)  # +CMT: the library ignores these
             elif kind == "CDS" and note.pdu:
@@ -510,7 +514,7 @@ class GsmModemTransport:
             if self._can_read:
                 async with self._lock:
                     reply = await self._command("AT+CMGL=4")
-                for index, pdu_hex in _listed(reply):
+                for index, pdu_hex in listed(reply):
                     await self._deliver(pdu_hex, index, sink)
             await self._sweep_reports(sink)
             await asyncio.sleep(self.settings.sweep_seconds)
@@ -521,7 +525,7 @@ class GsmModemTransport:
             return None  # being read already, or a part waiting for the others
         async with self._lock:
             reply = await self._command(f"AT+CMGR={index}")
-        pdu_hex = _stored_pdu(reply)
+        pdu_hex = stored_pdu(reply)
         return None if pdu_hex is None else await self._deliver(pdu_hex, index, sink)
 
     def _claimed(self) -> set[int]:
@@ -597,7 +601,7 @@ class GsmModemTransport:
     async def _read_report(self, mem: str, index: int, sink: TransportSink) -> str | None:
         async with self._reports_lock:
             replies = await self._in_storage(mem, f"AT+CMGR={index}")
-            pdu_hex = _stored_pdu(replies[0]) if replies else None
+            pdu_hex = stored_pdu(replies[0]) if replies else None
             if pdu_hex is None or pdu_type(pdu_hex) != STATUS_REPORT:
                 return None
             await self._report(pdu_hex, sink)
@@ -612,7 +616,7 @@ class GsmModemTransport:
         async with self._reports_lock:
             replies = await self._in_storage(mem, "AT+CMGL=4")
             handled = []
-            for index, pdu_hex in _listed(replies[0]) if replies else []:
+            for index, pdu_hex in listed(replies[0]) if replies else []:
                 if pdu_type(pdu_hex) == STATUS_REPORT:
                     await self._report(pdu_hex, sink)
                     handled.append(index)
@@ -649,38 +653,6 @@ class GsmModemTransport:
 
 
 # ------------------------------------------------------------------ answers
-
-
-def _stored_pdu(reply: Response) -> str | None:
-    """The PDU of an AT+CMGR answer: the first hex line after the +CMGR:
-    header, found by its shape (an unsolicited line in between is not it)."""
-    header_seen = False
-    for line in reply.lines if reply.ok else ():
-        if line.startswith("+CMGR:"):
-            header_seen = True
-        elif header_seen and _HEX.fullmatch(line):
-            return line
-    return None
-
-
-def _listed(reply: Response) -> list[tuple[int, str]]:
-    """(slot, PDU) for each message in an AT+CMGL answer."""
-    listed: list[tuple[int, str]] = []
-    pending = None
-    for line in reply.lines if reply.ok else ():
-        match = _CMGL.match(line)
-        if match:
-            pending = int(match.group(1))
-        elif pending is not None and _HEX.fullmatch(line):
-            listed.append((pending, line))
-            pending = None
-    return listed
-
-
-def _storage_groups(line: str) -> list[set[str]]:
-    """``+CPMS: ("ME","SM","SR"),("ME","SM"),...`` -> one set per storage list
-    (Wavecom nests them: ``(("SM","BM","SR"),("SM"))``)."""
-    return [set(re.findall(r'"([A-Z_]+)"', group)) for group in re.findall(r"\(([^()]*)\)", line)]
 
 
 def _cnmi_meaning(setting: str) -> str:
