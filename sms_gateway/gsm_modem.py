@@ -22,7 +22,6 @@ and retried with backoff while texts wait in the outbox.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import re
@@ -44,7 +43,8 @@ from sms_gateway.at_answers import (
     stored_at,
     stored_pdu,
 )
-from sms_gateway.at_session import ESC, AtSession, Event, Notification, Prompt, Response
+from sms_gateway.at_channel import AtChannel, ModemError
+from sms_gateway.at_session import Prompt, Response
 from sms_gateway.base import (
     DeliveryReport,
     IncomingText,
@@ -93,10 +93,6 @@ _OPTIONAL = (
 )
 
 
-class ModemError(Exception):
-    """The modem refused something it needs to work (PIN, registration...)."""
-
-
 class GsmModemTransport:
     name = "gsm-modem"
 
@@ -113,15 +109,10 @@ class GsmModemTransport:
         self._sleep = sleep
         self._reconnect = (reconnect_min, reconnect_max)
         self._clock = clock
-        self._session = AtSession()
-        self._port: SerialPort | None = None
-        self._lock = asyncio.Lock()  # one command (or one send) at a time
+        self._channel = AtChannel(settings.command_timeout, self._link_lost)
+        self._port: SerialPort | None = None  # this connection's: run() opens and closes it
         self._reports_lock = asyncio.Lock()  # one reader of stored reports at a time
-        self._waiter: asyncio.Future[Response | Prompt] | None = None
         self._ready = asyncio.Event()
-        self._lost = asyncio.Event()
-        self._lost_reason = ""
-        self._notifications: asyncio.Queue[Notification] = asyncio.Queue()
         self._sent_at: deque[float] = deque()
         self._parts: dict[tuple[str, int], dict[int, tuple[int, str]]] = {}
         self._first_sent: dict[tuple[str, int], datetime | None] = {}  # a long text's time
@@ -192,7 +183,7 @@ class GsmModemTransport:
             # python-gsmmodem's encoder trips on some characters (ÿ): say so, never crash.
             raise SendError(f"the text cannot be encoded: {exc}", retryable=False) from None
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
-        async with self._lock:
+        async with self._channel.lock:
             return await self._send_parts(pdus, key % 256, maybe_sent_before)
 
     async def _send_parts(self, pdus: list[Any], reference: int, resend: bool) -> SendResult:
@@ -210,21 +201,30 @@ class GsmModemTransport:
                 references.append(reference)
         return SendResult(tuple(references), len(pdus), already_sent=duplicates == len(pdus))
 
+    # bench/latency.py's floor times a bare AT round trip through these two.
+    @property
+    def _lock(self) -> asyncio.Lock:
+        return self._channel.lock
+
+    async def _command(self, text: str) -> Response:
+        return await self._channel.command(text)
+
     # ------------------------------------------------------------ connection
 
     async def _connect(self) -> None:
-        self._session.restart()
+        self._channel.restart()
         self._reading.clear()
         self._parts.clear()  # the sweep finds every part again on the SIM
         self._first_sent.clear()
-        self._lost.clear()
-        self._port = await SerialPort.open(self.settings, self._on_data, self._on_lost)
+        self._port = await SerialPort.open(
+            self.settings, self._channel.data_received, self._channel.connection_lost
+        )
+        self._channel.attach(self._port)
         await self._initialise()
 
     async def _disconnect(self) -> None:
         self._ready.clear()
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(ModemLost(self._lost_reason or "disconnected"))
+        self._channel.detach()
         port, self._port = self._port, None
         if port is not None:
             await port.close()
@@ -234,8 +234,7 @@ class GsmModemTransport:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._handle_notifications(sink))
                 tasks.create_task(self._sweep(sink))
-                await self._lost.wait()
-                raise ModemLost(self._lost_reason)
+                raise ModemLost(await self._channel.until_lost())
         except BaseExceptionGroup as group:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -250,24 +249,20 @@ class GsmModemTransport:
     async def _initialise(self) -> None:
         """Degrades like python-gsmmodem's start-up: only what sending needs
         is required; each thing the modem refuses is said once, with what it means."""
-        await self._escape()  # a modem left waiting for a PDU swallows commands until ESC
+        await self._channel.escape()  # a modem left waiting for a PDU swallows commands until ESC
         await self._unlock_sim()
         for command, without_it in _OPTIONAL:
-            if not (await self._command(command)).ok:
+            if not (await self._channel.command(command)).ok:
                 self._note(f"the modem refused {command}: {without_it}")
-        await self._expect_ok("AT+CMGF=0")  # PDU mode
+        await self._channel.expect_ok("AT+CMGF=0")  # PDU mode
         await self._check_smsc()
         await self._choose_storage()
         await self._enable_indications()
         await self._refresh_status()
 
-    async def _escape(self) -> None:
-        if self._port is not None:
-            await self._port.write(ESC)
-
     async def _unlock_sim(self) -> None:
         """First of all: some SIMs refuse every other command, ATZ too, until the PIN."""
-        reply = await self._command("AT+CPIN?", partial="+CPIN:")  # Wavecom: no OK after it
+        reply = await self._channel.command("AT+CPIN?", partial="+CPIN:")  # Wavecom: no OK after it
         state = reply.line_starting("+CPIN:") or ""
         if "READY" in state:
             return
@@ -280,20 +275,20 @@ class GsmModemTransport:
         if self._pin_refused:
             # Never try a refused PIN again: three wrong tries lock the SIM (PUK).
             raise ModemError("the SIM refused modem.pin; fix it and restart textback")
-        reply = await self._command(f'AT+CPIN="{pin}"', 15)
+        reply = await self._channel.command(f'AT+CPIN="{pin}"', 15)
         if not reply.ok:
             self._pin_refused = True
             raise ModemError(f"the SIM refused the PIN ({reply.final})")
 
     async def _check_smsc(self) -> None:
         smsc = self.settings.smsc
-        smsc_line = (await self._command("AT+CSCA?")).line_starting("+CSCA:") or ""
+        smsc_line = (await self._channel.command("AT+CSCA?")).line_starting("+CSCA:") or ""
         if smsc and not has_smsc(smsc_line):  # the SIM has no SMS centre
-            await self._expect_ok(f'AT+CSCA="{smsc}",145')
+            await self._channel.expect_ok(f'AT+CSCA="{smsc}",145')
 
     async def _choose_storage(self) -> None:
         """Texts from ME (the modem's own, larger memory) or SM, reports from SR."""
-        reply = await self._command("AT+CPMS=?")
+        reply = await self._channel.command("AT+CPMS=?")
         offered = storage_groups(reply.line_starting("+CPMS:") or "")
         self._texts_in = self._reports_in = None
         self._can_read = not offered or bool(offered[0])
@@ -314,14 +309,14 @@ class GsmModemTransport:
     async def _opens(self, mem: str) -> bool:
         """Does the modem take ``mem`` though it did not list it? (Quectel EC25
         keeps delivery reports in SR but lists only SM, ME, MT.)"""
-        return await self._in_storage(mem) is not None
+        return await self._channel.in_storage(mem, self._texts_in) is not None
 
     async def _use_storage(self, mem: str | None) -> str | None:
         """Make ``mem`` the storage read from, and if the modem allows, written
         and received into (MC75i takes no ME for the last)."""
         if mem is not None:
             for mems in (f'"{mem}","{mem}","{mem}"', f'"{mem}","{mem}"', f'"{mem}"'):
-                if (await self._command(f"AT+CPMS={mems}")).ok:
+                if (await self._channel.command(f"AT+CPMS={mems}")).ok:
                     return mem
         self._note(_NO_STORAGE_CHOICE)
         return None
@@ -330,7 +325,7 @@ class GsmModemTransport:
         """The configured AT+CNMI, else ones more modems take; else none at all."""
         wanted = self.settings.cnmi
         for setting in dict.fromkeys((wanted, *_CNMI_FALLBACKS)):
-            if (await self._command(f"AT+CNMI={setting}")).ok:
+            if (await self._channel.command(f"AT+CNMI={setting}")).ok:
                 self._indications = setting
                 if setting != wanted:
                     self._note(
@@ -362,7 +357,11 @@ class GsmModemTransport:
 
     async def _answer(self, command: str, prefix: str) -> str:
         """The line of ``command``'s answer starting ``prefix``; "" if none came."""
-        return (await self._command(command)).line_starting(prefix) or ""
+        return (await self._channel.command(command)).line_starting(prefix) or ""
+
+    def _link_lost(self, why: str) -> None:
+        self._ready.clear()
+        self._set_status(False, why)  # at once: a send in between says why, not "ready"
 
     def _set_status(self, connected: bool, detail: str) -> None:
         if not connected:
@@ -383,84 +382,15 @@ class GsmModemTransport:
 
     # ------------------------------------------------------------ I/O
 
-    def _on_data(self, data: bytes) -> None:
-        for event in self._session.feed(data):
-            self._dispatch(event)
-
-    def _dispatch(self, event: Event) -> None:
-        if isinstance(event, Notification):
-            self._notifications.put_nowait(event)
-        elif self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(event)
-
-    def _on_lost(self, why: str) -> None:
-        self._lost_reason = why
-        self._ready.clear()
-        self._set_status(False, why)  # at once: a send in between says why, not "ready"
-        self._lost.set()
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(ModemLost(why))
-
-    async def _exchange(
-        self, data: bytes, within: float, *, partial: str | None = None, escape: bool = False
-    ) -> Response | Prompt:
-        """Write ``data``, wait for what answers it. A timeout closes the port
-        (no half-state survives) - unless the answer so far has a ``partial``
-        line: some modems never end that reply with a final result. With
-        ``escape``, a timeout first sends ESC: no prompt came, but the modem
-        may be waiting for the PDU all the same."""
-        port = self._port
-        if port is None or self._lost.is_set():
-            raise ModemLost(self._lost_reason or "not connected")
-        waiter: asyncio.Future[Response | Prompt] = asyncio.get_running_loop().create_future()
-        self._waiter = waiter  # before writing: the answer may come back at once
-        try:
-            await port.write(data)
-            async with asyncio.timeout(within):
-                return await waiter
-        except TimeoutError:
-            answered = self._session.abandon()
-            if partial is not None and answered.line_starting(partial) is not None:
-                return answered
-            if escape:
-                with contextlib.suppress(ModemLost):
-                    await port.write(ESC)  # before the port is closed: it is still ours
-            self._on_lost("the modem stopped answering")
-            raise ModemLost("the modem stopped answering") from None
-        finally:
-            self._waiter = None
-            if waiter.done() and not waiter.cancelled():
-                waiter.exception()  # seen here; nobody else will look
-            waiter.cancel()
-
-    async def _command(
-        self, text: str, within: float | None = None, *, partial: str | None = None
-    ) -> Response:
-        reply = await self._exchange(
-            self._session.command(text), within or self.settings.command_timeout, partial=partial
-        )
-        if isinstance(reply, Prompt):  # only AT+CMGS prompts, and that goes through _send_one
-            raise ModemLost(f"unexpected prompt after {text}")
-        return reply
-
-    async def _expect_ok(self, text: str) -> None:
-        reply = await self._command(text)
-        if not reply.ok:
-            raise ModemError(f"{text} failed: {reply.final}")
-
     async def _send_one(self, pdu: Any) -> int:
         try:
-            prompt = await self._exchange(
-                self._session.command(f"AT+CMGS={pdu.tpduLength}"),
-                self.settings.command_timeout,
-                escape=True,
-            )
+            prompt = await self._channel.open_pdu_entry(pdu.tpduLength)
         except ModemLost as exc:
             raise SendError(str(exc), retryable=True) from None
         if isinstance(prompt, Response):
             raise _send_error(prompt)
         try:
-            reply = await self._exchange(self._session.submit(str(pdu)), self.settings.send_timeout)
+            reply = await self._channel.enter_pdu(str(pdu), self.settings.send_timeout)
         except ModemLost as exc:
             # The PDU was handed over, so the network may have it: the retry goes
             # as a possible duplicate (TP-RD, same TP-MR); a late +CMGS is dropped.
@@ -489,7 +419,7 @@ class GsmModemTransport:
 
     async def _handle_notifications(self, sink: TransportSink) -> None:
         while True:
-            note = await self._notifications.get()
+            note = await self._channel.notification()
             kind = note.kind
             stored = stored_at(note.line)
             if kind == "CMTI" and stored:
@@ -512,8 +442,8 @@ class GsmModemTransport:
         while we were down was never announced to us at all."""
         while True:
             if self._can_read:
-                async with self._lock:
-                    reply = await self._command("AT+CMGL=4")
+                async with self._channel.lock:
+                    reply = await self._channel.command("AT+CMGL=4")
                 for index, pdu_hex in listed(reply):
                     await self._deliver(pdu_hex, index, sink)
             await self._sweep_reports(sink)
@@ -523,8 +453,8 @@ class GsmModemTransport:
         """Read the text (or report) in ``index``; what kind it was, if read."""
         if index in self._claimed():
             return None  # being read already, or a part waiting for the others
-        async with self._lock:
-            reply = await self._command(f"AT+CMGR={index}")
+        async with self._channel.lock:
+            reply = await self._channel.command(f"AT+CMGR={index}")
         pdu_hex = stored_pdu(reply)
         return None if pdu_hex is None else await self._deliver(pdu_hex, index, sink)
 
@@ -600,12 +530,14 @@ class GsmModemTransport:
 
     async def _read_report(self, mem: str, index: int, sink: TransportSink) -> str | None:
         async with self._reports_lock:
-            replies = await self._in_storage(mem, f"AT+CMGR={index}")
+            replies = await self._channel.in_storage(mem, self._texts_in, f"AT+CMGR={index}")
             pdu_hex = stored_pdu(replies[0]) if replies else None
             if pdu_hex is None or pdu_type(pdu_hex) != STATUS_REPORT:
                 return None
             await self._report(pdu_hex, sink)
-            await self._in_storage(mem, f"AT+CMGD={index}")  # only now: the store has it
+            await self._channel.in_storage(
+                mem, self._texts_in, f"AT+CMGD={index}"
+            )  # only now: the store has it
             return STATUS_REPORT
 
     async def _sweep_reports(self, sink: TransportSink) -> None:
@@ -614,28 +546,16 @@ class GsmModemTransport:
         if mem is None:
             return
         async with self._reports_lock:
-            replies = await self._in_storage(mem, "AT+CMGL=4")
+            replies = await self._channel.in_storage(mem, self._texts_in, "AT+CMGL=4")
             handled = []
             for index, pdu_hex in listed(replies[0]) if replies else []:
                 if pdu_type(pdu_hex) == STATUS_REPORT:
                     await self._report(pdu_hex, sink)
                     handled.append(index)
             if handled:
-                await self._in_storage(mem, *(f"AT+CMGD={i}" for i in handled))
-
-    async def _in_storage(self, mem: str, *commands: str) -> list[Response] | None:
-        """``commands`` with ``mem`` as the storage read from, then back to the
-        texts' storage; None if the modem would not switch (or back is unknown)."""
-        back = self._texts_in
-        if back is None:
-            return None
-        async with self._lock:
-            if not (await self._command(f'AT+CPMS="{mem}"')).ok:
-                return None
-            try:
-                return [await self._command(command) for command in commands]
-            finally:
-                await self._command(f'AT+CPMS="{back}"')
+                await self._channel.in_storage(
+                    mem, self._texts_in, *(f"AT+CMGD={i}" for i in handled)
+                )
 
     async def _report(self, pdu_hex: str, sink: TransportSink) -> None:
         try:
@@ -648,8 +568,8 @@ class GsmModemTransport:
     async def _delete(self, index: int | None) -> None:
         if index is None:
             return
-        async with self._lock:
-            await self._command(f"AT+CMGD={index}")
+        async with self._channel.lock:
+            await self._channel.command(f"AT+CMGD={index}")
 
 
 # ------------------------------------------------------------------ answers
