@@ -33,13 +33,8 @@ from typing import Any
 
 from sms_gateway import cms_errors
 from sms_gateway.at_answers import (
-    has_smsc,
-    is_registered,
     listed,
-    operator_name,
     sent_reference,
-    signal_strength,
-    storage_groups,
     stored_at,
     stored_pdu,
 )
@@ -53,6 +48,7 @@ from sms_gateway.base import (
     TransportSink,
     TransportStatus,
 )
+from sms_gateway.modem_startup import ModemStartup, Storage
 from sms_gateway.pdu_codec import (
     STATUS_REPORT,
     TextPart,
@@ -70,27 +66,6 @@ log = logging.getLogger(__name__)
 
 _DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
-# python-gsmmodem's default, then what SIM800-class modems take (<ds>=1), then
-# indications for texts only; after that, none (the sweep alone reads texts).
-_CNMI_FALLBACKS = ("2,1,0,2", "2,1,0,1", "2,1,0,0")
-_NO_STORAGE_CHOICE = (
-    "the modem did not let textback choose its storage (AT+CPMS): texts are read from its"
-    " default storage, and delivery reports kept in SR are not looked for"
-)
-_CANNOT_READ = (
-    "the modem cannot read texts stored on it (AT+CPMS=? lists no storage): texts go out,"
-    " but replies - STOP included - never reach textback"
-)
-_REPORTS_BY_SWEEP = (
-    "delivery reports are not announced: textback reads them from the SR storage every"
-    " sweep, where the modem keeps them"
-)
-# Start-up commands a modem may refuse without harm, and what refusing means.
-_OPTIONAL = (
-    ("ATZ", "its settings are not reset to its defaults"),
-    ("ATE0", "it echoes commands (textback ignores the echo)"),
-    ("AT+CMEE=1", "its errors come without a code (a plain ERROR)"),
-)
 
 
 class GsmModemTransport:
@@ -110,6 +85,7 @@ class GsmModemTransport:
         self._reconnect = (reconnect_min, reconnect_max)
         self._clock = clock
         self._channel = AtChannel(settings.command_timeout, self._link_lost)
+        self._startup = ModemStartup(self._channel, settings)
         self._port: SerialPort | None = None  # this connection's: run() opens and closes it
         self._reports_lock = asyncio.Lock()  # one reader of stored reports at a time
         self._ready = asyncio.Event()
@@ -117,14 +93,9 @@ class GsmModemTransport:
         self._parts: dict[tuple[str, int], dict[int, tuple[int, str]]] = {}
         self._first_sent: dict[tuple[str, int], datetime | None] = {}  # a long text's time
         self._reading: set[int] = set()  # SIM slots being read or deleted right now
-        self._texts_in: str | None = None  # the storage texts are read from (ME, SM...)
-        self._reports_in: str | None = None  # the storage status reports are kept in (SR)
-        self._can_read = True
-        self._indications: str | None = None  # the AT+CNMI the modem took
+        self._storage = Storage()  # where the last start-up found texts and reports
         self._status = TransportStatus(self.name, detail="not started")
         self._logged_state = ""
-        self._noted: set[str] = set()
-        self._pin_refused = False
         self.on_state: Callable[[bool, str], None] | None = None
 
     # ------------------------------------------------------------ public
@@ -220,7 +191,14 @@ class GsmModemTransport:
             self.settings, self._channel.data_received, self._channel.connection_lost
         )
         self._channel.attach(self._port)
-        await self._initialise()
+        setup = await self._startup.run()
+        self._storage = setup.storage
+        detail = setup.detail
+        self._status = TransportStatus(
+            self.name, True, setup.registered, setup.signal, setup.operator, detail
+        )
+        self._ready.set()
+        self._set_status(True, detail)
 
     async def _disconnect(self) -> None:
         self._ready.clear()
@@ -246,119 +224,6 @@ class GsmModemTransport:
                 first = first.exceptions[0]
             raise first from None
 
-    async def _initialise(self) -> None:
-        """Degrades like python-gsmmodem's start-up: only what sending needs
-        is required; each thing the modem refuses is said once, with what it means."""
-        await self._channel.escape()  # a modem left waiting for a PDU swallows commands until ESC
-        await self._unlock_sim()
-        for command, without_it in _OPTIONAL:
-            if not (await self._channel.command(command)).ok:
-                self._note(f"the modem refused {command}: {without_it}")
-        await self._channel.expect_ok("AT+CMGF=0")  # PDU mode
-        await self._check_smsc()
-        await self._choose_storage()
-        await self._enable_indications()
-        await self._refresh_status()
-
-    async def _unlock_sim(self) -> None:
-        """First of all: some SIMs refuse every other command, ATZ too, until the PIN."""
-        reply = await self._channel.command("AT+CPIN?", partial="+CPIN:")  # Wavecom: no OK after it
-        state = reply.line_starting("+CPIN:") or ""
-        if "READY" in state:
-            return
-        if "SIM PIN" not in state:
-            seen = printable(state or reply.final) or "no answer to AT+CPIN?"
-            raise ModemError(f"SIM not ready: {seen}")
-        pin = self.settings.pin
-        if pin is None:
-            raise ModemError("the SIM asks for a PIN: set modem.pin")
-        if self._pin_refused:
-            # Never try a refused PIN again: three wrong tries lock the SIM (PUK).
-            raise ModemError("the SIM refused modem.pin; fix it and restart textback")
-        reply = await self._channel.command(f'AT+CPIN="{pin}"', 15)
-        if not reply.ok:
-            self._pin_refused = True
-            raise ModemError(f"the SIM refused the PIN ({reply.final})")
-
-    async def _check_smsc(self) -> None:
-        smsc = self.settings.smsc
-        smsc_line = (await self._channel.command("AT+CSCA?")).line_starting("+CSCA:") or ""
-        if smsc and not has_smsc(smsc_line):  # the SIM has no SMS centre
-            await self._channel.expect_ok(f'AT+CSCA="{smsc}",145')
-
-    async def _choose_storage(self) -> None:
-        """Texts from ME (the modem's own, larger memory) or SM, reports from SR."""
-        reply = await self._channel.command("AT+CPMS=?")
-        offered = storage_groups(reply.line_starting("+CPMS:") or "")
-        self._texts_in = self._reports_in = None
-        self._can_read = not offered or bool(offered[0])
-        if not reply.ok or not offered:
-            self._note(_NO_STORAGE_CHOICE)
-            return
-        readable = offered[0]
-        if not self._can_read:
-            self._note(_CANNOT_READ)
-            return
-        # Where new texts land (the 3rd list) must be where they are read from.
-        landing = offered[2] if len(offered) > 2 else readable
-        candidates = [m for m in ("ME", "SM", "MT") if m in readable]
-        both = [m for m in candidates if m in landing]
-        self._texts_in = await self._use_storage(next(iter(both or candidates), None))
-        self._reports_in = "SR" if "SR" in readable or await self._opens("SR") else None
-
-    async def _opens(self, mem: str) -> bool:
-        """Does the modem take ``mem`` though it did not list it? (Quectel EC25
-        keeps delivery reports in SR but lists only SM, ME, MT.)"""
-        return await self._channel.in_storage(mem, self._texts_in) is not None
-
-    async def _use_storage(self, mem: str | None) -> str | None:
-        """Make ``mem`` the storage read from, and if the modem allows, written
-        and received into (MC75i takes no ME for the last)."""
-        if mem is not None:
-            for mems in (f'"{mem}","{mem}","{mem}"', f'"{mem}","{mem}"', f'"{mem}"'):
-                if (await self._channel.command(f"AT+CPMS={mems}")).ok:
-                    return mem
-        self._note(_NO_STORAGE_CHOICE)
-        return None
-
-    async def _enable_indications(self) -> None:
-        """The configured AT+CNMI, else ones more modems take; else none at all."""
-        wanted = self.settings.cnmi
-        for setting in dict.fromkeys((wanted, *_CNMI_FALLBACKS)):
-            if (await self._channel.command(f"AT+CNMI={setting}")).ok:
-                self._indications = setting
-                if setting != wanted:
-                    self._note(
-                        f"the modem refused AT+CNMI={wanted}; using {setting}: "
-                        f"{_cnmi_meaning(setting)}"
-                    )
-                return
-        self._indications = None
-        self._note(
-            "the modem refused every AT+CNMI: new texts and delivery reports are not "
-            f"announced; textback reads them from the SIM every {self.settings.sweep_seconds:g} s"
-        )
-
-    async def _refresh_status(self) -> None:
-        registered = is_registered(await self._answer("AT+CREG?", "+CREG:"))
-        signal = signal_strength(await self._answer("AT+CSQ", "+CSQ:"))
-        operator = operator_name(await self._answer("AT+COPS?", "+COPS:"))
-        if registered:
-            detail = f"ready on {operator or 'the network'}, signal {signal}"
-        else:
-            detail = "connected, but the SIM is not registered on a network"
-        if not self._can_read:
-            detail += "; sending only: this modem cannot read texts"
-        elif self._indications is None:
-            detail += f"; new texts read every {self.settings.sweep_seconds:g} s"
-        self._status = TransportStatus(self.name, True, registered, signal, operator, detail)
-        self._ready.set()
-        self._set_status(True, detail)
-
-    async def _answer(self, command: str, prefix: str) -> str:
-        """The line of ``command``'s answer starting ``prefix``; "" if none came."""
-        return (await self._channel.command(command)).line_starting(prefix) or ""
-
     def _link_lost(self, why: str) -> None:
         self._ready.clear()
         self._set_status(False, why)  # at once: a send in between says why, not "ready"
@@ -373,12 +238,6 @@ class GsmModemTransport:
                 self.on_state(connected, detail)
             level = logging.INFO if connected or detail == "stopped" else logging.WARNING
             log.log(level, "modem %s: %s", "up" if connected else "down", detail)
-
-    def _note(self, message: str) -> None:
-        """A way this modem differs, said once, not at every reconnect."""
-        if message not in self._noted:
-            self._noted.add(message)
-            log.warning("modem: %s", message)
 
     # ------------------------------------------------------------ I/O
 
@@ -441,7 +300,7 @@ class GsmModemTransport:
         announce texts on another port, some announce nothing, and what arrived
         while we were down was never announced to us at all."""
         while True:
-            if self._can_read:
+            if self._storage.can_read:
                 async with self._channel.lock:
                     reply = await self._channel.command("AT+CMGL=4")
                 for index, pdu_hex in listed(reply):
@@ -521,7 +380,7 @@ class GsmModemTransport:
 
     async def _stored_report(self, mem: str, index: int, sink: TransportSink) -> None:
         """+CDSI: a status report kept in ``mem``: read it there, then delete it."""
-        if not mem or mem == self._texts_in:
+        if not mem or mem == self._storage.texts_in:
             found = await self._read_stored(index, sink)  # kept among the texts
         else:
             found = await self._read_report(mem, index, sink)
@@ -530,23 +389,25 @@ class GsmModemTransport:
 
     async def _read_report(self, mem: str, index: int, sink: TransportSink) -> str | None:
         async with self._reports_lock:
-            replies = await self._channel.in_storage(mem, self._texts_in, f"AT+CMGR={index}")
+            replies = await self._channel.in_storage(
+                mem, self._storage.texts_in, f"AT+CMGR={index}"
+            )
             pdu_hex = stored_pdu(replies[0]) if replies else None
             if pdu_hex is None or pdu_type(pdu_hex) != STATUS_REPORT:
                 return None
             await self._report(pdu_hex, sink)
             await self._channel.in_storage(
-                mem, self._texts_in, f"AT+CMGD={index}"
+                mem, self._storage.texts_in, f"AT+CMGD={index}"
             )  # only now: the store has it
             return STATUS_REPORT
 
     async def _sweep_reports(self, sink: TransportSink) -> None:
         """Status reports kept in SR: with <ds>=0, or when a +CDSI was missed or wrong."""
-        mem = self._reports_in
+        mem = self._storage.reports_in
         if mem is None:
             return
         async with self._reports_lock:
-            replies = await self._channel.in_storage(mem, self._texts_in, "AT+CMGL=4")
+            replies = await self._channel.in_storage(mem, self._storage.texts_in, "AT+CMGL=4")
             handled = []
             for index, pdu_hex in listed(replies[0]) if replies else []:
                 if pdu_type(pdu_hex) == STATUS_REPORT:
@@ -554,7 +415,7 @@ class GsmModemTransport:
                     handled.append(index)
             if handled:
                 await self._channel.in_storage(
-                    mem, self._texts_in, *(f"AT+CMGD={i}" for i in handled)
+                    mem, self._storage.texts_in, *(f"AT+CMGD={i}" for i in handled)
                 )
 
     async def _report(self, pdu_hex: str, sink: TransportSink) -> None:
@@ -573,20 +434,6 @@ class GsmModemTransport:
 
 
 # ------------------------------------------------------------------ answers
-
-
-def _cnmi_meaning(setting: str) -> str:
-    fields = (setting.split(",") + ["0"] * 4)[:4]
-    texts = (
-        "new texts are announced (+CMTI)"
-        if fields[1] not in ("", "0")
-        else "new texts are not announced (read from the SIM every sweep)"
-    )
-    reports = {
-        "2": "delivery reports are kept and announced (+CDSI)",
-        "1": "delivery reports come straight to textback (+CDS)",
-    }.get(fields[3], _REPORTS_BY_SWEEP)
-    return f"{texts}; {reports}"
 
 
 def _send_error(reply: Response) -> SendError:
