@@ -28,35 +28,24 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sms_gateway import cms_errors
 from sms_gateway.at_answers import (
-    listed,
     sent_reference,
-    stored_at,
-    stored_pdu,
 )
 from sms_gateway.at_channel import AtChannel, ModemError
 from sms_gateway.at_session import Prompt, Response
 from sms_gateway.base import (
-    DeliveryReport,
-    IncomingText,
     SendError,
     SendResult,
     TransportSink,
     TransportStatus,
 )
-from sms_gateway.modem_startup import ModemStartup, Storage
+from sms_gateway.modem_inbox import ModemInbox
+from sms_gateway.modem_startup import ModemStartup
 from sms_gateway.pdu_codec import (
-    STATUS_REPORT,
-    TextPart,
-    UndecodablePdu,
-    decode_report,
-    decode_stored,
     encode_submit,
-    pdu_type,
 )
 from sms_gateway.safe_text import printable
 from sms_gateway.serial_port import ModemLost, SerialPort
@@ -86,14 +75,10 @@ class GsmModemTransport:
         self._clock = clock
         self._channel = AtChannel(settings.command_timeout, self._link_lost)
         self._startup = ModemStartup(self._channel, settings)
+        self._inbox = ModemInbox(self._channel, settings.sweep_seconds)
         self._port: SerialPort | None = None  # this connection's: run() opens and closes it
-        self._reports_lock = asyncio.Lock()  # one reader of stored reports at a time
         self._ready = asyncio.Event()
         self._sent_at: deque[float] = deque()
-        self._parts: dict[tuple[str, int], dict[int, tuple[int, str]]] = {}
-        self._first_sent: dict[tuple[str, int], datetime | None] = {}  # a long text's time
-        self._reading: set[int] = set()  # SIM slots being read or deleted right now
-        self._storage = Storage()  # where the last start-up found texts and reports
         self._status = TransportStatus(self.name, detail="not started")
         self._logged_state = ""
         self.on_state: Callable[[bool, str], None] | None = None
@@ -184,15 +169,12 @@ class GsmModemTransport:
 
     async def _connect(self) -> None:
         self._channel.restart()
-        self._reading.clear()
-        self._parts.clear()  # the sweep finds every part again on the SIM
-        self._first_sent.clear()
         self._port = await SerialPort.open(
             self.settings, self._channel.data_received, self._channel.connection_lost
         )
         self._channel.attach(self._port)
         setup = await self._startup.run()
-        self._storage = setup.storage
+        self._inbox.restart(setup.storage)
         detail = setup.detail
         self._status = TransportStatus(
             self.name, True, setup.registered, setup.signal, setup.operator, detail
@@ -210,8 +192,8 @@ class GsmModemTransport:
     async def _serve(self, sink: TransportSink) -> None:
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._handle_notifications(sink))
-                tasks.create_task(self._sweep(sink))
+                tasks.create_task(self._inbox.handle_notifications(sink))
+                tasks.create_task(self._inbox.sweep(sink))
                 raise ModemLost(await self._channel.until_lost())
         except BaseExceptionGroup as group:
             task = asyncio.current_task()
@@ -273,167 +255,6 @@ class GsmModemTransport:
             if len(self._sent_at) + parts <= limit or not self._sent_at:
                 return
             await self._sleep(60 - (now - self._sent_at[0]))
-
-    # ------------------------------------------------------------ what arrives
-
-    async def _handle_notifications(self, sink: TransportSink) -> None:
-        while True:
-            note = await self._channel.notification()
-            kind = note.kind
-            stored = stored_at(note.line)
-            if kind == "CMTI" and stored:
-                await self._read_stored(stored[1], sink)
-            elif kind == "CDSI" and stored:
-                await self._stored_report(*stored, sink)
-            elif kind == "CMT" and note.pdu:
-                await self._deliver(note.pdu, None, sink)  # +CMT: the library ignores these
-            elif kind == "CDS" and note.pdu:
-                await self._report(note.pdu, sink)
-            elif kind == "CMGS":
-                log.info("modem: a text it had not confirmed in time went out after all (%s)",
-                         printable(note.line))  # fmt: skip
-            else:
-                log.debug("modem said %s", printable(note.line))
-
-    async def _sweep(self, sink: TransportSink) -> None:
-        """Read every stored text and report now and then: some modems (Huawei)
-        announce texts on another port, some announce nothing, and what arrived
-        while we were down was never announced to us at all."""
-        while True:
-            if self._storage.can_read:
-                async with self._channel.lock:
-                    reply = await self._channel.command("AT+CMGL=4")
-                for index, pdu_hex in listed(reply):
-                    await self._deliver(pdu_hex, index, sink)
-            await self._sweep_reports(sink)
-            await asyncio.sleep(self.settings.sweep_seconds)
-
-    async def _read_stored(self, index: int, sink: TransportSink) -> str | None:
-        """Read the text (or report) in ``index``; what kind it was, if read."""
-        if index in self._claimed():
-            return None  # being read already, or a part waiting for the others
-        async with self._channel.lock:
-            reply = await self._channel.command(f"AT+CMGR={index}")
-        pdu_hex = stored_pdu(reply)
-        return None if pdu_hex is None else await self._deliver(pdu_hex, index, sink)
-
-    def _claimed(self) -> set[int]:
-        """SIM slots a +CMTI or a sweep must leave alone: being read or
-        deleted, or holding a part whose other parts have not come yet. Derived,
-        never kept: a slot is free again the moment its text is gone."""
-        waiting = {i for parts in self._parts.values() for i, _ in parts.values()}
-        return self._reading | waiting
-
-    async def _deliver(self, pdu_hex: str, index: int | None, sink: TransportSink) -> str | None:
-        # A +CMTI and a sweep can both find the same SIM slot before it is deleted.
-        if index is not None:
-            if index in self._claimed():
-                return None
-            self._reading.add(index)
-        try:
-            return await self._deliver_claimed(pdu_hex, index, sink)
-        finally:
-            if index is not None:
-                self._reading.discard(index)
-
-    async def _deliver_claimed(
-        self, pdu_hex: str, index: int | None, sink: TransportSink
-    ) -> str | None:
-        try:
-            message = decode_stored(pdu_hex, datetime.now(UTC))
-        except UndecodablePdu as exc:
-            log.warning("modem: skipped an undecodable stored message %s: %s", index, exc)
-            return None
-        if isinstance(message, DeliveryReport):
-            await sink.delivery_report(message)
-            await self._delete(index)
-            return STATUS_REPORT
-        if isinstance(message, IncomingText):
-            await sink.incoming_text(message)
-            await self._delete(index)  # only now: the store has it
-        else:
-            await self._collect_part(message, index, sink)
-        return "SMS-DELIVER"
-
-    async def _collect_part(self, part: TextPart, index: int | None, sink: TransportSink) -> None:
-        key = (part.sender, part.reference)
-        parts = self._parts.setdefault(key, {})
-        parts[part.number] = (index if index is not None else -1, part.body)
-        if part.number == 1:
-            self._first_sent[key] = part.network_time
-        if len(parts) < part.parts:
-            return  # the rest is on its way; the parts stay on the SIM until then
-        del self._parts[key]
-        slots = {i for i, _ in parts.values() if i >= 0}
-        self._reading |= slots  # still claimed until deleted: a sweep must not start over
-        try:
-            body = "".join(parts[n][1] for n in sorted(parts))
-            sent = self._first_sent.pop(key, None)  # the text's own time: its first part's
-            incoming = IncomingText(
-                part.sender, body, datetime.now(UTC), len(parts), network_time=sent
-            )
-            await sink.incoming_text(incoming)
-            for slot in sorted(slots):
-                await self._delete(slot)
-        finally:
-            self._reading -= slots
-
-    async def _stored_report(self, mem: str, index: int, sink: TransportSink) -> None:
-        """+CDSI: a status report kept in ``mem``: read it there, then delete it."""
-        if not mem or mem == self._storage.texts_in:
-            found = await self._read_stored(index, sink)  # kept among the texts
-        else:
-            found = await self._read_report(mem, index, sink)
-        if found != STATUS_REPORT:
-            await self._sweep_reports(sink)  # Quectel EC25 names SM but keeps it in SR
-
-    async def _read_report(self, mem: str, index: int, sink: TransportSink) -> str | None:
-        async with self._reports_lock:
-            replies = await self._channel.in_storage(
-                mem, self._storage.texts_in, f"AT+CMGR={index}"
-            )
-            pdu_hex = stored_pdu(replies[0]) if replies else None
-            if pdu_hex is None or pdu_type(pdu_hex) != STATUS_REPORT:
-                return None
-            await self._report(pdu_hex, sink)
-            await self._channel.in_storage(
-                mem, self._storage.texts_in, f"AT+CMGD={index}"
-            )  # only now: the store has it
-            return STATUS_REPORT
-
-    async def _sweep_reports(self, sink: TransportSink) -> None:
-        """Status reports kept in SR: with <ds>=0, or when a +CDSI was missed or wrong."""
-        mem = self._storage.reports_in
-        if mem is None:
-            return
-        async with self._reports_lock:
-            replies = await self._channel.in_storage(mem, self._storage.texts_in, "AT+CMGL=4")
-            handled = []
-            for index, pdu_hex in listed(replies[0]) if replies else []:
-                if pdu_type(pdu_hex) == STATUS_REPORT:
-                    await self._report(pdu_hex, sink)
-                    handled.append(index)
-            if handled:
-                await self._channel.in_storage(
-                    mem, self._storage.texts_in, *(f"AT+CMGD={i}" for i in handled)
-                )
-
-    async def _report(self, pdu_hex: str, sink: TransportSink) -> None:
-        try:
-            report = decode_report(pdu_hex, datetime.now(UTC))
-        except UndecodablePdu as exc:
-            log.warning("modem: skipped an undecodable status report: %s", exc)
-            return
-        await sink.delivery_report(report)
-
-    async def _delete(self, index: int | None) -> None:
-        if index is None:
-            return
-        async with self._channel.lock:
-            await self._channel.command(f"AT+CMGD={index}")
-
-
-# ------------------------------------------------------------------ answers
 
 
 def _send_error(reply: Response) -> SendError:

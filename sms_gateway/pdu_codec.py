@@ -47,8 +47,8 @@ class TextPart:
     body: str
     network_time: datetime | None
     reference: int
-    parts: int
-    number: int  # from 1
+    total: int  # how many parts the text has
+    number: int  # this one's, from 1
 
 
 def encode_submit(
