@@ -1,22 +1,27 @@
-"""SMS through a USB GSM modem: python-gsmmodem's PDU codec, our own AT I/O.
+"""SMS through a USB GSM modem: the transport, composed of one part per job.
 
-What is kept from python-gsmmodem-new is its PDU codec (``gsmmodem.pdu``):
-SMS-SUBMIT encoding with GSM-7/UCS-2 and concatenation, and decoding of
-SMS-DELIVER and status reports. Its serial and command layer is replaced
-(:mod:`sms_gateway.at_session` says why): it blocks in threads, swallows
-notifications, dies on one bad byte, ignores ``+CMT``, forces RTS/CTS on.
-Local fixes to the codec, each named where it is made:
+Of python-gsmmodem-new only the PDU codec is kept. Its serial and command
+layer is replaced - it blocks in threads, swallows notifications, dies on one
+bad byte, ignores ``+CMT``, forces RTS/CTS on - and each module says why where
+it does the job instead:
 
-- emoji: the UCS-2 encoder takes one code point per 16-bit unit, so text
-  goes in as UTF-16 code units (surrogate pairs for emoji) and comes back
-  out of the decoder joined again;
-- a status report is requested only when ``delivery_reports`` is on, and
-  every part's reference is kept, not only the last one's.
+- :mod:`~sms_gateway.serial_port`: the device, read by the event loop;
+- :mod:`~sms_gateway.at_session` (sans-I/O) and :mod:`~sms_gateway.at_channel`:
+  the AT dialogue, one command at a time over the port;
+- :mod:`~sms_gateway.modem_startup`: a freshly opened modem made ready,
+  degrading as it refuses things;
+- :mod:`~sms_gateway.modem_inbox`: texts and reports that arrive, deleted
+  from the modem only once the sink has stored them;
+- :mod:`~sms_gateway.pdu_codec`, :mod:`~sms_gateway.at_answers`: PDUs and
+  answers made and read, without I/O.
 
-The port is opened with pyserial in a worker thread and read with the event
-loop's reader callback; writes go through a worker thread too. ``run`` is the
-one reconnect loop: an unplugged or silent modem is closed, reported once,
-and retried with backoff while texts wait in the outbox.
+Left here: ``run``, the one reconnect loop, which opens and closes the port
+(an unplugged or silent modem is closed, reported once, and retried with
+backoff while texts wait in the outbox); ``send``, with the rate limit and
+the TP-MR and TP-RD that let an SMSC drop a copy of a text it already has; and
+the status. Unlike python-gsmmodem's sending, a status report is requested
+only when ``delivery_reports`` is on, and every part's reference is kept, not
+only the last one's.
 """
 
 from __future__ import annotations
@@ -31,22 +36,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sms_gateway import cms_errors
-from sms_gateway.at_answers import (
-    sent_reference,
-)
+from sms_gateway.at_answers import sent_reference
 from sms_gateway.at_channel import AtChannel, ModemError
 from sms_gateway.at_session import Prompt, Response
-from sms_gateway.base import (
-    SendError,
-    SendResult,
-    TransportSink,
-    TransportStatus,
-)
+from sms_gateway.base import SendError, SendResult, TransportSink, TransportStatus
 from sms_gateway.modem_inbox import ModemInbox
 from sms_gateway.modem_startup import ModemStartup
-from sms_gateway.pdu_codec import (
-    encode_submit,
-)
+from sms_gateway.pdu_codec import encode_submit
 from sms_gateway.safe_text import printable
 from sms_gateway.serial_port import ModemLost, SerialPort
 from sms_gateway.settings import ModemSettings
@@ -142,6 +138,8 @@ class GsmModemTransport:
         async with self._channel.lock:
             return await self._send_parts(pdus, key % 256, maybe_sent_before)
 
+    # ------------------------------------------------------------ sending
+
     async def _send_parts(self, pdus: list[Any], reference: int, resend: bool) -> SendResult:
         references: list[int] = []
         duplicates = 0
@@ -157,13 +155,38 @@ class GsmModemTransport:
                 references.append(reference)
         return SendResult(tuple(references), len(pdus), already_sent=duplicates == len(pdus))
 
-    # bench/latency.py's floor times a bare AT round trip through these two.
-    @property
-    def _lock(self) -> asyncio.Lock:
-        return self._channel.lock
+    async def _send_one(self, pdu: Any) -> int:
+        try:
+            prompt = await self._channel.open_pdu_entry(pdu.tpduLength)
+        except ModemLost as exc:
+            raise SendError(str(exc), retryable=True) from None
+        if isinstance(prompt, Response):
+            raise _send_error(prompt)
+        try:
+            reply = await self._channel.enter_pdu(str(pdu), self.settings.send_timeout)
+        except ModemLost as exc:
+            # The PDU was handed over, so the network may have it: the retry goes
+            # as a possible duplicate (TP-RD, same TP-MR); a late +CMGS is dropped.
+            raise SendError(
+                f"{exc}; it may have gone out", retryable=True, maybe_sent=True
+            ) from None
+        if isinstance(reply, Prompt):
+            raise SendError("unexpected second prompt", retryable=True, maybe_sent=True)
+        if not reply.ok:
+            raise _send_error(reply)
+        self._sent_at.append(self._clock())
+        return sent_reference(reply)  # -1: sent, but no reference to match reports to
 
-    async def _command(self, text: str) -> Response:
-        return await self._channel.command(text)
+    async def _rate_limit(self, parts: int) -> None:
+        """At most ``texts_per_minute`` parts in any 60 s."""
+        limit = self.settings.texts_per_minute
+        while True:
+            now = self._clock()
+            while self._sent_at and now - self._sent_at[0] >= 60:
+                self._sent_at.popleft()
+            if len(self._sent_at) + parts <= limit or not self._sent_at:
+                return
+            await self._sleep(60 - (now - self._sent_at[0]))
 
     # ------------------------------------------------------------ connection
 
@@ -221,40 +244,13 @@ class GsmModemTransport:
             level = logging.INFO if connected or detail == "stopped" else logging.WARNING
             log.log(level, "modem %s: %s", "up" if connected else "down", detail)
 
-    # ------------------------------------------------------------ I/O
+    # bench/latency.py's floor times a bare AT round trip through these two.
+    @property
+    def _lock(self) -> asyncio.Lock:
+        return self._channel.lock
 
-    async def _send_one(self, pdu: Any) -> int:
-        try:
-            prompt = await self._channel.open_pdu_entry(pdu.tpduLength)
-        except ModemLost as exc:
-            raise SendError(str(exc), retryable=True) from None
-        if isinstance(prompt, Response):
-            raise _send_error(prompt)
-        try:
-            reply = await self._channel.enter_pdu(str(pdu), self.settings.send_timeout)
-        except ModemLost as exc:
-            # The PDU was handed over, so the network may have it: the retry goes
-            # as a possible duplicate (TP-RD, same TP-MR); a late +CMGS is dropped.
-            raise SendError(
-                f"{exc}; it may have gone out", retryable=True, maybe_sent=True
-            ) from None
-        if isinstance(reply, Prompt):
-            raise SendError("unexpected second prompt", retryable=True, maybe_sent=True)
-        if not reply.ok:
-            raise _send_error(reply)
-        self._sent_at.append(self._clock())
-        return sent_reference(reply)  # -1: sent, but no reference to match reports to
-
-    async def _rate_limit(self, parts: int) -> None:
-        """At most ``texts_per_minute`` parts in any 60 s."""
-        limit = self.settings.texts_per_minute
-        while True:
-            now = self._clock()
-            while self._sent_at and now - self._sent_at[0] >= 60:
-                self._sent_at.popleft()
-            if len(self._sent_at) + parts <= limit or not self._sent_at:
-                return
-            await self._sleep(60 - (now - self._sent_at[0]))
+    async def _command(self, text: str) -> Response:
+        return await self._channel.command(text)
 
 
 def _send_error(reply: Response) -> SendError:

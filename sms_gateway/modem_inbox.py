@@ -166,17 +166,20 @@ class ModemInbox:
                 return None
             self._reading.add(index)
         try:
-            try:
-                arrival = self._stored.take(pdu_hex, index, datetime.now(UTC))
-            except UndecodablePdu as exc:
-                log.warning("modem: skipped an undecodable stored message %s: %s", index, exc)
-                return None
+            arrival = self._take(pdu_hex, index)
             if arrival is not None:
                 await self._hand_over(arrival, sink)
             return arrival
         finally:
             if index is not None:
                 self._reading.discard(index)
+
+    def _take(self, pdu_hex: str, index: int | None) -> Arrival | None:
+        try:
+            return self._stored.take(pdu_hex, index, datetime.now(UTC))
+        except UndecodablePdu as exc:
+            log.warning("modem: skipped an undecodable stored message %s: %s", index, exc)
+            return None
 
     async def _hand_over(self, arrival: Arrival, sink: TransportSink) -> None:
         slots = set(arrival.slots)
