@@ -1,157 +1,56 @@
-"""SMS through a USB GSM modem: python-gsmmodem's PDU codec, our own AT I/O.
+"""SMS through a USB GSM modem: the transport, composed of one part per job.
 
-What is kept from python-gsmmodem-new is its PDU codec (``gsmmodem.pdu``):
-SMS-SUBMIT encoding with GSM-7/UCS-2 and concatenation, and decoding of
-SMS-DELIVER and status reports. Its serial and command layer is replaced
-(:mod:`sms_gateway.at_session` says why): it blocks in threads, swallows
-notifications, dies on one bad byte, ignores ``+CMT``, forces RTS/CTS on.
-Local fixes to the codec, each named where it is made:
+Of python-gsmmodem-new only the PDU codec is kept. Its serial and command
+layer is replaced - it blocks in threads, swallows notifications, dies on one
+bad byte, ignores ``+CMT``, forces RTS/CTS on - and each module says why where
+it does the job instead:
 
-- emoji: the UCS-2 encoder takes one code point per 16-bit unit, so text
-  goes in as UTF-16 code units (surrogate pairs for emoji) and comes back
-  out of the decoder joined again;
-- a status report is requested only when ``delivery_reports`` is on, and
-  every part's reference is kept, not only the last one's.
+- :mod:`~sms_gateway.serial_port`: the device, read by the event loop;
+- :mod:`~sms_gateway.at_session` (sans-I/O) and :mod:`~sms_gateway.at_channel`:
+  the AT dialogue, one command at a time over the port;
+- :mod:`~sms_gateway.modem_startup`: a freshly opened modem made ready,
+  degrading as it refuses things;
+- :mod:`~sms_gateway.modem_inbox`: texts and reports that arrive, deleted
+  from the modem only once the sink has stored them;
+- :mod:`~sms_gateway.pdu_codec`, :mod:`~sms_gateway.at_answers`: PDUs and
+  answers made and read, without I/O.
 
-The port is opened with pyserial in a worker thread and read with the event
-loop's reader callback; writes go through a worker thread too. ``run`` is the
-one reconnect loop: an unplugged or silent modem is closed, reported once,
-and retried with backoff while texts wait in the outbox.
+Left here: ``run``, the one reconnect loop, which opens and closes the port
+(an unplugged or silent modem is closed, reported once, and retried with
+backoff while texts wait in the outbox); ``send``, with the rate limit and
+the TP-MR and TP-RD that let an SMSC drop a copy of a text it already has; and
+the status. Unlike python-gsmmodem's sending, a status report is requested
+only when ``delivery_reports`` is on, and every part's reference is kept, not
+only the last one's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import random
 import re
-import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
-import serial
-from gsmmodem import pdu as gsm_pdu
-
 from sms_gateway import cms_errors
-from sms_gateway.at_session import ESC, AtSession, Event, Notification, Prompt, Response
-from sms_gateway.base import (
-    DeliveryReport,
-    IncomingText,
-    SendError,
-    SendResult,
-    TransportSink,
-    TransportStatus,
-)
+from sms_gateway.at_answers import sent_reference
+from sms_gateway.at_channel import AtChannel, ModemError
+from sms_gateway.at_session import Prompt, Response
+from sms_gateway.base import SendError, SendResult, TransportSink, TransportStatus
+from sms_gateway.modem_inbox import ModemInbox
+from sms_gateway.modem_startup import ModemStartup
+from sms_gateway.pdu_codec import encode_submit
 from sms_gateway.safe_text import printable
+from sms_gateway.serial_port import ModemLost, SerialPort
 from sms_gateway.settings import ModemSettings
 
 log = logging.getLogger(__name__)
 
-_CMGL = re.compile(r"^\+CMGL:\s*(\d+),")
 _DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
-_STORED = re.compile(r'^\+C(?:MTI|DSI):\s*"?([A-Z]*)"?,\s*(\d+)')  # +CDSI: "SR",3
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
-_STATUS_REPORT = "SMS-STATUS-REPORT"
-# python-gsmmodem's default, then what SIM800-class modems take (<ds>=1), then
-# indications for texts only; after that, none (the sweep alone reads texts).
-_CNMI_FALLBACKS = ("2,1,0,2", "2,1,0,1", "2,1,0,0")
-_NO_STORAGE_CHOICE = (
-    "the modem did not let textback choose its storage (AT+CPMS): texts are read from its"
-    " default storage, and delivery reports kept in SR are not looked for"
-)
-_CANNOT_READ = (
-    "the modem cannot read texts stored on it (AT+CPMS=? lists no storage): texts go out,"
-    " but replies - STOP included - never reach textback"
-)
-_REPORTS_BY_SWEEP = (
-    "delivery reports are not announced: textback reads them from the SR storage every"
-    " sweep, where the modem keeps them"
-)
-# Start-up commands a modem may refuse without harm, and what refusing means.
-_OPTIONAL = (
-    ("ATZ", "its settings are not reset to its defaults"),
-    ("ATE0", "it echoes commands (textback ignores the echo)"),
-    ("AT+CMEE=1", "its errors come without a code (a plain ERROR)"),
-)
-
-
-class ModemLost(Exception):
-    """The port went away, or the modem stopped answering."""
-
-
-class ModemError(Exception):
-    """The modem refused something it needs to work (PIN, registration...)."""
-
-
-class SerialPort:
-    """A serial device read by the event loop; opened and written in a worker thread."""
-
-    def __init__(
-        self, device: Any, on_data: Callable[[bytes], None], on_lost: Callable[[str], None]
-    ):
-        self._device = device
-        self._fd: int = device.fileno()
-        self._on_data = on_data
-        self._on_lost = on_lost
-        asyncio.get_running_loop().add_reader(self._fd, self._readable)
-
-    @classmethod
-    async def open(
-        cls,
-        settings: ModemSettings,
-        on_data: Callable[[bytes], None],
-        on_lost: Callable[[str], None],
-    ) -> SerialPort:
-        device = await asyncio.to_thread(
-            serial.Serial,
-            str(settings.port),
-            settings.baudrate,
-            timeout=0,
-            write_timeout=5,
-            rtscts=settings.flow_control,  # the library forces this on; many modems want it off
-            dsrdtr=False,
-            exclusive=True,
-        )
-        return cls(device, on_data, on_lost)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self._fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._lost(f"read failed: {exc.strerror or exc}")
-            return
-        if not data:
-            self._lost("the device closed")
-            return
-        self._on_data(data)
-
-    def _lost(self, why: str) -> None:
-        self._stop_reading()
-        self._on_lost(why)
-
-    def _stop_reading(self) -> None:
-        if self._fd >= 0:
-            asyncio.get_running_loop().remove_reader(self._fd)
-            self._fd = -1
-
-    async def write(self, data: bytes) -> None:
-        try:
-            await asyncio.to_thread(self._device.write, data)
-        except (serial.SerialException, OSError, TypeError) as exc:
-            # TypeError: pyserial's write on a port closed under it (the fd is gone).
-            raise ModemLost(f"write failed: {exc}") from None
-
-    async def close(self) -> None:
-        self._stop_reading()
-        await asyncio.to_thread(self._device.close)
 
 
 class GsmModemTransport:
@@ -170,27 +69,14 @@ class GsmModemTransport:
         self._sleep = sleep
         self._reconnect = (reconnect_min, reconnect_max)
         self._clock = clock
-        self._session = AtSession()
-        self._port: SerialPort | None = None
-        self._lock = asyncio.Lock()  # one command (or one send) at a time
-        self._reports_lock = asyncio.Lock()  # one reader of stored reports at a time
-        self._waiter: asyncio.Future[Response | Prompt] | None = None
+        self._channel = AtChannel(settings.command_timeout, self._link_lost)
+        self._startup = ModemStartup(self._channel, settings)
+        self._inbox = ModemInbox(self._channel, settings.sweep_seconds)
+        self._port: SerialPort | None = None  # this connection's: run() opens and closes it
         self._ready = asyncio.Event()
-        self._lost = asyncio.Event()
-        self._lost_reason = ""
-        self._notifications: asyncio.Queue[Notification] = asyncio.Queue()
         self._sent_at: deque[float] = deque()
-        self._parts: dict[tuple[str, int], dict[int, tuple[int, str]]] = {}
-        self._first_sent: dict[tuple[str, int], datetime | None] = {}  # a long text's time
-        self._reading: set[int] = set()  # SIM slots being read or deleted right now
-        self._texts_in: str | None = None  # the storage texts are read from (ME, SM...)
-        self._reports_in: str | None = None  # the storage status reports are kept in (SR)
-        self._can_read = True
-        self._indications: str | None = None  # the AT+CNMI the modem took
         self._status = TransportStatus(self.name, detail="not started")
         self._logged_state = ""
-        self._noted: set[str] = set()
-        self._pin_refused = False
         self.on_state: Callable[[bool, str], None] | None = None
 
     # ------------------------------------------------------------ public
@@ -210,13 +96,8 @@ class GsmModemTransport:
                     await self._connect()
                     failures = 0
                     await self._serve(sink)
-                except (
-                    ModemLost,
-                    ModemError,
-                    OSError,
-                    serial.SerialException,
-                    TimeoutError,
-                ) as exc:
+                except (ModemLost, ModemError, OSError, TimeoutError) as exc:
+                    # OSError takes in pyserial's SerialException, one of them.
                     failures += 1
                     self._set_status(False, _why(exc))
                 finally:
@@ -254,8 +135,10 @@ class GsmModemTransport:
             # python-gsmmodem's encoder trips on some characters (ÿ): say so, never crash.
             raise SendError(f"the text cannot be encoded: {exc}", retryable=False) from None
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
-        async with self._lock:
+        async with self._channel.lock:
             return await self._send_parts(pdus, key % 256, maybe_sent_before)
+
+    # ------------------------------------------------------------ sending
 
     async def _send_parts(self, pdus: list[Any], reference: int, resend: bool) -> SendResult:
         references: list[int] = []
@@ -272,260 +155,15 @@ class GsmModemTransport:
                 references.append(reference)
         return SendResult(tuple(references), len(pdus), already_sent=duplicates == len(pdus))
 
-    # ------------------------------------------------------------ connection
-
-    async def _connect(self) -> None:
-        self._session.restart()
-        self._reading.clear()
-        self._parts.clear()  # the sweep finds every part again on the SIM
-        self._first_sent.clear()
-        self._lost.clear()
-        try:
-            self._port = await SerialPort.open(self.settings, self._on_data, self._on_lost)
-        except (serial.SerialException, OSError) as exc:
-            raise ModemLost(f"cannot open {self.settings.port}: {_short(exc)}") from None
-        await self._initialise()
-
-    async def _disconnect(self) -> None:
-        self._ready.clear()
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(ModemLost(self._lost_reason or "disconnected"))
-        port, self._port = self._port, None
-        if port is not None:
-            await port.close()
-
-    async def _serve(self, sink: TransportSink) -> None:
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._handle_notifications(sink))
-                tasks.create_task(self._sweep(sink))
-                await self._lost.wait()
-                raise ModemLost(self._lost_reason)
-        except BaseExceptionGroup as group:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # Cancelled as the link failed: the TaskGroup folds the cancel into
-                # its error, and run() would reconnect forever. Honour the cancel.
-                raise asyncio.CancelledError from None
-            first = group.exceptions[0]
-            while isinstance(first, BaseExceptionGroup):
-                first = first.exceptions[0]
-            raise first from None
-
-    async def _initialise(self) -> None:
-        """Degrades like python-gsmmodem's start-up: only what sending needs
-        is required; each thing the modem refuses is said once, with what it means."""
-        await self._escape()  # a modem left waiting for a PDU swallows commands until ESC
-        await self._unlock_sim()
-        for command, without_it in _OPTIONAL:
-            if not (await self._command(command)).ok:
-                self._note(f"the modem refused {command}: {without_it}")
-        await self._expect_ok("AT+CMGF=0")  # PDU mode
-        await self._check_smsc()
-        await self._choose_storage()
-        await self._enable_indications()
-        await self._refresh_status()
-
-    async def _escape(self) -> None:
-        if self._port is not None:
-            await self._port.write(ESC)
-
-    async def _unlock_sim(self) -> None:
-        """First of all: some SIMs refuse every other command, ATZ too, until the PIN."""
-        reply = await self._command("AT+CPIN?", partial="+CPIN:")  # Wavecom: no OK after it
-        state = reply.line_starting("+CPIN:") or ""
-        if "READY" in state:
-            return
-        if "SIM PIN" not in state:
-            seen = printable(state or reply.final) or "no answer to AT+CPIN?"
-            raise ModemError(f"SIM not ready: {seen}")
-        pin = self.settings.pin
-        if pin is None:
-            raise ModemError("the SIM asks for a PIN: set modem.pin")
-        if self._pin_refused:
-            # Never try a refused PIN again: three wrong tries lock the SIM (PUK).
-            raise ModemError("the SIM refused modem.pin; fix it and restart textback")
-        reply = await self._command(f'AT+CPIN="{pin}"', 15)
-        if not reply.ok:
-            self._pin_refused = True
-            raise ModemError(f"the SIM refused the PIN ({reply.final})")
-
-    async def _check_smsc(self) -> None:
-        smsc = self.settings.smsc
-        smsc_line = (await self._command("AT+CSCA?")).line_starting("+CSCA:") or ""
-        if smsc and not re.search(r'"\+?\d{3,}"', smsc_line):  # the SIM has no SMS centre
-            await self._expect_ok(f'AT+CSCA="{smsc}",145')
-
-    async def _choose_storage(self) -> None:
-        """Texts from ME (the modem's own, larger memory) or SM, reports from SR."""
-        reply = await self._command("AT+CPMS=?")
-        offered = _storage_groups(reply.line_starting("+CPMS:") or "")
-        self._texts_in = self._reports_in = None
-        self._can_read = not offered or bool(offered[0])
-        if not reply.ok or not offered:
-            self._note(_NO_STORAGE_CHOICE)
-            return
-        readable = offered[0]
-        if not self._can_read:
-            self._note(_CANNOT_READ)
-            return
-        # Where new texts land (the 3rd list) must be where they are read from.
-        landing = offered[2] if len(offered) > 2 else readable
-        candidates = [m for m in ("ME", "SM", "MT") if m in readable]
-        both = [m for m in candidates if m in landing]
-        self._texts_in = await self._use_storage(next(iter(both or candidates), None))
-        self._reports_in = "SR" if "SR" in readable or await self._opens("SR") else None
-
-    async def _opens(self, mem: str) -> bool:
-        """Does the modem take ``mem`` though it did not list it? (Quectel EC25
-        keeps delivery reports in SR but lists only SM, ME, MT.)"""
-        return await self._in_storage(mem) is not None
-
-    async def _use_storage(self, mem: str | None) -> str | None:
-        """Make ``mem`` the storage read from, and if the modem allows, written
-        and received into (MC75i takes no ME for the last)."""
-        if mem is not None:
-            for mems in (f'"{mem}","{mem}","{mem}"', f'"{mem}","{mem}"', f'"{mem}"'):
-                if (await self._command(f"AT+CPMS={mems}")).ok:
-                    return mem
-        self._note(_NO_STORAGE_CHOICE)
-        return None
-
-    async def _enable_indications(self) -> None:
-        """The configured AT+CNMI, else ones more modems take; else none at all."""
-        wanted = self.settings.cnmi
-        for setting in dict.fromkeys((wanted, *_CNMI_FALLBACKS)):
-            if (await self._command(f"AT+CNMI={setting}")).ok:
-                self._indications = setting
-                if setting != wanted:
-                    self._note(
-                        f"the modem refused AT+CNMI={wanted}; using {setting}: "
-                        f"{_cnmi_meaning(setting)}"
-                    )
-                return
-        self._indications = None
-        self._note(
-            "the modem refused every AT+CNMI: new texts and delivery reports are not "
-            f"announced; textback reads them from the SIM every {self.settings.sweep_seconds:g} s"
-        )
-
-    async def _refresh_status(self) -> None:
-        creg = (await self._command("AT+CREG?")).line_starting("+CREG:") or ""
-        registered = bool(re.search(r",\s*[15]\b", creg))
-        csq = (await self._command("AT+CSQ")).line_starting("+CSQ:") or ""
-        match = re.search(r"(\d+),", csq)
-        signal = int(match.group(1)) if match and match.group(1) != "99" else None
-        cops = (await self._command("AT+COPS?")).line_starting("+COPS:") or ""
-        operator = cops.split('"')[1] if cops.count('"') >= 2 else None
-        if registered:
-            detail = f"ready on {operator or 'the network'}, signal {signal}"
-        else:
-            detail = "connected, but the SIM is not registered on a network"
-        if not self._can_read:
-            detail += "; sending only: this modem cannot read texts"
-        elif self._indications is None:
-            detail += f"; new texts read every {self.settings.sweep_seconds:g} s"
-        self._status = TransportStatus(self.name, True, registered, signal, operator, detail)
-        self._ready.set()
-        self._set_status(True, detail)
-
-    def _set_status(self, connected: bool, detail: str) -> None:
-        if not connected:
-            self._status = TransportStatus(self.name, False, False, None, None, detail)
-        state = f"{connected}:{detail.split(',')[0]}"
-        if state != self._logged_state:  # once per change, not per retry
-            self._logged_state = state
-            if self.on_state is not None:
-                self.on_state(connected, detail)
-            level = logging.INFO if connected or detail == "stopped" else logging.WARNING
-            log.log(level, "modem %s: %s", "up" if connected else "down", detail)
-
-    def _note(self, message: str) -> None:
-        """A way this modem differs, said once, not at every reconnect."""
-        if message not in self._noted:
-            self._noted.add(message)
-            log.warning("modem: %s", message)
-
-    # ------------------------------------------------------------ I/O
-
-    def _on_data(self, data: bytes) -> None:
-        for event in self._session.feed(data):
-            self._dispatch(event)
-
-    def _dispatch(self, event: Event) -> None:
-        if isinstance(event, Notification):
-            self._notifications.put_nowait(event)
-        elif self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(event)
-
-    def _on_lost(self, why: str) -> None:
-        self._lost_reason = why
-        self._ready.clear()
-        self._set_status(False, why)  # at once: a send in between says why, not "ready"
-        self._lost.set()
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(ModemLost(why))
-
-    async def _exchange(
-        self, data: bytes, within: float, *, partial: str | None = None, escape: bool = False
-    ) -> Response | Prompt:
-        """Write ``data``, wait for what answers it. A timeout closes the port
-        (no half-state survives) - unless the answer so far has a ``partial``
-        line: some modems never end that reply with a final result. With
-        ``escape``, a timeout first sends ESC: no prompt came, but the modem
-        may be waiting for the PDU all the same."""
-        port = self._port
-        if port is None or self._lost.is_set():
-            raise ModemLost(self._lost_reason or "not connected")
-        waiter: asyncio.Future[Response | Prompt] = asyncio.get_running_loop().create_future()
-        self._waiter = waiter  # before writing: the answer may come back at once
-        try:
-            await port.write(data)
-            async with asyncio.timeout(within):
-                return await waiter
-        except TimeoutError:
-            answered = self._session.abandon()
-            if partial is not None and answered.line_starting(partial) is not None:
-                return answered
-            if escape:
-                with contextlib.suppress(ModemLost):
-                    await port.write(ESC)  # before the port is closed: it is still ours
-            self._on_lost("the modem stopped answering")
-            raise ModemLost("the modem stopped answering") from None
-        finally:
-            self._waiter = None
-            if waiter.done() and not waiter.cancelled():
-                waiter.exception()  # seen here; nobody else will look
-            waiter.cancel()
-
-    async def _command(
-        self, text: str, within: float | None = None, *, partial: str | None = None
-    ) -> Response:
-        reply = await self._exchange(
-            self._session.command(text), within or self.settings.command_timeout, partial=partial
-        )
-        if isinstance(reply, Prompt):  # only AT+CMGS prompts, and that goes through _send_one
-            raise ModemLost(f"unexpected prompt after {text}")
-        return reply
-
-    async def _expect_ok(self, text: str) -> None:
-        reply = await self._command(text)
-        if not reply.ok:
-            raise ModemError(f"{text} failed: {reply.final}")
-
     async def _send_one(self, pdu: Any) -> int:
         try:
-            prompt = await self._exchange(
-                self._session.command(f"AT+CMGS={pdu.tpduLength}"),
-                self.settings.command_timeout,
-                escape=True,
-            )
+            prompt = await self._channel.open_pdu_entry(pdu.tpduLength)
         except ModemLost as exc:
             raise SendError(str(exc), retryable=True) from None
         if isinstance(prompt, Response):
             raise _send_error(prompt)
         try:
-            reply = await self._exchange(self._session.submit(str(pdu)), self.settings.send_timeout)
+            reply = await self._channel.enter_pdu(str(pdu), self.settings.send_timeout)
         except ModemLost as exc:
             # The PDU was handed over, so the network may have it: the retry goes
             # as a possible duplicate (TP-RD, same TP-MR); a late +CMGS is dropped.
@@ -536,12 +174,8 @@ class GsmModemTransport:
             raise SendError("unexpected second prompt", retryable=True, maybe_sent=True)
         if not reply.ok:
             raise _send_error(reply)
-        line = reply.line_starting("+CMGS:") or ""
         self._sent_at.append(self._clock())
-        try:
-            return int(line.split(":", 1)[1].split(",")[0])
-        except (IndexError, ValueError):
-            return -1  # sent; the modem gave no reference to match reports to
+        return sent_reference(reply)  # -1: sent, but no reference to match reports to
 
     async def _rate_limit(self, parts: int) -> None:
         """At most ``texts_per_minute`` parts in any 60 s."""
@@ -554,286 +188,69 @@ class GsmModemTransport:
                 return
             await self._sleep(60 - (now - self._sent_at[0]))
 
-    # ------------------------------------------------------------ what arrives
+    # ------------------------------------------------------------ connection
 
-    async def _handle_notifications(self, sink: TransportSink) -> None:
-        while True:
-            note = await self._notifications.get()
-            kind = note.kind
-            stored = _STORED.match(note.line)
-            if kind == "CMTI" and stored:
-                await self._read_stored(int(stored.group(2)), sink)
-            elif kind == "CDSI" and stored:
-                await self._stored_report(stored.group(1), int(stored.group(2)), sink)
-            elif kind == "CMT" and note.pdu:
-                await self._deliver(note.pdu, None, sink)  # +CMT: the library ignores these
-            elif kind == "CDS" and note.pdu:
-                await self._report(note.pdu, sink)
-            elif kind == "CMGS":
-                log.info("modem: a text it had not confirmed in time went out after all (%s)",
-                         printable(note.line))  # fmt: skip
-            else:
-                log.debug("modem said %s", printable(note.line))
-
-    async def _sweep(self, sink: TransportSink) -> None:
-        """Read every stored text and report now and then: some modems (Huawei)
-        announce texts on another port, some announce nothing, and what arrived
-        while we were down was never announced to us at all."""
-        while True:
-            if self._can_read:
-                async with self._lock:
-                    reply = await self._command("AT+CMGL=4")
-                for index, pdu_hex in _listed(reply):
-                    await self._deliver(pdu_hex, index, sink)
-            await self._sweep_reports(sink)
-            await asyncio.sleep(self.settings.sweep_seconds)
-
-    async def _read_stored(self, index: int, sink: TransportSink) -> str | None:
-        """Read the text (or report) in ``index``; what kind it was, if read."""
-        if index in self._claimed():
-            return None  # being read already, or a part waiting for the others
-        async with self._lock:
-            reply = await self._command(f"AT+CMGR={index}")
-        pdu_hex = _stored_pdu(reply)
-        return None if pdu_hex is None else await self._deliver(pdu_hex, index, sink)
-
-    def _claimed(self) -> set[int]:
-        """SIM slots a +CMTI or a sweep must leave alone: being read or
-        deleted, or holding a part whose other parts have not come yet. Derived,
-        never kept: a slot is free again the moment its text is gone."""
-        waiting = {i for parts in self._parts.values() for i, _ in parts.values()}
-        return self._reading | waiting
-
-    async def _deliver(self, pdu_hex: str, index: int | None, sink: TransportSink) -> str | None:
-        # A +CMTI and a sweep can both find the same SIM slot before it is deleted.
-        if index is not None:
-            if index in self._claimed():
-                return None
-            self._reading.add(index)
-        try:
-            return await self._deliver_claimed(pdu_hex, index, sink)
-        finally:
-            if index is not None:
-                self._reading.discard(index)
-
-    async def _deliver_claimed(
-        self, pdu_hex: str, index: int | None, sink: TransportSink
-    ) -> str | None:
-        try:
-            decoded = gsm_pdu.decodeSmsPdu(pdu_hex)
-        except Exception as exc:
-            log.warning("modem: skipped an undecodable stored message %s: %s", index, exc)
-            return None
-        kind = str(decoded.get("type"))
-        if kind == _STATUS_REPORT:
-            await self._report(pdu_hex, sink)
-            await self._delete(index)
-            return kind
-        sender = str(decoded.get("number", ""))
-        text = join_surrogates(str(decoded.get("text", "")))
-        sent = _network_time(decoded)
-        concat = next(
-            (e for e in decoded.get("udh", []) or [] if isinstance(e, gsm_pdu.Concatenation)), None
+    async def _connect(self) -> None:
+        self._channel.restart()
+        self._port = await SerialPort.open(
+            self.settings, self._channel.data_received, self._channel.connection_lost
         )
-        if concat is None:
-            incoming = IncomingText(sender, text, datetime.now(UTC), network_time=sent)
-            await sink.incoming_text(incoming)
-            await self._delete(index)  # only now: the store has it
-        else:
-            await self._collect_part(sender, text, sent, concat, index, sink)
-        return kind
-
-    async def _collect_part(
-        self,
-        sender: str,
-        text: str,
-        sent: datetime | None,
-        concat: Any,
-        index: int | None,
-        sink: TransportSink,
-    ) -> None:
-        key = (sender, int(concat.reference))
-        parts = self._parts.setdefault(key, {})
-        parts[int(concat.number)] = (index if index is not None else -1, text)
-        if int(concat.number) == 1:
-            self._first_sent[key] = sent
-        if len(parts) < int(concat.parts):
-            return  # the rest is on its way; the parts stay on the SIM until then
-        del self._parts[key]
-        slots = {i for i, _ in parts.values() if i >= 0}
-        self._reading |= slots  # still claimed until deleted: a sweep must not start over
-        try:
-            body = "".join(parts[n][1] for n in sorted(parts))
-            sent = self._first_sent.pop(key, None)  # the text's own time: its first part's
-            incoming = IncomingText(sender, body, datetime.now(UTC), len(parts), network_time=sent)
-            await sink.incoming_text(incoming)
-            for slot in sorted(slots):
-                await self._delete(slot)
-        finally:
-            self._reading -= slots
-
-    async def _stored_report(self, mem: str, index: int, sink: TransportSink) -> None:
-        """+CDSI: a status report kept in ``mem``: read it there, then delete it."""
-        if not mem or mem == self._texts_in:
-            found = await self._read_stored(index, sink)  # kept among the texts
-        else:
-            found = await self._read_report(mem, index, sink)
-        if found != _STATUS_REPORT:
-            await self._sweep_reports(sink)  # Quectel EC25 names SM but keeps it in SR
-
-    async def _read_report(self, mem: str, index: int, sink: TransportSink) -> str | None:
-        async with self._reports_lock:
-            replies = await self._in_storage(mem, f"AT+CMGR={index}")
-            pdu_hex = _stored_pdu(replies[0]) if replies else None
-            if pdu_hex is None or _pdu_type(pdu_hex) != _STATUS_REPORT:
-                return None
-            await self._report(pdu_hex, sink)
-            await self._in_storage(mem, f"AT+CMGD={index}")  # only now: the store has it
-            return _STATUS_REPORT
-
-    async def _sweep_reports(self, sink: TransportSink) -> None:
-        """Status reports kept in SR: with <ds>=0, or when a +CDSI was missed or wrong."""
-        mem = self._reports_in
-        if mem is None:
-            return
-        async with self._reports_lock:
-            replies = await self._in_storage(mem, "AT+CMGL=4")
-            handled = []
-            for index, pdu_hex in _listed(replies[0]) if replies else []:
-                if _pdu_type(pdu_hex) == _STATUS_REPORT:
-                    await self._report(pdu_hex, sink)
-                    handled.append(index)
-            if handled:
-                await self._in_storage(mem, *(f"AT+CMGD={i}" for i in handled))
-
-    async def _in_storage(self, mem: str, *commands: str) -> list[Response] | None:
-        """``commands`` with ``mem`` as the storage read from, then back to the
-        texts' storage; None if the modem would not switch (or back is unknown)."""
-        back = self._texts_in
-        if back is None:
-            return None
-        async with self._lock:
-            if not (await self._command(f'AT+CPMS="{mem}"')).ok:
-                return None
-            try:
-                return [await self._command(command) for command in commands]
-            finally:
-                await self._command(f'AT+CPMS="{back}"')
-
-    async def _report(self, pdu_hex: str, sink: TransportSink) -> None:
-        try:
-            decoded = gsm_pdu.decodeSmsPdu(pdu_hex)
-        except Exception as exc:
-            log.warning("modem: skipped an undecodable status report: %s", exc)
-            return
-        status = int(decoded.get("status", 0xFF))
-        await sink.delivery_report(
-            DeliveryReport(
-                reference=int(decoded.get("reference", -1)),
-                recipient=str(decoded.get("number", "")),
-                delivered=status < 0x20,  # 0x00-0x1F: delivered (TS 23.040 9.2.3.15)
-                status=status,
-                at=datetime.now(UTC),
-            )
+        self._channel.attach(self._port)
+        setup = await self._startup.run()
+        self._inbox.restart(setup.storage)
+        detail = setup.detail
+        self._status = TransportStatus(
+            self.name, True, setup.registered, setup.signal, setup.operator, detail
         )
+        self._ready.set()
+        self._set_status(True, detail)
 
-    async def _delete(self, index: int | None) -> None:
-        if index is None:
-            return
-        async with self._lock:
-            await self._command(f"AT+CMGD={index}")
+    async def _disconnect(self) -> None:
+        self._ready.clear()
+        self._channel.detach()
+        port, self._port = self._port, None
+        if port is not None:
+            await port.close()
 
+    async def _serve(self, sink: TransportSink) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._inbox.handle_notifications(sink))
+                tasks.create_task(self._inbox.sweep(sink))
+                raise ModemLost(await self._channel.until_lost())
+        except BaseExceptionGroup as group:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled as the link failed: the TaskGroup folds the cancel into
+                # its error, and run() would reconnect forever. Honour the cancel.
+                raise asyncio.CancelledError from None
+            first = group.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None
 
-# ------------------------------------------------------------------ answers
+    def _link_lost(self, why: str) -> None:
+        self._ready.clear()
+        self._set_status(False, why)  # at once: a send in between says why, not "ready"
 
+    def _set_status(self, connected: bool, detail: str) -> None:
+        if not connected:
+            self._status = TransportStatus(self.name, False, False, None, None, detail)
+        state = f"{connected}:{detail.split(',')[0]}"
+        if state != self._logged_state:  # once per change, not per retry
+            self._logged_state = state
+            if self.on_state is not None:
+                self.on_state(connected, detail)
+            level = logging.INFO if connected or detail == "stopped" else logging.WARNING
+            log.log(level, "modem %s: %s", "up" if connected else "down", detail)
 
-def _stored_pdu(reply: Response) -> str | None:
-    """The PDU of an AT+CMGR answer: the first hex line after the +CMGR:
-    header, found by its shape (an unsolicited line in between is not it)."""
-    header_seen = False
-    for line in reply.lines if reply.ok else ():
-        if line.startswith("+CMGR:"):
-            header_seen = True
-        elif header_seen and _HEX.fullmatch(line):
-            return line
-    return None
+    # bench/latency.py's floor times a bare AT round trip through these two.
+    @property
+    def _lock(self) -> asyncio.Lock:
+        return self._channel.lock
 
-
-def _listed(reply: Response) -> list[tuple[int, str]]:
-    """(slot, PDU) for each message in an AT+CMGL answer."""
-    listed: list[tuple[int, str]] = []
-    pending = None
-    for line in reply.lines if reply.ok else ():
-        match = _CMGL.match(line)
-        if match:
-            pending = int(match.group(1))
-        elif pending is not None and _HEX.fullmatch(line):
-            listed.append((pending, line))
-            pending = None
-    return listed
-
-
-def _storage_groups(line: str) -> list[set[str]]:
-    """``+CPMS: ("ME","SM","SR"),("ME","SM"),...`` -> one set per storage list
-    (Wavecom nests them: ``(("SM","BM","SR"),("SM"))``)."""
-    return [set(re.findall(r'"([A-Z_]+)"', group)) for group in re.findall(r"\(([^()]*)\)", line)]
-
-
-def _pdu_type(pdu_hex: str) -> str | None:
-    try:
-        return str(gsm_pdu.decodeSmsPdu(pdu_hex).get("type"))
-    except Exception:
-        return None
-
-
-def _cnmi_meaning(setting: str) -> str:
-    fields = (setting.split(",") + ["0"] * 4)[:4]
-    texts = (
-        "new texts are announced (+CMTI)"
-        if fields[1] not in ("", "0")
-        else "new texts are not announced (read from the SIM every sweep)"
-    )
-    reports = {
-        "2": "delivery reports are kept and announced (+CDSI)",
-        "1": "delivery reports come straight to textback (+CDS)",
-    }.get(fields[3], _REPORTS_BY_SWEEP)
-    return f"{texts}; {reports}"
-
-
-# ------------------------------------------------------------------ codec fixes
-
-
-def encode_submit(
-    to: str,
-    body: str,
-    *,
-    status_report: bool,
-    reference: int = 0,
-    reject_duplicates: bool = False,
-) -> list[Any]:
-    """SMS-SUBMIT PDUs for ``body``. Emoji fix: feed the encoder UTF-16 units."""
-    units = _utf16_units(body)
-    return list(
-        gsm_pdu.encodeSmsSubmitPdu(
-            to,
-            units,
-            reference=reference,
-            requestStatusReport=status_report,
-            rejectDuplicates=reject_duplicates,
-        )
-    )
-
-
-def _utf16_units(text: str) -> str:
-    if all(ord(ch) < 0x10000 for ch in text):
-        return text
-    raw = text.encode("utf-16-be")
-    return "".join(chr(unit) for unit in struct.unpack(f">{len(raw) // 2}H", raw))
-
-
-def join_surrogates(text: str) -> str:
-    """The decoder's UCS-2 output, with emoji (surrogate pairs) joined again."""
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    async def _command(self, text: str) -> Response:
+        return await self._channel.command(text)
 
 
 def _send_error(reply: Response) -> SendError:
@@ -844,20 +261,7 @@ def _send_error(reply: Response) -> SendError:
     return SendError(f"+CMS ERROR {code}: {meaning}", retryable=retryable, code=code)
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return text.split(": ", 1)[-1] if "[Errno" in text else text
-
-
 def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     return printable(str(exc)) or type(exc).__name__
-
-
-def _network_time(decoded: dict[str, Any]) -> datetime | None:
-    """The SMSC's timestamp (TP-SCTS) of an SMS-DELIVER, as an aware datetime."""
-    moment = decoded.get("time")
-    if not isinstance(moment, datetime):
-        return None
-    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)

@@ -9,7 +9,6 @@ the properties above them leave out exactly those inputs, each saying which.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -48,8 +47,8 @@ from bridge.sim.pdu.fields import (
 )
 from bridge.sim.pdu.userdata import decode_user_data, encode_header, encode_user_data
 from sms_gateway.base import DeliveryReport, IncomingText
-from sms_gateway.gsm_modem import GsmModemTransport, encode_submit
-from tests.test_gsm_modem import settings_for
+from sms_gateway.modem_inbox import StoredMessages
+from sms_gateway.pdu_codec import decode_report, encode_submit
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pdus"
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -486,14 +485,12 @@ class Sink:
 def transport_reads(*pdus: bytes) -> Sink:
     """The transport's own decoding (what it does with a PDU read off the SIM, minus
     the serial line, which tests/test_gsm_modem.py covers over the pty)."""
-    transport = GsmModemTransport(settings_for(Path("/dev/null")))
+    stored = StoredMessages()
     sink = Sink()
-
-    async def read() -> None:
-        for pdu in pdus:
-            await transport._deliver_claimed(pdu.hex().upper(), None, sink)
-
-    asyncio.run(read())
+    for pdu in pdus:
+        arrival = stored.take(pdu.hex().upper(), None, datetime.now(UTC))
+        if arrival is not None:
+            sink.texts.append(arrival.message)
     return sink
 
 
@@ -526,9 +523,9 @@ def test_the_transport_reads_status_reports_right(
     reference: int, recipient: Address, when: datetime, status: int
 ) -> None:
     report = StatusReport(reference, recipient, when, when, status)
-    transport = GsmModemTransport(settings_for(Path("/dev/null")))
     sink = Sink()
-    asyncio.run(transport._report(encode_status_report(report).hex().upper(), sink))
+    pdu_hex = encode_status_report(report).hex().upper()
+    sink.reports.append(decode_report(pdu_hex, datetime.now(UTC)))
     (read,) = sink.reports
     assert (read.reference, read.recipient, read.status) == (reference, recipient.number, status)
     assert read.delivered == (status < 0x20)
