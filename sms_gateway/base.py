@@ -8,7 +8,7 @@ delivery reports to a :class:`TransportSink`, and reports its health
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -35,6 +35,12 @@ class SendError(Exception):
         self.retryable = retryable
         self.code = code
         self.maybe_sent = maybe_sent
+
+
+# Awaited by a transport just before a text can leave it, with where it keeps
+# the parts (a modem's storage slots; () for none): the caller records that
+# the text is in this transport's hands, durably, or raises to stop it.
+Handover = Callable[[Sequence[int]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +103,23 @@ class SmsTransport(Protocol):
         *,
         key: int = 0,
         maybe_sent_before: bool = False,
+        slots: Sequence[int] = (),
+        on_handover: Handover | None = None,
         from_line: str | None = None,
     ) -> SendResult:
         """Send one text (several parts if long). Raises SendError.
 
-        ``key`` identifies the text across attempts. With ``maybe_sent_before``
-        (a crash left it unconfirmed) the transport resends it so that the
-        network can drop it if it already went out, where the network can.
-        ``from_line`` is the business line it is from, where the transport can
-        choose (SIP can; a modem sends from its SIM's number).
+        ``key`` identifies the text across attempts. ``on_handover`` is awaited
+        once, after every check and before anything that could make the text
+        leave; an exception from it is raised from ``send`` and nothing goes.
+        An error before it means the text certainly never left.
+
+        With ``maybe_sent_before`` (a crash or a timeout left it unconfirmed)
+        the transport settles it rather than sending it blind: from ``slots``
+        (what ``on_handover`` was told the last time) where it kept the parts,
+        else by a resend the network can drop if it already went out, where
+        the network can. ``from_line`` is the business line it is from, where
+        the transport can choose (SIP can; a modem sends from its SIM's number).
         """
         ...
 

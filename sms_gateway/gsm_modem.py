@@ -32,14 +32,14 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sms_gateway import cms_errors
 from sms_gateway.at_answers import sent_reference
 from sms_gateway.at_channel import AtChannel, ModemError
 from sms_gateway.at_session import Prompt, Response
-from sms_gateway.base import SendError, SendResult, TransportSink, TransportStatus
+from sms_gateway.base import Handover, SendError, SendResult, TransportSink, TransportStatus
 from sms_gateway.modem_inbox import ModemInbox
 from sms_gateway.modem_startup import ModemStartup
 from sms_gateway.pdu_codec import encode_submit
@@ -54,7 +54,7 @@ _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address fie
 
 
 class GsmModemTransport:
-    name = "gsm-modem"
+    name = "modem"  # as the config names it (lines[].transports)
 
     def __init__(
         self,
@@ -114,6 +114,8 @@ class GsmModemTransport:
         *,
         key: int = 0,
         maybe_sent_before: bool = False,
+        slots: Sequence[int] = (),
+        on_handover: Handover | None = None,
         from_line: str | None = None,  # a modem texts from its SIM's number
     ) -> SendResult:
         """``key`` becomes the TP-MR of every part; a resend of a text that may
@@ -136,6 +138,8 @@ class GsmModemTransport:
             raise SendError(f"the text cannot be encoded: {exc}", retryable=False) from None
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
         async with self._channel.lock:
+            if on_handover is not None:
+                await on_handover(())
             return await self._send_parts(pdus, key % 256, maybe_sent_before)
 
     # ------------------------------------------------------------ sending

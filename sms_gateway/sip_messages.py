@@ -24,17 +24,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from urllib.parse import unquote
 
-from sms_gateway.base import IncomingText, SendError, SendResult, TransportSink, TransportStatus
+from sms_gateway.base import (
+    Handover,
+    IncomingText,
+    SendError,
+    SendResult,
+    TransportSink,
+    TransportStatus,
+)
 from sms_gateway.safe_text import printable
 from sms_gateway.settings import SipSettings
 
 log = logging.getLogger(__name__)
 
+# Set on every text (MessageSend's Variable; PJSIP sends it as a header): one
+# text's attempts carry one value, so a trunk can recognise a copy.
+TEXT_ID_HEADER = "X-Textback-Id"
 # Asterisk decodes Base64Body into a 1301-byte buffer: anything longer is cut.
 MAX_BODY_BYTES = 1300
 _DIALLABLE = re.compile(r"\+?[0-9]{3,20}")
@@ -72,15 +82,24 @@ class ActionReply(Protocol):
     def message(self) -> str: ...
 
 
+class NotSent(ConnectionError):
+    """``message_send`` wrote nothing: the link was down when it was asked."""
+
+
 class AmiActions(Protocol):
-    """What this transport needs of an AMI connection. Down, ``message_send``
-    raises ConnectionError; unanswered in time, TimeoutError."""
+    """What this transport needs of an AMI connection. ``message_send`` raises
+    NotSent if the link is down, another ConnectionError if it went down while
+    the action waited for its answer, and TimeoutError if no answer came in time.
+    ``headers`` go as the action's ``Variable`` lines: PJSIP sends each as a
+    header of the SIP MESSAGE."""
 
     def is_connected(self) -> bool: ...
 
     async def wait_connected(self) -> None: ...
 
-    async def message_send(self, destination: str, sender: str, body: str) -> ActionReply: ...
+    async def message_send(
+        self, destination: str, sender: str, body: str, *, headers: Mapping[str, str]
+    ) -> ActionReply: ...
 
 
 class SipMessageTransport:
@@ -112,6 +131,12 @@ class SipMessageTransport:
     def sender(self, line: str) -> str:
         return self._uri(line)
 
+    @staticmethod
+    def text_id(key: int, line: str) -> str:
+        """The same on every attempt at one text: its key, and the line it is from
+        (two offices on one trunk have keys of their own)."""
+        return f"{key}.{line.lstrip('+')}"
+
     def _uri(self, number: str) -> str:
         user = number if self.settings.plus_in_uri else number.lstrip("+")
         return f"sip:{user}@{self.settings.host}"
@@ -123,10 +148,14 @@ class SipMessageTransport:
         *,
         key: int = 0,
         maybe_sent_before: bool = False,
+        slots: Sequence[int] = (),  # SIP keeps nothing to settle a text from
+        on_handover: Handover | None = None,
         from_line: str | None = None,
     ) -> SendResult:
-        """One MessageSend. SIP has no duplicate detection: a text a crash left
-        unconfirmed is sent again (the window is one AMI round trip)."""
+        """One MessageSend. SIP has no duplicate detection of its own: a text a
+        crash or a lost answer left unconfirmed is sent again, carrying the same
+        ``X-Textback-Id`` header, which a trunk may use to drop the copy
+        (docs/sip.md says what is guaranteed)."""
         if not _DIALLABLE.fullmatch(to):
             raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
         data = body.encode("utf-8")
@@ -137,13 +166,27 @@ class SipMessageTransport:
             )
         if not self.link.is_connected():
             raise SendError("AMI is not connected", retryable=True)
-        destination, sender = self.destination(to), self.sender(from_line or self.default_line)
+        line = from_line or self.default_line
+        destination, sender = self.destination(to), self.sender(line)
+        if on_handover is not None:
+            await on_handover(())
         try:
-            reply = await self.link.message_send(destination, sender, body)
+            reply = await self.link.message_send(
+                destination, sender, body, headers={TEXT_ID_HEADER: self.text_id(key, line)}
+            )
         except TimeoutError:
-            raise SendError("no answer to MessageSend in time", retryable=True) from None
-        except ConnectionError as exc:  # the link went down meanwhile
+            raise SendError(
+                "no answer to MessageSend in time; it may have gone out",
+                retryable=True,
+                maybe_sent=True,
+            ) from None
+        except NotSent as exc:
             raise SendError(f"AMI: {printable(str(exc))}", retryable=True) from exc
+        except ConnectionError as exc:  # the link went down meanwhile
+            # Before or after Asterisk read the action, nobody can tell.
+            raise SendError(
+                f"AMI: {printable(str(exc))}; it may have gone out", retryable=True, maybe_sent=True
+            ) from exc
         if reply.success:
             return SendResult(references=(), parts=1)
         message = printable(reply.message).strip() or "no reason given"

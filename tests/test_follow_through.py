@@ -75,7 +75,7 @@ async def texted_back(store: Store, clock: Clock, linkedid: str = "call-1") -> N
     text = OutgoingText(CALLER, body, 1, clock() + timedelta(minutes=30))
     await store.record_decision(decision(linkedid, ended_at=clock()), text=text)
     (row,) = [r for r in await store.outbox() if r["linkedid"] == linkedid]
-    await store.mark_sending(int(row["id"]))  # type: ignore[call-overload]
+    await store.mark_sending(int(row["id"]), "modem")  # type: ignore[call-overload]
     await store.mark_sent(int(row["id"]), [1], clock())  # type: ignore[call-overload]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -31,7 +31,7 @@ from bridge.texting.transports import Transports
 from sms_gateway.base import SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.settings import ModemSettings, SipSettings
-from sms_gateway.sip_messages import SipMessageTransport, sip_number
+from sms_gateway.sip_messages import NotSent, SipMessageTransport, sip_number
 from tests.conftest import SECRET, fast_ami, running, until, until_true
 from tests.expected import CALLER, trace
 from tests.test_store import decision
@@ -276,6 +276,7 @@ class _Link:
     def __init__(self, answer: BaseException | tuple[bool, str]):
         self.answer = answer
         self.sent: list[tuple[str, str, str]] = []
+        self.headers: list[dict[str, str]] = []
 
     def is_connected(self) -> bool:
         return True
@@ -283,8 +284,11 @@ class _Link:
     async def wait_connected(self) -> None:
         pass
 
-    async def message_send(self, destination: str, sender: str, body: str) -> _Reply:
+    async def message_send(
+        self, destination: str, sender: str, body: str, *, headers: Mapping[str, str]
+    ) -> _Reply:
         self.sent.append((destination, sender, body))
+        self.headers.append(dict(headers))
         if isinstance(self.answer, BaseException):
             raise self.answer
         return _Reply(*self.answer)
@@ -306,30 +310,33 @@ def _standalone(link: _Link) -> SipMessageTransport:
 
 
 @pytest.mark.parametrize(
-    ("answer", "retryable", "says"),
+    ("answer", "retryable", "maybe_sent", "says"),
     [
-        ((True, "Message successfully sent"), None, ""),
-        ((False, "Permission denied"), False, "add 'message' to its write="),
-        ((False, "Oops\x1b[2J"), True, "MessageSend refused: Oops\\x1b[2J (unknown error)"),
-        (ConnectionError("AMI is not connected"), True, "AMI: AMI is not connected"),
-        (TimeoutError(), True, "no answer to MessageSend in time"),
+        ((True, "Message successfully sent"), None, False, ""),
+        ((False, "Permission denied"), False, False, "add 'message' to its write="),
+        ((False, "Oops\x1b[2J"), True, False, "MessageSend refused: Oops\\x1b[2J (unknown error)"),
+        (NotSent("AMI is not connected"), True, False, "AMI: AMI is not connected"),
+        # Gone down or silent after the action was written: it may have gone out.
+        (ConnectionError("lost"), True, True, "AMI: lost; it may have gone out"),
+        (TimeoutError(), True, True, "no answer to MessageSend in time"),
     ],
 )
 async def test_the_transport_on_any_ami_actions(
-    answer: BaseException | tuple[bool, str], retryable: bool | None, says: str
+    answer: BaseException | tuple[bool, str], retryable: bool | None, maybe_sent: bool, says: str
 ) -> None:
     link = _Link(answer)
     sip = _standalone(link)
     if retryable is None:
-        assert (await sip.send(CALLER, "hi")).parts == 1
+        assert (await sip.send(CALLER, "hi", key=7)).parts == 1
     else:
         with pytest.raises(SendError) as caught:
-            await sip.send(CALLER, "hi")
-        assert caught.value.retryable is retryable
+            await sip.send(CALLER, "hi", key=7)
+        assert (caught.value.retryable, caught.value.maybe_sent) == (retryable, maybe_sent)
         assert says in str(caught.value)
     assert link.sent == [
         (f"pjsip:provider-trunk/sip:{CALLER}@{PROVIDER}", f"sip:{MAIN}@{PROVIDER}", "hi")
     ]
+    assert link.headers == [{"X-Textback-Id": f"7.{MAIN.lstrip('+')}"}]
 
 
 def test_an_inbound_user_event_is_plain_headers() -> None:

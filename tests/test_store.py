@@ -128,7 +128,7 @@ async def test_a_reader_cannot_write(tmp_path: Path) -> None:
         with pytest.raises(ReadOnlyStore, match="readonly"):
             await reader.record_decision(decision())
         with pytest.raises(ReadOnlyStore):
-            await reader.mark_sending(1)
+            await reader.mark_sending(1, "modem")
         assert await reader.recent_calls() == []
 
 

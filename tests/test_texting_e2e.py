@@ -259,7 +259,7 @@ async def test_texts_interrupted_mid_send_are_retried_after_a_restart(tmp_path: 
         text_id = await store.queue_text(
             OutgoingText(CALLER, "hello", 1, datetime.now(UTC) + timedelta(minutes=30))
         )
-        await store.mark_sending(text_id)  # and then the process died
+        await store.mark_sending(text_id, "modem")  # and then the process died
     async with SimulatedModem(tmp_path / "ttyUSB0") as modem, await Store.open(path) as store:
         config = config_for(FakeAsterisk(port=1), modem.path, path)
         assert config.modem is not None

@@ -9,6 +9,7 @@ value, so nothing can end a header and start an action of its own.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 
 from bridge.ami.bookkeeping import Fields
 
@@ -28,16 +29,24 @@ def core_show_channels() -> Fields:
     return {"Action": "CoreShowChannels"}
 
 
-def message_send(destination: str, body: str, sender: str | None = None) -> Fields:
+def message_send(
+    destination: str,
+    body: str,
+    sender: str | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> Fields:
     """A text through Asterisk's message technology (``pjsip:<endpoint>/<uri>``).
 
     The body goes as ``Base64Body`` (UTF-8): accents, emoji and line breaks
-    pass untouched through the AMI framing.
+    pass untouched through the AMI framing. ``variables`` are set on the
+    message as outbound (main/message.c), and PJSIP sends each as a SIP header.
     """
-    fields: dict[str, str] = {"Action": "MessageSend", "Destination": destination}
+    fields: dict[str, str | list[str]] = {"Action": "MessageSend", "Destination": destination}
     if sender is not None:
         fields["From"] = sender
     fields["Base64Body"] = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    if variables:
+        fields["Variable"] = [f"{name}={value}" for name, value in variables.items()]
     return fields
 
 

@@ -83,8 +83,17 @@ class QueuedText:
     parts: int
     attempts: int
     expires_at: datetime
-    maybe_sent: bool = False  # interrupted before the modem confirmed it
+    maybe_sent: bool = False  # it may have gone out: a crash or timeout left it unconfirmed
     from_line: str | None = None  # the business line it goes out from
+    # The transport it was last handed to, and where that transport keeps it
+    # (a modem's storage slots). While ``maybe_sent`` it goes nowhere else.
+    transport: str | None = None
+    slots: tuple[int, ...] = ()
+
+    @property
+    def pinned(self) -> str | None:
+        """The one transport this text may still go through, if it is bound to one."""
+        return self.transport if self.maybe_sent else None
 
 
 @dataclass(frozen=True, slots=True)

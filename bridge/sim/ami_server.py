@@ -58,6 +58,8 @@ class SentMessage:
     sender: str
     body: str
     at: float = field(default_factory=time.monotonic)  # when the action arrived
+    # Its Variable lines: the headers PJSIP would add to the SIP MESSAGE.
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -266,7 +268,8 @@ class FakeAsterisk:
             return _response("Error", action_id, Message="Message technology not found.")
         if self.message_send_fails:
             return _response("Error", action_id, Message="Message failed to send.")
-        self.messages.append(SentMessage(to, action.get("From"), body))
+        variables = dict(v.partition("=")[::2] for v in action.getall("Variable"))
+        self.messages.append(SentMessage(to, action.get("From"), body, variables=variables))
         return _response("Success", action_id, Message="Message successfully sent")
 
     def _show_dialplan(self, context: str, action_id: str) -> bytes:

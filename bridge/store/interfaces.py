@@ -89,8 +89,10 @@ class OutboxStore(Protocol):
 
     async def is_opted_out(self, number: str) -> bool: ...
 
-    async def mark_sending(self, text_id: int) -> None:
-        """Kept before the transport is asked, so a crash leaves a trace."""
+    async def mark_sending(self, text_id: int, transport: str, slots: Sequence[int] = ()) -> bool:
+        """In ``transport``'s hands (kept in ``slots``), committed before the
+        text can leave, so a crash leaves the trace to settle it there. False:
+        no longer queued (cancelled meanwhile), so it must not go."""
         ...
 
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
@@ -101,7 +103,8 @@ class OutboxStore(Protocol):
     async def mark_retry(
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
     ) -> None:
-        """Queued again for ``next_attempt``; ``maybe_sent`` once set stays set."""
+        """Queued again for ``next_attempt``; ``maybe_sent`` once set stays set,
+        and binds the text to the transport that had it."""
         ...
 
     async def mark_final(self, text_id: int, state: str, error: str) -> None:

@@ -1,23 +1,26 @@
 """The worker that sends what the outbox holds, through the SMS transports
 (bridge.transports picks one per text and attempt).
 
-Each text is marked ``sending`` (committed) before the modem is asked and
-``sent`` (committed) as soon as the modem confirms, so after a crash only a
-text the modem never confirmed is tried again - and that retry tells the
-transport it may have gone out already (for a modem: the same TP-MR with
-TP-RD set, so the SMSC drops a copy of what it already has). A send that
-failed after the modem took the text (``SendError.maybe_sent``: it timed out
-waiting for the confirmation) is retried the same way. A retryable failure backs off
-and stays queued; a permanent one, or a text no longer worth sending (the
+A text is marked ``sending`` with the transport that has it (committed, by the
+transport's ``on_handover``) just before it can leave, and ``sent``
+(committed) as soon as the transport confirms. So after a crash only a text
+never confirmed is tried again, through that same transport only, told that
+it may have gone out already and where it keeps it: the modem settles it
+from its storage slot or resends it so that the SMSC drops a copy (TP-RD,
+same TP-MR). A send that failed after the handover without an answer
+(``SendError.maybe_sent``: it timed out) is retried the same way; one that
+certainly never left may go through the line's next transport. A retryable
+failure backs off and stays queued; a permanent one, or a text no longer worth sending (the
 caller rang too long ago), is final and logged. Opt-outs are checked again
-just before sending.
+just before sending, and a STOP that lands while the text is on its way to
+the transport still holds it back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bridge.bus import Bus
@@ -30,6 +33,11 @@ from bridge.waiting import woken_or_after
 from sms_gateway.base import SendError, SmsTransport
 
 log = logging.getLogger(__name__)
+
+
+class _Withdrawn(Exception):
+    """Raised into the transport from ``on_handover``: the text was cancelled
+    (STOP) after it was picked, so the transport must not send it."""
 
 
 class OutboxWorker:
@@ -82,19 +90,28 @@ class OutboxWorker:
             for text in due:
                 if self._stopping:
                     return
-                transport = self.transports.choose(text.from_line, text.attempts)
-                if self.clock() >= text.expires_at:
-                    await self.store.mark_final(text.id, "expired", "too late to be worth sending")
-                    self._bus.publish(TextFailed(text.id, text.kind, "expired", "too late"))
-                    log.warning(
-                        "text to %s expired unsent: too long after the call",
-                        display(text.to_number, self.home),
-                    )
-                elif transport is not None:
-                    await self._attempt(text, transport)
-                    tried += 1
+                tried += await self._take(text)
             if not tried:
                 await woken_or_after(self._wake, self._poll_every)
+
+    async def _take(self, text: QueuedText) -> bool:
+        """Send, expire or give up on one due text; whether a transport was tried."""
+        who = display(text.to_number, self.home)
+        transport = self.transports.choose(text.from_line, text.attempts, pinned=text.pinned)
+        if text.pinned is not None and text.pinned not in self.transports.available:
+            why = (
+                f"it may have gone out through {text.pinned}, which is no longer configured;"
+                " not sent again through another transport"
+            )
+            await self._give_up(text, why, who)
+        elif self.clock() >= text.expires_at:
+            await self.store.mark_final(text.id, "expired", "too late to be worth sending")
+            self._bus.publish(TextFailed(text.id, text.kind, "expired", "too late"))
+            log.warning("text to %s expired unsent: too long after the call", who)
+        elif transport is not None:
+            await self._attempt(text, transport)
+            return True
+        return False
 
     async def _attempt(self, text: QueuedText, transport: SmsTransport) -> None:
         now = self.clock()
@@ -103,15 +120,24 @@ class OutboxWorker:
             await self.store.mark_final(text.id, "cancelled", "opted out")
             self._bus.publish(TextFailed(text.id, text.kind, "cancelled", "opted out"))
             return
-        await self.store.mark_sending(text.id)
+
+        async def handed_over(slots: Sequence[int]) -> None:
+            if not await self.store.mark_sending(text.id, transport.name, slots):
+                raise _Withdrawn
+
         try:
             result = await transport.send(
                 text.to_number,
                 text.body,
                 key=text.id,
                 maybe_sent_before=text.maybe_sent,
+                slots=text.slots,
+                on_handover=handed_over,
                 from_line=text.from_line,
             )
+        except _Withdrawn:
+            log.info("text to %s withdrawn before it went: cancelled meanwhile", who)
+            return
         except SendError as exc:
             await self._not_sent(text, transport, exc, now, who)
             return

@@ -1,7 +1,9 @@
 """Which SMS transport a text goes through: its line's list, in order of
 preference (config: ``lines[].transports``), skipping any that is down, and
 starting one further along after each failed attempt - so an office can text
-from its main number over SIP and fall back to the modem."""
+from its main number over SIP and fall back to the modem. A text that may
+have gone out is bound to the transport that had it: only there can it be
+settled without the caller getting it twice."""
 
 from __future__ import annotations
 
@@ -43,8 +45,14 @@ class Transports:
     def __len__(self) -> int:
         return len(self.available)
 
-    def choose(self, line: str | None, attempts: int) -> SmsTransport | None:
-        """The transport for a text from ``line`` that has been tried ``attempts`` times."""
+    def choose(
+        self, line: str | None, attempts: int, *, pinned: str | None = None
+    ) -> SmsTransport | None:
+        """The transport for a text from ``line`` that has been tried ``attempts``
+        times; only ``pinned``, if given, and None while that one is down."""
+        if pinned is not None:
+            transport = self.available.get(pinned)
+            return transport if transport is not None and transport.status().connected else None
         names = [n for n in self._order(line) if n in self.available]
         if not names:
             return None

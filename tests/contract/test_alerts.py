@@ -120,7 +120,7 @@ async def test_an_sms_alert_is_a_text_and_shares_its_fate(store: Store) -> None:
     assert queued.id == alert_id
     owner_text = next(t for t in await store.due_texts(LATER) if t.kind == "owner_alert")
     assert (owner_text.to_number, owner_text.body) == ("+15125550199", "Jane called: 512-555-9876")
-    await store.mark_sending(owner_text.id)
+    await store.mark_sending(owner_text.id, "modem")
     await store.mark_sent(owner_text.id, [9], T0)
     assert await store.due_alerts(LATER, "sms") == []
     found = await store.thread(1)

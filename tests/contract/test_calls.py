@@ -138,7 +138,7 @@ async def test_history_counts_only_live_text_backs_in_the_last_hour(store: Store
     await store.record_decision(decision("a"), text=a_text())
     await store.record_decision(decision("b", caller=OTHER), text=a_text(OTHER))
     (first, second) = await store.due_texts(LATER)
-    await store.mark_sending(first.id)
+    await store.mark_sending(first.id, "modem")
     await store.mark_sent(first.id, [1], T0)
     await store.mark_final(second.id, "failed", "no such number")
     mine, theirs = await store.text_history(CALLER, T0), await store.text_history(OTHER, T0)
@@ -156,7 +156,7 @@ async def test_concurrent_writers_never_share_a_transaction(store: Store) -> Non
 
     async def worker() -> None:
         for _ in range(30):
-            await store.mark_sending(first)
+            await store.mark_sending(first, "modem")
             await store.mark_retry(first, "again", datetime.now(UTC))
 
     await asyncio.gather(

@@ -26,7 +26,7 @@ async def test_a_text_back_goes_queued_sending_sent_delivered(store: Store) -> N
     (text,) = await store.due_texts(T0)
     assert (text.attempts, text.maybe_sent) == (0, False)
     assert text.expires_at == T0 + timedelta(minutes=30)
-    await store.mark_sending(text.id)
+    await store.mark_sending(text.id, "modem")
     assert await text_state(store) == "sending"
     assert await store.due_texts(LATER) == []  # being sent: nobody else takes it
     await store.mark_sent(text.id, [17], T0)
@@ -53,7 +53,7 @@ async def test_a_text_is_due_at_its_time_longest_waiting_first(store: Store) -> 
 async def test_a_long_text_is_delivered_when_every_part_is(store: Store) -> None:
     await store.record_decision(decision(), text=a_text())
     (text,) = await store.due_texts(T0)
-    await store.mark_sending(text.id)
+    await store.mark_sending(text.id, "modem")
     await store.mark_sent(text.id, [3, 4], T0)
     assert await store.record_delivery(3, CALLER, True) == text.id
     assert await text_state(store) == "sent"
@@ -67,7 +67,7 @@ async def test_a_report_matches_only_a_sent_text_to_that_number(store: Store) ->
     await store.record_decision(decision(), text=a_text())
     (text,) = await store.due_texts(T0)
     assert await store.record_delivery(1, CALLER, True) is None  # not sent yet
-    await store.mark_sending(text.id)
+    await store.mark_sending(text.id, "modem")
     await store.mark_sent(text.id, [1], T0)
     assert await store.record_delivery(2, CALLER, True) is None
     assert await store.record_delivery(1, OTHER, True) is None
@@ -77,12 +77,12 @@ async def test_a_report_matches_only_a_sent_text_to_that_number(store: Store) ->
 async def test_a_retry_waits_and_may_sent_once_set_stays_set(store: Store) -> None:
     text_id = await store.queue_text(a_text())
     assert text_id is not None
-    await store.mark_sending(text_id)
+    await store.mark_sending(text_id, "modem")
     await store.mark_retry(text_id, "no confirmation", T0 + timedelta(seconds=5), maybe_sent=True)
     assert await store.due_texts(T0) == []
     (again,) = await store.due_texts(T0 + timedelta(seconds=5))
     assert (again.attempts, again.maybe_sent) == (1, True)
-    await store.mark_sending(text_id)
+    await store.mark_sending(text_id, "modem")
     await store.mark_retry(text_id, "modem busy", T0 + timedelta(seconds=10))
     (third,) = await store.due_texts(LATER)
     assert (third.attempts, third.maybe_sent) == (2, True)
@@ -107,7 +107,7 @@ async def test_after_a_crash_texts_left_sending_are_queued_as_maybe_sent(
         waiting = await store.queue_text(a_text(OTHER, body="waiting"))
         assert sending is not None
         assert waiting is not None
-        await store.mark_sending(sending)
+        await store.mark_sending(sending, "modem")
     async with await backend(clock) as store:  # the restart
         assert [t.id for t in await store.due_texts(LATER)] == [waiting]
         assert await store.recover_interrupted() == 1
@@ -163,14 +163,14 @@ async def test_only_a_text_to_the_caller_starts_the_wait_for_their_reply(store: 
     await store.record_decision(decision())
     notice = await store.queue_text(a_text(kind="owner_notice"), thread_id=1)
     assert notice is not None
-    await store.mark_sending(notice)
+    await store.mark_sending(notice, "modem")
     await store.mark_sent(notice, [1], T0)
     summary = await store.thread_summary(1)
     assert summary is not None
     assert summary.status == "new"
     nudge = await store.queue_text(a_text(kind="nudge"), thread_id=1)
     assert nudge is not None
-    await store.mark_sending(nudge)
+    await store.mark_sending(nudge, "modem")
     await store.mark_sent(nudge, [2], T0)
     summary = await store.thread_summary(1)
     assert summary is not None

@@ -24,7 +24,7 @@ async def test_the_report_counts_what_the_text_back_recovered(store: Store, cloc
     await store.record_decision(decision("picked-up", outcome=Outcome.ANSWERED, reason=None))
     for text in await store.due_texts(LATER):
         if text.to_number != THIRD:
-            await store.mark_sending(text.id)
+            await store.mark_sending(text.id, "modem")
             await store.mark_sent(text.id, [text.id], T0)
     clock.advance(minutes=10)
     await store.store_incoming(received("Yes please", at=clock()), None)

@@ -111,6 +111,7 @@ def _queued_text(r: sqlite3.Row) -> QueuedText:
     return QueuedText(
         id=r[0], kind=r[1], linkedid=r[2], to_number=r[3], body=r[4], parts=r[5],
         attempts=r[6], expires_at=moment(r[7]), maybe_sent=bool(r[8]), from_line=r[9],
+        transport=r[10], slots=tuple(json.loads(r[11])),
     )  # fmt: skip
 
 
@@ -153,19 +154,24 @@ class Outbox(Aggregate):
         async with self._conn.reading() as sql:
             rows = await sql.rows(
                 "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,"
-                " maybe_sent, from_line FROM outbox"
+                " maybe_sent, from_line, transport, slots FROM outbox"
                 " WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
                 " LIMIT ?",
                 (iso(now), limit),
             )
         return [_queued_text(row) for row in rows]
 
-    async def mark_sending(self, text_id: int) -> None:
-        """Committed before the modem is asked: a crash leaves a trace to retry from."""
-        await self._conn.write(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?",
-            (text_id,),
+    async def mark_sending(self, text_id: int, transport: str, slots: Sequence[int] = ()) -> bool:
+        """The text is in ``transport``'s hands from now on (kept in ``slots``):
+        one statement, committed before the text can leave, so a crash leaves
+        the trace to settle it from - there and only there. False when it is no
+        longer queued (a STOP cancelled it meanwhile): it must not go."""
+        rows = await self._conn.write(
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, transport = ?,"
+            " slots = ? WHERE id = ? AND state = 'queued' RETURNING id",
+            (transport, json.dumps(list(slots)), text_id),
         )
+        return bool(rows)
 
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
         """Sent: its thread now waits for the caller, its alert (if it is one) is sent."""
@@ -192,11 +198,15 @@ class Outbox(Aggregate):
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
     ) -> None:
         """``maybe_sent``: it may have gone out (no confirmation came), so every
-        later attempt goes as a possible duplicate; once set, it stays set."""
+        later attempt goes as a possible duplicate, through the same transport;
+        once set, it stays set. A text that certainly never left is free to go
+        through any transport next time."""
         await self._conn.write(
             "UPDATE outbox SET state = 'queued', last_error = ?, next_attempt_at = ?,"
-            " maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END WHERE id = ?",
-            (error, iso(next_attempt), maybe_sent, text_id),
+            " maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END,"
+            " transport = CASE WHEN ? OR maybe_sent THEN transport END,"
+            " slots = CASE WHEN ? OR maybe_sent THEN slots ELSE '[]' END WHERE id = ?",
+            (error, iso(next_attempt), maybe_sent, maybe_sent, maybe_sent, text_id),
         )
 
     async def mark_final(self, text_id: int, state: str, error: str) -> None:
@@ -212,10 +222,12 @@ class Outbox(Aggregate):
                 await tx.run(_SETTLE_ALERT, (*failed, alert_id))
 
     async def recover_interrupted(self) -> int:
-        """After a crash: texts the modem never confirmed go back in the queue."""
+        """After a crash: texts handed to a transport that never confirmed them
+        go back in the queue, as maybe sent and bound to that transport."""
         rows = await self._conn.write(
             "UPDATE outbox SET state = 'queued', maybe_sent = 1, last_error = 'interrupted"
-            " before the modem confirmed it' WHERE state = 'sending' RETURNING id"
+            " before ' || coalesce(transport, 'the transport') || ' confirmed it'"
+            " WHERE state = 'sending' RETURNING id"
         )
         return len(rows)
 
