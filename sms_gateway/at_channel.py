@@ -50,6 +50,11 @@ class AtChannel:
         # Held for one command, a run of them (a storage switch), or one send.
         self.lock = asyncio.Lock()
 
+    @property
+    def command_timeout(self) -> float:
+        """How long a command other than a send may take to be answered."""
+        return self._command_timeout
+
     # ------------------------------------------------------------ the connection
 
     def restart(self) -> None:
@@ -97,7 +102,7 @@ class AtChannel:
         reply = await self._exchange(
             self._session.command(text), within or self._command_timeout, partial=partial
         )
-        if isinstance(reply, Prompt):  # only AT+CMGS prompts, and that goes through a send
+        if isinstance(reply, Prompt):  # only AT+CMGS/CMGW prompt, and they go through PDU entry
             raise ModemLost(f"unexpected prompt after {text}")
         return reply
 
@@ -119,14 +124,16 @@ class AtChannel:
             finally:
                 await self.command(f'AT+CPMS="{back}"')
 
-    async def open_pdu_entry(self, tpdu_length: int) -> Response | Prompt:
-        """``AT+CMGS``: the ``> `` prompt, or why not. No prompt in time sends
-        ESC: the modem may be waiting for the PDU all the same."""
-        command = self._session.command(f"AT+CMGS={tpdu_length}")
-        return await self._exchange(command, self._command_timeout, escape=True)
+    async def open_pdu_entry(self, tpdu_length: int, command: str = "AT+CMGS") -> Response | Prompt:
+        """``AT+CMGS`` (send) or ``AT+CMGW`` (write to storage): the ``> ``
+        prompt, or why not. No prompt in time sends ESC: the modem may be
+        waiting for the PDU all the same."""
+        data = self._session.command(f"{command}={tpdu_length}")
+        return await self._exchange(data, self._command_timeout, escape=True)
 
     async def enter_pdu(self, pdu_hex: str, within: float) -> Response | Prompt:
-        """The PDU after the prompt; the ``+CMGS`` answer, which may take ``within``."""
+        """The PDU after the prompt; the answer (``+CMGS``, which may take
+        ``within``, or ``+CMGW``)."""
         return await self._exchange(self._session.submit(pdu_hex), within)
 
     async def _exchange(

@@ -13,11 +13,11 @@ text is swallowed. Here:
   by their prefix, and any other ``+NAME:``/``^NAME:`` line that is not the
   pending command's own answer (Huawei's ``^HCSQ:`` inside an ``AT+CMGR``
   reply); ``+CMT`` and ``+CDS`` take the PDU line that follows them;
-- the ``> `` prompt of ``AT+CMGS`` is recognised without a line end, and
-  whatever came after it in the same read is kept;
+- the ``> `` prompt of ``AT+CMGS`` and ``AT+CMGW`` is recognised without a
+  line end, and whatever came after it in the same read is kept;
 - answers that belong to an earlier exchange are dropped, never matched to
-  the pending command: a ``+CMGS:`` confirmation that came after its send
-  was given up on (and the final result after it), a ``+CMS ERROR`` such a
+  the pending command: a ``+CMGS:`` or ``+CMSS:`` confirmation that came after
+  its send was given up on (and the final result after it), a ``+CMS ERROR`` such a
   send may still return, and, at the start of a connection, the ``OK`` a
   modem gives an ESC that took it out of PDU entry (see :meth:`restart`);
 - echoed commands (``ATE1``) are dropped; a line longer than 4 KiB is cut.
@@ -44,6 +44,10 @@ _URC_SHAPE = re.compile(r"[+^]([A-Z0-9]+):")
 _ALWAYS_ANSWERED = ("AT+CPIN?", "AT+CSQ", "AT+CREG?")
 # SMS commands (TS 27.005): the only ones a +CMS ERROR can answer.
 _SMS_COMMANDS = ("AT+CMG", "AT+CPMS", "AT+CNMI", "AT+CSCA", "AT+CSMS", "AT+CNMA", "AT+CMSS")
+# Commands that take a PDU after a "> " prompt: send it, or write it to storage.
+_TAKES_PDU = ("AT+CMGS", "AT+CMGW")
+# A send's confirmation, and the command it answers: late, it is nobody's answer.
+_SENT = {"+CMGS:": "AT+CMGS", "+CMSS:": "AT+CMSS"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """``> ``: the modem waits for the PDU of an ``AT+CMGS``."""
+    """``> ``: the modem waits for the PDU of an ``AT+CMGS`` or ``AT+CMGW``."""
 
 
 Event = Response | Notification | Prompt
@@ -94,9 +98,9 @@ class AtSession:
     _pending: str | None = None
     _lines: list[str] = field(default_factory=list)
     _awaiting_pdu: str | None = None  # the +CMT/+CDS line whose PDU comes next
-    _pdu_sent: bool = False  # the pending AT+CMGS has its PDU: a +CMGS: now is its answer
-    _stray_final: bool = False  # a stray +CMGS: came: the final result after it is its own
-    _late_send: bool = False  # a send was given up on after its PDU: a +CMS ERROR may follow
+    _pdu_sent: bool = False  # the pending AT+CMGS/CMGW has its PDU: its answer is due now
+    _stray_final: bool = False  # a stray +CMGS:/+CMSS: came: the final result after it is its own
+    _late_send: bool = False  # a send was given up on once under way: a +CMS ERROR may follow
     _resync: bool = True  # a new connection: OKs before the first always-answered reply are stale
 
     @property
@@ -120,7 +124,7 @@ class AtSession:
         return pdu_hex.encode("ascii") + CTRL_Z
 
     def submit(self, pdu_hex: str) -> bytes:
-        """:meth:`pdu`, for the pending ``AT+CMGS``: its ``+CMGS:`` answer is due now."""
+        """:meth:`pdu`, for the pending ``AT+CMGS`` (or ``AT+CMGW``): its answer is due now."""
         data = self.pdu(pdu_hex)
         self._pdu_sent = True
         return data
@@ -129,8 +133,9 @@ class AtSession:
         """The pending command timed out: forget it, and return what it had
         answered so far (a Response with no final result). A send given up on
         after its PDU may still answer: that answer is dropped when it comes."""
-        partial = Response(self._pending or "", tuple(self._lines), "")
-        if self._pdu_sent:
+        pending = self._pending or ""
+        partial = Response(pending, tuple(self._lines), "")
+        if self._pdu_sent or pending.upper().startswith("AT+CMSS"):
             self._late_send = True
         self._pending = None
         self._lines = []
@@ -175,7 +180,7 @@ class AtSession:
 
     def _prompt_due(self) -> bool:
         pending = self._pending
-        return pending is not None and not self._pdu_sent and pending.upper().startswith("AT+CMGS")
+        return pending is not None and not self._pdu_sent and pending.upper().startswith(_TAKES_PDU)
 
     def _line(self, line: str) -> Event | None:
         if self._awaiting_pdu is not None:
@@ -186,7 +191,7 @@ class AtSession:
             return None
         if line.startswith(_UNSOLICITED):
             return Notification(line)
-        if line.startswith("+CMGS:") and not self._pdu_sent:
+        if line.startswith(tuple(_SENT)) and not self._answers_pending(line):
             self._stray_final = True  # a send given up on went out after all; OK follows
             self._late_send = False
             return Notification(line)
@@ -211,6 +216,14 @@ class AtSession:
             self._resync = False  # the pending command's own answer has begun
         self._lines.append(line)
         return None
+
+    def _answers_pending(self, confirmation: str) -> bool:
+        """Is this ``+CMGS:``/``+CMSS:`` the pending command's own answer?"""
+        command = _SENT[confirmation[:6]]
+        pending = (self._pending or "").upper()
+        if command == "AT+CMGS":
+            return self._pdu_sent and pending.startswith(command)
+        return pending.startswith(command)
 
     def _stale(self, final: str) -> bool:
         """Is this final result an earlier exchange's, not the pending command's?"""

@@ -8,7 +8,7 @@ delivery reports to a :class:`TransportSink`, and reports its health
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -121,6 +121,17 @@ class SmsTransport(Protocol):
         the network can. ``from_line`` is the business line it is from, where
         the transport can choose (SIP can; a modem sends from its SIM's number).
         """
+        ...
+
+    def holds(self, slots: Collection[int]) -> None:
+        """At start, from the caller's records: the slots (``on_handover``'s)
+        of texts not yet settled. Anything else the transport kept is a
+        leftover it may delete."""
+        ...
+
+    async def release(self, slots: Sequence[int]) -> None:
+        """The text kept in ``slots`` is settled in the caller's records (sent,
+        failed, or free to go anywhere): the transport may forget them."""
         ...
 
     def status(self) -> TransportStatus: ...

@@ -12,16 +12,20 @@ it does the job instead:
   degrading as it refuses things;
 - :mod:`~sms_gateway.modem_inbox`: texts and reports that arrive, deleted
   from the modem only once the sink has stored them;
+- :mod:`~sms_gateway.modem_store`: store-and-send, each part kept in the
+  modem's storage before it is sent, so a text a crash interrupted is settled
+  from the modem's own record;
 - :mod:`~sms_gateway.pdu_codec`, :mod:`~sms_gateway.at_answers`: PDUs and
   answers made and read, without I/O.
 
 Left here: ``run``, the one reconnect loop, which opens and closes the port
 (an unplugged or silent modem is closed, reported once, and retried with
-backoff while texts wait in the outbox); ``send``, with the rate limit and
-the TP-MR and TP-RD that let an SMSC drop a copy of a text it already has; and
-the status. Unlike python-gsmmodem's sending, a status report is requested
-only when ``delivery_reports`` is on, and every part's reference is kept, not
-only the last one's.
+backoff while texts wait in the outbox); ``send``, with the rate limit,
+store-and-send where the modem has it, and the TP-MR and TP-RD that let an
+SMSC drop a copy of a text it already has; and the status. Unlike
+python-gsmmodem's sending, a status report is requested only when
+``delivery_reports`` is on, and every part's reference is kept, not only the
+last one's.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from sms_gateway import cms_errors
@@ -42,6 +46,7 @@ from sms_gateway.at_session import Prompt, Response
 from sms_gateway.base import Handover, SendError, SendResult, TransportSink, TransportStatus
 from sms_gateway.modem_inbox import ModemInbox
 from sms_gateway.modem_startup import ModemStartup
+from sms_gateway.modem_store import StoredSends
 from sms_gateway.pdu_codec import encode_submit
 from sms_gateway.safe_text import printable
 from sms_gateway.serial_port import ModemLost, SerialPort
@@ -72,6 +77,7 @@ class GsmModemTransport:
         self._channel = AtChannel(settings.command_timeout, self._link_lost)
         self._startup = ModemStartup(self._channel, settings)
         self._inbox = ModemInbox(self._channel, settings.sweep_seconds)
+        self._stored = StoredSends(self._channel, settings.send_timeout)
         self._port: SerialPort | None = None  # this connection's: run() opens and closes it
         self._ready = asyncio.Event()
         self._sent_at: deque[float] = deque()
@@ -118,8 +124,10 @@ class GsmModemTransport:
         on_handover: Handover | None = None,
         from_line: str | None = None,  # a modem texts from its SIM's number
     ) -> SendResult:
-        """``key`` becomes the TP-MR of every part; a resend of a text that may
-        have gone out (a crash, a timeout after the PDU) sets TP-RD so the SMSC
+        """``key`` becomes the TP-MR of every part. Where the modem can, each
+        part is written to its storage first and ``on_handover`` told the slots
+        (:mod:`~sms_gateway.modem_store`); a text that may have gone out is then
+        settled from them. Without them, a resend sets TP-RD so the SMSC
         rejects (CMS 197) a copy of what it already has."""
         if not _DIALLABLE.fullmatch(to):
             raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
@@ -138,9 +146,28 @@ class GsmModemTransport:
             raise SendError(f"the text cannot be encoded: {exc}", retryable=False) from None
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
         async with self._channel.lock:
+            if self._stored.available:
+                result = await self._stored.send(
+                    pdus,
+                    slots=slots,
+                    resend=maybe_sent_before,
+                    on_handover=on_handover,
+                    send_plain=self._send_one,
+                )
+                if result is not None:
+                    return result
             if on_handover is not None:
                 await on_handover(())
             return await self._send_parts(pdus, key % 256, maybe_sent_before)
+
+    def holds(self, slots: Collection[int]) -> None:
+        """The storage slots the outbox still holds for unsettled texts."""
+        self._stored.holds(slots)
+
+    async def release(self, slots: Sequence[int]) -> None:
+        """The text kept in ``slots`` is settled: its parts leave the storage."""
+        if self._ready.is_set():
+            await self._stored.release(slots)
 
     # ------------------------------------------------------------ sending
 
@@ -202,10 +229,12 @@ class GsmModemTransport:
         self._channel.attach(self._port)
         setup = await self._startup.run()
         self._inbox.restart(setup.storage)
+        self._stored.available = setup.without_store_and_send is None
         detail = setup.detail
         self._status = TransportStatus(
-            self.name, True, setup.registered, setup.signal, setup.operator, detail
-        )
+            self.name, True, setup.registered, setup.signal, setup.operator, detail,
+            extra={"store_and_send": setup.without_store_and_send or "yes"},
+        )  # fmt: skip
         self._ready.set()
         self._set_status(True, detail)
 
@@ -221,6 +250,7 @@ class GsmModemTransport:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._inbox.handle_notifications(sink))
                 tasks.create_task(self._inbox.sweep(sink))
+                tasks.create_task(self._stored.tidy())
                 raise ModemLost(await self._channel.until_lost())
         except BaseExceptionGroup as group:
             task = asyncio.current_task()

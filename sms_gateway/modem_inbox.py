@@ -24,7 +24,14 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sms_gateway.at_answers import listed, stored_at, stored_pdu
+from sms_gateway.at_answers import (
+    STORED_SENT,
+    STORED_UNSENT,
+    listed,
+    stored_at,
+    stored_pdu,
+    stored_status,
+)
 from sms_gateway.at_channel import AtChannel
 from sms_gateway.at_session import Response
 from sms_gateway.base import DeliveryReport, IncomingText, TransportSink
@@ -135,8 +142,9 @@ class ModemInbox:
             if self._storage.can_read:
                 async with self._channel.lock:
                     reply = await self._channel.command("AT+CMGL=4")
-                for index, pdu_hex in listed(reply):
-                    await self._deliver(pdu_hex, index, sink)
+                for entry in listed(reply):
+                    if not entry.outgoing:  # texts written to be sent are not the inbox's
+                        await self._deliver(entry.pdu, entry.slot, sink)
             await self._sweep_reports(sink)
             await asyncio.sleep(self._sweep_seconds)
 
@@ -148,6 +156,8 @@ class ModemInbox:
             return None  # being read already, or a part waiting for the others
         async with self._channel.lock:
             reply = await self._channel.command(f"AT+CMGR={index}")
+        if stored_status(reply) in (STORED_UNSENT, STORED_SENT):
+            return None  # a text written to be sent: the transport's, not the inbox's
         pdu_hex = stored_pdu(reply)
         return None if pdu_hex is None else await self._deliver(pdu_hex, index, sink)
 
@@ -225,10 +235,10 @@ class ModemInbox:
         async with self._reports_lock:
             replies = await self._in_storage(mem, "AT+CMGL=4")
             handled = []
-            for index, pdu_hex in listed(replies[0]) if replies else []:
-                if pdu_type(pdu_hex) == STATUS_REPORT:
-                    await self._report(pdu_hex, sink)
-                    handled.append(index)
+            for entry in listed(replies[0]) if replies else []:
+                if pdu_type(entry.pdu) == STATUS_REPORT:
+                    await self._report(entry.pdu, sink)
+                    handled.append(entry.slot)
             if handled:
                 await self._in_storage(mem, *(f"AT+CMGD={i}" for i in handled))
 

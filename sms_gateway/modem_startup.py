@@ -12,6 +12,8 @@ at every reconnect (docs/texting.md, "Modem faults"). In order:
 - PDU mode, and ``modem.smsc`` when the SIM has no SMS centre;
 - the storages: texts read from ME (else SM) where new texts land too,
   status reports from SR, even where the modem does not list it;
+- store-and-send (:mod:`sms_gateway.modem_store`): ``AT+CMGW=?`` and a
+  storage with room (``AT+CPMS?``), else texts go by plain ``AT+CMGS``;
 - ``AT+CNMI``: the configured setting, else the fallbacks, else none (the
   sweep then reads everything);
 - registration, signal and operator, for the status.
@@ -31,6 +33,7 @@ from sms_gateway.at_answers import (
     operator_name,
     signal_strength,
     storage_groups,
+    storage_room,
 )
 from sms_gateway.at_channel import AtChannel, ModemError
 from sms_gateway.safe_text import printable
@@ -48,6 +51,11 @@ _NO_STORAGE_CHOICE = (
 _CANNOT_READ = (
     "the modem cannot read texts stored on it (AT+CPMS=? lists no storage): texts go out,"
     " but replies - STOP included - never reach textback"
+)
+_NO_STORE_AND_SEND = (
+    "{why}: texts go straight out (AT+CMGS), so a text a crash interrupts mid-send is"
+    " resent with TP-RD, which only some SMS centres honour - the caller may get it twice"
+    " (docs/texting.md)"
 )
 _REPORTS_BY_SWEEP = (
     "delivery reports are not announced: textback reads them from the SR storage every"
@@ -74,6 +82,7 @@ class Storage:
 class ModemSetup:
     storage: Storage
     indications: str | None  # the AT+CNMI the modem took; None: it took none
+    without_store_and_send: str | None  # why each part cannot be stored first; None: it can
     registered: bool
     signal: int | None
     operator: str | None
@@ -101,8 +110,9 @@ class ModemStartup:
         await channel.expect_ok("AT+CMGF=0")  # PDU mode
         await self._check_smsc()
         storage = await self._choose_storage()
+        store_and_send = await self._without_store_and_send()
         indications = await self._enable_indications()
-        return await self._registration(storage, indications)
+        return await self._registration(storage, indications, store_and_send)
 
     async def _unlock_sim(self) -> None:
         """First of all: some SIMs refuse every other command, ATZ too, until the PIN."""
@@ -166,6 +176,21 @@ class ModemStartup:
         self._note(_NO_STORAGE_CHOICE)
         return None
 
+    async def _without_store_and_send(self) -> str | None:
+        """Why each part cannot be written to storage first (AT+CMGW), then
+        sent from there (AT+CMSS); None if it can."""
+        why = None
+        if not (await self._channel.command("AT+CMGW=?")).ok:
+            why = "the modem cannot store a text to send it (AT+CMGW)"
+        else:
+            room = storage_room(await self._answer("AT+CPMS?", "+CPMS:"))
+            if room is not None and room[1] >= room[2]:
+                name, used, total = room
+                why = f"the modem's storage {name} is full ({used} of {total})"
+        if why is not None:
+            self._note(_NO_STORE_AND_SEND.format(why=why))
+        return why
+
     async def _enable_indications(self) -> str | None:
         """The configured AT+CNMI, else ones more modems take; else none at all."""
         wanted = self._settings.cnmi
@@ -183,7 +208,9 @@ class ModemStartup:
         )
         return None
 
-    async def _registration(self, storage: Storage, indications: str | None) -> ModemSetup:
+    async def _registration(
+        self, storage: Storage, indications: str | None, store_and_send: str | None
+    ) -> ModemSetup:
         registered = is_registered(await self._answer("AT+CREG?", "+CREG:"))
         signal = signal_strength(await self._answer("AT+CSQ", "+CSQ:"))
         operator = operator_name(await self._answer("AT+COPS?", "+COPS:"))
@@ -195,7 +222,9 @@ class ModemStartup:
             detail += "; sending only: this modem cannot read texts"
         elif indications is None:
             detail += f"; new texts read every {self._settings.sweep_seconds:g} s"
-        return ModemSetup(storage, indications, registered, signal, operator, detail)
+        return ModemSetup(
+            storage, indications, store_and_send, registered, signal, operator, detail
+        )
 
     async def _answer(self, command: str, prefix: str) -> str:
         """The line of ``command``'s answer starting ``prefix``; "" if none came."""

@@ -72,6 +72,32 @@ def encode_submit(
     )
 
 
+def same_submit(stored_hex: str, ours_hex: str) -> bool:
+    """Is the SMS-SUBMIT a modem shows in a storage slot the one we wrote
+    there? The SMS centre field may have been filled in, TP-RD set on a
+    resend and the TP-MR changed by the modem: the rest must match."""
+    stored, ours = _tpdu(stored_hex), _tpdu(ours_hex)
+    if stored is None or ours is None or len(stored) != len(ours) or len(ours) < 2:
+        return False
+    rd = 0x04  # TP-RD in the first octet (TS 23.040 9.2.2.2)
+    return (stored[0] | rd) == (ours[0] | rd) and stored[2:] == ours[2:]
+
+
+def submit_reference(pdu_hex: str) -> int:
+    """The TP-MR of an SMS-SUBMIT (-1 if it is too short to have one)."""
+    tpdu = _tpdu(pdu_hex)
+    return tpdu[1] if tpdu is not None and len(tpdu) > 1 else -1
+
+
+def _tpdu(pdu_hex: str) -> bytes | None:
+    """The PDU without its leading SMS centre field."""
+    try:
+        raw = bytes.fromhex(pdu_hex)
+    except ValueError:
+        return None
+    return raw[1 + raw[0] :] if raw else None
+
+
 def _utf16_units(text: str) -> str:
     if all(ord(ch) < 0x10000 for ch in text):
         return text

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from urllib.parse import unquote
@@ -192,6 +192,12 @@ class SipMessageTransport:
         message = printable(reply.message).strip() or "no reason given"
         retryable, meaning = _ERRORS.get(message.lower(), (True, "unknown error"))
         raise SendError(f"MessageSend refused: {message} ({meaning})", retryable=retryable)
+
+    def holds(self, slots: Collection[int]) -> None:
+        """SIP keeps nothing of a text to settle it from."""
+
+    async def release(self, slots: Sequence[int]) -> None:
+        """SIP keeps nothing of a text to settle it from."""
 
     # ------------------------------------------------------------ in
 

@@ -86,6 +86,12 @@ class _Choking:
         self.sent.append(body)
         return SendResult((1,), 1)
 
+    def holds(self, slots: object) -> None:
+        return None
+
+    async def release(self, slots: object) -> None:
+        return None
+
     def status(self) -> TransportStatus:
         return TransportStatus(self.name, connected=True, registered=True)
 

@@ -87,6 +87,10 @@ class OutboxStore(Protocol):
         """Queued texts whose time has come, the longest waiting first."""
         ...
 
+    async def held_slots(self, transport: str) -> frozenset[int]:
+        """The slots ``transport`` keeps for texts not yet settled (queued or sending)."""
+        ...
+
     async def is_opted_out(self, number: str) -> bool: ...
 
     async def mark_sending(self, text_id: int, transport: str, slots: Sequence[int] = ()) -> bool:
@@ -104,7 +108,8 @@ class OutboxStore(Protocol):
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
     ) -> None:
         """Queued again for ``next_attempt``; ``maybe_sent`` once set stays set,
-        and binds the text to the transport that had it."""
+        and binds the text to the transport that had it (otherwise the binding
+        and the slots go). An attempt that failed before ``mark_sending`` counts."""
         ...
 
     async def mark_final(self, text_id: int, state: str, error: str) -> None:

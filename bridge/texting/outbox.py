@@ -13,7 +13,9 @@ certainly never left may go through the line's next transport. A retryable
 failure backs off and stays queued; a permanent one, or a text no longer worth sending (the
 caller rang too long ago), is final and logged. Opt-outs are checked again
 just before sending, and a STOP that lands while the text is on its way to
-the transport still holds it back.
+the transport still holds it back. Once a text is settled - sent, failed,
+or free to go through any transport - its transport is told to release what it
+kept of it (the modem's storage slots).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class OutboxWorker:
             log.warning(
                 "%d text(s) were being sent when textback stopped: trying again", interrupted
             )
+        for transport in self.transports:
+            transport.holds(await self.store.held_slots(transport.name))
         while not self._stopping:
             self._wake.clear()
             due = await self.store.due_texts(self.clock())
@@ -108,6 +112,7 @@ class OutboxWorker:
             await self.store.mark_final(text.id, "expired", "too late to be worth sending")
             self._bus.publish(TextFailed(text.id, text.kind, "expired", "too late"))
             log.warning("text to %s expired unsent: too long after the call", who)
+            await self._release(text.transport, text.slots)
         elif transport is not None:
             await self._attempt(text, transport)
             return True
@@ -121,7 +126,10 @@ class OutboxWorker:
             self._bus.publish(TextFailed(text.id, text.kind, "cancelled", "opted out"))
             return
 
+        kept: list[int] = list(text.slots)  # what the transport keeps of it, if anything
+
         async def handed_over(slots: Sequence[int]) -> None:
+            kept[:] = slots
             if not await self.store.mark_sending(text.id, transport.name, slots):
                 raise _Withdrawn
 
@@ -137,17 +145,21 @@ class OutboxWorker:
             )
         except _Withdrawn:
             log.info("text to %s withdrawn before it went: cancelled meanwhile", who)
+            await transport.release(kept)
             return
         except SendError as exc:
-            await self._not_sent(text, transport, exc, now, who)
+            if await self._not_sent(text, transport, exc, now, who):
+                await transport.release(kept)
             return
         except Exception as exc:
             # A transport's own bug on one text must not stop every text behind it
             # (the supervisor would restart the outbox into the same text for ever).
             log.exception("%s failed on the text to %s; not retried", transport.name, who)
             await self._give_up(text, f"{transport.name} failed: {type(exc).__name__}", who)
+            await transport.release(kept)
             return
         await self.store.mark_sent(text.id, result.references, self.clock())
+        await transport.release(kept)
         self._bus.publish(TextSent(text.id, text.kind, transport.name))
         if result.already_sent:
             log.info("text to %s had gone out before the restart; not sent again", who)
@@ -157,17 +169,26 @@ class OutboxWorker:
 
     async def _not_sent(
         self, text: QueuedText, transport: SmsTransport, exc: SendError, now: datetime, who: str
-    ) -> None:
-        """Retried with backoff if it can help, else failed for good."""
+    ) -> bool:
+        """Retried with backoff if it can help, else failed for good. Whether
+        the text is settled as far as its transport goes: failed, or certainly
+        never sent (not bound to that transport any more)."""
         attempts = text.attempts + 1
         if not exc.retryable or attempts >= self._max_attempts:
             await self._give_up(text, str(exc), who)
-            return
+            return True
         delay = min(self._retry[1], self._retry[0] * 2 ** (attempts - 1))
         await self.store.mark_retry(text.id, str(exc), now + delay, maybe_sent=exc.maybe_sent)
         log.warning(
             "text to %s not sent by %s (%s); trying again in %s", who, transport.name, exc, delay
         )
+        return not (exc.maybe_sent or text.maybe_sent)
+
+    async def _release(self, transport: str | None, slots: Sequence[int]) -> None:
+        """Tell ``transport`` (if still configured) that what it kept of a text is free."""
+        held_by = self.transports.available.get(transport or "")
+        if held_by is not None and slots:
+            await held_by.release(slots)
 
     async def _give_up(self, text: QueuedText, why: str, who: str) -> None:
         await self.store.mark_final(text.id, "failed", why)

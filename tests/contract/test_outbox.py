@@ -88,6 +88,34 @@ async def test_a_retry_waits_and_may_sent_once_set_stays_set(store: Store) -> No
     assert (third.attempts, third.maybe_sent) == (2, True)
 
 
+async def test_a_text_is_bound_to_its_transport_only_while_it_may_have_gone_out(
+    store: Store,
+) -> None:
+    text_id = await store.queue_text(a_text())
+    assert text_id is not None
+    await store.mark_retry(text_id, "modem not ready", T0)  # failed before the handover
+    (text,) = await store.due_texts(LATER)
+    assert (text.attempts, text.pinned) == (1, None)  # counted: the next transport is next
+    assert await store.mark_sending(text_id, "modem", [4, 5])
+    assert await store.held_slots("modem") == {4, 5}
+    await store.mark_retry(text_id, "+CMS ERROR 38", T0)  # certainly never left
+    (text,) = await store.due_texts(LATER)
+    assert (text.attempts, text.pinned, text.slots) == (2, None, ())
+    assert await store.held_slots("modem") == frozenset()
+    assert await store.mark_sending(text_id, "sip")
+    await store.mark_retry(text_id, "no answer to MessageSend", T0, maybe_sent=True)
+    (text,) = await store.due_texts(LATER)
+    assert (text.attempts, text.pinned) == (3, "sip")
+
+
+async def test_a_text_no_longer_queued_is_not_handed_over(store: Store) -> None:
+    text_id = await store.queue_text(a_text())
+    assert text_id is not None
+    await store.mark_final(text_id, "cancelled", "opted out")  # STOP, meanwhile
+    assert not await store.mark_sending(text_id, "modem", [1])
+    assert await store.held_slots("modem") == frozenset()
+
+
 @pytest.mark.parametrize("state", ["failed", "expired", "cancelled"])
 async def test_a_final_text_is_never_tried_again(store: Store, state: str) -> None:
     await store.record_decision(decision(), text=a_text())

@@ -14,7 +14,7 @@ from bridge.config import (
 )
 from bridge.ops import health
 from bridge.ops.doctor.report import Check
-from sms_gateway.base import DeliveryReport, IncomingText
+from sms_gateway.base import DeliveryReport, IncomingText, TransportStatus
 from sms_gateway.gsm_modem import GsmModemTransport
 
 
@@ -61,7 +61,18 @@ async def check_modem(
             f"registered{operator} but the signal is weak{signal}",
             "move the modem or add an antenna",
         )
-    return Check(name, True, f"ready, registered{operator}{signal}")
+    return Check(name, True, f"ready, registered{operator}{signal}{_store_and_send(status)}")
+
+
+def _store_and_send(status: TransportStatus) -> str:
+    """What settles a text a crash interrupts mid-send (docs/texting.md)."""
+    without = status.extra.get("store_and_send", "yes")
+    if without == "yes":
+        return "; store-and-send: a text cut off mid-send is settled from the modem's storage"
+    return (
+        f"; no store-and-send ({without}): a text cut off mid-send is resent with TP-RD,"
+        " which only some SMS centres honour"
+    )
 
 
 def _held_elsewhere(settings: ModemConfig) -> bool:

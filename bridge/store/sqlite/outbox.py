@@ -161,6 +161,15 @@ class Outbox(Aggregate):
             )
         return [_queued_text(row) for row in rows]
 
+    async def held_slots(self, transport: str) -> frozenset[int]:
+        async with self._conn.reading() as sql:
+            rows = await sql.rows(
+                "SELECT value FROM outbox, json_each(outbox.slots)"
+                " WHERE transport = ? AND state IN ('queued', 'sending')",
+                (transport,),
+            )
+        return frozenset(int(row[0]) for row in rows)
+
     async def mark_sending(self, text_id: int, transport: str, slots: Sequence[int] = ()) -> bool:
         """The text is in ``transport``'s hands from now on (kept in ``slots``):
         one statement, committed before the text can leave, so a crash leaves
@@ -200,9 +209,12 @@ class Outbox(Aggregate):
         """``maybe_sent``: it may have gone out (no confirmation came), so every
         later attempt goes as a possible duplicate, through the same transport;
         once set, it stays set. A text that certainly never left is free to go
-        through any transport next time."""
+        through any transport next time. An attempt that failed before the
+        handover (still ``queued``) is counted here: the next goes to the line's
+        next transport."""
         await self._conn.write(
-            "UPDATE outbox SET state = 'queued', last_error = ?, next_attempt_at = ?,"
+            "UPDATE outbox SET attempts = attempts + (state = 'queued'),"
+            " state = 'queued', last_error = ?, next_attempt_at = ?,"
             " maybe_sent = CASE WHEN ? THEN 1 ELSE maybe_sent END,"
             " transport = CASE WHEN ? OR maybe_sent THEN transport END,"
             " slots = CASE WHEN ? OR maybe_sent THEN slots ELSE '[]' END WHERE id = ?",
