@@ -526,7 +526,9 @@ class ModemEngine:
         return upper[2:].startswith(("+CMGS", "+CMGR", "+CMGL", "+CMGW", "+CMSS", "+COPS?"))
 
     def _basic(self, cmd: str, line: str) -> bytes | None:
-        if cmd in ("", "Z", "&F"):
+        if cmd == "":
+            return self._ok()
+        if cmd in ("Z", "&F"):  # back to the defaults: echo on
             self.echo = True
             return self._ok()
         if cmd in ("E0", "E1"):
