@@ -34,10 +34,22 @@ from pathlib import Path
 from typing import Any
 
 from bridge.sim import pdu as codec
+from bridge.sim.modem_slots import (
+    ALL,
+    REC_READ,
+    REC_UNREAD,
+    STO_SENT,
+    STO_UNSENT,
+    Slots,
+    doomed,
+    free_slot,
+    listed,
+)
 
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 _SUPPORTED = ("+CMGS", "+CMGR", "+CMGL", "+CMGD", "+CNMI", "+CPMS", "+CSCS", "+CSQ", "+CREG")
+_STORE_AND_SEND = ("+CMGW", "+CMSS")
 
 
 # ------------------------------------------------------------------ PDUs
@@ -146,6 +158,9 @@ class ModemProfile:
     unknown: str = "ERROR"  # the final result for a command it does not know
     urcs_in_replies: tuple[str, ...] = ()  # slipped in after a reply's first line
     boot: tuple[str, ...] = ()  # what it says when it powers up
+    # AT+CMGW (write to <mem2>) and AT+CMSS (send from it). False: a model
+    # without them, which answers both (and their =? tests) with ``unknown``.
+    store_and_send: bool = True
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModemProfile:
@@ -171,6 +186,25 @@ class ModemProfile:
 # ------------------------------------------------------------------ the modem
 
 
+@dataclass(frozen=True, slots=True)
+class _PduEntry:
+    """Inside AT+CMGS or AT+CMGW: the modem waits for the PDU and Ctrl-Z."""
+
+    command: str  # "+CMGS" or "+CMGW"
+    length: int  # the <length> the DTE gave (not checked against the PDU)
+    stat: int = STO_UNSENT  # AT+CMGW's <stat>
+
+
+@dataclass(frozen=True, slots=True)
+class _Owed:
+    """A send on the air whose confirmation the confirm_delay holds back."""
+
+    reply: bytes  # "+CMGS: <mr>" / "+CMSS: <mr>" and OK
+    due: float  # the engine's clock when it is due
+    slot: tuple[str, int] | None = None  # AT+CMSS: (storage, index), stat 3 on confirm()
+    pdu: str = ""
+
+
 @dataclass
 class ModemEngine:
     """The modem's side of the serial line, with no I/O of its own.
@@ -182,6 +216,16 @@ class ModemEngine:
     otherwise) and announces ``+CDSI``; 0 stores them without a word (an
     assumption: models differ, many keep them). Reading a slot takes the
     storage the last ``AT+CPMS`` chose; new texts take the lowest free slot.
+
+    Store and send (TS 27.005 3.5.3, 3.5.4): ``AT+CMGW`` writes an SMS-SUBMIT
+    to ``<mem2>`` with stat 2 (stored unsent) at the lowest free slot,
+    ``AT+CMSS`` sends it from there as ``AT+CMGS`` would and makes it stat 3
+    (stored sent). Reading a stat 2 or 3 slot leaves its stat as it is.
+
+    ``confirm_delay``: the text goes on the air at once, its ``+CMGS:`` /
+    ``+CMSS:`` comes only when the runner calls :meth:`confirm` (SimulatedModem:
+    ``confirm_delay`` seconds later). Until then the modem is busy: what it
+    receives is kept, and answered after the confirmation, in order.
     """
 
     profile: ModemProfile = field(default_factory=ModemProfile)
@@ -201,6 +245,9 @@ class ModemEngine:
     hold_prompt: bool = False  # take AT+CMGS, wait for the PDU, but never show "> "
     hold_confirmation: bool = False  # send the text but never answer +CMGS
     late_confirmation: bool = False  # send it, and answer +CMGS only with the next command
+    confirm_delay: float = 0.0  # > 0: +CMGS/+CMSS owed until confirm() (see the class doc)
+    smsc_honours_rd: bool = True  # False: the SMSC ignores TP-RD, a repeat goes out again
+    capacity: int = 50  # slots per storage (AT+CPMS <total>); AT+CMGW beyond: +CMS ERROR: 322
     sent: list[SentPdu] = field(default_factory=list)
     store: dict[int, tuple[int, str]] = field(default_factory=dict)  # index -> (stat, pdu)
     reports: dict[int, tuple[int, str]] = field(default_factory=dict)  # the SR storage
@@ -211,18 +258,21 @@ class ModemEngine:
     commands: list[str] = field(default_factory=list)
     _pin_ok: bool = False
     _line: bytearray = field(default_factory=bytearray)
-    _pdu_length: int | None = None  # inside AT+CMGS: waiting for PDU + Ctrl-Z
+    _entry: _PduEntry | None = None  # inside AT+CMGS/AT+CMGW: waiting for PDU + Ctrl-Z
     _mr: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, 256)))
     _pending_cmti: list[int] = field(default_factory=list)
     _held: bytes = b""  # a confirmation kept for the next command's answer
     _read_mem: str = "ME"  # where AT+CMGR/CMGL/CMGD look (AT+CPMS <mem1>)
+    _write_mem: str = "ME"  # where AT+CMGW writes and AT+CMSS sends from (<mem2>)
     _receive_mem: str = "ME"  # the storage +CMTI names (AT+CPMS <mem3>)
     clock: Callable[[], float] = time.monotonic
     _cmgs_at: float = 0.0
+    _owed: _Owed | None = None  # a confirmation the delay still holds back
+    _busy_input: bytearray = field(default_factory=bytearray)  # received meanwhile
 
     def __post_init__(self) -> None:
         self._pin_ok = self.pin is None
-        self._read_mem = self._receive_mem = self._text_storage()
+        self._read_mem = self._write_mem = self._receive_mem = self._text_storage()
 
     def _text_storage(self) -> str:
         return next((s for s in self.profile.storages if s != "SR"), "ME")
@@ -232,9 +282,12 @@ class ModemEngine:
         if self.no_answer:
             return b""
         out = bytearray()
-        for byte in data:
+        for n, byte in enumerate(data):
+            if self._owed is not None:  # busy sending: read on once it has answered
+                self._busy_input += data[n:]
+                break
             char = bytes([byte])
-            if self._pdu_length is not None:
+            if self._entry is not None:
                 out += self._pdu_byte(char)
                 continue
             if char == b"\r":
@@ -246,15 +299,57 @@ class ModemEngine:
                     out += self._command(line.strip())
             elif char not in (b"\n", ESC):  # an ESC outside PDU entry is ignored
                 self._line += char
+        return self._wire(out)
+
+    def _wire(self, out: bytes | bytearray) -> bytes:
         return bytes(out).replace(b"\r\n", b"\r") if self.cr_only else bytes(out)
+
+    # ---- a send's confirmation, held back by confirm_delay
+    @property
+    def owed_confirmation(self) -> bytes | None:
+        """The ``+CMGS:``/``+CMSS:`` answer (and OK) the delay holds back; None
+        when no send waits for its confirmation (the modem is not busy)."""
+        return None if self._owed is None else self._owed.reply
+
+    @property
+    def confirmation_due(self) -> float | None:
+        """The engine's clock when the owed confirmation is due, if one is."""
+        return None if self._owed is None else self._owed.due
+
+    def confirm(self) -> bytes:
+        """Give the owed confirmation (an AT+CMSS slot becomes stat 3 now): its
+        bytes, then the answers to the bytes received meanwhile, in order - which
+        may owe a confirmation again. b"" when none is owed."""
+        owed, self._owed = self._owed, None
+        if owed is None:
+            return b""
+        if owed.slot is not None:
+            self._mark_sent(owed.slot, owed.pdu)
+        pending = bytes(self._busy_input)
+        self._busy_input.clear()
+        return self._wire(owed.reply) + self.feed(pending)
+
+    def drop_confirmation(self) -> None:
+        """Power lost mid-send: the text is on the air all the same, but its
+        confirmation never comes (an AT+CMSS slot stays stat 2) and the bytes
+        received meanwhile are lost."""
+        self._owed = None
+        self._busy_input.clear()
+
+    def _mark_sent(self, slot: tuple[str, int], pdu_hex: str) -> None:
+        storage, index = slot
+        slots = self._slots(storage)
+        if slots.get(index, (None, ""))[1] == pdu_hex:
+            slots[index] = (STO_SENT, pdu_hex)
 
     def power_on(self) -> bytes:
         """What the modem says as it starts (SIMCom: RDY ... SMS DONE)."""
         return b"".join(f"\r\n{line}\r\n".encode() for line in self.profile.boot)
 
     def _pdu_byte(self, char: bytes) -> bytes:
-        if char == ESC:  # the DTE gave up on this send
-            self._pdu_length = None
+        assert self._entry is not None
+        if char == ESC:  # the DTE gave up on this send (or write)
+            self._entry = None
             self._line.clear()
             return b"\r\nOK\r\n"
         if char != CTRL_Z:
@@ -262,7 +357,20 @@ class ModemEngine:
             return char if self.echo else b""
         pdu_hex = self._line.decode("latin-1").strip()
         self._line.clear()
-        self._pdu_length = None
+        entry, self._entry = self._entry, None
+        if entry.command == "+CMGW":
+            return self._write(pdu_hex, entry.stat)
+        return self._transmit(pdu_hex, "+CMGS")
+
+    def _transmit(
+        self,
+        pdu_hex: str,
+        command: str,
+        slot: tuple[str, int] | None = None,
+        number: str | None = None,
+    ) -> bytes:
+        """Hand an SMS-SUBMIT to the network (AT+CMGS, or AT+CMSS from ``slot``,
+        to ``number`` if its <da> gave one); the answer the DTE gets now."""
         failure = self.cms_errors.pop(0) if self.cms_errors else None
         if failure is not None:
             return f"\r\n+CMS ERROR: {failure}\r\n".encode()
@@ -270,21 +378,49 @@ class ModemEngine:
             submitted = replace(decode_submit(pdu_hex), requested_at=self._cmgs_at)
         except Exception:
             return b"\r\n+CMS ERROR: 304\r\n"  # invalid PDU mode parameter
-        if submitted.reject_duplicates and any(
-            (s.reference, s.number, s.concat)
-            == (submitted.reference, submitted.number, submitted.concat)
-            for s in self.sent
-        ):
+        if number is not None:
+            submitted = replace(submitted, number=number)
+        if self._duplicate(submitted):
             # The SMSC already has this one: TP-FCS 0xC5 "SM rejected - duplicate SM".
             return b"\r\n+CMS ERROR: 197\r\n"
         self.sent.append(submitted)
+        confirmation = self._ok(f"{command}: {next(self._mr)}")
+        delayed = self.confirm_delay > 0 and not (self.hold_confirmation or self.late_confirmation)
+        if slot is not None and not delayed:
+            self._mark_sent(slot, pdu_hex)
         if self.hold_confirmation:
             return b""  # sent over the air; the answer never reaches the DTE
-        confirmation = self._ok(f"+CMGS: {next(self._mr)}")
         if self.late_confirmation:
             self._held = confirmation  # it comes, but after the DTE stopped waiting
             return b""
+        if delayed:
+            due = self.clock() + self.confirm_delay
+            self._owed = _Owed(confirmation, due, slot, pdu_hex)
+            return b""
         return confirmation
+
+    def _duplicate(self, submitted: SentPdu) -> bool:
+        """TP-RD set and the SMSC already has (TP-MR, number, concat): it rejects
+        the repeat - unless it ignores TP-RD (``smsc_honours_rd`` False)."""
+        if not (submitted.reject_duplicates and self.smsc_honours_rd):
+            return False
+        key = (submitted.reference, submitted.number, submitted.concat)
+        return any((s.reference, s.number, s.concat) == key for s in self.sent)
+
+    def _write(self, pdu_hex: str, stat: int) -> bytes:
+        """The end of AT+CMGW: the SMS-SUBMIT into <mem2>'s lowest free slot."""
+        try:
+            decode_submit(pdu_hex)
+        except Exception:
+            return b"\r\n+CMS ERROR: 304\r\n"  # only SMS-SUBMITs are written here
+        if stat not in (STO_UNSENT, STO_SENT):
+            return b"\r\n+CMS ERROR: 304\r\n"  # a SUBMIT is stored unsent or sent
+        slots = self._slots(self._write_mem)
+        if len(slots) >= self.capacity:
+            return b"\r\n+CMS ERROR: 322\r\n"  # memory full
+        index = self._free_slot(slots)
+        slots[index] = (stat, pdu_hex)
+        return self._ok(f"+CMGW: {index}")
 
     # ---- incoming texts and reports, for the runner to announce
     def receive(self, sender: str, text: str, *, concat_ref: int = 0) -> bytes:
@@ -324,11 +460,12 @@ class ModemEngine:
         values = self.cnmi.split(",")
         return int(values[position]) if len(values) > position and values[position] else 0
 
-    def _free_slot(self, slots: dict[int, tuple[int, str]]) -> int:
+    def _free_slot(self, slots: Slots) -> int:
         """The lowest free index, as real modems reuse them."""
-        return next(i for i in itertools.count(self.profile.first_slot) if i not in slots)
+        return free_slot(slots, self.profile.first_slot)
 
-    def _slots(self, storage: str) -> dict[int, tuple[int, str]]:
+    def _slots(self, storage: str) -> Slots:
+        """SR is ``reports``; every other storage name is ``store`` (one SIM store)."""
         return self.reports if storage == "SR" else self.store
 
     # ---- replies
@@ -386,10 +523,12 @@ class ModemEngine:
             return False
         if self.profile.before_pin is not None:
             return upper not in self.profile.before_pin
-        return upper[2:].startswith(("+CMGS", "+CMGR", "+CMGL", "+COPS?"))
+        return upper[2:].startswith(("+CMGS", "+CMGR", "+CMGL", "+CMGW", "+CMSS", "+COPS?"))
 
     def _basic(self, cmd: str, line: str) -> bytes | None:
-        if cmd in ("", "Z", "&F"):
+        if cmd == "":
+            return self._ok()
+        if cmd in ("Z", "&F"):  # back to the defaults: echo on
             self.echo = True
             return self._ok()
         if cmd in ("E0", "E1"):
@@ -398,7 +537,8 @@ class ModemEngine:
         if cmd == "+CFUN?":
             return self._ok("+CFUN: 1")
         if cmd == "+CLAC":
-            return self._ok(*_SUPPORTED)
+            extra = _STORE_AND_SEND if self.profile.store_and_send else ()
+            return self._ok(*_SUPPORTED, *extra)
         identity = {"+CGMI": self.profile.manufacturer, "+CGMM": self.profile.model}
         if cmd in identity:
             return self._ok(identity[cmd])
@@ -453,53 +593,115 @@ class ModemEngine:
             readable = ",".join(f'"{s}"' for s in offered)
             others = ",".join(f'"{s}"' for s in offered if s != "SR")
             return self._ok(f"+CPMS: ({readable}),({others}),({others})")
-        used = len(self._slots(self._read_mem))
         if cmd == "+CPMS?":
-            return self._ok(f'+CPMS: "{self._read_mem}",{used},50,"ME",{len(self.store)},50')
+            mems = (self._read_mem, self._write_mem, self._receive_mem)
+            return self._ok("+CPMS: " + ",".join(f'"{m}",{self._usage(m)}' for m in mems))
         chosen = [m.strip('"') for m in cmd.split("=", 1)[1].split(",")]
         if not all(m in offered for m in chosen):
             return b"\r\n+CMS ERROR: 302\r\n"  # operation not allowed
         self._read_mem = chosen[0]
+        if len(chosen) > 1:
+            self._write_mem = chosen[1]
         if len(chosen) > 2:
             self._receive_mem = chosen[2]
-        used = len(self._slots(self._read_mem))
-        return self._ok(f"+CPMS: {used},50,{len(self.store)},50,{len(self.store)},50")
+        mems = (self._read_mem, self._write_mem, self._receive_mem)
+        return self._ok("+CPMS: " + ",".join(self._usage(m) for m in mems))
+
+    def _usage(self, storage: str) -> str:
+        """``<used>,<total>`` of a storage, as AT+CPMS gives them."""
+        return f"{len(self._slots(storage))},{self.capacity}"
 
     def _messages(self, cmd: str, line: str) -> bytes | None:
+        if cmd.startswith(_STORE_AND_SEND) and not self.profile.store_and_send:
+            return _lines([self.profile.unknown])  # a model without them
         if cmd.startswith("+CMGS="):
             if not self.registered:
                 return b"\r\n+CMS ERROR: 331\r\n"  # no network service
-            self._pdu_length = int(cmd.split("=", 1)[1] or 0)
             self._cmgs_at = self.clock()
-            if self.hold_prompt:
-                return b""  # in PDU entry all the same: it swallows commands until ESC
-            return b"\r\n> " + (self._slipped() if self.cmti_after_prompt else b"")
-        slots = self._slots(self._read_mem)
+            return self._prompt(_PduEntry("+CMGS", _int(cmd.split("=", 1)[1]) or 0))
+        if cmd.startswith("+CMGW"):
+            return self._cmgw(cmd)
+        if cmd.startswith("+CMSS="):
+            return self._cmss(line.split("=", 1)[1])
         if cmd.startswith("+CMGR="):
-            index = int(cmd.split("=", 1)[1])
-            if index not in slots:
-                return _lines(list(self.profile.empty_slot))
-            stat, pdu_hex = slots[index]
-            slots[index] = (1, pdu_hex)
-            shown = stat if self.profile.cmgr_stat else ""
-            return self._ok(f"+CMGR: {shown},,{_tpdu_length(pdu_hex)}", pdu_hex)
+            return self._cmgr(cmd.split("=", 1)[1])
         if cmd.startswith("+CMGL"):
-            wanted = cmd.split("=", 1)[1] if "=" in cmd else "4"
-            listed: list[str] = []
-            for index, (stat, pdu_hex) in sorted(slots.items()):
-                if wanted in ("4", str(stat)):
-                    listed += [f"+CMGL: {index},{stat},,{_tpdu_length(pdu_hex)}", pdu_hex]
-            return self._ok(*listed)
+            wanted = _int(cmd.split("=", 1)[1]) if "=" in cmd else ALL
+            if wanted is None or not 0 <= wanted <= ALL:
+                return b"\r\n+CMS ERROR: 302\r\n"
+            listing: list[str] = []
+            for index, stat, pdu_hex in listed(self._slots(self._read_mem), wanted):
+                listing += [f"+CMGL: {index},{stat},,{_tpdu_length(pdu_hex)}", pdu_hex]
+            return self._ok(*listing)
         if cmd.startswith("+CMGD="):
-            args = [int(a) for a in cmd.split("=", 1)[1].split(",") if a]
-            if len(args) > 1 and args[1] > 0:
-                doomed = [i for i, (stat, _) in slots.items() if args[1] >= 4 or stat == 1]
-            else:
-                doomed = [args[0]] if args and args[0] in slots else []
-            for index in doomed:
-                del slots[index]
-                self.deleted.append(index)
+            return self._cmgd(cmd.split("=", 1)[1])
+        return None
+
+    def _prompt(self, entry: _PduEntry) -> bytes:
+        """Into PDU entry: the "> " prompt (unless ``hold_prompt``)."""
+        self._entry = entry
+        if self.hold_prompt:
+            return b""  # in PDU entry all the same: it swallows commands until ESC
+        return b"\r\n> " + (self._slipped() if self.cmti_after_prompt else b"")
+
+    def _cmgw(self, cmd: str) -> bytes:
+        """AT+CMGW=? and AT+CMGW=<length>[,<stat>] (PDU mode)."""
+        if cmd == "+CMGW=?":
             return self._ok()
+        args = cmd.partition("=")[2].split(",")
+        length = _int(args[0])
+        stat = _int(args[1]) if len(args) > 1 and args[1] else STO_UNSENT
+        if length is None or stat is None or not REC_UNREAD <= stat <= STO_SENT:
+            return b"\r\n+CMS ERROR: 304\r\n"  # invalid PDU mode parameter
+        return self._prompt(_PduEntry("+CMGW", length, stat))
+
+    def _cmss(self, args: str) -> bytes:
+        """AT+CMSS=<index>[,<da>[,<toda>]]: send the SUBMIT stored in <mem2>."""
+        parts = args.split(",")
+        index = _int(parts[0])
+        slots = self._slots(self._write_mem)
+        if index is None or index not in slots:
+            return b"\r\n+CMS ERROR: 321\r\n"  # invalid memory index
+        stat, pdu_hex = slots[index]
+        if stat not in (STO_UNSENT, STO_SENT):
+            return b"\r\n+CMS ERROR: 302\r\n"  # a received text is not sent
+        if not self.registered:
+            return b"\r\n+CMS ERROR: 331\r\n"  # no network service
+        number = parts[1].strip().strip('"') if len(parts) > 1 and parts[1].strip() else None
+        self._cmgs_at = self.clock()
+        return self._transmit(pdu_hex, "+CMSS", (self._write_mem, index), number)
+
+    def _cmgr(self, arg: str) -> bytes:
+        """AT+CMGR=<index> in <mem1>: a received unread text becomes read; a
+        stored one (stat 2, 3) keeps its stat."""
+        slots = self._slots(self._read_mem)
+        index = _int(arg)
+        if index is None or index not in slots:
+            return _lines(list(self.profile.empty_slot))
+        stat, pdu_hex = slots[index]
+        if stat == REC_UNREAD:
+            slots[index] = (REC_READ, pdu_hex)
+        shown = stat if self.profile.cmgr_stat else ""
+        return self._ok(f"+CMGR: {shown},,{_tpdu_length(pdu_hex)}", pdu_hex)
+
+    def _cmgd(self, arg: str) -> bytes:
+        """AT+CMGD=<index>[,<delflag>] in <mem1> (bridge/sim/modem_slots.py)."""
+        parts = arg.split(",")
+        index = _int(parts[0]) if parts[0] else None
+        delflag = _int(parts[1]) if len(parts) > 1 and parts[1] else 0
+        if delflag is None or not 0 <= delflag <= ALL:
+            return b"\r\n+CMS ERROR: 302\r\n"
+        slots = self._slots(self._read_mem)
+        for gone in doomed(slots, index, delflag):
+            del slots[gone]
+            self.deleted.append(gone)
+        return self._ok()
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
         return None
 
 
@@ -521,6 +723,7 @@ class SimulatedModem:
         self.engine = engine or ModemEngine()
         self._master: int | None = None
         self._slave: int | None = None
+        self._confirming: asyncio.TimerHandle | None = None  # engine.confirm_delay's timer
 
     async def start(self) -> SimulatedModem:
         master, slave = os.openpty()
@@ -569,6 +772,10 @@ class SimulatedModem:
         """The USB cable is pulled: the device node goes away, reads fail. The link
         goes only while it still points to this pty: another may own the path now."""
         ours = os.ttyname(self._slave) if self._slave is not None else None
+        if self._confirming is not None:  # the power is gone: no confirmation comes
+            self._confirming.cancel()
+            self._confirming = None
+            self.engine.drop_confirmation()
         if self._master is not None:
             asyncio.get_running_loop().remove_reader(self._master)
             os.close(self._master)
@@ -607,6 +814,24 @@ class SimulatedModem:
             return
         except OSError:
             return  # EIO: nobody has the port open right now
-        reply = self.engine.feed(data)
-        if reply:
-            os.write(self._master, reply)
+        self._write(self.engine.feed(data))
+
+    def _write(self, reply: bytes) -> None:
+        """The modem's answer onto the line, and the confirmation it now owes
+        scheduled ``confirm_delay`` seconds on."""
+        if reply and self._master is not None:
+            # Written even when the DTE has closed the port (the bridge was killed:
+            # the modem finishes its send all the same). This simulator holds the
+            # pty's slave open, so the bytes wait for the next opener - though
+            # pyserial flushes its input when it opens a port. Real USB-serial
+            # drivers may likewise discard what arrives while the port is closed,
+            # or keep it: the transport must cope with both.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._master, reply)
+        if self.engine.owed_confirmation is not None and self._confirming is None:
+            loop = asyncio.get_running_loop()
+            self._confirming = loop.call_later(self.engine.confirm_delay, self._confirm)
+
+    def _confirm(self) -> None:
+        self._confirming = None
+        self._write(self.engine.confirm())
