@@ -135,6 +135,35 @@ def test_a_late_confirmation_is_not_the_next_commands_answer() -> None:
     assert session.feed(b"\r\nOK\r\n") == [Response("ATZ", (), "OK")]
 
 
+def test_a_write_to_storage_takes_its_pdu_after_a_prompt_and_answers_its_slot() -> None:
+    session = AtSession()
+    session.command("AT+CMGW=20")
+    assert session.feed(b"\r\n> ") == [Prompt()]
+    session.submit("0011")
+    (reply,) = session.feed(b"\r\n+CMGW: 4\r\n\r\nOK\r\n")
+    assert reply == Response("AT+CMGW=20", ("+CMGW: 4",), "OK")
+
+
+def test_a_send_from_storage_answers_with_its_reference() -> None:
+    session = AtSession()
+    session.command("AT+CMSS=4")
+    (reply,) = session.feed(b"\r\n+CMSS: 12\r\n\r\nOK\r\n")
+    assert reply == Response("AT+CMSS=4", ("+CMSS: 12",), "OK")
+
+
+def test_a_late_send_from_storage_is_not_the_next_commands_answer() -> None:
+    """The bridge died while AT+CMSS waited: the next one's first command must
+    not take the modem's late +CMSS/OK for its own answer."""
+    session = AtSession()
+    session.command("AT+CMSS=4")
+    session.abandon()
+    session.restart()
+    session.command("AT+CPIN?")
+    assert session.feed(b"\r\n+CMSS: 12\r\n\r\nOK\r\n") == [Notification("+CMSS: 12")]
+    (reply,) = session.feed(b"\r\n+CPIN: READY\r\n\r\nOK\r\n")
+    assert reply == Response("AT+CPIN?", ("+CPIN: READY",), "OK")
+
+
 def test_a_late_send_failure_is_not_the_next_commands_answer() -> None:
     session = AtSession()
     session.command("AT+CMGS=20")
