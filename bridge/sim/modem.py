@@ -4,6 +4,7 @@ Two tiers, like the AMI double: :class:`ModemEngine` is the modem itself,
 sans-I/O - AT command bytes in, response bytes out - answering the command set
 python-gsmmodem uses (its init sequence, ``+CMGS`` with the ``> `` prompt and
 ``+CMGS: <mr>``, ``+CMGR``/``+CMGL``/``+CMGD`` on its message store) and
+store-and-send (``+CMGW`` into storage, ``+CMSS`` from it; PDU mode), and
 producing real SMS-DELIVER and SMS-STATUS-REPORT PDUs for incoming texts and
 delivery reports. :class:`SimulatedModem` puts an engine behind a pty whose
 slave path a transport opens like ``/dev/ttyUSB0``, and can unplug and replug
@@ -16,7 +17,9 @@ the PIN, where delivery reports are kept, URCs slipped into replies.
 Faults on cue: no answer at all, ``+CMS ERROR: <n>`` for the next sends,
 garbage bytes on the line, a ``+CMTI`` slipped in just before a command's
 ``OK``, a prompt that never comes (the modem still waits for the PDU), a
-confirmation that only comes after the DTE stopped waiting, unplug and replug.
+confirmation that only comes after the DTE stopped waiting, one that comes
+only after a delay while the modem is busy, an SMSC that ignores TP-RD, unplug
+and replug.
 """
 
 from __future__ import annotations
@@ -242,7 +245,7 @@ class ModemEngine:
     cmti_before_next_ok: bool = False  # slip a +CMTI in before the next OK
     cmti_after_prompt: bool = False  # ... or right after the next "> ", in the same write
     cr_only: bool = False  # lines end in CR alone (S4 set to 13)
-    hold_prompt: bool = False  # take AT+CMGS, wait for the PDU, but never show "> "
+    hold_prompt: bool = False  # take AT+CMGS/CMGW, wait for the PDU, but never show "> "
     hold_confirmation: bool = False  # send the text but never answer +CMGS
     late_confirmation: bool = False  # send it, and answer +CMGS only with the next command
     confirm_delay: float = 0.0  # > 0: +CMGS/+CMSS owed until confirm() (see the class doc)
