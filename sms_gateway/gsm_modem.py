@@ -77,10 +77,12 @@ class GsmModemTransport:
         self._channel = AtChannel(settings.command_timeout, self._link_lost)
         self._startup = ModemStartup(self._channel, settings)
         self._inbox = ModemInbox(self._channel, settings.sweep_seconds)
-        self._stored = StoredSends(self._channel, settings.send_timeout)
+        self._sent_at: deque[float] = deque()
+        self._stored = StoredSends(
+            self._channel, settings.send_timeout, lambda: self._sent_at.append(self._clock())
+        )
         self._port: SerialPort | None = None  # this connection's: run() opens and closes it
         self._ready = asyncio.Event()
-        self._sent_at: deque[float] = deque()
         self._status = TransportStatus(self.name, detail="not started")
         self._logged_state = ""
         self.on_state: Callable[[bool, str], None] | None = None

@@ -73,9 +73,12 @@ class StoredSends:
     """Store-and-send over ``channel``; every method runs under the channel's
     lock, which the caller holds (a send is one run of commands)."""
 
-    def __init__(self, channel: AtChannel, send_timeout: float):
+    def __init__(
+        self, channel: AtChannel, send_timeout: float, on_part_sent: Callable[[], None]
+    ):
         self._channel = channel
         self._send_timeout = send_timeout
+        self._on_part_sent = on_part_sent  # the transport's rate limit counts every part
         self.available = False  # found at each connection by the start-up
         self._ours: set[int] = set()  # slots written or held, not yet released
         self._told = asyncio.Event()  # the caller said which slots it still holds
@@ -233,6 +236,7 @@ class StoredSends:
                 raise SendError(f"the modem answered {reply.final}", retryable=True)
             meaning, retryable = cms_errors.describe(code)
             raise SendError(f"+CMS ERROR {code}: {meaning}", retryable=retryable, code=code)
+        self._on_part_sent()
         return sent_reference(reply)
 
     async def _forget(self, slots: Sequence[int]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -99,7 +100,13 @@ async def _send_test(settings: ModemSettings, to: str, body: str, wait: float, h
         if not status.registered:
             raise SendError("the SIM is not registered on a network", retryable=True)
         console.print(cell(f"3. sending to {display(to, home)}: {body}"))
-        result = await transport.send(to, body)
+        kept: list[int] = []  # the modem's storage slots, where it stores before sending
+
+        async def handed_over(slots: Sequence[int]) -> None:
+            kept[:] = slots
+
+        result = await transport.send(to, body, on_handover=handed_over)
+        await transport.release(kept)  # nothing of a test text stays on the modem
         console.print(cell(f"4. accepted by the network (reference {result.references[0]})"))
         if settings.delivery_reports:
             try:
