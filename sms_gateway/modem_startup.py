@@ -110,7 +110,7 @@ class ModemStartup:
         await channel.expect_ok("AT+CMGF=0")  # PDU mode
         await self._check_smsc()
         storage = await self._choose_storage()
-        store_and_send = await self._without_store_and_send()
+        store_and_send = await self._without_store_and_send(storage)
         indications = await self._enable_indications()
         return await self._registration(storage, indications, store_and_send)
 
@@ -176,20 +176,27 @@ class ModemStartup:
         self._note(_NO_STORAGE_CHOICE)
         return None
 
-    async def _without_store_and_send(self) -> str | None:
+    async def _without_store_and_send(self, storage: Storage) -> str | None:
         """Why each part cannot be written to storage first (AT+CMGW), then
-        sent from there (AT+CMSS); None if it can."""
-        why = None
-        if not (await self._channel.command("AT+CMGW=?")).ok:
-            why = "the modem cannot store a text to send it (AT+CMGW)"
-        else:
-            room = storage_room(await self._answer("AT+CPMS?", "+CPMS:"))
-            if room is not None and room[1] >= room[2]:
-                name, used, total = room
-                why = f"the modem's storage {name} is full ({used} of {total})"
+        sent from there (AT+CMSS) and read back (AT+CMGR); None if it can."""
+        why = await self._store_and_send_refused(storage)
         if why is not None:
             self._note(_NO_STORE_AND_SEND.format(why=why))
         return why
+
+    async def _store_and_send_refused(self, storage: Storage) -> str | None:
+        if not (await self._channel.command("AT+CMGW=?")).ok:
+            return "the modem cannot store a text to send it (AT+CMGW)"
+        room = None
+        if storage.texts_in is not None:
+            room = storage_room(await self._answer("AT+CPMS?", "+CPMS:"))
+        if room is None or room[0] != storage.texts_in:
+            # A slot must be read back where it was written, to settle a text from it.
+            return "the modem would not write texts to the storage they are read from (AT+CPMS)"
+        name, used, total = room
+        if used >= total:
+            return f"the modem's storage {name} is full ({used} of {total})"
+        return None
 
     async def _enable_indications(self) -> str | None:
         """The configured AT+CNMI, else ones more modems take; else none at all."""

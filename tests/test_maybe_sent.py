@@ -18,7 +18,7 @@ from bridge.app_settings import modem_settings
 from bridge.bus import Bus
 from bridge.config import ModemConfig
 from bridge.core.texts import OutgoingText
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem
 from bridge.store import Store
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
@@ -52,12 +52,17 @@ async def test_an_ordinary_retry_is_not_maybe_sent(tmp_path: Path) -> None:
         assert not due.maybe_sent
 
 
-async def test_a_text_confirmed_too_late_goes_out_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store_and_send", [False, True], ids=["plain", "stored"])
+async def test_a_text_confirmed_too_late_goes_out_once(
+    tmp_path: Path, store_and_send: bool
+) -> None:
     """The modem took the PDU but its +CMGS came after send_timeout. Before,
-    the retry went without TP-RD and the caller got the text twice."""
+    the retry went without TP-RD and the caller got the text twice. With
+    store-and-send the retry reads the slot's status instead: stored sent."""
     now = datetime.now(UTC)
+    engine = ModemEngine(profile=ModemProfile(store_and_send=store_and_send))
     async with (
-        SimulatedModem(tmp_path / "ttyUSB0") as modem,
+        SimulatedModem(tmp_path / "ttyUSB0", engine) as modem,
         await Store.open(tmp_path / "t.db") as store,
     ):
         settings = ModemConfig.model_validate(
@@ -92,8 +97,13 @@ async def test_a_text_confirmed_too_late_goes_out_once(tmp_path: Path) -> None:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         assert [s.text for s in modem.engine.sent] == ["hello"]  # one text, not two
-        attempts = [c for c in modem.engine.commands if c.startswith("AT+CMGS=")]
-        assert len(attempts) == 2  # the retry went, as a duplicate the SMSC dropped (197)
+        if store_and_send:
+            assert not any(c.startswith("AT+CMGS=") for c in modem.engine.commands)
+            sends = [c for c in modem.engine.commands if c.startswith("AT+CMSS=")]
+            assert len(sends) == 1  # the retry found the slot "stored sent": not sent again
+        else:
+            attempts = [c for c in modem.engine.commands if c.startswith("AT+CMGS=")]
+            assert len(attempts) == 2  # the retry went, as a duplicate the SMSC dropped (197)
         (row,) = await store.outbox()
         assert (row["attempts"], row["maybe_sent"]) == (2, 1)
 

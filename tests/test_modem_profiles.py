@@ -10,7 +10,7 @@ phones read no texts over AT) must say so in its status.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,15 @@ async def test_a_recorded_modem(tmp_path: Path, path: Path, pin: str | None) -> 
         for words in expect.get("status_says", []):
             assert words in status.detail
 
-        result = await running.transport.send("+15125550142", "Sorry we missed your call")
+        kept: list[int] = []  # the storage slots, where the modem stores before sending
+
+        async def handed_over(slots: Sequence[int]) -> None:
+            kept[:] = slots
+
+        result = await running.transport.send(
+            "+15125550142", "Sorry we missed your call", on_handover=handed_over
+        )
+        await running.transport.release(kept)  # as the outbox does once it is settled
         assert [(s.number, s.text) for s in sim.engine.sent] == [
             ("+15125550142", "Sorry we missed your call")
         ]

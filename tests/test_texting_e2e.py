@@ -164,7 +164,8 @@ async def test_stop_is_honoured_forever_with_one_confirmation(tmp_path: Path) ->
         await until(lambda: len(o.modem.engine.sent) == 1)
         assert "unsubscribed" in o.modem.engine.sent[0].text
         o.modem.receive(CALLER, "STOP")  # again: no second confirmation
-        await until(lambda: len(o.modem.engine.store) == 0 and len(o.modem.engine.deleted) == 2)
+        # Both STOPs read and deleted, and the confirmation's storage slot freed.
+        await until(lambda: len(o.modem.engine.store) == 0 and len(o.modem.engine.deleted) == 3)
         decision = await o.missed_call(trace("02_noanswer.ami"))
         stored = await o.bridge.store.call(decision.linkedid)
         assert stored is not None
