@@ -26,8 +26,10 @@ from bridge.detection.dialplan import call_report
 from bridge.sim.agi_client import AgiCall, run_agi
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, running, until, until_true
-from tests.expected import CALLER, trace
+from tests.support.ami import SECRET, fast_ami
+from tests.support.expected import CALLER, trace
+from tests.support.polling import until, until_true
+from tests.support.running import running
 
 LINKEDID = "1795617278.10"  # the call in 02_noanswer.ami
 SHIPPED_ARGS = (  # what config/asterisk/extensions.conf passes, as Asterisk expands it

@@ -6,7 +6,6 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,16 @@ from pydantic import SecretStr
 
 from bridge.alerts.worker import AlertWorker
 from bridge.bus import Bus
-from bridge.config import Channel, Config
+from bridge.config import Channel
 from bridge.core.texts import ReceivedText
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store
-from tests.conftest import until, until_true
-from tests.expected import CALLER
-from tests.test_store import decision
+from tests.support.alerts import config
+from tests.support.alerts import html_part as _html
+from tests.support.alerts import plain_part as _text
+from tests.support.expected import CALLER
+from tests.support.polling import until, until_true
+from tests.support.store_values import decision
 
 EMAIL: frozenset[Channel] = frozenset({"email"})
 NONE: frozenset[Channel] = frozenset()
@@ -33,29 +35,6 @@ async def smtp() -> AsyncIterator[MailCatcher]:
     await double.start()
     yield double
     await double.stop()
-
-
-def config(smtp_port: int, store: Path) -> Config:
-    return Config.model_validate(
-        {
-            "business": {"name": "Acme Roofing", "timezone": "America/Chicago"},
-            "ami": {"username": "textback", "secret": "x"},
-            "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
-            "owners": [
-                {"id": "mike", "name": "Mike", "email": "mike@acme.example"},
-                {"id": "sue", "name": "Sue", "email": "sue@acme.example"},  # not this line's
-            ],
-            "smtp": {
-                "host": "127.0.0.1",
-                "port": smtp_port,
-                "security": "none",
-                "sender": "textback <textback@acme.example>",
-                "timeout": 5,
-            },
-            "store": {"path": str(store)},
-        },
-        context={"region": "US"},
-    )
 
 
 async def running_worker(worker: AlertWorker) -> asyncio.Task[None]:
@@ -167,18 +146,6 @@ async def test_without_smtp_nothing_is_emailed_and_nothing_piles_up(tmp_path: Pa
         await worker._queue_new_alerts()
         assert await store.unalerted() == []
         assert await store.alerts() == []
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def _html(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
 
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])

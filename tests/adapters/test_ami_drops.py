@@ -9,7 +9,7 @@ import pytest
 
 from bridge.ami.link import AmiLink, LinkState
 from bridge.sim.ami_server import FakeAsterisk
-from tests.conftest import SECRET, fast_ami
+from tests.support.ami import SECRET, fast_ami
 
 RESET = "the connection was reset (Asterisk's host or the network dropped it)"
 

@@ -21,8 +21,10 @@ from bridge.core.calls import CallDecision, Outcome, Reason
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, running, until
-from tests.expected import CALLER, REAL_TRACES, trace
+from tests.support.ami import SECRET, fast_ami
+from tests.support.expected import CALLER, REAL_TRACES, trace
+from tests.support.polling import until
+from tests.support.running import running
 
 
 class States:

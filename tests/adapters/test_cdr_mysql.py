@@ -24,8 +24,8 @@ from bridge.detection.records.sources import CdrUnavailable, MysqlCdrSource
 from bridge.detection.rules import DetectionRules
 from bridge.sim import callgen
 from bridge.sim.cdr import FREEPBX_CDR_TABLE, _callerid_merge, insert_freepbx, records_from_ami
-from tests.expected import DID, REAL_TRACES, trace
-from tests.mariadb_server import MariaDb, mariadb_server  # noqa: F401 -- the fixture
+from tests.support.expected import DID, REAL_TRACES, trace
+from tests.support.mariadb_server import MariaDb
 
 pytestmark = pytest.mark.slow  # the first test starts a MariaDB server
 

@@ -43,8 +43,8 @@ from bridge.sim.cdr import (
     csv_row,
     records_from_ami,
 )
-from tests.conftest import EXAMPLE_CONFIG
-from tests.expected import trace
+from tests.support.example_config import EXAMPLE_CONFIG
+from tests.support.expected import trace
 
 COLUMNS = csv_columns(loguniqueid=True, loguserfield=True)
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
 from sms_gateway.base import DeliveryReport, IncomingText
 from sms_gateway.gsm_modem import GsmModemTransport
-from tests.conftest import until, until_true
-from tests.expected import CALLER
+from tests.support.expected import CALLER
+from tests.support.polling import until, until_true
 
 
 async def test_a_retry_after_a_maybe_sent_failure_is_marked_maybe_sent(tmp_path: Path) -> None:

@@ -18,10 +18,11 @@ import pytest
 import yaml
 
 from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem
-from tests.conftest import until
-from tests.test_gsm_modem import run_transport, settings_for
+from tests.support.modem import run_transport, settings_for
+from tests.support.paths import FIXTURES
+from tests.support.polling import until
 
-PROFILES = sorted((Path(__file__).parent / "fixtures" / "modems").glob("*.yaml"))
+PROFILES = sorted((FIXTURES / "modems").glob("*.yaml"))
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
 from sms_gateway.base import DeliveryReport, IncomingText, SendResult, TransportStatus
 from sms_gateway.gsm_modem import GsmModemTransport
-from tests.conftest import until_true
-from tests.expected import CALLER
+from tests.support.expected import CALLER
+from tests.support.polling import until_true
 
 LATER = datetime.now(UTC) + timedelta(minutes=30)
 

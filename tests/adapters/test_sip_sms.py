@@ -32,9 +32,11 @@ from sms_gateway.base import SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.settings import ModemSettings, SipSettings
 from sms_gateway.sip_messages import NotSent, SipMessageTransport, sip_number
-from tests.conftest import SECRET, fast_ami, running, until, until_true
-from tests.expected import CALLER, trace
-from tests.test_store import decision
+from tests.support.ami import SECRET, fast_ami
+from tests.support.expected import CALLER, trace
+from tests.support.polling import until, until_true
+from tests.support.running import running
+from tests.support.store_values import decision
 
 MAIN, REPAIRS = "+15125550100", "+15125550111"
 PROVIDER = "sip.provider.example"

@@ -22,7 +22,7 @@ from bridge.store import (
     StoreUnavailable,
 )
 from bridge.store.sqlite.connection import store_error
-from tests.contract.values import T0, a_text, decision
+from tests.support.store_values import T0, a_text, decision
 
 
 async def test_decisions_survive_a_restart(tmp_path: Path) -> None:

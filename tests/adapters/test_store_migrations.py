@@ -18,9 +18,20 @@ from bridge.core.texts import OutgoingText
 from bridge.store import SCHEMA_VERSION, ConstraintViolation, Store, StoreError
 from bridge.store.sqlite import MIGRATIONS
 from bridge.store.sqlite.migrate import split_statements
-from tests.contract.values import CALLER, DOMAIN, LATER, LINE, OTHER, T0, a_text, decision, email
+from tests.support.paths import FIXTURES
+from tests.support.store_values import (
+    CALLER,
+    DOMAIN,
+    LATER,
+    LINE,
+    OTHER,
+    T0,
+    a_text,
+    decision,
+    email,
+)
 
-GOLDEN = Path(__file__).parent / "fixtures" / "schema"
+GOLDEN = FIXTURES / "schema"
 MOMENTS = {
     f"t{n}": (T0 + timedelta(minutes=n)).isoformat(timespec="milliseconds") for n in range(4)
 }

@@ -19,7 +19,8 @@ import pytest
 from bridge.core.texts import OutgoingText
 from bridge.store import SCHEMA_VERSION, ReadOnlyStore, Store, StoreError
 from bridge.store.sqlite import MIGRATIONS
-from tests.conftest import SECRET, example_config
+from tests.support.ami import SECRET
+from tests.support.example_config import example_config
 
 ENV = {"AMI_SECRET": SECRET}
 
@@ -101,7 +102,7 @@ async def test_readers_of_an_older_store_neither_migrate_nor_write_and_say_what_
 
 
 async def test_a_current_store_in_a_read_only_folder_can_be_read(tmp_path: Path) -> None:
-    from tests.test_store import decision
+    from tests.support.store_values import decision
 
     store = tmp_path / "state" / "textback.db"
     store.parent.mkdir()
@@ -159,7 +160,7 @@ async def test_something_that_is_not_a_store_is_named_as_such(tmp_path: Path) ->
 
 async def test_a_reader_sees_what_the_running_bridge_wrote(tmp_path: Path) -> None:
     """While a bridge has it open (a WAL journal beside it) the reader reads through it."""
-    from tests.test_store import decision
+    from tests.support.store_values import decision
 
     path = tmp_path / "textback.db"
     async with await Store.open(path) as writer:

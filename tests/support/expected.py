@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.support.paths import FIXTURES
 
-TRACES = Path(__file__).parent / "fixtures" / "asterisk"
+TRACES = FIXTURES / "asterisk"
 CALLER = "+15125559876"
 DID = "+15125550100"
 

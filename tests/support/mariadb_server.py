@@ -5,8 +5,8 @@ then ``mariadbd`` on a loopback port and a unix socket, as the current user;
 it is ready when it says so on stderr. Without the binaries the tests that
 need it are skipped, loudly (.ci/run installs the package).
 
-Import the fixture into a test module: ``from tests.mariadb_server import
-mariadb_server  # noqa: F401`` and ask for ``mariadb``.
+The ``mariadb`` fixture (tests/adapters/conftest.py) runs ``serve`` once per
+session; a test asks for ``mariadb``.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ def _wait_until_ready(server: subprocess.Popen[str], lines: queue.Queue[str | No
             return
 
 
-@pytest.fixture(scope="session", name="mariadb")
-def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDb]:
+def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDb]:
+    """A MariaDB server until the generator is closed; skips without the binaries."""
     mariadbd, install_db = _binary("mariadbd"), _binary("mariadb-install-db")
     if mariadbd is None or install_db is None:
         warnings.warn(SKIP_REASON, stacklevel=1)  # in the summary even without -rs

@@ -1,13 +1,16 @@
 """What the contract tests (and the backend-specific store tests) store: a
-missed call's decision, its text-back, a text that comes in, an owner's alert."""
+missed call's decision, its text-back, a text that comes in, an owner's alert;
+and the type of the contract suite's backend opener (tests/contract/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bridge.core.alerts import AlertDraft
 from bridge.core.calls import CallDecision, Outcome, Reason
 from bridge.core.texts import OptOutChange, OutgoingText, ReceivedText
+from bridge.store import Store
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 9:00 in Chicago
 CALLER = "+15125559876"
@@ -75,3 +78,7 @@ def email(recipient: str = "mike@acme.example", owner: str = "mike") -> AlertDra
 
 def sms(recipient: str = "+15125550199", owner: str = "mike") -> AlertDraft:
     return AlertDraft(owner, "sms", recipient, "Missed call", "Jane called: 512-555-9876", None)
+
+
+# Opens (again) one fresh database of a backend, with the given clock.
+Opener = Callable[[Clock], Awaitable[Store]]

@@ -23,7 +23,9 @@ from bridge.sim import callgen
 from bridge.sim.agi_client import AgiCall, run_agi
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, running, until, until_true
+from tests.support.ami import SECRET, fast_ami
+from tests.support.polling import until, until_true
+from tests.support.running import running
 
 
 def free_port() -> int:

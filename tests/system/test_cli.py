@@ -7,31 +7,18 @@ import json
 import os
 import re
 import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from tests.conftest import EXAMPLE_CONFIG, SECRET, example_config, until
-from tests.expected import CALLER, DID, REAL_TRACES, TRACES, trace
-
-TEXTBACK = [sys.executable, "-m", "bridge.cli"]
-
-
-async def textback(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *TEXTBACK,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    async with asyncio.timeout(60):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+from tests.support.ami import SECRET
+from tests.support.cli import TEXTBACK, textback
+from tests.support.example_config import EXAMPLE_CONFIG, example_config
+from tests.support.expected import CALLER, DID, REAL_TRACES, TRACES, trace
+from tests.support.paths import ROOT
+from tests.support.polling import until
 
 
 def config_file(tmp_path: Path, port: int, **replacements: str) -> Path:
@@ -232,7 +219,7 @@ async def test_calls_shows_untrusted_names_as_text_never_as_terminal_control(
     tmp_path: Path,
 ) -> None:
     from bridge.store import Store
-    from tests.test_store import decision
+    from tests.support.store_values import decision
 
     config = config_file(tmp_path, 5038)
     async with await Store.open(tmp_path / "textback.db") as store:
@@ -280,7 +267,7 @@ async def test_send_test_without_a_modem_says_so(tmp_path: Path) -> None:
 async def test_threads_and_thread_commands(tmp_path: Path) -> None:
     from bridge.core.texts import ReceivedText
     from bridge.store import Store
-    from tests.test_store import decision
+    from tests.support.store_values import decision
 
     config = config_file(tmp_path, 5038)
     async with await Store.open(tmp_path / "textback.db") as store:
@@ -374,7 +361,7 @@ async def test_run_refuses_example_values_unless_the_config_says_lab(tmp_path: P
 async def test_replay_of_something_that_is_not_ami_says_so_in_one_line(
     tmp_path: Path, name: str
 ) -> None:
-    readme = Path(__file__).parent.parent / "README.md"
+    readme = ROOT / "README.md"
     (tmp_path / "README.md").write_bytes(readme.read_bytes())  # paragraphs, none of them AMI
     (tmp_path / "empty.ami").write_bytes(b"")  # a capture that never connected
     path = name if name.startswith("/") else str(tmp_path / name)
@@ -572,7 +559,7 @@ async def test_send_test_refuses_the_business_line_and_numbers_it_would_never_te
 async def test_calls_fit_80_columns_and_wide_shows_everything(tmp_path: Path) -> None:
     from bridge.core.calls import Outcome, Reason
     from bridge.store import Store
-    from tests.test_store import decision
+    from tests.support.store_values import decision
 
     config = config_file(tmp_path, 5038)
     long_name = "ACME PLUMBING SUPPLY COMPANY OF CENTRAL TEXAS"

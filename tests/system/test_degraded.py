@@ -16,9 +16,11 @@ from bridge.sim.modem import SimulatedModem
 from bridge.store import Store
 from bridge.supervisor import JobState
 from sms_gateway.gsm_modem import GsmModemTransport
-from tests.conftest import SECRET, running, until
-from tests.expected import CALLER, trace
-from tests.test_texting_e2e import config_for
+from tests.support.ami import SECRET
+from tests.support.expected import CALLER, trace
+from tests.support.office import config_for
+from tests.support.polling import until
+from tests.support.running import running
 
 
 async def test_a_crashing_follow_up_worker_leaves_detection_and_texting_running(

@@ -15,8 +15,8 @@ from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.sim.modem import ModemEngine, SimulatedModem
 from bridge.store import SCHEMA_VERSION, Store
-from tests.conftest import SECRET
-from tests.test_cli import textback
+from tests.support.ami import SECRET
+from tests.support.cli import textback
 
 
 def write_config(
@@ -242,7 +242,7 @@ def test_a_clock_in_the_past(year: int, tmp_path: Path) -> None:
 
 
 async def test_call_records_in_use_missing_or_not_configured(tmp_path: Path) -> None:
-    from tests.expected import trace
+    from tests.support.expected import trace
 
     master = tmp_path / "cdr-csv" / "Master.csv"
     master.parent.mkdir()

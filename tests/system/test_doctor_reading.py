@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bridge.ops.doctor import Check, diagnose
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from tests.conftest import SECRET
-from tests.expected import trace
+from tests.support.ami import SECRET
+from tests.support.expected import trace
 
 
 def config_file(tmp_path: Path, ami_port: int, agi_port: int | None = None) -> Path:

@@ -11,9 +11,10 @@ from bridge.core.calls import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, running
-from tests.expected import trace
-from tests.test_alerts import config
+from tests.support.alerts import config
+from tests.support.ami import SECRET, fast_ami
+from tests.support.expected import trace
+from tests.support.running import running
 
 
 async def test_a_dry_run_records_calls_contacts_nobody_and_counts_nothing(tmp_path: Path) -> None:

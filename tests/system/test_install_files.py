@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-UNIT = Path(__file__).parent.parent / "config" / "systemd" / "textback.service"
+from tests.support.paths import ROOT
+
+UNIT = ROOT / "config" / "systemd" / "textback.service"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
@@ -40,7 +42,7 @@ def test_the_unit_keeps_the_store_and_modem_where_the_config_expects_them() -> N
     assert settings["DynamicUser"] == "yes"
 
 
-DOCKER = Path(__file__).parent.parent / "docker"
+DOCKER = ROOT / "docker"
 
 
 def _tool(name: str) -> str:

@@ -22,8 +22,11 @@ import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
-from tests.conftest import SECRET, example_config, until
-from tests.expected import CALLER, trace
+from tests.support.ami import SECRET
+from tests.support.example_config import example_config
+from tests.support.expected import CALLER, trace
+from tests.support.paths import ROOT
+from tests.support.polling import until
 
 
 @asynccontextmanager
@@ -100,7 +103,7 @@ async def test_killed_mid_text_then_restarted_texts_exactly_once(
 async def test_killed_at_random_over_many_calls_nothing_is_lost_or_doubled() -> None:
     """bench/kill9.py, short: the real bridge SIGKILLed at random while calls
     come and go (the AMI double writes the call records too)."""
-    bench = Path(__file__).parent.parent / "bench" / "kill9.py"
+    bench = ROOT / "bench" / "kill9.py"
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(bench), "--calls", "14", "--seed", "3",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -22,8 +22,10 @@ from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.modem import SimulatedModem
 from bridge.store import Store
 from sms_gateway.gsm_modem import GsmModemTransport
-from tests.conftest import SECRET, fast_ami, running, until, until_true
-from tests.expected import CALLER, trace
+from tests.support.ami import SECRET, fast_ami
+from tests.support.expected import CALLER, trace
+from tests.support.polling import until, until_true
+from tests.support.running import running
 
 NO_ALERTS: dict[str, list[str]] = {"missed_call": [], "reply": [], "reminder": []}
 # Not urgent (no "leak"): an urgent reply pages the owner by text, and the test counts texts.

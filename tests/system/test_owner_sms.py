@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bridge.conversations import owner_commands
 from bridge.store import Store
-from tests.conftest import until, until_true
-from tests.expected import CALLER, trace
-from tests.test_texting_e2e import Office, office
+from tests.support.expected import CALLER, trace
+from tests.support.office import Office, office
+from tests.support.polling import until, until_true
 
 MIKE = "+15125550199"
 SUE = "+15125550188"

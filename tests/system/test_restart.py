@@ -15,8 +15,10 @@ from bridge.core.calls import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, running, until, until_true
-from tests.expected import CALLER, trace
+from tests.support.ami import SECRET, fast_ami
+from tests.support.expected import CALLER, trace
+from tests.support.polling import until, until_true
+from tests.support.running import running
 
 
 def office_config(

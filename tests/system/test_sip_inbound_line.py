@@ -11,7 +11,9 @@ from bridge.app import Bridge
 from bridge.config import Config
 from bridge.sim.ami_server import FakeAsterisk
 from bridge.store import Store
-from tests.conftest import SECRET, fast_ami, running, until_true
+from tests.support.ami import SECRET, fast_ami
+from tests.support.polling import until_true
+from tests.support.running import running
 
 MAIN, REPAIRS = "+15125550100", "+15125550111"
 PROVIDER = "sip.provider.example"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridge.ami.framer import AmiFramer
 from bridge.sim import callgen
-from tests.expected import REAL_TRACES, trace
+from tests.support.expected import REAL_TRACES, trace
 
 
 def layouts(data: bytes) -> dict[str, set[tuple[str, ...]]]:

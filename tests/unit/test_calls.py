@@ -15,7 +15,7 @@ from bridge.core.numbers import caller_label
 from bridge.detection.rules import DetectionRules
 from bridge.detection.tracker import CallTracker
 from bridge.sim import callgen
-from tests.expected import CALLER, DID, REAL_TRACES, trace
+from tests.support.expected import CALLER, DID, REAL_TRACES, trace
 
 T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 

@@ -23,7 +23,7 @@ from bridge.detection.replay import replay
 from bridge.detection.rules import DetectionRules
 from bridge.sim import callgen
 from bridge.sim.cdr import RECOMMENDED, CdrSettings, _callerid_merge, csv_row, records_from_ami
-from tests.expected import CALLER, DID, REAL_TRACES, trace
+from tests.support.expected import CALLER, DID, REAL_TRACES, trace
 
 ALL_ON = CdrSettings(unanswered=True, congestion=True, cancel_disposition=True)
 # (scenario, cdr.conf) -> the reason the records give where AMI's differs.

@@ -8,7 +8,7 @@ import pytest
 
 from bridge.config import ConfigError, load_config
 from bridge.core import templates
-from tests.conftest import EXAMPLE_CONFIG
+from tests.support.example_config import EXAMPLE_CONFIG
 
 GOOD = """\
 business: {name: Acme Roofing, timezone: America/Chicago, region: US}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from panoramisk.ami_protocol import AMIProtocol
 
 from bridge.ami.framer import AmiFramer, AmiMessage
-from tests.expected import REAL_TRACES, trace
+from tests.support.expected import REAL_TRACES, trace
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 

@@ -17,8 +17,8 @@ from bridge.bus import Bus
 from bridge.conversations.inbound import InboundHandler
 from bridge.store import ConstraintViolation, Store
 from sms_gateway.base import IncomingText
-from tests.expected import CALLER
-from tests.test_follow_through import MIKE, T0, Clock, settings, texted_back
+from tests.support.expected import CALLER
+from tests.support.follow_through import MIKE, T0, Clock, settings, texted_back
 
 SENT_BY_NETWORK = datetime(2026, 11, 25, 14, 59, 58, tzinfo=UTC)
 
@@ -157,7 +157,7 @@ async def test_a_text_read_again_from_the_sim_is_filed_once(tmp_path: Path) -> N
     from bridge.config import ModemConfig
     from bridge.sim.modem import SimulatedModem, deliver_pdus
     from sms_gateway.gsm_modem import GsmModemTransport
-    from tests.conftest import until
+    from tests.support.polling import until
 
     (pdu,) = deliver_pdus(CALLER, "Need a roof repair quote", at=SENT_BY_NETWORK)
     async with (

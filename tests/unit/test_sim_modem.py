@@ -28,7 +28,7 @@ from bridge.sim.modem import (  # noqa: E402
     deliver_pdus,
     status_report_pdu,
 )
-from tests.conftest import until  # noqa: E402
+from tests.support.polling import until  # noqa: E402
 
 # --- PDUs, no I/O -----------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,11 +45,11 @@ from bridge.sim.pdu.fields import (
     relative_validity,
 )
 from bridge.sim.pdu.userdata import decode_user_data, encode_header, encode_user_data
-from sms_gateway.base import DeliveryReport, IncomingText
-from sms_gateway.modem_inbox import StoredMessages
 from sms_gateway.pdu_codec import decode_report, encode_submit
+from tests.support import paths
+from tests.support.pdu import Sink, transport_reads
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pdus"
+FIXTURES = paths.FIXTURES / "pdus"
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
@@ -468,30 +467,6 @@ def test_what_the_transport_sends_is_what_it_was_given(
         assert part.encoding == (GSM7 if gsm7 else UCS2)
         expected = None if len(parts) == 1 else Concat(reference, len(parts), number)
         assert part.concat == expected
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.texts: list[IncomingText] = []
-        self.reports: list[DeliveryReport] = []
-
-    async def incoming_text(self, text: IncomingText) -> None:
-        self.texts.append(text)
-
-    async def delivery_report(self, report: DeliveryReport) -> None:
-        self.reports.append(report)
-
-
-def transport_reads(*pdus: bytes) -> Sink:
-    """The transport's own decoding (what it does with a PDU read off the SIM, minus
-    the serial line, which tests/test_gsm_modem.py covers over the pty)."""
-    stored = StoredMessages()
-    sink = Sink()
-    for pdu in pdus:
-        arrival = stored.take(pdu.hex().upper(), None, datetime.now(UTC))
-        if arrival is not None:
-            sink.texts.append(arrival.message)
-    return sink
 
 
 def ends_in_a_lost_at_sign(text: str) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bridge.supervisor import CoreFailure, JobState, JobStatus, Supervisor
-from tests.conftest import until
+from tests.support.polling import until
 
 GROUPS = ("intake", "record", "send", "ops")
 

@@ -17,7 +17,7 @@ from bridge.core.texts import History
 from bridge.texting import plan as textback
 from bridge.texting import policy
 from bridge.texting.policy import Skip, TextPolicy
-from tests.test_store import decision
+from tests.support.store_values import decision
 
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
 RULES = TextPolicy(region="US", own_numbers=frozenset({"+15125550100", "+15125550199"}))
