@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from panoramisk import Manager
 
 from bridge.ami import actions
 from bridge.ami.framer import AmiFramer, AmiMessage
@@ -158,22 +157,6 @@ def test_backoff_grows_to_its_cap_and_is_slower_after_a_refused_login() -> None:
     assert all(30 <= d <= 60 for d in ceilings[6:])
     link.state = LinkState.BAD_CREDENTIALS
     assert link._backoff(1) >= 4
-
-
-async def test_bare_panoramisk_raises_nothing_on_a_refused_login(asterisk: FakeAsterisk) -> None:
-    """The gap AmiLink closes: panoramisk only leaves authenticated=False."""
-    asterisk.refuse_logins = True
-    manager = Manager(
-        host="127.0.0.1", port=asterisk.port, username="textback", secret=SECRET,
-        ping_delay=60, loop=asyncio.get_running_loop(),
-    )  # fmt: skip
-    try:
-        await manager.connect()  # returns as soon as TCP connects: no error
-        async with asyncio.timeout(5):
-            await asterisk.wait_for(lambda: asterisk.failed_logins >= 1)
-        assert manager.authenticated is False
-    finally:
-        manager.close()
 
 
 # --- a link that breaks ---------------------------------------------------------------
@@ -329,99 +312,6 @@ async def test_a_failing_handler_costs_one_event_not_the_connection(
         await asyncio.gather(task, return_exceptions=True)
     assert link.connections == 1
     assert sum("handler failed" in r.getMessage() for r in caplog.records) == 1
-
-
-async def test_bare_panoramisk_loses_the_connection_on_a_failing_handler(
-    asterisk: FakeAsterisk,
-) -> None:
-    """The gap AmiLink closes: the exception escapes into data_received."""
-    manager = Manager(
-        host="127.0.0.1", port=asterisk.port, username="textback", secret=SECRET,
-        ping_delay=60, reconnect_timeout=60, loop=asyncio.get_running_loop(),
-    )  # fmt: skip
-    manager.register_event("DialBegin", _raise)
-    try:
-        await manager.connect()
-        async with asyncio.timeout(5):
-            await asterisk.wait_for(lambda: asterisk.sessions == 1)
-        await asterisk.play(recorded_events(trace("02_noanswer.ami")))
-        async with asyncio.timeout(5):
-            await asterisk.wait_for(lambda: asterisk.sessions == 0)
-    finally:
-        manager.close()
-
-
-def _raise(manager: object, message: object) -> None:
-    raise RuntimeError("bug in a handler")
-
-
-def _bare_manager(asterisk: FakeAsterisk, **timers: int) -> Manager:
-    return Manager(
-        host="127.0.0.1", port=asterisk.port, username="textback", secret=SECRET,
-        loop=asyncio.get_running_loop(), **timers,
-    )  # fmt: skip
-
-
-async def test_bare_panoramisk_never_notices_a_stalled_asterisk(asterisk: FakeAsterisk) -> None:
-    """The gap AmiLink closes: panoramisk sends Ping but never checks the answer.
-    (AmiLink notices within ping_interval + ping_timeout: the test above.)"""
-    manager = _bare_manager(asterisk, ping_delay=1, ping_interval=1)
-    lost: list[object] = []
-    manager.on_disconnect = lambda manager, exc: lost.append(exc)
-    try:
-        await manager.connect()
-        async with asyncio.timeout(5):
-            await asterisk.wait_for(lambda: asterisk.sessions == 1)
-        asterisk.stall()
-        # Three Pings go unanswered; the library looks content with the link.
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(3.5):
-                await asterisk.wait_for(lambda: asterisk.logins > 1)
-        assert lost == []
-        assert manager._connected is True
-    finally:
-        manager.close()
-        asterisk.resume()
-
-
-async def test_bare_panoramisk_comes_back_after_close(asterisk: FakeAsterisk) -> None:
-    """The gap AmiLink closes: close() leaves a scheduled reconnect in place.
-    (Cancelling AmiLink.run() leaves nothing behind: the test of that below.)"""
-    manager = _bare_manager(asterisk, ping_delay=60, reconnect_timeout=1)
-    dropped = asyncio.Event()
-    manager.on_disconnect = lambda manager, exc: dropped.set()
-    try:
-        await manager.connect()
-        async with asyncio.timeout(5):
-            await asterisk.wait_for(lambda: asterisk.logins == 1)
-            await asterisk.drop_connections()
-            await dropped.wait()
-        manager.close()  # the caller is done with AMI...
-        async with asyncio.timeout(5):
-            await asterisk.wait_for(lambda: asterisk.logins == 2)  # ...and it logs in again
-    finally:
-        manager.close()
-
-
-async def test_bare_panoramisk_buffers_an_endless_message_without_limit(
-    asterisk: FakeAsterisk,
-) -> None:
-    """The gap AmiFramer closes (max_message_bytes, 64 KiB by default; test_framer.py): a
-    message that never ends is kept, all of it, however large."""
-    manager = _bare_manager(asterisk, ping_delay=60, reconnect_timeout=60)
-    try:
-        await manager.connect()
-        async with asyncio.timeout(5):
-            await asterisk.wait_for(lambda: asterisk.sessions == 1)
-        await asterisk.broadcast_raw(b"Event: Flood\r\nJunk: " + b"x" * 4_000_000)
-        await asterisk.broadcast_raw(b"y" * 1_000_000)
-
-        def held() -> int:
-            return sum(len(chunk) for chunk in manager.protocol.queue)
-
-        await until(lambda: held() >= 5_000_000)
-    finally:
-        manager.close()
 
 
 # --- actions and shutdown ---------------------------------------------------------------

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-from types import SimpleNamespace
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from panoramisk.ami_protocol import AMIProtocol
 
 from bridge.ami.framer import AmiFramer, AmiMessage
 from tests.support.expected import REAL_TRACES, trace
@@ -28,20 +24,6 @@ def ours(data: bytes, chunks: list[int] | None = None) -> list[AmiMessage]:
             position += size
         out += framer.feed(data[position:])
     return out
-
-
-def panoramisk_parse(data: bytes, chunks: list[int] | None = None) -> list[dict[str, str]]:
-    """What bare panoramisk's AMIProtocol makes of the same bytes."""
-    seen: list[dict[str, str]] = []
-    protocol = AMIProtocol()
-    protocol.connection_made(SimpleNamespace(write=lambda b: None, close=lambda: None))
-    protocol.factory = SimpleNamespace(dispatch=lambda m: seen.append(dict(m.items())))
-    protocol.encoding = "utf8"
-    protocol.log = logging.getLogger("panoramisk-under-test")
-    pieces = [data] if chunks is None else [data[: chunks[0]], data[chunks[0] :]]
-    for piece in pieces:
-        protocol.data_received(piece)
-    return seen
 
 
 def event(*pairs: tuple[str, str]) -> bytes:
@@ -81,7 +63,7 @@ def test_key_with_no_space_and_empty_value() -> None:
     assert message.get("AccountCode") == ""
 
 
-# --- the gaps in panoramisk's parser, each shown on bare panoramisk too -----------
+# --- the gaps in panoramisk's parser (tests/upstream/test_panoramisk.py shows each) ---
 
 LATIN1_NAME = BANNER + b"Event: Newchannel\r\nCallerIDName: M\xfcller\r\nUniqueid: 1.1\r\n\r\n"
 UTF8_NAME = BANNER + "Event: Newchannel\r\nCallerIDName: Zoë Ñuñez\r\n\r\n".encode()
@@ -93,35 +75,16 @@ def test_latin1_caller_name_arrives_intact() -> None:
     assert message.get("CallerIDName") == "Müller"
 
 
-@pytest.mark.xfail(strict=True, reason="panoramisk drops non-UTF-8 bytes: 'Mller'")
-def test_latin1_caller_name_on_bare_panoramisk() -> None:
-    (message,) = panoramisk_parse(LATIN1_NAME)
-    assert message["CallerIDName"] == "Müller"
-
-
 def test_utf8_character_split_across_reads_arrives_intact() -> None:
     split_at = UTF8_NAME.index("ë".encode()) + 1  # between the two bytes of ë
     (message,) = ours(UTF8_NAME, [split_at])
     assert message.get("CallerIDName") == "Zoë Ñuñez"
 
 
-@pytest.mark.xfail(strict=True, reason="panoramisk decodes each read alone and loses the split ë")
-def test_utf8_split_on_bare_panoramisk() -> None:
-    split_at = UTF8_NAME.index("ë".encode()) + 1
-    (message,) = panoramisk_parse(UTF8_NAME, [split_at])
-    assert message["CallerIDName"] == "Zoë Ñuñez"
-
-
 def test_lf_only_line_ends_complete_a_message() -> None:
     (message,) = ours(LF_ONLY)
     assert message.event == "Hangup"
     assert message.get("Cause") == "16"
-
-
-@pytest.mark.xfail(strict=True, reason="panoramisk only splits on CRLF CRLF")
-def test_lf_only_on_bare_panoramisk() -> None:
-    (message,) = panoramisk_parse(LF_ONLY)
-    assert message["Event"] == "Hangup"
 
 
 # --- bad input: skipped, reported once, the stream goes on --------------------------

@@ -1,21 +1,15 @@
-"""The simulated modem: its PDUs, and bare python-gsmmodem talking to it over a pty.
+"""The simulated modem: its PDUs (read back by python-gsmmodem's decoder) and its engine.
 
-The bare-library tests pin down, on the simulator, each defect of
-python-gsmmodem-new that the modem transport has to close (library notes):
-the strict xfails are the defects; they flip to failures when fixed upstream.
+Bare python-gsmmodem talking to it over a pty, each defect of the library the
+modem transport has to close, is in tests/upstream/test_python_gsmmodem.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from gsmmodem import pdu as gsm_pdu
-from gsmmodem.modem import GsmModem
 
 # python-gsmmodem starts a thread per notification; some outlive a test and
 # raise into pytest's thread hook. That noise is the library's, not ours.
@@ -24,11 +18,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExc
 from bridge.sim.modem import (  # noqa: E402
     ModemEngine,
     ModemProfile,
-    SimulatedModem,
     deliver_pdus,
     status_report_pdu,
 )
-from tests.support.polling import until  # noqa: E402
 
 # --- PDUs, no I/O -----------------------------------------------------------------------
 
@@ -156,103 +148,3 @@ def test_a_profile_overrides_the_engines_answers() -> None:
 def decode_text(decoded: dict[str, Any]) -> str:
     text: str = decoded["text"]
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
-
-
-# --- bare python-gsmmodem over the pty --------------------------------------------------
-
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[SimulatedModem]:
-    async with SimulatedModem(tmp_path / "ttyUSB0") as modem:
-        yield modem
-
-
-class Bare:
-    """python-gsmmodem as its README uses it, in one worker thread."""
-
-    def __init__(self, path: Path):
-        self.received: list[tuple[str, str]] = []
-        self.arrived = threading.Event()
-        self.modem = GsmModem(str(path), 115200, smsReceivedCallbackFunc=self._on_sms)
-
-    def _on_sms(self, sms: Any) -> None:
-        self.received.append((sms.number, sms.text))
-        self.arrived.set()
-
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
-
-
-@pytest.fixture
-async def bare(sim: SimulatedModem) -> AsyncIterator[Bare]:
-    client = Bare(sim.path)
-    await client.call(client.modem.connect)
-    yield client
-    await client.call(client.modem.close)
-
-
-async def test_bare_library_connects_sends_and_receives(sim: SimulatedModem, bare: Bare) -> None:
-    await bare.call(bare.modem.sendSms, "+15125550142", "Sorry we missed your call")
-    await bare.call(bare.modem.sendSms, "+15125550142", "Zoë: " + "ç" * 80)
-    sent = [(s.number, s.text, s.concat is not None) for s in sim.engine.sent]
-    assert sent[0] == ("+15125550142", "Sorry we missed your call", False)
-    assert "".join(s.text for s in sim.engine.sent[1:]) == "Zoë: " + "ç" * 80
-    assert all(s.concat for s in sim.engine.sent[1:])
-    sim.receive("+15125559876", "Need a roof repair quote")
-    assert await asyncio.to_thread(bare.arrived.wait, 5)
-    assert bare.received == [("+15125559876", "Need a roof repair quote")]
-    await until(lambda: sim.engine.deleted == [1])  # read, then deleted from the SIM
-
-
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="library defect: emoji crash the encoder")
-async def test_bare_library_sends_an_emoji(sim: SimulatedModem, bare: Bare) -> None:
-    await bare.call(bare.modem.sendSms, "+15125550142", "Thanks 🙂")
-    assert sim.engine.sent[-1].text == "Thanks 🙂"
-
-
-@pytest.mark.xfail(strict=True, reason="library defect: a +CMTI inside a reply is swallowed")
-async def test_bare_library_sees_a_text_announced_during_a_command(
-    sim: SimulatedModem, bare: Bare
-) -> None:
-    sim.engine.slip_cmti("+15125559876", "Are you open Saturday?")
-    await bare.call(bare.modem.write, "AT+CSQ")  # the +CMTI lands in this reply
-    assert await asyncio.to_thread(bare.arrived.wait, 1)
-
-
-@pytest.mark.xfail(strict=True, reason="library defect: one 0xFF byte kills the reader thread")
-async def test_bare_library_survives_a_garbage_byte(sim: SimulatedModem, bare: Bare) -> None:
-    sim.send_raw(b"\r\n\xff\xfe garbage\r\n")
-    await asyncio.sleep(0)
-    await bare.call(bare.modem.write, "AT", True, 2)
-
-
-@pytest.mark.xfail(strict=True, reason="library defect: +CMT (direct delivery) is ignored")
-async def test_bare_library_receives_a_direct_cmt(sim: SimulatedModem, bare: Bare) -> None:
-    (pdu_hex,) = deliver_pdus("+15125559876", "Straight through")
-    sim.send_raw(f"\r\n+CMT: ,{len(pdu_hex) // 2 - 8}\r\n{pdu_hex}\r\n".encode())
-    assert await asyncio.to_thread(bare.arrived.wait, 1)
-
-
-@pytest.mark.xfail(strict=True, reason="library defect: incoming multipart texts are not joined")
-async def test_bare_library_joins_a_multipart_text(sim: SimulatedModem, bare: Bare) -> None:
-    sim.receive("+15125559876", "The leak is over the garage. " * 8, concat_ref=3)
-    await asyncio.to_thread(bare.arrived.wait, 5)
-    await asyncio.to_thread(lambda: __import__("time").sleep(0.5))  # let any second part land
-    assert bare.received == [("+15125559876", "The leak is over the garage. " * 8)]
-
-
-@pytest.mark.xfail(strict=True, reason="library defect: RTS/CTS flow control is forced on")
-async def test_bare_library_leaves_flow_control_off(bare: Bare) -> None:
-    assert bare.modem.serial.rtscts is False
-
-
-@pytest.mark.xfail(strict=True, reason="library defect: a status report is always requested")
-async def test_bare_library_without_delivery_reports(sim: SimulatedModem) -> None:
-    client = Bare(sim.path)
-    client.modem = GsmModem(str(sim.path), 115200, requestDelivery=False)
-    await client.call(client.modem.connect)
-    try:
-        await client.call(client.modem.sendSms, "+15125550142", "hello")
-    finally:
-        await client.call(client.modem.close)
-    assert sim.engine.sent[0].status_report_requested is False

@@ -3,8 +3,9 @@ others (tests/fixtures/pdus/, each file naming its source), its own round trips,
 and a cross-check of the transport's codec (python-gsmmodem's, as
 sms_gateway.gsm_modem uses it) against it.
 
-The transport's defects the cross-check found are the strict xfails at the end;
-the properties above them leave out exactly those inputs, each saying which.
+The transport's defects the cross-check found (python-gsmmodem's) are strict xfails
+in tests/upstream/test_python_gsmmodem.py; the properties here leave out exactly
+those inputs, each saying which.
 """
 
 from __future__ import annotations
@@ -425,7 +426,7 @@ def test_the_submit_decoder_reads_what_the_spec_says_was_written(
 # --- the transport's codec, cross-checked ------------------------------------------------
 
 # Inputs the properties below leave out: each is a transport defect pinned by a strict
-# xfail at the end of this file.
+# xfail in tests/upstream/test_python_gsmmodem.py.
 SENT_WRONG = "`§ÿ\f"  # sent as the wrong character, as UCS-2, or not at all (xfails 2, 3)
 READ_WRONG = "§\f"  # read as the wrong character, or dropped (xfails 4, 5)
 
@@ -504,92 +505,6 @@ def test_the_transport_reads_status_reports_right(
     (read,) = sink.reports
     assert (read.reference, read.recipient, read.status) == (reference, recipient.number, status)
     assert read.delivered == (status < 0x20)
-
-
-# --- the transport's defects (strict xfails: they pass once fixed) ----------------------
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport defect 1: python-gsmmodem's divideTextUcs2 cuts a long UCS-2 text "
-    "every 67 UTF-16 units, splitting an emoji's surrogate pair across two parts",
-)
-def test_xfail_1_a_long_emoji_text_keeps_each_pair_in_one_part() -> None:
-    parts = [
-        decode_submit(str(p)) for p in encode_submit("+15125550142", "🙂" * 40, status_report=False)
-    ]
-    assert [p.text for p in parts] == ["🙂" * 33, "🙂" * 7]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport defect 2: python-gsmmodem's GSM-7 table has ` at 5F, where TS 23.038 "
-    "has §: a backtick reaches the recipient as §, and § goes as UCS-2",
-)
-def test_xfail_2_a_backtick_is_sent_as_a_backtick() -> None:
-    (part,) = [
-        decode_submit(str(p)) for p in encode_submit("+15125550142", "a`b", status_report=False)
-    ]
-    assert part.text == "a`b"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="transport defect 3: python-gsmmodem maps ÿ to the extension table's 0A (an "
-    "int where it wants a str): encode_submit raises TypeError, not SendError",
-)
-def test_xfail_3_a_text_with_y_diaeresis_can_be_sent() -> None:
-    (part,) = [
-        decode_submit(str(p)) for p in encode_submit("+15125550142", "Haÿ", status_report=False)
-    ]
-    assert part.text == "Haÿ"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport defect 4: python-gsmmodem reads the default alphabet's 5F (§) as `",
-)
-def test_xfail_4_a_section_sign_is_read_as_one() -> None:
-    (pdu,) = deliver_parts(Address.parse("+15125559876"), "§ 4", timestamp=_NOW)
-    assert transport_reads(encode_deliver(pdu)).texts[0].body == "§ 4"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport defect 5: python-gsmmodem drops the extension table's form feed (1B 0A)",
-)
-def test_xfail_5_a_form_feed_is_read_as_one() -> None:
-    (pdu,) = deliver_parts(Address.parse("+15125559876"), "page\fbreak", timestamp=_NOW)
-    assert transport_reads(encode_deliver(pdu)).texts[0].body == "page\fbreak"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport defect 6: python-gsmmodem's unpackSeptets counts octets, not TP-UDL "
-    "septets, and drops a last septet 00: 8 septets ending in @ lose the @",
-)
-def test_xfail_6_a_text_of_eight_septets_keeps_its_last_at_sign() -> None:
-    (pdu,) = deliver_parts(Address.parse("+15125559876"), "mail me@", timestamp=_NOW)
-    assert transport_reads(encode_deliver(pdu)).texts[0].body == "mail me@"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="transport defect 7: after a user data header of 7 octets (a 16-bit "
-    "concatenation reference) there are no fill bits, and python-gsmmodem loses the "
-    "first character of each GSM-7 part",
-)
-def test_xfail_7_a_text_with_a_16_bit_reference_keeps_its_first_characters() -> None:
-    text = "Hello from the roofer. " * 10
-    parts = deliver_parts(Address.parse("+15125559876"), text, timestamp=_NOW, reference=0x1234)
-    assert transport_reads(*(encode_deliver(p) for p in parts)).texts[0].body == text
 
 
 # --- helpers -----------------------------------------------------------------------------
