@@ -1,6 +1,6 @@
 """Fixtures every tier uses, and each test's tier marker, taken from its folder.
 
-The tiers (see tests/README.md): unit, contract, adapters, system, upstream -
+The tiers (README.md, Tests): unit, contract, adapters, system, upstream -
 one folder each under tests/. A test is marked with its folder's name here, so
 ``pytest -m unit`` runs one tier and nobody has to remember to mark.
 Helpers that are not fixtures live in tests/support/.
@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if folder not in TIERS:
             raise pytest.UsageError(
                 f"{item.nodeid}: every test belongs in a tier folder, one of "
-                f"tests/{{{','.join(TIERS)}}}/ (tests/README.md says which)"
+                f"tests/{{{','.join(TIERS)}}}/ (README.md, Tests, says which)"
             )
         item.add_marker(getattr(pytest.mark, folder))
 
