@@ -2,7 +2,7 @@
 
 The CSV rows here are the AMI double's (bridge/sim/cdr.py writes them as
 cdr/cdr_csv.c does) plus hand-written ones; FreePBX's MariaDB table is in
-tests/test_cdr_mysql.py.
+tests/adapters/test_cdr_mysql.py.
 """
 
 from __future__ import annotations

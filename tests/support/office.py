@@ -33,7 +33,7 @@ def config_for(
     **texting: object,
 ) -> Config:
     # Unless a test says otherwise, no SMS alerts: most tests count the
-    # caller's texts (tests/test_follow_through.py has the owners' side).
+    # caller's texts (tests/system/test_follow_through.py has the owners' side).
     quiet_owner = {
         "id": "mike",
         "name": "Mike",

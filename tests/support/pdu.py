@@ -23,7 +23,7 @@ class Sink:
 
 def transport_reads(*pdus: bytes) -> Sink:
     """The transport's own decoding (what it does with a PDU read off the SIM, minus
-    the serial line, which tests/test_gsm_modem.py covers over the pty)."""
+    the serial line, which tests/adapters/test_gsm_modem.py covers over the pty)."""
     stored = StoredMessages()
     sink = Sink()
     for pdu in pdus:

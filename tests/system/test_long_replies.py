@@ -2,7 +2,7 @@
 that modem was ignored - STOP included - until a restart.
 
 The real bridge over the AMI double and the simulated modem, as in
-tests/test_texting_e2e.py. The simulated modem reuses the lowest free SIM
+tests/system/test_texting_e2e.py. The simulated modem reuses the lowest free SIM
 slot as real modems do, so the STOP lands in a slot the long reply had used.
 """
 
