@@ -12,7 +12,7 @@ PREFIX ?= /opt/textback
 BINDIR ?= /usr/local/bin
 APP    := $(PREFIX)/.venv
 
-.PHONY: demo test lint typecheck bench clean install
+.PHONY: demo test test-unit test-fast test-tier lint typecheck bench clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Every tier (unit, contract, adapters, system, upstream), after lint and mypy:
+# what CI runs (.ci/run). The others are for the edit-test loop.
 test: lint typecheck
 	$(BIN)/pytest
+
+# Pure code only: no sockets, ptys or processes; seconds.
+test-unit: $(STAMP)
+	$(BIN)/pytest -m unit
+
+# Everything but the slow tests (a real MariaDB server, large files).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
+# One tier: make test-tier TIER=adapters
+test-tier: $(STAMP)
+	$(BIN)/pytest -m $(TIER)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ami_intake.py

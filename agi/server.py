@@ -1,6 +1,6 @@
 """The FastAGI server, on panoramisk's ``Application`` with its two defects
 fixed (see ../shared/library-notes.md, each shown by a test on the bare
-library in tests/test_agi.py):
+library in tests/upstream/test_panoramisk.py):
 
 - a client that disconnects before the blank line ending its request made
   the library's handler loop on ``read()`` at end of file without ever

@@ -73,9 +73,7 @@ class StoredSends:
     """Store-and-send over ``channel``; every method runs under the channel's
     lock, which the caller holds (a send is one run of commands)."""
 
-    def __init__(
-        self, channel: AtChannel, send_timeout: float, on_part_sent: Callable[[], None]
-    ):
+    def __init__(self, channel: AtChannel, send_timeout: float, on_part_sent: Callable[[], None]):
         self._channel = channel
         self._send_timeout = send_timeout
         self._on_part_sent = on_part_sent  # the transport's rate limit counts every part

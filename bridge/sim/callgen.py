@@ -4,7 +4,7 @@ The recordings in tests/fixtures/asterisk cover nine scenarios from a real PBX.
 This writes the others (withheld caller, IVR, follow-me, transfers, several
 calls at once, a busy day for the benchmark) with the same event names, the
 same headers in the same order and the same privileges as those recordings;
-tests/test_callgen.py holds it to that.
+tests/unit/test_callgen.py holds it to that.
 
 Each scenario is a generator that yields between steps, so several calls can
 be interleaved the way overlapping calls are on a real PBX (``interleave``).

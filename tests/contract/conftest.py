@@ -3,17 +3,14 @@ of them. A new backend adds its opener to BACKENDS and must pass unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from bridge.store import Store
 from bridge.store.sqlite import SqliteStore
-from tests.contract.values import Clock
-
-# Opens (again) one fresh database of a backend, with the given clock.
-Opener = Callable[[Clock], Awaitable[Store]]
+from tests.support.store_values import Clock, Opener
 
 
 def _sqlite(tmp_path: Path) -> Opener:

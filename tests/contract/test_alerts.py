@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from bridge.core.calls import Outcome, Reason
 from bridge.store import Store
-from tests.contract.values import (
+from tests.support.store_values import (
     CALLER,
     DOMAIN,
     LATER,
@@ -22,8 +20,6 @@ from tests.contract.values import (
     received,
     sms,
 )
-
-pytestmark = pytest.mark.contract
 
 
 async def test_missed_calls_and_replies_are_news_until_queued(store: Store, clock: Clock) -> None:

@@ -12,8 +12,7 @@ import pytest
 from bridge.core.calls import OpenCall, Outcome, Reason
 from bridge.core.texts import OutgoingText
 from bridge.store import ConstraintViolation, Store
-from tests.contract.conftest import Opener
-from tests.contract.values import (
+from tests.support.store_values import (
     CALLER,
     LATER,
     LINE,
@@ -21,11 +20,10 @@ from tests.contract.values import (
     SECOND_LINE,
     T0,
     Clock,
+    Opener,
     a_text,
     decision,
 )
-
-pytestmark = pytest.mark.contract
 
 
 async def test_a_decision_is_stored_once_whatever_is_replayed(store: Store) -> None:

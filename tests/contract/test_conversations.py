@@ -9,7 +9,7 @@ import pytest
 
 from bridge.core.texts import OwnerAction
 from bridge.store import Store
-from tests.contract.values import (
+from tests.support.store_values import (
     CALLER,
     LATER,
     LINE,
@@ -22,7 +22,6 @@ from tests.contract.values import (
     stop,
 )
 
-pytestmark = pytest.mark.contract
 MIKE = "+15125550199"
 
 

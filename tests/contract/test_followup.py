@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
 from bridge.core.texts import Cap, OwnerAction
 from bridge.core.threads import FollowUpState
 from bridge.store import Store
-from tests.contract.conftest import Opener
-from tests.contract.values import (
+from tests.support.store_values import (
     CALLER,
     DOMAIN,
     LATER,
     OTHER,
     T0,
     Clock,
+    Opener,
     a_text,
     decision,
     email,
@@ -25,7 +23,6 @@ from tests.contract.values import (
     sms,
 )
 
-pytestmark = pytest.mark.contract
 DAY = date(2026, 11, 25)
 DAILY = Cap(3, timedelta(hours=24), any_kind=True)
 

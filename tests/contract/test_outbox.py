@@ -9,10 +9,17 @@ import pytest
 
 from bridge.core.texts import Cap
 from bridge.store import Store
-from tests.contract.conftest import Opener
-from tests.contract.values import CALLER, LATER, LINE, OTHER, T0, Clock, a_text, decision
-
-pytestmark = pytest.mark.contract
+from tests.support.store_values import (
+    CALLER,
+    LATER,
+    LINE,
+    OTHER,
+    T0,
+    Clock,
+    Opener,
+    a_text,
+    decision,
+)
 
 
 async def text_state(store: Store, linkedid: str = "1795617278.10") -> str | None:

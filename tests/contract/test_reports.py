@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from bridge.core.calls import Outcome
 from bridge.core.texts import OwnerAction
 from bridge.store import Store
-from tests.contract.values import DOMAIN, LATER, OTHER, T0, Clock, a_text, decision, email, received
+from tests.support.store_values import (
+    DOMAIN,
+    LATER,
+    OTHER,
+    T0,
+    Clock,
+    a_text,
+    decision,
+    email,
+    received,
+)
 
-pytestmark = pytest.mark.contract
 THIRD = "+15125550143"
 
 

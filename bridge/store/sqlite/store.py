@@ -29,7 +29,7 @@ class SqliteStore(Calls, Outbox, Conversations, Alerts, FollowUp, Reports):
         self._conn = connection
         self._clock = clock
         # The bare aiosqlite connection, which fault-injecting tests reach for
-        # (tests/test_ami_live.py); the store itself goes through self._conn.
+        # (tests/adapters/test_ami_live.py); the store itself goes through self._conn.
         self._db = connection.raw
 
     @classmethod

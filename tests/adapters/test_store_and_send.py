@@ -1,0 +1,259 @@
+"""Store-and-send: each part written to the modem's storage, sent from there,
+and settled from the modem's own record after a crash (issue 15).
+
+The transport against the simulated modem over its pty: what it asks the
+modem, in what order, and what it settles from the slots an earlier attempt
+kept. tests/system/test_kill9_store_and_send.py kills the real bridge at each
+step of such a send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bridge.app_settings import modem_settings
+from bridge.config import ModemConfig
+from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem, decode_submit
+from sms_gateway.base import DeliveryReport, IncomingText, SendError
+from sms_gateway.gsm_modem import GsmModemTransport
+from tests.support.expected import CALLER
+from tests.support.polling import until
+
+LONG = "Sorry we missed your call - " + "we will ring you back within the hour. " * 4
+STORED_UNSENT, STORED_SENT = 2, 3
+
+
+class _Sink:
+    async def incoming_text(self, text: IncomingText) -> None:
+        self.texts.append(text)
+
+    async def delivery_report(self, report: DeliveryReport) -> None:
+        return None
+
+    def __init__(self) -> None:
+        self.texts: list[IncomingText] = []
+
+
+@asynccontextmanager
+async def transport_on(
+    tmp_path: Path,
+    engine: ModemEngine | None = None,
+    *,
+    held: Sequence[int] | None = (),
+    sink: _Sink | None = None,
+) -> AsyncIterator[tuple[GsmModemTransport, ModemEngine]]:
+    """The transport, ready, on a simulated modem; ``held``: what the outbox says it holds."""
+    async with SimulatedModem(tmp_path / "ttyUSB0", engine) as sim:
+        config = ModemConfig.model_validate(
+            {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 2, "send_timeout": 10},
+            context={"region": "US"},
+        )
+        transport = GsmModemTransport(modem_settings(config), reconnect_min=0.02)
+        if held is not None:
+            transport.holds(held)
+        task = asyncio.create_task(transport.run(sink or _Sink()))
+        try:
+            async with asyncio.timeout(5):
+                await transport.wait_ready()
+            yield transport, sim.engine
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class Handover:
+    """An outbox's on_handover: records the slots, and what the modem had sent by then."""
+
+    def __init__(self, engine: ModemEngine):
+        self.engine = engine
+        self.slots: list[int] = []
+        self.sent_before: int | None = None
+
+    async def __call__(self, slots: Sequence[int]) -> None:
+        self.slots = list(slots)
+        self.sent_before = len(self.engine.sent)
+
+
+def sms_commands(engine: ModemEngine) -> list[str]:
+    """The writes and sends the modem was asked for, in order (not the probes)."""
+    sends = ("AT+CMGW=", "AT+CMSS=", "AT+CMGS=")
+    return [c.split("=")[0] for c in engine.commands if c.startswith(sends) and "=?" not in c]
+
+
+# ------------------------------------------------------------------ the transport
+
+
+async def test_each_part_is_stored_and_its_slot_told_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    async with transport_on(tmp_path) as (transport, engine):
+        handover = Handover(engine)
+        result = await transport.send(CALLER, LONG, key=7, on_handover=handover)
+
+        assert result.parts == 2
+        assert not result.already_sent
+        assert handover.sent_before == 0  # told while the parts were only stored
+        assert len(handover.slots) == 2
+        assert sms_commands(engine) == ["AT+CMGW", "AT+CMGW", "AT+CMSS", "AT+CMSS"]
+        assert [engine.store[s][0] for s in handover.slots] == [STORED_SENT, STORED_SENT]
+        assert "".join(s.text for s in engine.sent) == LONG
+
+        await transport.release(handover.slots)
+        assert not set(handover.slots) & set(engine.store)
+
+
+async def test_a_text_whose_slots_say_stored_sent_is_never_sent_again(tmp_path: Path) -> None:
+    async with transport_on(tmp_path, ModemEngine(smsc_honours_rd=False)) as (transport, engine):
+        first = Handover(engine)
+        await transport.send(CALLER, LONG, key=7, on_handover=first)
+        sent = len(engine.sent)
+
+        # As after a crash before the store heard back: the same text, maybe sent.
+        again = Handover(engine)
+        result = await transport.send(
+            CALLER, LONG, key=7, maybe_sent_before=True, slots=first.slots, on_handover=again
+        )
+
+        assert result.already_sent
+        assert len(engine.sent) == sent  # not one part more, though the SMSC ignores TP-RD
+        assert again.slots == first.slots
+        assert sms_commands(engine).count("AT+CMSS") == 2
+
+
+async def test_each_part_is_settled_on_its_own(tmp_path: Path) -> None:
+    """The first part went, the second was refused: the retry sends the second only."""
+    engine = ModemEngine(smsc_honours_rd=False)
+    engine.cms_errors = [None, 38]  # part 1 goes; part 2: network out of order
+    async with transport_on(tmp_path, engine) as (transport, engine):
+        first = Handover(engine)
+        with pytest.raises(SendError) as failed:
+            await transport.send(CALLER, LONG, key=9, on_handover=first)
+        assert failed.value.maybe_sent
+        assert failed.value.retryable
+        assert [engine.store[s][0] for s in first.slots] == [STORED_SENT, STORED_UNSENT]
+
+        again = Handover(engine)
+        result = await transport.send(
+            CALLER, LONG, key=9, maybe_sent_before=True, slots=first.slots, on_handover=again
+        )
+
+    assert not result.already_sent
+    assert result.parts == 2
+    assert [s.concat[2] for s in engine.sent if s.concat] == [1, 2]  # each part once
+    assert sms_commands(engine) == ["AT+CMGW", "AT+CMGW", "AT+CMSS", "AT+CMSS", "AT+CMSS"]
+
+
+async def test_a_slot_gone_or_reused_falls_back_to_a_resend_with_tp_rd(tmp_path: Path) -> None:
+    async with transport_on(tmp_path) as (transport, engine):
+        first = Handover(engine)
+        await transport.send(CALLER, "See you at 3", key=11, on_handover=first)
+        (slot,) = first.slots
+        # Someone deleted it, and another text now sits in that slot.
+        engine.store[slot] = (STORED_SENT, engine.sent[0].pdu.replace("5121", "5122", 1))
+
+        again = Handover(engine)
+        result = await transport.send(
+            CALLER, "See you at 3", key=11, maybe_sent_before=True, slots=[slot], on_handover=again
+        )
+
+    assert again.slots != [slot]  # written anew, then sent from there
+    resent = decode_submit(engine.store[again.slots[0]][1])
+    assert resent.reject_duplicates
+    assert resent.reference == first_reference(engine)
+    assert result.already_sent  # the SMSC honours TP-RD here: it had it (CMS 197)
+    assert len(engine.sent) == 1
+
+
+def first_reference(engine: ModemEngine) -> int:
+    return engine.sent[0].reference
+
+
+async def test_a_text_withdrawn_at_the_handover_leaves_nothing_in_storage(tmp_path: Path) -> None:
+    class Stopped(Exception):
+        pass
+
+    async def stop_it(slots: Sequence[int]) -> None:
+        raise Stopped  # STOP landed meanwhile: the outbox refuses the handover
+
+    async with transport_on(tmp_path) as (transport, engine):
+        with pytest.raises(Stopped):
+            await transport.send(CALLER, LONG, key=5, on_handover=stop_it)
+        assert engine.sent == []
+        assert not [s for s, (stat, _) in engine.store.items() if stat in (2, 3)]
+
+
+async def test_texts_of_ours_no_text_holds_are_deleted_at_connect(tmp_path: Path) -> None:
+    """A crash between settling a text and deleting its slots leaves them behind."""
+    engine = ModemEngine()
+    async with transport_on(tmp_path, engine, held=None) as (transport, engine):
+        kept, left = Handover(engine), Handover(engine)
+        await transport.send(CALLER, "kept", key=1, on_handover=kept)
+        await transport.send(CALLER, "left over", key=2, on_handover=left)
+    engine.receive("+15125559876", "a reply waiting to be read")
+    sink = _Sink()
+    async with transport_on(tmp_path, engine, held=kept.slots, sink=sink) as (transport, engine):
+        await until(lambda: left.slots[0] not in engine.store and bool(sink.texts))
+    assert kept.slots[0] in engine.store  # an unsettled text's: kept
+    assert [t.body for t in sink.texts] == ["a reply waiting to be read"]  # read, not tidied away
+
+
+async def test_a_modem_without_store_and_send_sends_plainly_and_says_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "sms_gateway")
+    engine = ModemEngine(profile=ModemProfile(store_and_send=False))
+    async with SimulatedModem(tmp_path / "ttyUSB0", engine) as sim:
+        config = ModemConfig.model_validate(
+            {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 2},
+            context={"region": "US"},
+        )
+        transport = GsmModemTransport(modem_settings(config), reconnect_min=0.02)
+        task = asyncio.create_task(transport.run(_Sink()))
+        try:
+            await until(lambda: transport.status().connected)
+            handover = Handover(engine)
+            await transport.send(CALLER, "See you at 3", key=3, on_handover=handover)
+            sim.unplug()  # and back: a second start-up, on the same transport
+            await until(lambda: not transport.status().connected)
+            await sim.replug()
+            await until(lambda: transport.status().connected)
+            status = transport.status()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    assert handover.slots == []
+    assert sms_commands(engine) == ["AT+CMGS"]
+    assert "AT+CMGW" in status.extra["store_and_send"]
+    notes = [r.getMessage() for r in caplog.records if "TP-RD" in r.getMessage()]
+    assert len(notes) == 1  # not at every reconnect
+    assert "AT+CMGW" in notes[0]
+
+
+async def test_the_inbox_leaves_texts_written_to_be_sent_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "sms_gateway")
+    sink = _Sink()
+    async with transport_on(tmp_path) as (transport, engine):
+        handover = Handover(engine)
+        await transport.send(CALLER, "See you at 3", key=3, on_handover=handover)
+    async with SimulatedModem(tmp_path / "ttyUSB0", engine):
+        config = ModemConfig.model_validate(
+            {"port": tmp_path / "ttyUSB0", "sweep_seconds": 0.05}, context={"region": "US"}
+        )
+        transport = GsmModemTransport(modem_settings(config))
+        transport.holds(handover.slots)
+        task = asyncio.create_task(transport.run(sink))
+        await until(lambda: engine.commands.count("AT+CMGL=4") >= 3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert sink.texts == []
+    assert handover.slots[0] in engine.store  # still held: not deleted as read
+    assert not [r for r in caplog.records if "undecodable" in r.getMessage()]
