@@ -46,7 +46,8 @@ from pathlib import Path
 from bridge.ami.framer import AmiFramer
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem
+from bridge.sim.modem import ModemEngine, ModemProfile
+from bridge.sim.modem_pty import SimulatedModem
 
 SECRET = "kill9-bench-only"  # noqa: S105 -- a loopback double's own
 # A mix like an office's day: most calls missed one way or another.

@@ -38,7 +38,7 @@ from bridge.app_settings import modem_settings
 from bridge.config import Config
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from sms_gateway.gsm_modem import GsmModemTransport
 

@@ -141,7 +141,8 @@ def sim_modem(link: str, pin: str | None) -> None:
     Point modem.port at LINK. Texts sent to it are printed; type
     `+15125559876 your message` and Enter to send a text to textback.
     """
-    from bridge.sim.modem import ModemEngine, SimulatedModem
+    from bridge.sim.modem import ModemEngine
+    from bridge.sim.modem_pty import SimulatedModem
 
     async def show_sent(engine: ModemEngine) -> None:
         shown = 0

@@ -30,7 +30,7 @@ from bridge.followup.report import build as build_report
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 
 MIKE = "+15125550199"  # the owner's mobile

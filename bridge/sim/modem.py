@@ -1,4 +1,4 @@
-"""A simulated USB GSM modem on a pseudo-terminal, for tests and the demo.
+"""A simulated USB GSM modem, for tests and the demo: the engine, sans-I/O.
 
 Two tiers, like the AMI double: :class:`ModemEngine` is the modem itself,
 sans-I/O - AT command bytes in, response bytes out - answering the command set
@@ -6,13 +6,14 @@ python-gsmmodem uses (its init sequence, ``+CMGS`` with the ``> `` prompt and
 ``+CMGS: <mr>``, ``+CMGR``/``+CMGL``/``+CMGD`` on its message store) and
 store-and-send (``+CMGW`` into storage, ``+CMSS`` from it; PDU mode), and
 producing real SMS-DELIVER and SMS-STATUS-REPORT PDUs for incoming texts and
-delivery reports. :class:`SimulatedModem` puts an engine behind a pty whose
-slave path a transport opens like ``/dev/ttyUSB0``, and can unplug and replug
-it. Every PDU the modem was asked to send is kept, decoded, for assertions.
+delivery reports (:mod:`bridge.sim.modem_pdus`). ``SimulatedModem``
+(:mod:`bridge.sim.modem_pty`) puts an engine behind a pty whose slave path a
+transport opens like ``/dev/ttyUSB0``, and can unplug and replug it. Every PDU
+the modem was asked to send is kept, decoded, for assertions.
 
-A :class:`ModemProfile` makes the engine answer like one real model (the
-profiles in ``tests/fixtures/modems/``): scripted replies, what works before
-the PIN, where delivery reports are kept, URCs slipped into replies.
+A ``ModemProfile`` (:mod:`bridge.sim.modem_profile`) makes the engine answer
+like one real model (the profiles in ``tests/fixtures/modems/``): scripted
+replies, what works before the PIN, where delivery reports are kept, URCs slipped into replies.
 
 Faults on cue: no answer at all, ``+CMS ERROR: <n>`` for the next sends,
 garbage bytes on the line, a ``+CMTI`` slipped in just before a command's
@@ -24,19 +25,20 @@ and replug.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
-import os
 import time
-import tty
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-from bridge.sim import pdu as codec
+from bridge.sim.modem_pdus import (
+    SentPdu,
+    decode_submit,
+    deliver_pdus,
+    status_report_pdu,
+    tpdu_length,
+)
+from bridge.sim.modem_profile import ModemProfile
 from bridge.sim.modem_slots import (
     ALL,
     REC_READ,
@@ -53,137 +55,6 @@ CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 _SUPPORTED = ("+CMGS", "+CMGR", "+CMGL", "+CMGD", "+CNMI", "+CPMS", "+CSCS", "+CSQ", "+CREG")
 _STORE_AND_SEND = ("+CMGW", "+CMSS")
-
-
-# ------------------------------------------------------------------ PDUs
-# Built and read with the simulator's own codec (bridge/sim/pdu), never the
-# transport's, so that a fault in the transport's codec cannot hide behind
-# the same fault here.
-
-
-@dataclass(frozen=True, slots=True)
-class SentPdu:
-    """What the modem was asked to send, decoded."""
-
-    pdu: str
-    number: str
-    text: str
-    reference: int  # the TP-MR the DTE put in the PDU
-    status_report_requested: bool
-    concat: tuple[int, int, int] | None  # (reference, parts, this part) if multipart
-    requested_at: float = 0.0  # the engine's clock when AT+CMGS arrived
-    reject_duplicates: bool = False  # TP-RD: the SMSC drops a repeat of (TP-MR, number)
-
-
-def decode_submit(pdu_hex: str) -> SentPdu:
-    """The SMS-SUBMIT the DTE handed over; PduError if it is not one."""
-    submit = codec.decode_submit(pdu_hex)
-    concat = submit.concat
-    return SentPdu(
-        pdu=pdu_hex,
-        number=submit.number,
-        text=submit.text,
-        reference=submit.reference,
-        status_report_requested=submit.status_report_requested,
-        concat=None if concat is None else (concat.reference, concat.parts, concat.number),
-        reject_duplicates=submit.reject_duplicates,
-    )
-
-
-def deliver_pdus(
-    sender: str,
-    text: str,
-    *,
-    smsc: str = "+15125550000",
-    at: datetime | None = None,
-    concat_ref: int = 0,
-) -> list[str]:
-    """SMS-DELIVER PDU(s), hex, for ``text`` from ``sender``: one, or several
-    with concatenation headers when it does not fit in one (a ``concat_ref``
-    above 255 takes the 16-bit reference)."""
-    parts = codec.deliver_parts(
-        codec.Address.parse(sender),
-        text,
-        timestamp=at or datetime.now(UTC),
-        smsc=_smsc(smsc),
-        reference=concat_ref,
-    )
-    return [codec.encode_deliver(part).hex().upper() for part in parts]
-
-
-def status_report_pdu(
-    reference: int, number: str, *, delivered: bool = True, smsc: str = "+15125550000"
-) -> str:
-    """An SMS-STATUS-REPORT on the SMS-SUBMIT with TP-MR ``reference``: TP-ST
-    00 (delivered) or 41 (permanent error: incompatible destination)."""
-    now = datetime.now(UTC)
-    report = codec.StatusReport(
-        reference=reference,
-        recipient=codec.Address.parse(number),
-        timestamp=now,
-        discharge=now,
-        status=0x00 if delivered else 0x41,
-        smsc=_smsc(smsc),
-    )
-    return codec.encode_status_report(report).hex().upper()
-
-
-def _smsc(number: str) -> codec.Address | None:
-    """A modem with no SMSC set (AT+CSCA "") shows an empty SMSC field."""
-    return codec.Address.parse(number) if number else None
-
-
-# ------------------------------------------------------------------ model profiles
-
-
-@dataclass(frozen=True)
-class ModemProfile:
-    """How one modem model answers where it differs from the engine's own
-    answers: scripted replies for the commands it lists, which commands work
-    before the PIN, where it keeps delivery reports, the URCs it slips in.
-    ``tests/fixtures/modems/`` holds profiles of real models."""
-
-    name: str = "engine default"
-    manufacturer: str = "SimCom Sim"
-    model: str = "SIM7600-SIM"
-    # "AT+CMD" (or a prefix ending in "*") -> lines, final result included;
-    # "{pin_state}" becomes READY or SIM PIN. These replace the engine's answer.
-    answers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Commands answered while the SIM is locked (others: +CME ERROR: 11);
-    # None: the engine's rule (only SMS and operator commands need the PIN).
-    before_pin: frozenset[str] | None = None
-    storages: tuple[str, ...] = ("ME", "SM", "SR")  # what AT+CPMS=? offers for reading
-    report_storage: str | None = "SR"  # where <ds>=2 (or 0) keeps status reports
-    report_announced_as: str | None = None  # the storage +CDSI names, if not that one
-    first_slot: int = 1
-    empty_slot: tuple[str, ...] = ("+CMS ERROR: 321",)  # AT+CMGR of an empty slot
-    cmgr_stat: bool = True  # False: "+CMGR: ,,<length>" without the status
-    unknown: str = "ERROR"  # the final result for a command it does not know
-    urcs_in_replies: tuple[str, ...] = ()  # slipped in after a reply's first line
-    boot: tuple[str, ...] = ()  # what it says when it powers up
-    # AT+CMGW (write to <mem2>) and AT+CMSS (send from it). False: a model
-    # without them, which answers both (and their =? tests) with ``unknown``.
-    store_and_send: bool = True
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ModemProfile:
-        values = dict(data)
-        values.pop("expect", None)  # for the tests that run it, not the modem
-        answers = values.pop("answers", None) or {}
-        values["answers"] = {str(k).upper(): tuple(map(str, v)) for k, v in answers.items()}
-        if values.get("before_pin") is not None:
-            values["before_pin"] = frozenset(str(c).upper() for c in values["before_pin"])
-        for key in ("storages", "empty_slot", "urcs_in_replies", "boot"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-    def scripted(self, command: str) -> tuple[str, ...] | None:
-        """The scripted answer to ``command`` (upper case), if the profile has one."""
-        if command in self.answers:
-            return self.answers[command]
-        prefixes = [k for k in self.answers if k.endswith("*") and command.startswith(k[:-1])]
-        return self.answers[max(prefixes, key=len)] if prefixes else None
 
 
 # ------------------------------------------------------------------ the modem
@@ -446,7 +317,7 @@ class ModemEngine:
         pdu_hex = status_report_pdu(reference, number, delivered=delivered, smsc=self.smsc)
         ds = self._indication(3)
         if ds == 1:
-            return f"\r\n+CDS: {_tpdu_length(pdu_hex)}\r\n{pdu_hex}\r\n".encode()
+            return f"\r\n+CDS: {tpdu_length(pdu_hex)}\r\n{pdu_hex}\r\n".encode()
         storage = self.profile.report_storage
         if storage is None:
             return b""  # nowhere to keep it: the report is lost
@@ -634,7 +505,7 @@ class ModemEngine:
                 return b"\r\n+CMS ERROR: 302\r\n"
             listing: list[str] = []
             for index, stat, pdu_hex in listed(self._slots(self._read_mem), wanted):
-                listing += [f"+CMGL: {index},{stat},,{_tpdu_length(pdu_hex)}", pdu_hex]
+                listing += [f"+CMGL: {index},{stat},,{tpdu_length(pdu_hex)}", pdu_hex]
             return self._ok(*listing)
         if cmd.startswith("+CMGD="):
             return self._cmgd(cmd.split("=", 1)[1])
@@ -685,7 +556,7 @@ class ModemEngine:
         if stat == REC_UNREAD:
             slots[index] = (REC_READ, pdu_hex)
         shown = stat if self.profile.cmgr_stat else ""
-        return self._ok(f"+CMGR: {shown},,{_tpdu_length(pdu_hex)}", pdu_hex)
+        return self._ok(f"+CMGR: {shown},,{tpdu_length(pdu_hex)}", pdu_hex)
 
     def _cmgd(self, arg: str) -> bytes:
         """AT+CMGD=<index>[,<delflag>] in <mem1> (bridge/sim/modem_slots.py)."""
@@ -712,129 +583,11 @@ def _lines(lines: list[str]) -> bytes:
     return b"".join(f"\r\n{line}\r\n".encode("latin-1") for line in lines)
 
 
-def _tpdu_length(pdu_hex: str) -> int:
-    """The <length> field of +CMGR/+CMGL/+CDS: the PDU without its SMSC part."""
-    return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
-
-
-class SimulatedModem:
-    """A :class:`ModemEngine` on a pty. ``path`` is a stable symlink to the pty's
-    slave, as udev gives a USB modem a stable name; unplugging removes it."""
-
-    def __init__(self, path: Path, engine: ModemEngine | None = None):
-        self.path = path
-        self.engine = engine or ModemEngine()
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._confirming: asyncio.TimerHandle | None = None  # engine.confirm_delay's timer
-
-    async def start(self) -> SimulatedModem:
-        master, slave = os.openpty()
-        try:
-            self._make_room_for_link(os.ttyname(slave))
-        except OSError:
-            os.close(master)
-            os.close(slave)
-            raise
-        tty.setraw(slave)  # no line discipline: Ctrl-Z and CR pass through untouched
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave
-        asyncio.get_running_loop().add_reader(master, self._readable)
-        self.path.symlink_to(os.ttyname(slave))
-        boot = self.engine.power_on()
-        if boot:
-            os.write(master, boot)  # waits in the pty until the port is opened
-        return self
-
-    def _make_room_for_link(self, pty: str) -> None:
-        """Only a simulator's own link (a symlink into the pty folder, maybe left by
-        an earlier run) is replaced: anything else at ``path`` is someone's file.
-        Raises FileNotFoundError or FileExistsError saying why not."""
-        folder = self.path.parent
-        if not folder.is_dir():
-            raise FileNotFoundError(f"the folder {folder} does not exist: create it first")
-        if not self.path.is_symlink():
-            if self.path.exists():
-                raise FileExistsError(f"{self.path} exists and is not a modem link: not replaced")
-            return
-        target = Path(os.readlink(self.path))
-        if target.parent != Path(pty).parent:
-            raise FileExistsError(f"{self.path} links to {target}, not to a pty: not replaced")
-        self.path.unlink()
-
-    async def stop(self) -> None:
-        self.unplug()
-
-    async def __aenter__(self) -> SimulatedModem:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def unplug(self) -> None:
-        """The USB cable is pulled: the device node goes away, reads fail. The link
-        goes only while it still points to this pty: another may own the path now."""
-        ours = os.ttyname(self._slave) if self._slave is not None else None
-        if self._confirming is not None:  # the power is gone: no confirmation comes
-            self._confirming.cancel()
-            self._confirming = None
-            self.engine.drop_confirmation()
-        if self._master is not None:
-            asyncio.get_running_loop().remove_reader(self._master)
-            os.close(self._master)
-            self._master = None
-        if self._slave is not None:
-            os.close(self._slave)
-            self._slave = None
-        with contextlib.suppress(OSError):  # gone already, or not a link
-            if ours is not None and os.readlink(self.path) == ours:
-                self.path.unlink()
-
-    async def replug(self) -> None:
-        """Back again: a fresh modem (echo on, PIN asked again), same SIM store."""
-        self.unplug()
-        self.engine.echo = True
-        self.engine._pin_ok = self.engine.pin is None
-        await self.start()
-
-    def send_raw(self, data: bytes) -> None:
-        """Unsolicited bytes from the modem: notifications, or garbage."""
-        if self._master is not None:
-            os.write(self._master, data)
-
-    def receive(self, sender: str, text: str, *, concat_ref: int = 0) -> None:
-        """An incoming text arrives; the modem announces it with ``+CMTI``."""
-        self.send_raw(self.engine.receive(sender, text, concat_ref=concat_ref))
-
-    def status_report(self, reference: int, number: str, *, delivered: bool = True) -> None:
-        self.send_raw(self.engine.status_report(reference, number, delivered=delivered))
-
-    def _readable(self) -> None:
-        assert self._master is not None
-        try:
-            data = os.read(self._master, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            return  # EIO: nobody has the port open right now
-        self._write(self.engine.feed(data))
-
-    def _write(self, reply: bytes) -> None:
-        """The modem's answer onto the line, and the confirmation it now owes
-        scheduled ``confirm_delay`` seconds on."""
-        if reply and self._master is not None:
-            # Written even when the DTE has closed the port (the bridge was killed:
-            # the modem finishes its send all the same). This simulator holds the
-            # pty's slave open, so the bytes wait for the next opener - though
-            # pyserial flushes its input when it opens a port. Real USB-serial
-            # drivers may likewise discard what arrives while the port is closed,
-            # or keep it: the transport must cope with both.
-            with contextlib.suppress(BlockingIOError):
-                os.write(self._master, reply)
-        if self.engine.owed_confirmation is not None and self._confirming is None:
-            loop = asyncio.get_running_loop()
-            self._confirming = loop.call_later(self.engine.confirm_delay, self._confirm)
-
-    def _confirm(self) -> None:
-        self._confirming = None
-        self._write(self.engine.confirm())
+__all__ = [
+    "ModemEngine",
+    "ModemProfile",
+    "SentPdu",
+    "decode_submit",
+    "deliver_pdus",
+    "status_report_pdu",
+]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem, deliver_pdus
+from bridge.sim.modem import ModemEngine, ModemProfile, deliver_pdus
+from bridge.sim.modem_pty import SimulatedModem
 from sms_gateway.base import IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.support.modem import Running, Sink, run_transport, settings_for

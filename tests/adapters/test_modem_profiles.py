@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem
+from bridge.sim.modem import ModemEngine, ModemProfile
+from bridge.sim.modem_pty import SimulatedModem
 from tests.support.modem import run_transport, settings_for
 from tests.support.paths import FIXTURES
 from tests.support.polling import until

@@ -11,7 +11,7 @@ from bridge.app_settings import modem_settings
 from bridge.bus import Bus
 from bridge.config import ModemConfig
 from bridge.core.texts import OutgoingText
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports

@@ -7,7 +7,8 @@ import contextlib
 import os
 from pathlib import Path
 
-from bridge.sim.modem import ModemEngine, SimulatedModem
+from bridge.sim.modem import ModemEngine
+from bridge.sim.modem_pty import SimulatedModem
 from tests.support.pdu import submit_pdu
 from tests.support.polling import until
 

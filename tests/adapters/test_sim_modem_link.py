@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 
 
 async def test_unplug_leaves_a_link_that_now_points_elsewhere(tmp_path: Path) -> None:

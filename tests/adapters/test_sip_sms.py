@@ -24,7 +24,7 @@ from bridge.core.calls import CallDecision
 from bridge.core.numbers import to_e164
 from bridge.core.texts import OutgoingText
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports

@@ -19,7 +19,8 @@ import pytest
 
 from bridge.app_settings import modem_settings
 from bridge.config import ModemConfig
-from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem, decode_submit
+from bridge.sim.modem import ModemEngine, ModemProfile, decode_submit
+from bridge.sim.modem_pty import SimulatedModem
 from sms_gateway.base import DeliveryReport, IncomingText, SendError
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.support.expected import CALLER

@@ -12,7 +12,7 @@ from bridge.app import Bridge
 from bridge.app_settings import modem_settings
 from bridge.ops import health
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from bridge.supervisor import JobState
 from sms_gateway.gsm_modem import GsmModemTransport

@@ -13,7 +13,8 @@ import serial
 from bridge.ops.doctor import Check, diagnose
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
-from bridge.sim.modem import ModemEngine, SimulatedModem
+from bridge.sim.modem import ModemEngine
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import SCHEMA_VERSION, Store
 from tests.support.ami import SECRET
 from tests.support.cli import textback

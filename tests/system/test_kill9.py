@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem
+from bridge.sim.modem import ModemEngine, ModemProfile
+from bridge.sim.modem_pty import SimulatedModem
 from tests.support.ami import SECRET
 from tests.support.example_config import example_config
 from tests.support.expected import CALLER, trace

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem import ModemEngine, ModemProfile, SimulatedModem, decode_submit
+from bridge.sim.modem import ModemEngine, ModemProfile, decode_submit
+from bridge.sim.modem_pty import SimulatedModem
 from tests.support.ami import SECRET
 from tests.support.example_config import example_config
 from tests.support.expected import CALLER, trace

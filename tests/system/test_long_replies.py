@@ -19,7 +19,7 @@ from bridge.app_settings import modem_settings
 from bridge.config import Config
 from bridge.core.calls import CallDecision
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.support.ami import SECRET, fast_ami

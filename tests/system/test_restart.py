@@ -183,7 +183,7 @@ async def test_a_call_wholly_inside_an_outage_is_read_from_the_records_and_texte
     """Begun and ended while the bridge was down: AMI never shows it. The
     call records do; it is still inside its text window, so the caller is
     texted and the owner told, exactly once however often the bridge restarts."""
-    from bridge.sim.modem import SimulatedModem
+    from bridge.sim.modem_pty import SimulatedModem
 
     master = tmp_path / "Master.csv"
     mail = MailCatcher()

@@ -13,7 +13,7 @@ from bridge.bus import Bus
 from bridge.core.texts import OutgoingText
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk
-from bridge.sim.modem import SimulatedModem
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports

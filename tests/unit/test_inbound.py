@@ -155,7 +155,8 @@ async def test_a_text_read_again_from_the_sim_is_filed_once(tmp_path: Path) -> N
     run reads the very same PDU again. Over the pty, with the real transport."""
     from bridge.app_settings import modem_settings
     from bridge.config import ModemConfig
-    from bridge.sim.modem import SimulatedModem, deliver_pdus
+    from bridge.sim.modem import deliver_pdus
+    from bridge.sim.modem_pty import SimulatedModem
     from sms_gateway.gsm_modem import GsmModemTransport
     from tests.support.polling import until
 

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from gsmmodem.modem import GsmModem
 
-from bridge.sim.modem import SimulatedModem, deliver_pdus
+from bridge.sim.modem import deliver_pdus
+from bridge.sim.modem_pty import SimulatedModem
 from bridge.sim.pdu import Address, decode_submit, deliver_parts, encode_deliver
 from sms_gateway.pdu_codec import encode_submit
 from tests.support.pdu import transport_reads
