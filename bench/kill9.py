@@ -98,6 +98,7 @@ class Outcome:
     texts: Counter[str] = field(default_factory=Counter)  # per caller
     by_transport: Counter[str] = field(default_factory=Counter)  # modem, sip
     stuck: int = 0
+    misread: Counter[str] = field(default_factory=Counter)  # scenario -> recorded wrongly
     restored: int = 0  # calls a restarted bridge took over from the one killed
     seconds: float = 0.0
 
@@ -117,6 +118,11 @@ class Outcome:
             "taken_over_after_a_restart": self.restored,
             "unrecorded": len(self.unrecorded),
             "missed_texted": sum(1 for p in missed if self.texts[p.caller] >= 1),
+            # Calls a person answered (or nobody should be texted for) that got a text.
+            "not_missed_texted": sum(
+                1 for p in self.placed if not p.missed and self.texts[p.caller] >= 1
+            ),
+            "misread": dict(self.misread),
             "doubled": self.doubled,
             "texts_by_transport": dict(self.by_transport),
             "stuck": self.stuck,
@@ -277,6 +283,8 @@ def count(
     for call in outcome.placed:
         if call.linkedid in rows:
             outcome.recorded[rows[call.linkedid]] += 1
+            if rows[call.linkedid].endswith(":missed") != call.missed:
+                outcome.misread[f"{call.scenario} as {rows[call.linkedid]}"] += 1
         else:
             outcome.unrecorded.append(call.linkedid)
     callers = {call.caller for call in outcome.placed}
@@ -352,6 +360,10 @@ def main() -> None:
         "--mid-send-kills", type=float, default=0.5, metavar="FRACTION",
         help="with --confirm-delay: the share of kills aimed at a send awaiting confirmation",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR",
+        help="work in DIR (the store, the bridge's log, Master.csv) and leave it for a look",
+    )  # fmt: skip
     args = parser.parse_args()
     settings = Settings(
         records=not args.no_call_records,
@@ -361,8 +373,12 @@ def main() -> None:
         store_and_send=not args.no_store_and_send,
         mid_send_kills=args.mid_send_kills,
     )
-    with tempfile.TemporaryDirectory(prefix="textback-kill9-") as work:
-        outcome = asyncio.run(run(args.calls, args.seed, Path(work), settings))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        outcome = asyncio.run(run(args.calls, args.seed, args.keep, settings))
+    else:
+        with tempfile.TemporaryDirectory(prefix="textback-kill9-") as work:
+            outcome = asyncio.run(run(args.calls, args.seed, Path(work), settings))
     figures = settings.figures() | outcome.figures()
     print(f"  {'modem confirm delay (s)':<28} {settings.confirm_delay:>6g}")
     for label, on in (
@@ -380,7 +396,10 @@ def main() -> None:
     print(f"  {'taken over after a restart':<28} {figures['taken_over_after_a_restart']:>6}")
     print(f"  {'not recorded':<28} {figures['unrecorded']:>6}")
     print(f"  {'missed callers texted':<28} {figures['missed_texted']:>6}")
+    print(f"  {'not-missed callers texted':<28} {figures['not_missed_texted']:>6}")
     print(f"  {'callers texted twice':<28} {figures['doubled']:>6}")
+    for misread, n in sorted(outcome.misread.items()):
+        print(f"  {'misread: ' + misread:<28} {n:>6}")
     for transport, n in sorted(outcome.by_transport.items()):
         print(f"  {'texts over ' + transport:<28} {n:>6}")
     print(f"  {'text-backs stuck':<28} {figures['stuck']:>6}")

@@ -4,7 +4,9 @@ The real bridge (AMI link, decision, policy, store, outbox, modem transport)
 runs against the AMI double and the simulated modem on a pty, all in this one
 process. For each missed call the clock starts just before the double writes
 the caller's Hangup event to the socket and stops when the simulated modem
-reads the AT+CMGS command for that caller's text. 1,000 calls each with 1, 10
+reads the command that sends that caller's text: AT+CMSS, after the text was
+written to its storage with AT+CMGW (store-and-send, docs/texting.md), or
+AT+CMGS on a modem without it. 1,000 calls each with 1, 10
 and 100 ringing at once (distinct callers, so no cooldown applies).
 
 The modem's own rate limit is switched off here to measure the bridge; it is
@@ -208,7 +210,7 @@ async def main() -> None:
         figures["floor_ms"] = round(floor, 2)
         print(f"  floor (AMI Ping + AT round trip, same run): {floor:.2f} ms")
         runs = (
-            ("AT+CMGS at the modem", measure, (1, 10, 100), ""),
+            ("the send (AT+CMSS) at the modem", measure, (1, 10, 100), ""),
             ("MessageSend at Asterisk (SIP)", measure_sip, (1, 10), "sip_"),
         )
         for where, measure_one, levels, key in runs:

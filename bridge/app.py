@@ -243,6 +243,9 @@ class Bridge:
             add("dialplan-reports", self.intake.settle_reports, core=False, group="intake")
         add("expire-stale-calls", lambda: self.intake.expire_stale(expire_every),
             core=False, group="intake")  # fmt: skip
+        if self.intake.records is not None:
+            add("calls-seen-in-part", self.intake.settle_from_records_later, core=False,
+                group="intake")  # fmt: skip
         add("recorder", self.recorder.run, core=True, group="record")
         if self.outbox is not None:
             add("outbox", self.outbox.run, core=False, group="send", stop=self.outbox.stop,

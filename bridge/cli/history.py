@@ -57,7 +57,7 @@ _SHORT_REASONS = {
     "NOANSWER": "no answer", "BUSY": "busy", "CANCEL": "hung up", "CHANUNAVAIL": "unreachable",
     "CONGESTION": "congestion", "VOICEMAIL": "voicemail", "QUEUE_ABANDON": "left queue",
     "IVR_HANGUP": "IVR only", "LINK_LOST": "link lost", "STALE": "silent",
-    "TRACE_ENDED": "trace end",
+    "TRACE_ENDED": "trace end", "ANSWER_UNSEEN": "maybe answered",
 }  # fmt: skip
 _SHORT_SKIPS = {
     "not-missed": "", "not-a-textable-number": "not textable",

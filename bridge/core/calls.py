@@ -33,6 +33,9 @@ class Reason(StrEnum):
     LINK_LOST = "LINK_LOST"  # ended while the AMI link was down
     STALE = "STALE"  # no event for longer than any real call lasts
     TRACE_ENDED = "TRACE_ENDED"  # a recording stopped mid-call
+    # Seen ending, but up (answered by something) when first seen after a gap,
+    # with no answer seen: a person may have answered while nothing was seen.
+    ANSWER_UNSEEN = "ANSWER_UNSEEN"
 
 
 @dataclass(frozen=True, slots=True)

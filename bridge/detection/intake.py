@@ -1,6 +1,7 @@
 """Calls in: AMI events and the dialplan's reports fed to the tracker, and the
 catch-up after each login - what Asterisk still has up, and its call records
-for what ended while nothing was seen.
+for what ended while nothing was seen, or for a call seen only in part
+(bridge.detection.records.awaiting).
 
 The AMI callback only feeds the pure tracker (no waiting on disk while the
 socket is read): decisions, and the state of calls in progress, go to the
@@ -21,6 +22,7 @@ from bridge.ami.link import AmiLink, LinkState
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.safe_text import printable
 from bridge.detection.dialplan import AMI_GRACE, HeldReports, call_report
+from bridge.detection.records.awaiting import AwaitingRecords, needs_records
 from bridge.detection.records.rules import decide_cdrs
 from bridge.detection.records.sources import CdrSource, CdrUnavailable, catch_up_start
 from bridge.detection.tracker import CallTracker
@@ -49,6 +51,8 @@ class CallIntake:
         self._emit = self._out
         self._held = HeldReports(agi_grace)
         self._held_changed = asyncio.Event()
+        self._awaiting = AwaitingRecords()
+        self._awaiting_changed = asyncio.Event()
         self._clock = clock
         self.records = records
         self._max_catch_up = max_catch_up
@@ -104,13 +108,47 @@ class CallIntake:
             await woken_or_after(self._held_changed, wait)
 
     def _out(self, item: CallDecision | OpenCall) -> None:
-        if isinstance(item, CallDecision) and self._held.drop(item.linkedid):
-            log.debug("call %s: AMI decided it; the dialplan's report is not needed", item.linkedid)
+        if isinstance(item, CallDecision):
+            if self._held.drop(item.linkedid):
+                log.debug("call %s: AMI decided it; the dialplan's report is not needed",
+                          item.linkedid)  # fmt: skip
+            if self.records is not None and needs_records(item):
+                self._awaiting.hold(item, asyncio.get_running_loop().time())
+                self._awaiting_changed.set()
+                return
         self._sink(item)
+
+    async def settle_from_records_later(self) -> None:
+        """Decide the calls seen only in part from their call records, once written."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._awaiting_changed.clear()
+            for held in self._awaiting.due(loop.time()):
+                found = await self._record_of(held)
+                decision = self._awaiting.settle(held.linkedid, found)
+                if decision is not None:
+                    self._sink(decision)
+            due = self._awaiting.next_due()
+            wait = 3600.0 if due is None else max(0.0, due - loop.time())
+            await woken_or_after(self._awaiting_changed, wait)
+
+    async def _record_of(self, held: CallDecision) -> CallDecision | None:
+        """The call records' decision of one call; None if not (yet) readable."""
+        if self.records is None:
+            return None
+        try:
+            records = await self.records.since(held.started_at - _RECORD_CLOCK_SLACK)
+        except CdrUnavailable as exc:
+            log.warning("cannot read the call records for call %s: %s",
+                        printable(held.linkedid), exc)  # fmt: skip
+            return None
+        decided = decide_cdrs(records, self.tracker.rules)
+        return next((d for d in decided if d.linkedid == held.linkedid), None)
 
     def on_link_state(self, state: LinkState) -> None:
         if state is not LinkState.CONNECTED and self._was_connected and self.blind_since is None:
             self.blind_since = self._clock()  # seen until the link dropped
+            self.tracker.lost_sight()
         self._was_connected = state is LinkState.CONNECTED
 
     def _emit_changes(self) -> None:
@@ -184,7 +222,11 @@ class CallIntake:
         while True:
             self.caught_up.clear()
             if self.seeing_everything(link):
-                await mark_seen(self._clock())
+                # Not past a call still waiting for its records: after a crash the
+                # next run's catch-up must read that call's records too.
+                waiting = self._awaiting.oldest_end()
+                now = self._clock()
+                await mark_seen(now if waiting is None else min(now, waiting))
             await woken_or_after(self.caught_up, every)
 
     async def expire_stale(self, every: float) -> None:

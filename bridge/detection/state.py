@@ -33,6 +33,11 @@ class CallState:
     bridges: dict[str, set[str]] = field(default_factory=dict)
     restored: bool = False  # read back from the store after a restart
     pbx_dropped: bool = False  # Asterisk announced its shutdown during the call
+    # A gap (a restart, a dropped link) since the caller's channel was last seen.
+    unseen_since: bool = False
+    # Up when first seen after a gap, no answer seen: a person may have
+    # answered and hung up while nothing was seen.
+    answer_unseen: bool = False
 
     def answered(self, by: str) -> None:
         if self.answered_by is None:

@@ -85,10 +85,12 @@ class CallTracker:
                 self._start(msg, now)
             return None
         call.last_seen = now
+        if call.unseen_since and msg.get("Channel") == call.origin:
+            self._first_look(call, msg)
         if event == "Hangup":
             if msg.get("Uniqueid") == linkedid:
                 call.hangup_cause = msg.get("Cause")
-                return self._finish(call, now)
+                return self._ended(call, now)
             return None
         handler = self._handlers.get(event)
         if handler is not None and (event != "VarSet" or msg.get("Variable") in WATCHED_VARIABLES):
@@ -110,7 +112,7 @@ class CallTracker:
             if open_call.linkedid in self._calls or open_call.linkedid in self._finished:
                 continue
             call = CallState.from_json(open_call.state)
-            call.restored = True
+            call.restored = call.unseen_since = True
             self._calls[call.linkedid] = call
             restored += 1
         return restored
@@ -238,6 +240,17 @@ class CallTracker:
         self._remember(call.linkedid)
         return decide(call, self.rules, now)
 
+    def _ended(self, call: CallState, now: datetime) -> CallDecision:
+        """The caller's hang-up, seen: decided from what was seen of the call."""
+        decision = self._finish(call, now)
+        if decision.outcome is Outcome.MISSED and call.answer_unseen and not call.certain:
+            # Never text a caller a person may have talked to: unknown, unless
+            # the call records (bridge.detection.intake) can say how it went.
+            detail = "it was answered while textback could not see it; a person may have taken it"
+            return replace(decision, outcome=Outcome.UNKNOWN, reason=Reason.ANSWER_UNSEEN,
+                           detail=detail)  # fmt: skip
+        return decision
+
     def _close(self, call: CallState, now: datetime, reason: Reason, detail: str) -> CallDecision:
         """End a call whose hang-up we never saw; keep only what is already certain.
 
@@ -347,12 +360,26 @@ class CallTracker:
 
     # ------------------------------------------------------------ reconnect snapshot
 
+    def lost_sight(self) -> None:
+        """The AMI link dropped: every open call may change unseen until seen again."""
+        for call in self._calls.values():
+            call.unseen_since = True
+
+    def _first_look(self, call: CallState, msg: AmiMessage) -> None:
+        """The first event (or snapshot line) of the caller's channel after a gap.
+        Up, with no person seen answering: an IVR answered, or a person who may
+        have hung up since - only the call records can tell."""
+        call.unseen_since = False
+        if msg.get("ChannelStateDesc") == "Up":
+            call.pbx_answered = True
+            call.answer_unseen = call.answered_by is None
+
     def _apply_snapshot(self, call: CallState, snapshot: list[AmiMessage]) -> None:
         origin = next((c for c in snapshot if c.get("Channel") == call.origin), None)
         if origin is None:
             return
-        if origin.get("ChannelStateDesc") == "Up":
-            call.pbx_answered = True
+        call.unseen_since = True  # the snapshot is a first look, whatever came before it
+        self._first_look(call, origin)
         application = origin.get("Application")
         if application in VOICEMAIL_APPS:
             call.voicemail = True
@@ -366,6 +393,7 @@ class CallTracker:
                 name = channel.get("Channel")
                 if name != call.origin and channel.get("BridgeId") == bridge and is_device(name):
                     call.answered(name)
+                    call.answer_unseen = False
 
 
 def _unseen_end(call: CallState) -> str:

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,32 +30,7 @@ from tests.support.example_config import example_config
 from tests.support.expected import CALLER, trace
 from tests.support.paths import ROOT
 from tests.support.polling import until
-
-
-@asynccontextmanager
-async def bridge_process(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "run", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "AMI_SECRET": SECRET},
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-
-
-def outbox_states(db: Path) -> list[str]:
-    """The text-back's states (an owner's SMS alert may be in the outbox too)."""
-    if not db.exists():
-        return []
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return [
-            row[0]
-            for row in conn.execute("SELECT state FROM outbox WHERE kind = 'textback' ORDER BY id")
-        ]
+from tests.support.running import bridge_process, textback_states
 
 
 @pytest.mark.parametrize("moment", ["before the modem took it", "before the modem confirmed it"])
@@ -82,7 +54,7 @@ async def test_killed_mid_text_then_restarted_texts_exactly_once(
             await asterisk.wait_for(lambda: asterisk.sessions == 1)
             await until(lambda: "AT+CNMI=2,1,0,2" in engine.commands, within=30)
             await asterisk.play(recorded_events(trace("02_noanswer.ami")))
-            await until(lambda: outbox_states(db) == ["sending"], within=30)
+            await until(lambda: textback_states(db) == ["sending"], within=30)
             await until(lambda: any(c.startswith("AT+CMGS") for c in engine.commands))
             if moment == "before the modem confirmed it":
                 await until(lambda: len(engine.sent) == 1)  # on the air, unconfirmed
@@ -91,12 +63,12 @@ async def test_killed_mid_text_then_restarted_texts_exactly_once(
             first.send_signal(signal.SIGKILL)
             await first.wait()
 
-        assert outbox_states(db) == ["sending"]
+        assert textback_states(db) == ["sending"]
         engine.hold_prompt = engine.hold_confirmation = False
         sessions_before = asterisk.logins
         async with bridge_process(config) as second:
             await asterisk.wait_for(lambda: asterisk.logins > sessions_before)
-            await until(lambda: outbox_states(db) == ["sent"], within=30)
+            await until(lambda: textback_states(db) == ["sent"], within=30)
             second.send_signal(signal.SIGTERM)
             assert await second.wait() == 0
 

@@ -15,10 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
-import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,29 +27,7 @@ from tests.support.ami import SECRET
 from tests.support.example_config import example_config
 from tests.support.expected import CALLER, trace
 from tests.support.polling import until
-
-
-@asynccontextmanager
-async def bridge_process(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bridge.cli", "run", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "AMI_SECRET": SECRET},
-    )  # fmt: skip
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-
-
-def textback_states(db: Path) -> list[str]:
-    if not db.exists():
-        return []
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        query = "SELECT state FROM outbox WHERE kind = 'textback' ORDER BY id"
-        return [row[0] for row in conn.execute(query)]
+from tests.support.running import bridge_process, textback_states
 
 
 def kill_when(engine: ModemEngine, process: Callable[[], int], moment: Moment) -> None:

@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from bridge.ami.framer import AmiFramer
 from bridge.app import Bridge
 from bridge.config import Config
 from bridge.core.calls import CallDecision
+from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.store import Store
@@ -245,3 +248,58 @@ async def test_a_pbx_restart_during_a_call_records_it_missed_because_the_pbx_dro
         stored.text_skip == "no-sms-transport"
     )  # a missed call like any other: texted if it can be
     assert stored.thread_id == 1
+
+
+def split_answered_call_across_an_outage() -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """An answered call in three: ringing while the bridge runs; answered, talked
+    and the desk hung up while it is down; the caller's hang-up after it is back."""
+    events = recorded_events(callgen.render("answered", banner=False))
+    messages = [AmiFramer(expect_banner=False).feed(raw)[0] for raw in events]
+    answered = next(i for i, m in enumerate(messages) if m.event == "DialEnd")
+    caller_gone = next(
+        i for i, m in enumerate(messages)
+        if m.event == "Hangup" and m.get("Uniqueid") == m.get("Linkedid")
+    )  # fmt: skip
+    return events[:answered], events[answered:caller_gone], events[caller_gone:]
+
+
+@pytest.mark.parametrize("records", [True, False], ids=["with-call-records", "without"])
+async def test_a_call_answered_while_the_bridge_was_down_is_never_texted(
+    tmp_path: Path, records: bool
+) -> None:
+    """Back up to find the caller's channel up and nobody in its bridge: a person
+    may have talked to them. The call records say they did; without records the
+    call is unknown - the owner hears of it, the caller is not texted."""
+    ringing, unseen, hang_up = split_answered_call_across_an_outage()
+    master = tmp_path / "Master.csv"
+    mail = MailCatcher()
+    await mail.start()
+    try:
+        async with FakeAsterisk(secret=SECRET, cdr_csv=master) as asterisk:
+            config = office_config(
+                asterisk, mail, tmp_path / "textback.db", records=master if records else None
+            )
+            async with bridge_on(config, asterisk) as (bridge, _):
+                await asterisk.play(ringing)
+                await until_true(lambda: _open_calls(bridge.store, 1))
+            await asterisk.play(unseen)
+            asked = _snapshots(asterisk)
+            async with bridge_on(config, asterisk) as (bridge, decided):
+                await asterisk.wait_for(lambda: _snapshots(asterisk) > asked)
+                await asterisk.play(hang_up)
+                async with asyncio.timeout(10):
+                    decision = await decided.get()
+                stored = await bridge.store.call(decision.linkedid)
+    finally:
+        await mail.stop()
+    assert stored is not None
+    assert stored.text_state is None  # nobody texted
+    if records:
+        assert (stored.outcome, stored.source) == ("answered", "cdr")
+        assert "from the call records" in stored.detail
+    else:
+        assert (stored.outcome, stored.reason) == ("unknown", "ANSWER_UNSEEN")
+
+
+def _snapshots(asterisk: FakeAsterisk) -> int:
+    return sum(a.get("Action") == "CoreShowChannels" for a in asterisk.actions)
