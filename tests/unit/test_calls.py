@@ -379,7 +379,8 @@ def test_a_call_restored_after_a_restart_is_decided_as_if_never_interrupted(
         if whole.is_missed and not whole.voicemail_left and up_when_seen_again:
             expected = replace(
                 whole, outcome=Outcome.UNKNOWN, reason=Reason.ANSWER_UNSEEN,
-                detail="it was answered while textback could not see it; a person may have taken it",
+                detail="it was answered while textback could not see it;"
+                " a person may have taken it",
             )  # fmt: skip
         first = CallTracker(rules)
         kept: dict[str, OpenCall] = {}
