@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from bridge.config import FollowUpConfig
 from bridge.core.texts import Cap, OwnerAction
 from bridge.core.threads import DueTimers, FollowUpState
+from bridge.followup.worker import due_timers, next_step, nudge_due
 from bridge.store import Store
 from tests.support.store_values import (
     CALLER,
@@ -184,3 +186,32 @@ async def test_a_nudge_is_due_within_its_window_only(store: Store, clock: Clock)
     assert await due_ids(store, later) == []  # no nudges asked for
     assert await store.nudge(await only_open_thread(store), a_text(kind="nudge"), cap=DAILY)
     assert await due_ids(store, later, nudge_after=timedelta(hours=4)) == []  # one per thread
+
+
+async def test_due_threads_are_exactly_those_the_follow_up_rules_act_on(
+    store: Store, clock: Clock
+) -> None:
+    """Over threads at every stage and moments around each timer, the store's
+    due threads are the open threads next_step or nudge_due acts on."""
+    rules = FollowUpConfig.model_validate({"nudge": {"enabled": True, "after_hours": 5}})
+    callers = [f"+1512555{n:04d}" for n in range(6)]
+    for n, caller in enumerate(callers):
+        clock.advance(minutes=17 * n)
+        await store.record_decision(decision(f"c{n}", caller=caller), text=a_text(caller))
+    for text in await store.due_texts(LATER):
+        if text.to_number in callers[:4]:
+            await store.mark_sent(text.id, [1], clock())  # awaiting their reply
+    await store.store_incoming(received("hi", callers[1], at=clock()), None)  # replied
+    clock.advance(hours=3)
+    for state in await store.open_threads():
+        if state.caller in callers[2:4]:
+            await store.remind(state, [email()], DOMAIN)
+    await store.owner_action("mike", OwnerAction(6, "done"))  # closed
+    for minutes in range(-4 * 60, 60 * 60, 7):
+        now = clock() + timedelta(minutes=minutes)
+        acted = [
+            s.thread_id
+            for s in await store.open_threads()
+            if next_step(s, now, rules) or nudge_due(s, now, rules)
+        ]
+        assert [s.thread_id for s in await store.due_threads(due_timers(now, rules))] == acted
