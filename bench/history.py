@@ -2,10 +2,12 @@
 
 Builds a store through the store API as a busy office's few years would
 leave it: 100,000 calls over three years, 35% missed (a caller who calls
-again while their thread is open joins it: about 25,500 threads), each
+again while their thread is open joins it; one whose thread was closed
+starts another: about 35,000 threads), each
 missed call texted back and its text sent, alerts queued and sent by email
-and SMS, a quarter of the callers replying, most threads handled by an owner
-and about 10,000 left open. Then times, on that store:
+and SMS, a quarter of the callers replying, 60% of threads handled by an
+owner, the rest reminded and gone cold by the follow-up. Then times, on
+that store:
 
 - p99 of each hot-path operation (what runs per call, per text, per poll);
 - the CLI's reads (`calls`, `threads`, `thread N`, `report`, the digest's
