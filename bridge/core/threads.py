@@ -49,6 +49,19 @@ class FollowUpState:
 
 
 @dataclass(frozen=True, slots=True)
+class DueTimers:
+    """Which open threads a follow-up tick must look at: their last activity
+    (or their reminder) at or before these moments. The store reads only
+    those; the follow-up's own rules still decide what each one gets."""
+
+    reply_wait_from: datetime  # new / awaiting_reply, not reminded: waited for the caller
+    action_wait_from: datetime  # replied, not reminded: waited for an owner
+    cold_from: datetime  # reminded at or before this: may go cold
+    # awaiting_reply, never nudged, last activity in (after, up_to]; None: no nudges
+    nudge_between: tuple[datetime, datetime] | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReportFigures:
     missed_calls: int
     texted: int

@@ -1,7 +1,10 @@
 """Follow-through: no lead goes cold unnoticed.
 
-From the store's timestamps and the injected clock, every tick decides per
-open thread (pure: :func:`next_step`, :func:`nudge_due`, :func:`in_daytime`):
+From the store's timestamps and the injected clock, every tick reads the open
+threads with a timer due (:func:`due_timers`: the store reads them from an
+index of those moments, so the tick's work and memory follow what is due, not
+every open thread) and decides per thread (pure: :func:`next_step`,
+:func:`nudge_due`, :func:`in_daytime`):
 
 - nobody moved for a while (the homeowner has not answered the text, or no
   owner acted on their reply): one reminder to the owners - a call-back task;
@@ -33,7 +36,7 @@ from bridge.core.alerts import AlertDraft
 from bridge.core.events import TextQueued
 from bridge.core.numbers import display
 from bridge.core.texts import Cap, OutgoingText
-from bridge.core.threads import FollowUpState, ThreadSummary
+from bridge.core.threads import DueTimers, FollowUpState, ThreadSummary
 from bridge.store import FollowUpStore
 from bridge.waiting import woken_or_after
 
@@ -56,6 +59,22 @@ def next_step(
     if now - state.reminded_at >= timedelta(hours=rules.cold_after_hours):
         return "cold"
     return None
+
+
+def due_timers(now: datetime, rules: FollowUpConfig) -> DueTimers:
+    """The moments at or before which a thread's timer is due, as of ``now``:
+    every thread :func:`next_step` or :func:`nudge_due` acts on is read, and
+    only those."""
+    nudge = None
+    if rules.nudge.enabled:
+        due = now - timedelta(hours=rules.nudge.after_hours)
+        nudge = (due - NUDGE_WINDOW, due)
+    return DueTimers(
+        reply_wait_from=now - timedelta(minutes=rules.reply_wait_minutes),
+        action_wait_from=now - timedelta(minutes=rules.action_wait_minutes),
+        cold_from=now - timedelta(hours=rules.cold_after_hours),
+        nudge_between=nudge,
+    )
 
 
 def nudge_due(state: FollowUpState, now: datetime, rules: FollowUpConfig) -> bool:
@@ -145,10 +164,10 @@ class FollowUpWorker:
             await woken_or_after(self._wake, self._poll_every)
 
     async def tick(self) -> None:
-        """One look at every timer, as of the clock now."""
+        """One look at every timer that is due, as of the clock now."""
         now = self.clock()
         rules = self.config.follow_up
-        for state in await self.store.open_threads():
+        for state in await self.store.due_threads(due_timers(now, rules)):
             step = next_step(state, now, rules)
             if step == "remind":
                 await self._remind(state, now)

@@ -27,6 +27,7 @@ from bridge.core.texts import (
     ReceivedText,
 )
 from bridge.core.threads import (
+    DueTimers,
     FollowUpState,
     ReportFigures,
     StoredCall,
@@ -191,7 +192,10 @@ class AlertStore(Protocol):
 class FollowUpStore(Protocol):
     """bridge.followup.worker: reminders, cold threads, nudges and digests."""
 
-    async def open_threads(self) -> list[FollowUpState]: ...
+    async def due_threads(self, due: DueTimers) -> list[FollowUpState]:
+        """Open threads with a timer due as ``due`` says (read from an index of
+        those moments: never every open thread), by id."""
+        ...
 
     async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
 
@@ -269,4 +273,8 @@ class RecordsStore(Protocol):
 
     async def alerts(self, thread_id: int | None = None) -> list[dict[str, object]]:
         """Oldest first."""
+        ...
+
+    async def open_threads(self) -> list[FollowUpState]:
+        """Every open thread with what its timers run from, by id."""
         ...

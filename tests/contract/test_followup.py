@@ -3,10 +3,12 @@ read, together with what it queues; digests once per owner and day."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+from bridge.config import FollowUpConfig
 from bridge.core.texts import Cap, OwnerAction
-from bridge.core.threads import FollowUpState
+from bridge.core.threads import DueTimers, FollowUpState
+from bridge.followup.worker import due_timers, next_step, nudge_due
 from bridge.store import Store
 from tests.support.store_values import (
     CALLER,
@@ -131,3 +133,85 @@ async def test_the_digest_reads_open_threads_and_those_handled_that_day(
     open_, recovered = await store.digest_threads(*window)
     assert [t.id for t in open_] == [1]
     assert [(t.id, t.status) for t in recovered] == [(2, "handled")]
+
+
+def timers(now: datetime, *, nudge_after: timedelta | None = None) -> DueTimers:
+    """Reply wait 2 h, action wait 30 min, cold 24 h after the reminder; a
+    nudge (when asked) due ``nudge_after`` after the last activity, for a day."""
+    nudge = (
+        None if nudge_after is None else (now - nudge_after - timedelta(days=1), now - nudge_after)
+    )
+    return DueTimers(
+        now - timedelta(hours=2), now - timedelta(minutes=30), now - timedelta(hours=24), nudge
+    )
+
+
+async def due_ids(store: Store, now: datetime, **nudge: timedelta) -> list[int]:
+    return [state.thread_id for state in await store.due_threads(timers(now, **nudge))]
+
+
+async def test_due_threads_are_those_whose_wait_is_over(store: Store, clock: Clock) -> None:
+    await store.record_decision(decision("waits"))  # #1, new: the reply wait
+    await store.record_decision(decision("replied", caller=OTHER))  # #2: the action wait
+    await store.store_incoming(received("hi", OTHER), None)
+    await store.record_decision(decision("done", caller="+15125550143"))  # #3, closed
+    await store.owner_action("mike", OwnerAction(3, "done"))
+    assert await due_ids(store, T0 + timedelta(minutes=29)) == []
+    assert await due_ids(store, T0 + timedelta(minutes=30)) == [2]  # on the dot
+    assert await due_ids(store, T0 + timedelta(hours=2)) == [1, 2]
+    (state, *_) = await store.due_threads(timers(T0 + timedelta(hours=2)))
+    assert state == FollowUpState(1, CALLER, "+15125550100", "new", T0, None, None)
+
+
+async def test_a_reminded_thread_is_due_again_when_it_may_go_cold(
+    store: Store, clock: Clock
+) -> None:
+    await store.record_decision(decision())
+    clock.advance(hours=2)
+    (state,) = await store.due_threads(timers(clock()))
+    assert await store.remind(state, [email()], DOMAIN) is True
+    assert await due_ids(store, clock() + timedelta(hours=23)) == []
+    assert await due_ids(store, clock() + timedelta(hours=24)) == [1]
+
+
+async def test_a_nudge_is_due_within_its_window_only(store: Store, clock: Clock) -> None:
+    await store.record_decision(decision(), text=a_text())
+    (text,) = await store.due_texts(LATER)
+    await store.mark_sent(text.id, [1], T0)  # awaiting the caller's reply
+    (state,) = await store.due_threads(timers(T0 + timedelta(hours=2)))
+    await store.remind(state, [email()], DOMAIN)  # not due again for 24 h
+    later = T0 + timedelta(hours=4)
+    assert await due_ids(store, later, nudge_after=timedelta(hours=4)) == [1]
+    assert await due_ids(store, later, nudge_after=timedelta(hours=5)) == []  # not yet
+    assert await due_ids(store, later) == []  # no nudges asked for
+    assert await store.nudge(await only_open_thread(store), a_text(kind="nudge"), cap=DAILY)
+    assert await due_ids(store, later, nudge_after=timedelta(hours=4)) == []  # one per thread
+
+
+async def test_due_threads_are_exactly_those_the_follow_up_rules_act_on(
+    store: Store, clock: Clock
+) -> None:
+    """Over threads at every stage and moments around each timer, the store's
+    due threads are the open threads next_step or nudge_due acts on."""
+    rules = FollowUpConfig.model_validate({"nudge": {"enabled": True, "after_hours": 5}})
+    callers = [f"+1512555{n:04d}" for n in range(6)]
+    for n, caller in enumerate(callers):
+        clock.advance(minutes=17 * n)
+        await store.record_decision(decision(f"c{n}", caller=caller), text=a_text(caller))
+    for text in await store.due_texts(LATER):
+        if text.to_number in callers[:4]:
+            await store.mark_sent(text.id, [1], clock())  # awaiting their reply
+    await store.store_incoming(received("hi", callers[1], at=clock()), None)  # replied
+    clock.advance(hours=3)
+    for state in await store.open_threads():
+        if state.caller in callers[2:4]:
+            await store.remind(state, [email()], DOMAIN)
+    await store.owner_action("mike", OwnerAction(6, "done"))  # closed
+    for minutes in range(-4 * 60, 60 * 60, 7):
+        now = clock() + timedelta(minutes=minutes)
+        acted = [
+            s.thread_id
+            for s in await store.open_threads()
+            if next_step(s, now, rules) or nudge_due(s, now, rules)
+        ]
+        assert [s.thread_id for s in await store.due_threads(due_timers(now, rules))] == acted

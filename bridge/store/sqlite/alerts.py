@@ -154,8 +154,9 @@ class Alerts(Aggregate):
     async def alerts(self, thread_id: int | None = None) -> list[dict[str, object]]:
         """Alerts as rows, every column, oldest first (for tests and support)."""
         async with self._conn.reading() as sql:
-            rows = await sql.rows(
-                "SELECT * FROM alerts WHERE ? IS NULL OR thread_id = ? ORDER BY id",
-                (thread_id, thread_id),
+            rows = await (
+                sql.rows("SELECT * FROM alerts ORDER BY id")
+                if thread_id is None
+                else sql.rows("SELECT * FROM alerts WHERE thread_id = ? ORDER BY id", (thread_id,))
             )
         return [dict(row) for row in rows]

@@ -54,17 +54,20 @@ def _stored_call(row: sqlite3.Row) -> StoredCall:
     return StoredCall(**values)
 
 
+_CALLS = """
+    SELECT calls.*, outbox.state AS text_state FROM calls
+      LEFT JOIN outbox ON outbox.linkedid = calls.linkedid AND outbox.kind = 'textback'
+"""
+# The newest calls walk calls_by_end backwards and stop at the limit; one call
+# is found by its Linkedid (two statements: an optional filter in one would
+# make SQLite walk every call looking for it).
+_RECENT = f"{_CALLS} ORDER BY calls.ended_at DESC, calls.id DESC LIMIT ?"
+_ONE = f"{_CALLS} WHERE calls.linkedid = ?"
+
+
 async def _calls(sql: Sql, linkedid: str | None, limit: int) -> list[StoredCall]:
     """Calls with their text-back's state, newest first."""
-    rows = await sql.rows(
-        """
-        SELECT calls.*, outbox.state AS text_state FROM calls
-          LEFT JOIN outbox ON outbox.linkedid = calls.linkedid AND outbox.kind = 'textback'
-         WHERE :linkedid IS NULL OR calls.linkedid = :linkedid
-         ORDER BY calls.ended_at DESC, calls.id DESC LIMIT :limit
-        """,
-        {"linkedid": linkedid, "limit": limit},
-    )
+    rows = await (sql.rows(_RECENT, (limit,)) if linkedid is None else sql.rows(_ONE, (linkedid,)))
     return [_stored_call(row) for row in rows]
 
 

@@ -14,19 +14,26 @@ from bridge.store.sqlite.outbox import insert_text, opted_out, record_choice
 from bridge.store.sqlite.stamps import iso, iso_or_none
 
 OPEN = "('new', 'awaiting_reply', 'replied')"
-_SUMMARIES = f"""
+# Open or not, as the threads_listing index (migration 10) has it: the same
+# expression, so listings walk that index instead of sorting every thread.
+IS_OPEN = f"(status IN {OPEN})"
+_SUMMARY = """
     SELECT id, caller, line, status, urgent, created_at, last_activity_at,
            (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
              ORDER BY id DESC LIMIT 1),
            (SELECT count(*) FROM calls WHERE thread_id = threads.id)
-    FROM threads
-    WHERE (:id IS NULL OR id = :id)
-      AND (:open = 0 OR status IN {OPEN})
-      AND (:since IS NULL OR (status = 'handled'
-                              AND handled_at >= :since AND handled_at < :until))
-    ORDER BY status IN {OPEN} DESC, last_activity_at DESC, id DESC
-    LIMIT :limit
-"""  # noqa: S608 -- constants only
+      FROM threads
+"""
+# One statement per listing, each on its own index (an optional filter such
+# as ":id IS NULL OR id = :id" would make SQLite read every thread).
+_NEWEST = "ORDER BY last_activity_at DESC, id DESC LIMIT :limit"
+_LISTINGS = {
+    "one": f"{_SUMMARY} WHERE id = :id",
+    "all": f"{_SUMMARY} ORDER BY {IS_OPEN} DESC, last_activity_at DESC, id DESC LIMIT :limit",
+    "open": f"{_SUMMARY} WHERE {IS_OPEN} = 1 {_NEWEST}",
+    "handled": f"{_SUMMARY} WHERE status = 'handled' AND handled_at >= :since"
+    f" AND handled_at < :until {_NEWEST}",
+}
 # Everything that happened on a thread, oldest first; owners' own texts are
 # commands, shown as the actions they caused.
 _EVENTS = """
@@ -81,13 +88,13 @@ async def thread_summaries(
 ) -> list[ThreadSummary]:
     """Threads (one, the open ones, those handled in a window, or all), open first."""
     since, until = (iso(handled[0]), iso(handled[1])) if handled else (None, None)
+    which = (
+        "one" if thread_id is not None else "handled" if handled else "open" if open_only else "all"
+    )
     rows = await sql.rows(
-        _SUMMARIES,
-        {
-            "id": thread_id, "open": int(open_only), "limit": limit,
-            "since": since, "until": until,
-        },
-    )  # fmt: skip
+        _LISTINGS[which],
+        {"id": thread_id, "limit": limit, "since": since, "until": until},
+    )
     return [
         ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8])) for r in rows
     ]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
+from sqlite3 import Row
 
 from bridge.core.alerts import AlertDraft
 from bridge.core.texts import Cap, OutgoingText
-from bridge.core.threads import FollowUpState, ThreadSummary
+from bridge.core.threads import DueTimers, FollowUpState, ThreadSummary
 from bridge.store.sqlite.alerts import insert_alert, insert_alerts
 from bridge.store.sqlite.connection import Aggregate, Transaction
 from bridge.store.sqlite.conversations import OPEN, thread_summaries
@@ -20,10 +21,39 @@ from bridge.store.sqlite.stamps import iso, iso_or_none, moment, moment_or_none
 
 # What else a thread change queues, in its transaction; False undoes the change.
 Also = Callable[[Transaction, datetime], Awaitable[bool]]
-_OPEN_THREADS = (
-    "SELECT id, caller, line, status, last_activity_at, reminded_at, nudged_at"  # noqa: S608 -- constants only
-    f" FROM threads WHERE status IN {OPEN} ORDER BY id"
-)
+_STATE = "SELECT id, caller, line, status, last_activity_at, reminded_at, nudged_at FROM threads"
+_OPEN_THREADS = f"{_STATE} WHERE status IN {OPEN} ORDER BY id"
+# Each timer's threads from threads_timers or threads_nudge (migration 10), so
+# a tick reads what is due, however many threads are open. A moment that is
+# NULL (no nudges) matches nothing. Without statistics SQLite would read
+# the nudge's threads by status alone: INDEXED BY names the partial index.
+_DUE = f"""
+    {_STATE} WHERE status IN ('new', 'awaiting_reply') AND reminded_at IS NULL
+                AND last_activity_at <= :reply_from
+    UNION {_STATE} WHERE status = 'replied' AND reminded_at IS NULL
+                AND last_activity_at <= :action_from
+    UNION {_STATE} WHERE status IN {OPEN} AND reminded_at <= :cold_from
+    UNION {_STATE} INDEXED BY threads_nudge WHERE status = 'awaiting_reply' AND nudged_at IS NULL
+                AND last_activity_at > :nudge_after AND last_activity_at <= :nudge_up_to
+    ORDER BY id
+"""
+
+
+def _state(r: Row) -> FollowUpState:
+    return FollowUpState(
+        r[0], r[1], r[2], r[3], moment(r[4]), moment_or_none(r[5]), moment_or_none(r[6])
+    )
+
+
+def _due_params(due: DueTimers) -> dict[str, str | None]:
+    nudge = due.nudge_between
+    return {
+        "reply_from": iso(due.reply_wait_from),
+        "action_from": iso(due.action_wait_from),
+        "cold_from": iso(due.cold_from),
+        "nudge_after": iso(nudge[0]) if nudge else None,
+        "nudge_up_to": iso(nudge[1]) if nudge else None,
+    }
 
 
 class FollowUp(Aggregate):
@@ -31,12 +61,13 @@ class FollowUp(Aggregate):
         """Every open thread with the timestamps its follow-up timers run from."""
         async with self._conn.reading() as sql:
             rows = await sql.rows(_OPEN_THREADS)
-        return [
-            FollowUpState(
-                r[0], r[1], r[2], r[3], moment(r[4]), moment_or_none(r[5]), moment_or_none(r[6])
-            )
-            for r in rows
-        ]
+        return [_state(r) for r in rows]
+
+    async def due_threads(self, due: DueTimers) -> list[FollowUpState]:
+        """Open threads with a timer due: only those are read."""
+        async with self._conn.reading() as sql:
+            rows = await sql.rows(_DUE, _due_params(due))
+        return [_state(r) for r in rows]
 
     async def remind(self, state: FollowUpState, drafts: Sequence[AlertDraft], domain: str) -> bool:
         """Queue a thread's one reminder for this wait. False (and nothing

@@ -9,23 +9,26 @@ from bridge.core.threads import ReportFigures
 from bridge.store.sqlite.connection import Aggregate
 from bridge.store.sqlite.stamps import iso, moment
 
-# Each count of threads, calls or texts since :start ('' for all time). Replies
-# are the homeowners' own texts: not STOP/HELP, not an owner's command.
+# Each count of threads, calls or texts since :start ('' for all time), each
+# from an index (migration 10). Replies are the homeowners' own texts: not
+# STOP/HELP, not an owner's command - one look per thread in inbox_by_thread.
 _COUNTS = """
     SELECT
       (SELECT count(*) FROM calls
         WHERE outcome = 'missed' AND dry_run = 0 AND ended_at >= :start),
       (SELECT count(*) FROM outbox WHERE kind = 'textback'
           AND state IN ('sent', 'delivered') AND created_at >= :start),
-      (SELECT count(DISTINCT i.thread_id) FROM inbox i JOIN threads t ON t.id = i.thread_id
-        WHERE i.keyword IS NULL AND i.owner_id IS NULL AND t.created_at >= :start),
+      (SELECT count(*) FROM threads t WHERE t.created_at >= :start
+          AND EXISTS (SELECT 1 FROM inbox i WHERE i.thread_id = t.id AND i.owner_id IS NULL
+                        AND i.keyword IS NULL)),
       (SELECT count(*) FROM threads WHERE status = 'handled' AND created_at >= :start)
 """
+# Only threads an owner acted on have a wait; each min is one index seek.
 _WAITS = """
     SELECT t.created_at,
            (SELECT min(ended_at) FROM calls WHERE thread_id = t.id),
-           (SELECT min(at) FROM owner_actions WHERE thread_id = t.id)
-      FROM threads t WHERE t.created_at >= :start
+           (SELECT min(at) FROM owner_actions WHERE thread_id = t.id) AS acted
+      FROM threads t WHERE t.created_at >= :start AND acted IS NOT NULL
 """
 
 

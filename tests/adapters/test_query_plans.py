@@ -1,0 +1,286 @@
+"""Every statement the SQLite store runs for the bridge or a CLI command is
+planned on an index: none reads a growing table (calls, outbox, inbox,
+alerts, threads) from end to end, so years of history cost nothing per call,
+poll or command (issue 17).
+
+How the statements are collected: a scripted session calls every method of
+every store interface (a test below fails when an interface gains a method
+the session does not call), and each SQL statement the store sends to its
+connection is captured with its parameters and the method that sent it. Each
+is then planned with EXPLAIN QUERY PLAN, with those same parameters, on that
+store. Without ANALYZE statistics SQLite plans as for large tables, so a
+small store gives the plans a big one gets.
+
+What a plan may do with a growing table:
+- SEARCH it (an index or the primary key narrows what is read): allowed;
+- SCAN it only in NEWEST_FIRST's methods, and only as a walk in index order
+  that the statement's LIMIT stops (no temporary b-tree sorting all of it);
+- walk one of PENDING_ONLY's partial indexes, which hold only the backlog;
+- a SCAN of anything else (opt-outs, a JSON array, a subquery's result) is
+  not history and is allowed.
+RecordsStore's methods (every row, for tests and support) are not planned:
+nothing in the bridge or its commands calls them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.config import FollowUpConfig
+from bridge.core.calls import OpenCall, Outcome
+from bridge.core.texts import Cap, OutgoingText, OwnerAction
+from bridge.followup.worker import due_timers
+from bridge.store import Store, interfaces
+from bridge.store.sqlite import SqliteStore
+from tests.support.store_values import (
+    CALLER,
+    DOMAIN,
+    LATER,
+    OTHER,
+    T0,
+    Clock,
+    a_text,
+    decision,
+    email,
+    received,
+    sms,
+    stop,
+)
+
+GROWING = frozenset({"calls", "outbox", "inbox", "alerts", "threads"})
+NEWEST_FIRST = {
+    "recent_calls": "`textback calls`: calls_by_end walked backwards, stopped at its limit",
+    "threads": "`textback threads`: threads_listing (open first, newest), stopped at its limit",
+}
+# Partial indexes that hold only what is still pending (news nobody heard
+# yet): walking one reads the backlog, never the history.
+PENDING_ONLY = {
+    "calls_unalerted": "missed calls not yet alerted (answered calls are never in it)",
+    "inbox_unalerted": "replies not yet alerted (STOP/HELP are never in it)",
+}
+# Not the store's own: the transaction's BEGIN, and the opener's pragmas.
+_UNPLANNED = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA)\b", re.IGNORECASE)
+_ALIAS = re.compile(r"\b(FROM|JOIN|UPDATE)\s+(\w+)(?:\s+(?:AS\s+)?(\w+))?", re.IGNORECASE)
+_KEYWORDS = {"where", "on", "set", "join", "left", "order", "group", "limit", "union", "values"}
+
+calling: contextvars.ContextVar[str] = contextvars.ContextVar("calling", default="?")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    method: str
+    sql: str
+    params: Any
+
+
+class Capture:
+    """Every statement the store's connection is given, with the method that gave it."""
+
+    def __init__(self, store: SqliteStore):
+        self.db = store._db
+        self.statements: list[Statement] = []
+        self.called: set[str] = set()
+        self._fetchall, self._many = self.db.execute_fetchall, self.db.executemany
+        self.db.execute_fetchall = self._record_fetchall  # type: ignore[method-assign]
+        self.db.executemany = self._record_many  # type: ignore[method-assign]
+
+    async def _record_fetchall(self, sql: str, params: Any = ()) -> Iterable[Any]:
+        self.statements.append(Statement(calling.get(), sql, params))
+        return await self._fetchall(sql, params)
+
+    async def _record_many(self, sql: str, params: Iterable[Any]) -> Any:
+        rows = list(params)
+        self.statements.append(Statement(calling.get(), sql, rows[0] if rows else ()))
+        return await self._many(sql, rows)
+
+    def method(self, store: Store, name: str) -> Callable[..., Awaitable[Any]]:
+        """``store.name``, tagging what it runs with its name."""
+        bound = getattr(store, name)
+
+        async def traced(*args: Any, **kwargs: Any) -> Any:
+            self.called.add(name)
+            token = calling.set(name)
+            try:
+                return await bound(*args, **kwargs)
+            finally:
+                calling.reset(token)
+
+        return traced
+
+    async def plan(self, statement: Statement) -> list[str]:
+        rows = await self._fetchall(f"EXPLAIN QUERY PLAN {statement.sql}", statement.params)
+        return [str(row[3]) for row in rows]
+
+
+def interface_methods(*protocols: type) -> set[str]:
+    return {
+        name
+        for protocol in protocols
+        for name, value in vars(protocol).items()
+        if not name.startswith("_") and callable(value)
+    }
+
+
+def planned_methods() -> set[str]:
+    every = [
+        p
+        for p in vars(interfaces).values()
+        if isinstance(p, type) and p.__module__ == interfaces.__name__
+    ]
+    return interface_methods(*every, Store) - interface_methods(interfaces.RecordsStore) - {
+        "open", "close", "schema_version",
+    }  # fmt: skip
+
+
+class Session:
+    """The store used as the bridge and its commands use it: every method."""
+
+    def __init__(self, store: Store, capture: Capture, clock: Clock):
+        self.store, self.capture, self.clock = store, capture, clock
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        return self.capture.method(self.store, name)
+
+    async def run(self) -> None:
+        await self.calls()
+        await self.texts()
+        await self.conversations()
+        await self.alerts()
+        await self.follow_up()
+        await self.history()
+
+    async def calls(self) -> None:
+        await self.text_history(CALLER, T0)
+        await self.record_decision(decision("a"), text=a_text())
+        await self.record_decision(decision("b", outcome=Outcome.ANSWERED, reason=None))
+        await self.record_decision(decision("c", caller=OTHER), dry_run=True)
+        await self.save_open_calls([OpenCall("d", "{}", T0)])
+        await self.open_calls()
+        await self.mark_seen(T0)
+        await self.seen_until()
+
+    async def texts(self) -> None:
+        await self.recover_interrupted()
+        (text, *_) = await self.due_texts(LATER)
+        await self.held_slots("modem")
+        await self.is_opted_out(CALLER)
+        await self.mark_sending(text.id, "modem", [1])
+        await self.mark_sent(text.id, [5], T0)
+        await self.record_delivery(5, CALLER, True)
+        queued = await self.queue_text(a_text(kind="reply"), thread_id=1, cap=Cap(3, timedelta(1)))
+        await self.mark_sending(queued, "modem")
+        await self.mark_retry(queued, "busy", LATER, maybe_sent=True)
+        await self.mark_final(queued, "failed", "gave up")
+        await self.set_opt_out(OTHER, opted_out=True, keyword="STOP", source="cli", at=T0)
+
+    async def conversations(self) -> None:
+        await self.store_incoming(received("is it you?"), None)
+        await self.store_incoming(received("STOP", sender=OTHER), "stop", opt_out=stop(OTHER))
+        answer = OwnerAction(1, "reply", OutgoingText(CALLER, "On my way", 1, LATER, "reply"))
+        await self.store_owner_text("mike", received("1 On my way", "+15125550199"), answer)
+        await self.owner_action("mike", OwnerAction(1, "called"))
+
+    async def alerts(self) -> None:
+        await self.record_decision(decision("e", caller="+15125550123"))
+        await self.store_incoming(received("a reply", sender="+15125550123"), None)
+        news = await self.unalerted()
+        await self.thread(news[0].thread_id)
+        await self.queue_alerts([(event, [email(), sms()]) for event in news], DOMAIN)
+        (due, *_) = await self.due_alerts(LATER, "email")
+        await self.mark_alert(due.id, "sent")
+
+    async def follow_up(self) -> None:
+        self.clock.advance(days=2)
+        rules = FollowUpConfig.model_validate({"nudge": {"enabled": True}})
+        (state, *_) = await self.due_threads(due_timers(self.clock(), rules))
+        await self.thread_summary(state.thread_id)
+        await self.remind(state, [email()], DOMAIN)
+        await self.mark_cold(state)
+        await self.nudge(state, a_text(kind="nudge"), cap=Cap(3, timedelta(1), any_kind=True))
+        await self.digest_sent("mike", T0.date())
+        await self.digest_threads(T0 - timedelta(days=1), LATER)
+        await self.queue_digest("mike", T0.date(), email(), DOMAIN)
+
+    async def history(self) -> None:
+        await self.report(None)
+        await self.report(T0)
+        await self.recent_calls()
+        await self.call("a")
+        await self.threads()
+        await self.threads(open_only=True)
+        await self.thread(1)
+
+
+def offences(statement: Statement, plan: list[str]) -> list[str]:
+    """The plan's reads of a growing table from end to end, unless allowed."""
+    tables = {}
+    for _, table, alias in _ALIAS.findall(statement.sql):
+        tables[table] = table
+        if alias and alias.lower() not in _KEYWORDS:
+            tables[alias] = table
+    bounded = (
+        statement.method in NEWEST_FIRST
+        and re.search(r"\bLIMIT\b", statement.sql, re.IGNORECASE) is not None
+        and not any("TEMP B-TREE FOR ORDER BY" in line for line in plan)
+    )
+    found = []
+    for line in plan:
+        match = re.match(r"SCAN (\w+)(?: USING (?:COVERING )?INDEX (\w+))?", line)
+        if match and tables.get(match[1]) in GROWING and not bounded:
+            if match[2] in PENDING_ONLY:
+                continue
+            found.append(line)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    called: set[str]
+    plans: list[tuple[Statement, list[str]]]
+
+
+@pytest.fixture
+async def captured(tmp_path: Path) -> Captured:
+    clock = Clock()
+    async with await SqliteStore.open(tmp_path / "plans.db", clock=clock) as store:
+        capture = Capture(store)
+        await Session(store, capture, clock).run()
+        statements = [s for s in capture.statements if not _UNPLANNED.match(s.sql)]
+        plans = [(s, await capture.plan(s)) for s in statements]
+    return Captured(capture.called, plans)
+
+
+async def test_the_session_calls_every_method_of_every_interface(captured: Captured) -> None:
+    assert planned_methods() - captured.called == set(), "add them to Session"
+
+
+async def test_no_statement_reads_a_growing_table_from_end_to_end(captured: Captured) -> None:
+    assert len(captured.plans) > 50  # the session ran, and was captured
+    bad = [
+        f"{statement.method}: {' '.join(statement.sql.split())[:160]} -> {found}"
+        for statement, plan in captured.plans
+        if (found := offences(statement, plan))
+    ]
+    assert bad == []
+
+
+def test_a_scan_of_history_is_caught() -> None:
+    """The check itself: a filter off every index, an alias, an unbounded sort."""
+    walk = Statement("unalerted", "SELECT * FROM calls c WHERE c.detail = ?", ("x",))
+    assert offences(walk, ["SCAN c"]) == ["SCAN c"]
+    newest = Statement("recent_calls", "SELECT * FROM calls ORDER BY ended_at DESC LIMIT 5", ())
+    assert offences(newest, ["SCAN calls USING INDEX calls_by_end"]) == []
+    assert offences(newest, ["SCAN calls", "USE TEMP B-TREE FOR ORDER BY"]) == ["SCAN calls"]
+    assert offences(walk, ["SCAN opt_outs", "SEARCH c USING INDEX calls_by_thread"]) == []
+    assert offences(walk, ["SCAN c USING INDEX calls_unalerted"]) == []
+    assert offences(walk, ["SCAN c USING INDEX calls_by_end"]) == [
+        "SCAN c USING INDEX calls_by_end"
+    ]
