@@ -182,7 +182,7 @@ class CallTracker:
                 if origin is None:
                     continue  # the caller's channel is gone; nothing left to decide
                 call = self._start(origin, now - _parse_duration(origin.get("Duration")))
-                call.adopted = True
+                call.adopted = call.unseen_since = True
             if call is not None:
                 self._apply_snapshot(call, snapshot)
                 self._changed.add(linkedid)
@@ -378,8 +378,8 @@ class CallTracker:
         origin = next((c for c in snapshot if c.get("Channel") == call.origin), None)
         if origin is None:
             return
-        call.unseen_since = True  # the snapshot is a first look, whatever came before it
-        self._first_look(call, origin)
+        if call.unseen_since:  # restored, adopted, or open when the link dropped
+            self._first_look(call, origin)
         application = origin.get("Application")
         if application in VOICEMAIL_APPS:
             call.voicemail = True

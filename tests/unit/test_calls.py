@@ -252,7 +252,7 @@ def test_snapshot_showing_a_bridge_with_a_phone_means_answered(rules: DetectionR
 def test_a_call_first_seen_after_a_gap_already_up_with_nobody_seen_is_not_missed(
     rules: DetectionRules,
 ) -> None:
-    """Killed while it rang, back after the desk answered, talked and hung up: the
+    """Cut off while it rang, back after the desk answered, talked and hung up: the
     caller's channel is up, nobody is in its bridge. It may have been answered, so
     it is unknown (never texted) unless the call records say otherwise."""
     tracker = CallTracker(rules)
@@ -260,6 +260,7 @@ def test_a_call_first_seen_after_a_gap_already_up_with_nobody_seen_is_not_missed
     cut = next(i for i, m in enumerate(messages) if m.event == "DialBegin")
     for message in messages[:cut]:
         tracker.feed(message, T0)
+    tracker.lost_sight()  # the AMI link dropped here
     trunk = next(m for m in messages if m.event == "Newchannel")
     tracker.reconcile([_channel_snapshot(trunk, ChannelStateDesc="Up")], T0)
     hangup = next(
@@ -279,6 +280,7 @@ def test_a_call_still_ringing_when_seen_after_a_gap_is_decided_as_before(
     for message in messages[:12]:
         tracker.feed(message, T0)
     origin = next(m for m in messages if m.event == "Newchannel")
+    tracker.lost_sight()
     tracker.reconcile([_channel_snapshot(origin, ChannelStateDesc="Ring")], T0)
     decisions = [d for m in messages[12:] if (d := tracker.feed(m, T0))]
     assert [(d.outcome, d.reason) for d in decisions] == [(Outcome.MISSED, Reason.NOANSWER)]
@@ -483,3 +485,20 @@ def test_follow_me_ringing_out_says_nobody_answered_not_a_cancel() -> None:
     assert detail == "phones rang, nobody answered (the PBX stopped the ringing)"
     call.caller_hung_up = True  # the caller's own give-up is still a cancel
     assert missed_reason(call) == (Reason.CANCEL, "dial ended CANCEL")
+
+
+def test_a_call_that_began_after_login_is_not_mistaken_for_one_seen_after_a_gap(
+    rules: DetectionRules,
+) -> None:
+    """The login's snapshot can list a call that began after it was asked for,
+    already answered by an IVR: nothing of that call was missed."""
+    tracker = CallTracker(rules)
+    messages = AmiFramer().feed(callgen.render("ivr_hangup"))
+    origin = next(m for m in messages if m.event == "Newchannel")
+    cut = len(messages) // 2
+    for message in messages[:cut]:
+        tracker.feed(message, T0)
+    snapshot = _channel_snapshot(origin, ChannelStateDesc="Up", Application="BackGround")
+    tracker.reconcile([snapshot], T0, frozenset())
+    decisions = [d for m in messages[cut:] if (d := tracker.feed(m, T0))]
+    assert [(d.outcome, d.reason) for d in decisions] == [(Outcome.MISSED, Reason.IVR_HANGUP)]
