@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 
+# The order the outbox sends what is due in, first to last (docs/texting.md):
+# what a homeowner is waiting for right now, then the owners' news, then what
+# can wait. Within a kind, the longest waiting goes first.
+SEND_ORDER = ("textback", "reply", "confirmation", "owner_alert", "nudge", "owner_notice")
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingText:
     """A text to queue together with the decision that calls for it."""

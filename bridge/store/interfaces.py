@@ -84,7 +84,8 @@ class OutboxStore(Protocol):
         ...
 
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
-        """Queued texts whose time has come, the longest waiting first."""
+        """Queued texts whose time has come: by kind in ``SEND_ORDER``
+        (bridge.core.texts: text-backs first), then the longest waiting first."""
         ...
 
     async def held_slots(self, transport: str) -> frozenset[int]:

@@ -90,11 +90,15 @@ class OutboxWorker:
             due = await self.store.due_texts(self.clock())
             # While its transports are down a text waits, unspent: only expiry
             # goes on, so a text that is too late is reported when it becomes so.
-            tried = 0
+            # After each send the queue is read again: a text-back queued while
+            # the modem was busy goes before whatever was due already.
+            tried = False
             for text in due:
                 if self._stopping:
                     return
-                tried += await self._take(text)
+                if await self._take(text):
+                    tried = True
+                    break
             if not tried:
                 await woken_or_after(self._wake, self._poll_every)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bridge.core.texts import Cap, History, OutgoingText, QueuedText
+from bridge.core.texts import SEND_ORDER, Cap, History, OutgoingText, QueuedText
 from bridge.store.sqlite.connection import Aggregate, Sql
 from bridge.store.sqlite.stamps import iso, moment
 
@@ -38,6 +38,18 @@ _HISTORY = f"""
            EXISTS (SELECT 1 FROM outbox WHERE to_number = :number
                      AND state IN ('sent', 'delivered')),
            coalesce((SELECT opted_out FROM opt_outs WHERE number = :number), 0)
+"""  # noqa: S608 -- constants only
+# A kind's place in SEND_ORDER; a kind not listed goes last.
+_PRIORITY = (
+    "CASE kind "
+    + " ".join(f"WHEN '{kind}' THEN {rank}" for rank, kind in enumerate(SEND_ORDER))
+    + f" ELSE {len(SEND_ORDER)} END"
+)
+_DUE = f"""
+    SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,
+           maybe_sent, from_line, transport, slots FROM outbox
+     WHERE state = 'queued' AND next_attempt_at <= ?
+     ORDER BY {_PRIORITY}, next_attempt_at, id LIMIT ?
 """  # noqa: S608 -- constants only
 _SETTLE_ALERT = (
     "UPDATE alerts SET state = ?, last_error = ?, attempts = attempts + 1,"
@@ -151,14 +163,9 @@ class Outbox(Aggregate):
         return int(rows[0][0]) if rows else None
 
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
+        """What is due, in SEND_ORDER, then the longest waiting first."""
         async with self._conn.reading() as sql:
-            rows = await sql.rows(
-                "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,"
-                " maybe_sent, from_line, transport, slots FROM outbox"
-                " WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
-                " LIMIT ?",
-                (iso(now), limit),
-            )
+            rows = await sql.rows(_DUE, (iso(now), limit))
         return [_queued_text(row) for row in rows]
 
     async def held_slots(self, transport: str) -> frozenset[int]:
