@@ -109,4 +109,5 @@ class History:
     opted_out: bool = False
     last_textback_at: datetime | None = None
     textbacks_last_hour: int = 0
+    textbacks_last_minute: int = 0
     ever_texted: bool = False  # the first text carries the opt-out footer

@@ -39,7 +39,8 @@ class RecorderStore(Protocol):
     """bridge.detection.recorder: decisions and calls in progress, in order."""
 
     async def text_history(self, number: str, now: datetime) -> History:
-        """Opt-out, last text-back and texts-in-the-last-hour, for the texting policy."""
+        """Opt-out, last text-back, and text-backs in the last hour and the last
+        minute, for the texting policy."""
         ...
 
     async def record_decision(

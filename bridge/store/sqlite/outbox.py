@@ -35,6 +35,8 @@ _HISTORY = f"""
               AND state IN {LIVE}),
            (SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN {LIVE}
               AND created_at >= :hour_ago),
+           (SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN {LIVE}
+              AND created_at >= :minute_ago),
            EXISTS (SELECT 1 FROM outbox WHERE to_number = :number
                      AND state IN ('sent', 'delivered')),
            coalesce((SELECT opted_out FROM opt_outs WHERE number = :number), 0)
@@ -132,14 +134,20 @@ class Outbox(Aggregate):
         """What the texting policy needs to know about ``number`` and the last hour."""
         async with self._conn.reading() as sql:
             row = await sql.row(
-                _HISTORY, {"number": number, "hour_ago": iso(now - timedelta(hours=1))}
+                _HISTORY,
+                {
+                    "number": number,
+                    "hour_ago": iso(now - timedelta(hours=1)),
+                    "minute_ago": iso(now - timedelta(minutes=1)),
+                },
             )
         assert row is not None
-        last, last_hour, ever, stopped = row
+        last, last_hour, last_minute, ever, stopped = row
         return History(
             opted_out=bool(stopped),
             last_textback_at=None if last is None else moment(last),  # the policy judges it
             textbacks_last_hour=int(last_hour),
+            textbacks_last_minute=int(last_minute),
             ever_texted=bool(ever),
         )
 
