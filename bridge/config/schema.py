@@ -327,6 +327,10 @@ class CdrConfig(Section):
 
 class StoreConfig(Section):
     path: FilePath = Path("/var/lib/textback/textback.db")
+    # Blank the words of alerts and texts of finished conversations older than
+    # this, daily (`textback store prune`); rows, figures and opt-outs stay.
+    # None: keep everything.
+    keep_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
 
 
 class LogConfig(Section):

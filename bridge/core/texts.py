@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-
 # The order the outbox sends what is due in, first to last (docs/texting.md):
 # what a homeowner is waiting for right now, then the owners' news, then what
 # can wait. Within a kind, the longest waiting goes first.

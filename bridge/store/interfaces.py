@@ -16,6 +16,7 @@ from typing import Protocol
 
 from bridge.core.alerts import AlertDraft, AlertEvent, QueuedAlert
 from bridge.core.calls import CallDecision, OpenCall
+from bridge.core.retention import Pruned
 from bridge.core.texts import (
     Cap,
     Filed,
@@ -254,6 +255,17 @@ class HistoryStore(ReportStore, Protocol):
 
     async def owner_action(self, owner_id: str, action: OwnerAction) -> None:
         """What an owner did from the office, with its effect on the thread."""
+        ...
+
+
+class RetentionStore(Protocol):
+    """`textback store prune` and the daemon's daily prune (store.keep_days)."""
+
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> Pruned:
+        """Blank the bodies of alerts and texts older than ``before`` that no
+        running conversation needs, keeping every row the report counts;
+        never an opt-out (nor the STOP/START/HELP texts). What was - or, with
+        ``dry_run``, would be - blanked."""
         ...
 
 
