@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from agi.server import AgiServer
+from bridge.alerts import batch as alert_batch
 from bridge.alerts.wording import OwnerWording
 from bridge.alerts.worker import AlertWorker
 from bridge.ami.framer import AmiMessage
@@ -195,6 +196,7 @@ class Bridge:
                 clock=self.clock,
                 home=config.business.region,
                 bus=self.bus,
+                batch=functools.partial(alert_batch.batch, config),
             )
             if available
             else None

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from bridge.core.alerts import AlertDraft, AlertEvent, QueuedAlert
+from bridge.core.alerts import AlertDraft, AlertEvent, CarriedAlert, QueuedAlert
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
@@ -88,6 +88,20 @@ class OutboxStore(Protocol):
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
         """Queued texts whose time has come: by kind in ``SEND_ORDER``
         (bridge.core.texts: text-backs first), then the longest waiting first."""
+        ...
+
+    async def owner_alerts_due(self, number: str, now: datetime) -> list[CarriedAlert]:
+        """Owner SMS alerts to ``number`` that are due and were never handed to
+        a transport (nothing of them went out), oldest first: what a batch may carry."""
+        ...
+
+    async def queue_batch(
+        self, number: str, carried: Sequence[CarriedAlert], body: str, parts: int
+    ) -> QueuedText | None:
+        """One text to ``number`` carrying ``carried``: from now on they wait on
+        it, and share its fate - sent with it (their alerts sent), or failed,
+        expired or cancelled with it. None, nothing written, when one of them is
+        no longer free to carry (sent, cancelled, or handed to a transport)."""
         ...
 
     async def held_slots(self, transport: str) -> frozenset[int]:

@@ -59,6 +59,30 @@ _SETTLE_ALERT = (
 )
 
 
+# An owner alert carried by a batch text is 'cancelled' with this note until
+# the batch is settled, then shares its fate (a carried_by column would say it
+# better: the schema is another change's).
+CARRIED = "carried by text {}"
+_SETTLE_CARRIED = """
+    UPDATE outbox SET state = :state, sent_at = :sent_at, last_error = :error
+     WHERE to_number = (SELECT to_number FROM outbox WHERE id = :batch)
+       AND state = 'cancelled' AND last_error = :note RETURNING alert_id
+"""
+
+
+async def settle_carried(
+    sql: Sql, batch_id: int, state: str, error: str | None, at: datetime
+) -> list[int]:
+    """The alerts a batch text carried share its fate; their alert ids."""
+    sent_at = iso(at) if state == "sent" else None
+    rows = await sql.rows(
+        _SETTLE_CARRIED,
+        {"state": state, "sent_at": sent_at, "error": error, "batch": batch_id,
+         "note": CARRIED.format(batch_id)},
+    )  # fmt: skip
+    return [int(row[0]) for row in rows if row[0] is not None]
+
+
 def _insert_text_params(
     now: datetime,
     text: OutgoingText,
@@ -214,9 +238,10 @@ class Outbox(Aggregate):
                     " WHERE status = 'new' AND id = ?",
                     (iso(at), thread_id),
                 )
-            if alert_id is not None:
-                now = iso(self._clock())
-                await tx.run(_SETTLE_ALERT, ("sent", None, "sent", now, alert_id))
+            now = iso(self._clock())
+            carried = await settle_carried(tx, text_id, "sent", None, at)
+            for alert in [alert_id, *carried] if alert_id is not None else carried:
+                await tx.run(_SETTLE_ALERT, ("sent", None, "sent", now, alert))
 
     async def mark_retry(
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
@@ -244,9 +269,10 @@ class Outbox(Aggregate):
                 "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? RETURNING alert_id",
                 (state, error, text_id),
             )
-            if alert_id is not None:
-                failed = ("failed", f"text {state}: {error}", "failed", iso(self._clock()))
-                await tx.run(_SETTLE_ALERT, (*failed, alert_id))
+            carried = await settle_carried(tx, text_id, state, error, self._clock())
+            failed = ("failed", f"text {state}: {error}", "failed", iso(self._clock()))
+            for alert in [alert_id, *carried] if alert_id is not None else carried:
+                await tx.run(_SETTLE_ALERT, (*failed, alert))
 
     async def recover_interrupted(self) -> int:
         """After a crash: texts handed to a transport that never confirmed them
