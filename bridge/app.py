@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from agi.server import AgiServer
+from bridge.alerts import batch as alert_batch
 from bridge.alerts.wording import OwnerWording
 from bridge.alerts.worker import AlertWorker
 from bridge.ami.framer import AmiMessage
@@ -47,6 +48,7 @@ from bridge.detection.tracker import CallTracker
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat
+from bridge.ops.retention import Pruner
 from bridge.store import FollowUpStore, Store
 from bridge.supervisor import JobStatus, Supervisor
 from bridge.texting import plan
@@ -127,6 +129,8 @@ class Bridge:
         self.heartbeat = Heartbeat(
             health.heartbeat_path(config.store.path), self._snapshot, every=heartbeat_every
         )
+        keep = config.store.keep_days
+        self.pruner = None if keep is None else Pruner(store, keep, clock=clock)
         self.supervisor = Supervisor(
             stop_order=STOP_ORDER, on_change=self._job_changed, restart_min=restart_min
         )
@@ -192,6 +196,7 @@ class Bridge:
                 clock=self.clock,
                 home=config.business.region,
                 bus=self.bus,
+                batch=functools.partial(alert_batch.batch, config),
             )
             if available
             else None
@@ -257,6 +262,8 @@ class Bridge:
             add("owner-alerts", self.alerts.run, core=False, group="owners")
             add("follow-up", self.follow_up.run, core=False, group="owners")
         add("heartbeat", self.heartbeat.run, core=False, group="ops")
+        if self.pruner is not None:
+            add("prune", self.pruner.run, core=False, group="ops")
         add("watermark", lambda: self.intake.keep_watermark(
             self.link, self.store.mark_seen, heartbeat_every), core=False, group="ops")  # fmt: skip
 

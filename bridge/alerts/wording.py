@@ -25,6 +25,8 @@ from bridge.core.urgency import is_urgent
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]+")
 _QUOTE_LIMIT = 2000  # a homeowner's reply quoted in an email body
+REPLIED = " - replied: "  # in a reply's subject, before its words (bridge.alerts.batch reads them)
+URGENT = "URGENT - "  # an urgent reply's subject starts so
 
 
 def message_domain(config: Config) -> str:
@@ -92,9 +94,9 @@ def for_event(
             f" Reply '{t} your text' to text them, 'CALLED {t}' when handled."
         )
     else:
-        subject = f"Missed call from {who} - replied: {one_line(event.text, 60)}"
+        subject = f"Missed call from {who}{REPLIED}{one_line(event.text, 60)}"
         if urgent:
-            subject = "URGENT - " + subject
+            subject = URGENT + subject
         lines = [f"{who} replied (thread #{t}) at {when}:", f"  {quoted(event.text)}"]
         # What the homeowner and the business said; alerts about it are noise.
         history = [e for e in history if e.kind != "alert"]

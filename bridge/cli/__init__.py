@@ -6,7 +6,17 @@ traceback; the exit codes are in bridge.cli.common. One module per group of
 commands; each registers its commands on the one ``main`` group.
 """
 
-from bridge.cli import checks, daemon, demo, history, modem, recordings, settings
+from bridge.cli import checks, daemon, demo, history, modem, recordings, retention, settings
 from bridge.cli.common import main
 
-__all__ = ["checks", "daemon", "demo", "history", "main", "modem", "recordings", "settings"]
+__all__ = [
+    "checks",
+    "daemon",
+    "demo",
+    "history",
+    "main",
+    "modem",
+    "recordings",
+    "retention",
+    "settings",
+]

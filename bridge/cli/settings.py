@@ -72,8 +72,11 @@ def check_config(config_path: str) -> None:
         "off"
         if not texting.enabled
         else f"cooldown {texting.cooldown_hours:g} h per caller, at most {texting.max_per_hour}"
-        f" an hour, too late after {texting.expire_after_minutes:g} min",
+        f" text-backs an hour and {texting.max_per_minute} a minute (safety valves against a"
+        f" looping PBX), too late after {texting.expire_after_minutes:g} min",
     )
+    if config.modem:
+        table.add_row("modem sends", cell(_modem_capacity(config)))
     follow = config.follow_up
     nudge = f"after {follow.nudge.after_hours:g} h" if follow.nudge.enabled else "off"
     table.add_row(
@@ -86,6 +89,24 @@ def check_config(config_path: str) -> None:
     console.print(table)
     _preview_texts(config)
     check_example_values(checked, config_path, refuse=False)
+
+
+def _modem_capacity(config: Config) -> str:
+    """How many texts an hour the modem can send, beside the cap: a long text
+    takes one send per part."""
+    assert config.modem is not None
+    per_hour = config.modem.texts_per_minute * 60
+    parts = max(
+        templates.sms_size(textback.fill(config, t, config.lines[0].did, first_text=True)).parts
+        for t in (config.texting.business_hours_template, config.texting.after_hours_template)
+    )
+    said = f"at most {per_hour} texts an hour (texts_per_minute {config.modem.texts_per_minute}"
+    said += " x 60; a long text takes one per part)"
+    if parts > 1:
+        said += f": {per_hour // parts} text-backs of {parts} parts"
+    if per_hour // parts < config.texting.max_per_hour:
+        said += "; fewer than max_per_hour: in a storm the rest wait, and expire unsent"
+    return said
 
 
 def _preview_texts(config: Config) -> None:

@@ -113,6 +113,17 @@ async def _until(check: Callable[[], bool], within: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
+def _texts_to(modem: SimulatedModem, number: str) -> list[str]:
+    """Whole texts the modem sent to ``number``: a long one's parts joined."""
+    texts: list[str] = []
+    for part in (s for s in modem.engine.sent if s.number == number):
+        if part.concat is not None and part.concat[2] > 1 and texts:
+            texts[-1] += part.text
+        else:
+            texts.append(part.text)
+    return texts
+
+
 def _grew(items: Sized, before: int) -> Callable[[], bool]:
     return lambda: len(items) > before
 
@@ -238,7 +249,8 @@ async def _conversation(
         console.print(Text("    | ") + cell(line, 200))
 
     def reply_alerts() -> list[str]:
-        return [s.text for s in modem.engine.sent if s.number == MIKE and "to answer" in s.text]
+        # Alone, or batched with the missed calls' alerts due with it ("... replied 2:09 PM").
+        return [t for t in _texts_to(modem, MIKE) if "to answer" in t or " replied " in t]
 
     await _until(lambda: bool(reply_alerts()))
     console.print("\n[bold]Mike's phone[/]")

@@ -131,7 +131,12 @@ class TextingConfig(Section):
     )
     text_voicemail_callers: bool = True
     cooldown_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 12.0
-    max_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 30
+    # Safety valves against a looping PBX, not business limits: a hail storm
+    # brings a roofer 100+ callers an hour, but no office's trunks produce 20
+    # missed calls a minute (each rings for seconds first). Per-number
+    # cooldowns stop a loop over the same few numbers.
+    max_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 300
+    max_per_minute: Annotated[int, Field(ge=1, le=1_000)] = 20
     expire_after_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0
     blocklist: tuple[PhoneNumber, ...] = ()
     allowlist: tuple[PhoneNumber, ...] = ()  # when not empty, only these are texted
@@ -322,6 +327,10 @@ class CdrConfig(Section):
 
 class StoreConfig(Section):
     path: FilePath = Path("/var/lib/textback/textback.db")
+    # Blank the words of alerts and texts of finished conversations older than
+    # this, daily (`textback store prune`); rows, figures and opt-outs stay.
+    # None: keep everything.
+    keep_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
 
 
 class LogConfig(Section):

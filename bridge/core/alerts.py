@@ -45,3 +45,26 @@ class QueuedAlert:
     message_id: str
     in_reply_to: str | None
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CarriedAlert:
+    """An owner's SMS alert waiting in the outbox, as a batch of them needs it."""
+
+    text_id: int  # its outbox row
+    kind: str  # the alert's: missed_call, reply, reminder
+    thread_id: int | None
+    caller: str | None
+    subject: str
+    at: str  # when it was queued (ISO 8601, UTC)
+    from_line: str | None
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBatch:
+    """One SMS for several alerts: the words, and the outbox rows it carries."""
+
+    body: str
+    parts: int
+    carried: tuple[int, ...]

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+# The order the outbox sends what is due in, first to last (docs/texting.md):
+# what a homeowner is waiting for right now, then the owners' news, then what
+# can wait. Within a kind, the longest waiting goes first.
+SEND_ORDER = ("textback", "reply", "confirmation", "owner_alert", "nudge", "owner_notice")
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingText:
@@ -103,4 +108,5 @@ class History:
     opted_out: bool = False
     last_textback_at: datetime | None = None
     textbacks_last_hour: int = 0
+    textbacks_last_minute: int = 0
     ever_texted: bool = False  # the first text carries the opt-out footer

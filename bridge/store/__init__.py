@@ -31,6 +31,7 @@ from bridge.store.interfaces import (
     RecorderStore,
     RecordsStore,
     ReportStore,
+    RetentionStore,
 )
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 
@@ -47,6 +48,7 @@ __all__ = [
     "RecorderStore",
     "RecordsStore",
     "ReportStore",
+    "RetentionStore",
     "SchemaMismatch",
     "Store",
     "StoreError",
@@ -63,6 +65,7 @@ class Store(
     AlertStore,
     FollowUpStore,
     HistoryStore,
+    RetentionStore,
     RecordsStore,
     Protocol,
 ):

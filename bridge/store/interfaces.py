@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from bridge.core.alerts import AlertDraft, AlertEvent, QueuedAlert
+from bridge.core.alerts import AlertDraft, AlertEvent, CarriedAlert, QueuedAlert
 from bridge.core.calls import CallDecision, OpenCall
+from bridge.core.retention import Pruned
 from bridge.core.texts import (
     Cap,
     Filed,
@@ -40,7 +41,8 @@ class RecorderStore(Protocol):
     """bridge.detection.recorder: decisions and calls in progress, in order."""
 
     async def text_history(self, number: str, now: datetime) -> History:
-        """Opt-out, last text-back and texts-in-the-last-hour, for the texting policy."""
+        """Opt-out, last text-back, and text-backs in the last hour and the last
+        minute, for the texting policy."""
         ...
 
     async def record_decision(
@@ -85,7 +87,22 @@ class OutboxStore(Protocol):
         ...
 
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
-        """Queued texts whose time has come, the longest waiting first."""
+        """Queued texts whose time has come: by kind in ``SEND_ORDER``
+        (bridge.core.texts: text-backs first), then the longest waiting first."""
+        ...
+
+    async def owner_alerts_due(self, number: str, now: datetime) -> list[CarriedAlert]:
+        """Owner SMS alerts to ``number`` that are due and were never handed to
+        a transport (nothing of them went out), oldest first: what a batch may carry."""
+        ...
+
+    async def queue_batch(
+        self, number: str, carried: Sequence[CarriedAlert], body: str, parts: int
+    ) -> QueuedText | None:
+        """One text to ``number`` carrying ``carried``: from now on they wait on
+        it, and share its fate - sent with it (their alerts sent), or failed,
+        expired or cancelled with it. None, nothing written, when one of them is
+        no longer free to carry (sent, cancelled, or handed to a transport)."""
         ...
 
     async def held_slots(self, transport: str) -> frozenset[int]:
@@ -256,6 +273,17 @@ class HistoryStore(ReportStore, Protocol):
 
     async def owner_action(self, owner_id: str, action: OwnerAction) -> None:
         """What an owner did from the office, with its effect on the thread."""
+        ...
+
+
+class RetentionStore(Protocol):
+    """`textback store prune` and the daemon's daily prune (store.keep_days)."""
+
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> Pruned:
+        """Blank the bodies of alerts and texts older than ``before`` that no
+        running conversation needs, keeping every row the report counts;
+        never an opt-out (nor the STOP/START/HELP texts). What was - or, with
+        ``dry_run``, would be - blanked."""
         ...
 
 

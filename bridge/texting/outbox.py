@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bridge.bus import Bus
+from bridge.core.alerts import AlertBatch, CarriedAlert
 from bridge.core.events import TextFailed, TextSent
 from bridge.core.numbers import display
 from bridge.core.texts import QueuedText
@@ -55,6 +56,7 @@ class OutboxWorker:
         max_attempts: int = 8,
         home: str,
         bus: Bus,
+        batch: Callable[[Sequence[CarriedAlert]], AlertBatch | None] | None = None,
     ):
         self.store = store
         self.transports = transports
@@ -65,6 +67,7 @@ class OutboxWorker:
         self._max_attempts = max_attempts
         self._wake = asyncio.Event()
         self._bus = bus
+        self._batch = batch  # owner alerts due together, as one text (bridge.alerts.batch)
         self._stopping = False
         self.sent = 0
 
@@ -90,11 +93,15 @@ class OutboxWorker:
             due = await self.store.due_texts(self.clock())
             # While its transports are down a text waits, unspent: only expiry
             # goes on, so a text that is too late is reported when it becomes so.
-            tried = 0
+            # After each send the queue is read again: a text-back queued while
+            # the modem was busy goes before whatever was due already.
+            tried = False
             for text in due:
                 if self._stopping:
                     return
-                tried += await self._take(text)
+                if await self._take(text):
+                    tried = True
+                    break
             if not tried:
                 await woken_or_after(self._wake, self._poll_every)
 
@@ -114,9 +121,30 @@ class OutboxWorker:
             log.warning("text to %s expired unsent: too long after the call", who)
             await self._release(text.transport, text.slots)
         elif transport is not None:
-            await self._attempt(text, transport)
+            await self._attempt(await self._batched(text), transport)
             return True
         return False
+
+    async def _batched(self, text: QueuedText) -> QueuedText:
+        """An owner's alert with others due for them too: one text carrying
+        them all (as many as fit), queued in their place. Only alerts nothing
+        of which can have gone out: a batch never re-words a sent text."""
+        if self._batch is None or text.kind != "owner_alert" or text.transport is not None:
+            return text
+        due = await self.store.owner_alerts_due(text.to_number, self.clock())
+        due = [a for a in due if a.from_line == text.from_line]
+        found = self._batch(due) if len(due) > 1 else None
+        if found is None or text.id not in found.carried:
+            return text  # alone (or urgent: never batched)
+        carried = [a for a in due if a.text_id in found.carried]
+        batch = await self.store.queue_batch(text.to_number, carried, found.body, found.parts)
+        if batch is not None:
+            log.info(
+                "%d owner alerts to %s go as one text",
+                len(carried),
+                display(text.to_number, self.home),
+            )
+        return batch or text
 
     async def _attempt(self, text: QueuedText, transport: SmsTransport) -> None:
         now = self.clock()

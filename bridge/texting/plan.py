@@ -40,6 +40,7 @@ def text_policy(config: Config) -> policy.TextPolicy:
         text_voicemail_callers=texting.text_voicemail_callers,
         cooldown=timedelta(hours=texting.cooldown_hours),
         max_per_hour=texting.max_per_hour,
+        max_per_minute=texting.max_per_minute,
     )
 
 

@@ -34,6 +34,7 @@ class Skip(StrEnum):
     OPTED_OUT = "opted-out"
     COOLDOWN = "texted-recently"
     HOURLY_CAP = "hourly-cap"
+    BURST_CAP = "burst-cap"  # more text-backs in a minute than any office's calls make
 
 
 _TEXTABLE_TYPES = frozenset(
@@ -57,7 +58,8 @@ class TextPolicy:
     allowlist: frozenset[str] = frozenset()  # empty: everyone allowed
     text_voicemail_callers: bool = True
     cooldown: timedelta = timedelta(hours=12)
-    max_per_hour: int = 30
+    max_per_hour: int = 300
+    max_per_minute: int = 20
 
 
 def number_problem(e164: str, policy: TextPolicy) -> Skip | None:
@@ -126,6 +128,8 @@ def check_number(
         return Skip.VOICEMAIL
     if history.last_textback_at is not None and now - history.last_textback_at < policy.cooldown:
         return Skip.COOLDOWN
+    if history.textbacks_last_minute >= policy.max_per_minute:
+        return Skip.BURST_CAP
     if history.textbacks_last_hour >= policy.max_per_hour:
         return Skip.HOURLY_CAP
     return None

@@ -142,6 +142,9 @@ async def test_history_counts_only_live_text_backs_in_the_last_hour(store: Store
     mine, theirs = await store.text_history(CALLER, T0), await store.text_history(OTHER, T0)
     assert (mine.ever_texted, mine.last_textback_at, mine.textbacks_last_hour) == (True, T0, 1)
     assert (theirs.ever_texted, theirs.last_textback_at) == (False, None)  # failed: not a text
+    assert mine.textbacks_last_minute == 1
+    soon = await store.text_history(CALLER, T0 + timedelta(seconds=61))
+    assert (soon.textbacks_last_minute, soon.textbacks_last_hour) == (0, 1)
     later = await store.text_history(CALLER, T0 + timedelta(minutes=61))
     assert (later.textbacks_last_hour, later.last_textback_at) == (0, T0)
 

@@ -57,6 +57,14 @@ async def test_a_text_is_due_at_its_time_longest_waiting_first(store: Store) -> 
     assert [t.id for t in await store.due_texts(LATER, limit=1)] == [second]
 
 
+async def test_text_backs_are_due_before_owners_news_and_what_can_wait(store: Store) -> None:
+    order = ["owner_notice", "nudge", "owner_alert", "confirmation", "reply", "textback"]
+    for n, kind in enumerate(order):  # queued last-first: the order is the kind's, not the age
+        await store.queue_text(a_text(f"+1512555{n:04d}", kind=kind))
+    assert [t.kind for t in await store.due_texts(LATER)] == list(reversed(order))
+    assert [t.kind for t in await store.due_texts(LATER, limit=2)] == ["textback", "reply"]
+
+
 async def test_a_long_text_is_delivered_when_every_part_is(store: Store) -> None:
     await store.record_decision(decision(), text=a_text())
     (text,) = await store.due_texts(T0)

@@ -106,6 +106,10 @@ async def test_check_config_masks_the_secrets(tmp_path: Path) -> None:
     assert "after hours text (" in out
     assert "**********" in out
     assert "Main line" in out
+    # The caps beside what the modem can send: the cap is a valve, the modem the limit.
+    flat = " ".join(out.replace("│", " ").split())
+    assert "at most 300 text-backs an hour and 20 a minute" in flat
+    assert "modem sends at most 600 texts an hour (texts_per_minute 10 x 60" in flat
 
 
 async def test_run_decides_live_calls_stores_them_and_stops_cleanly_on_sigterm(
@@ -192,7 +196,9 @@ async def test_demo_runs_without_a_pbx() -> None:
     assert "opted out for good; the modem confirmed once" in out
     # The whole loop: the owner's email and text, their answer, handled, the report.
     assert "Subject: Missed call from (512) 555-0142 - replied: Hi, it's Tom" in out
-    assert "textback: #1 (512) 555-0142: Hi, it's Tom" in out
+    # Mike's alerts for the calls and the reply were due together: one text.
+    assert "#1 (512) 555-0142 replied" in out
+    assert "Hi, it's Tom - water is coming" in out
     assert "the modem texted (512) 555-0142: On my way - I can be there by 3pm. Mike" in out
     assert "thread #1 is handled" in out
     assert "estimated recovered value" in out
@@ -325,9 +331,9 @@ EXAMPLE_VALUES = [
     "56: owners[0].mobile: +15125550199 is a fictional number (555-0100 to 555-0199)",
 ]
 SMTP_EXAMPLE_VALUES = [
-    "134: smtp.host: smtp.acme.example is in a reserved example domain (.example)",
-    "137: smtp.username: textback@acme.example is in a reserved example domain (.example)",
-    "139: smtp.sender: textback <textback@acme.example> is in a reserved example domain (.example)",
+    "135: smtp.host: smtp.acme.example is in a reserved example domain (.example)",
+    "138: smtp.username: textback@acme.example is in a reserved example domain (.example)",
+    "140: smtp.sender: textback <textback@acme.example> is in a reserved example domain (.example)",
 ]
 LAB_HINT = "replace them, or set `lab: true` at the top level for a test lab"
 

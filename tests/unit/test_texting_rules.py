@@ -80,8 +80,14 @@ def test_opted_out_numbers_are_never_texted() -> None:
 def test_cooldown_and_hourly_cap() -> None:
     assert verdict(last_textback_at=NOW - timedelta(hours=11)) is Skip.COOLDOWN
     assert verdict(last_textback_at=NOW - timedelta(hours=13)) is None
-    assert verdict(textbacks_last_hour=30) is Skip.HOURLY_CAP
-    assert verdict(textbacks_last_hour=29) is None
+    assert verdict(textbacks_last_hour=RULES.max_per_hour) is Skip.HOURLY_CAP
+    assert verdict(textbacks_last_hour=RULES.max_per_hour - 1) is None
+
+
+def test_the_caps_default_to_a_storm_not_to_a_quiet_day() -> None:
+    assert verdict(textbacks_last_hour=150) is None  # a roofer's hail storm goes through
+    assert verdict(textbacks_last_minute=RULES.max_per_minute) is Skip.BURST_CAP
+    assert verdict(textbacks_last_minute=RULES.max_per_minute - 1) is None
 
 
 def test_voicemail_callers_can_be_left_alone() -> None:

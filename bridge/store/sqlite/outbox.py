@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bridge.core.texts import Cap, History, OutgoingText, QueuedText
+from bridge.core.texts import SEND_ORDER, Cap, History, OutgoingText, QueuedText
 from bridge.store.sqlite.connection import Aggregate, Sql
 from bridge.store.sqlite.stamps import iso, moment
 
@@ -35,14 +35,52 @@ _HISTORY = f"""
               AND state IN {LIVE}),
            (SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN {LIVE}
               AND created_at >= :hour_ago),
+           (SELECT count(*) FROM outbox WHERE kind = 'textback' AND state IN {LIVE}
+              AND created_at >= :minute_ago),
            EXISTS (SELECT 1 FROM outbox WHERE to_number = :number
                      AND state IN ('sent', 'delivered')),
            coalesce((SELECT opted_out FROM opt_outs WHERE number = :number), 0)
+"""  # noqa: S608 -- constants only
+# A kind's place in SEND_ORDER; a kind not listed goes last.
+_PRIORITY = (
+    "CASE kind "
+    + " ".join(f"WHEN '{kind}' THEN {rank}" for rank, kind in enumerate(SEND_ORDER))
+    + f" ELSE {len(SEND_ORDER)} END"
+)
+_DUE = f"""
+    SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,
+           maybe_sent, from_line, transport, slots FROM outbox
+     WHERE state = 'queued' AND next_attempt_at <= ?
+     ORDER BY {_PRIORITY}, next_attempt_at, id LIMIT ?
 """  # noqa: S608 -- constants only
 _SETTLE_ALERT = (
     "UPDATE alerts SET state = ?, last_error = ?, attempts = attempts + 1,"
     " sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE id = ?"
 )
+
+
+# An owner alert carried by a batch text is 'cancelled' with this note until
+# the batch is settled, then shares its fate (a carried_by column would say it
+# better: the schema is another change's).
+CARRIED = "carried by text {}"
+_SETTLE_CARRIED = """
+    UPDATE outbox SET state = :state, sent_at = :sent_at, last_error = :error
+     WHERE to_number = (SELECT to_number FROM outbox WHERE id = :batch)
+       AND state = 'cancelled' AND last_error = :note RETURNING alert_id
+"""
+
+
+async def settle_carried(
+    sql: Sql, batch_id: int, state: str, error: str | None, at: datetime
+) -> list[int]:
+    """The alerts a batch text carried share its fate; their alert ids."""
+    sent_at = iso(at) if state == "sent" else None
+    rows = await sql.rows(
+        _SETTLE_CARRIED,
+        {"state": state, "sent_at": sent_at, "error": error, "batch": batch_id,
+         "note": CARRIED.format(batch_id)},
+    )  # fmt: skip
+    return [int(row[0]) for row in rows if row[0] is not None]
 
 
 def _insert_text_params(
@@ -120,14 +158,20 @@ class Outbox(Aggregate):
         """What the texting policy needs to know about ``number`` and the last hour."""
         async with self._conn.reading() as sql:
             row = await sql.row(
-                _HISTORY, {"number": number, "hour_ago": iso(now - timedelta(hours=1))}
+                _HISTORY,
+                {
+                    "number": number,
+                    "hour_ago": iso(now - timedelta(hours=1)),
+                    "minute_ago": iso(now - timedelta(minutes=1)),
+                },
             )
         assert row is not None
-        last, last_hour, ever, stopped = row
+        last, last_hour, last_minute, ever, stopped = row
         return History(
             opted_out=bool(stopped),
             last_textback_at=None if last is None else moment(last),  # the policy judges it
             textbacks_last_hour=int(last_hour),
+            textbacks_last_minute=int(last_minute),
             ever_texted=bool(ever),
         )
 
@@ -151,14 +195,9 @@ class Outbox(Aggregate):
         return int(rows[0][0]) if rows else None
 
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
+        """What is due, in SEND_ORDER, then the longest waiting first."""
         async with self._conn.reading() as sql:
-            rows = await sql.rows(
-                "SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,"
-                " maybe_sent, from_line, transport, slots FROM outbox"
-                " WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
-                " LIMIT ?",
-                (iso(now), limit),
-            )
+            rows = await sql.rows(_DUE, (iso(now), limit))
         return [_queued_text(row) for row in rows]
 
     async def held_slots(self, transport: str) -> frozenset[int]:
@@ -199,9 +238,10 @@ class Outbox(Aggregate):
                     " WHERE status = 'new' AND id = ?",
                     (iso(at), thread_id),
                 )
-            if alert_id is not None:
-                now = iso(self._clock())
-                await tx.run(_SETTLE_ALERT, ("sent", None, "sent", now, alert_id))
+            now = iso(self._clock())
+            carried = await settle_carried(tx, text_id, "sent", None, at)
+            for alert in [alert_id, *carried] if alert_id is not None else carried:
+                await tx.run(_SETTLE_ALERT, ("sent", None, "sent", now, alert))
 
     async def mark_retry(
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
@@ -229,9 +269,10 @@ class Outbox(Aggregate):
                 "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? RETURNING alert_id",
                 (state, error, text_id),
             )
-            if alert_id is not None:
-                failed = ("failed", f"text {state}: {error}", "failed", iso(self._clock()))
-                await tx.run(_SETTLE_ALERT, (*failed, alert_id))
+            carried = await settle_carried(tx, text_id, state, error, self._clock())
+            failed = ("failed", f"text {state}: {error}", "failed", iso(self._clock()))
+            for alert in [alert_id, *carried] if alert_id is not None else carried:
+                await tx.run(_SETTLE_ALERT, (*failed, alert))
 
     async def recover_interrupted(self) -> int:
         """After a crash: texts handed to a transport that never confirmed them

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bridge.store.sqlite.alerts import Alerts
+from bridge.store.sqlite.batches import Batches
 from bridge.store.sqlite.calls import Calls
 from bridge.store.sqlite.connection import Clock, Connection
 from bridge.store.sqlite.conversations import Conversations
@@ -16,13 +17,14 @@ from bridge.store.sqlite.migrate import schema_version
 from bridge.store.sqlite.opening import open_connection
 from bridge.store.sqlite.outbox import Outbox
 from bridge.store.sqlite.reports import Reports
+from bridge.store.sqlite.retention import Retention
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(Calls, Outbox, Conversations, Alerts, FollowUp, Reports):
+class SqliteStore(Calls, Outbox, Batches, Conversations, Alerts, FollowUp, Reports, Retention):
     """Open with ``await SqliteStore.open(path)`` (or ``async with``); always close it."""
 
     def __init__(self, connection: Connection, clock: Clock = _utc_now):
