@@ -196,6 +196,9 @@ class Session:
         await self.queue_alerts([(event, [email(), sms()]) for event in news], DOMAIN)
         (due, *_) = await self.due_alerts(LATER, "email")
         await self.mark_alert(due.id, "sent")
+        owner = sms().recipient
+        carried = await self.owner_alerts_due(owner, self.clock())
+        await self.queue_batch(owner, carried, "textback: 2 missed calls", 1)
 
     async def follow_up(self) -> None:
         self.clock.advance(days=2)
@@ -217,6 +220,8 @@ class Session:
         await self.threads()
         await self.threads(open_only=True)
         await self.thread(1)
+        await self.prune(LATER + timedelta(days=400), dry_run=True)
+        await self.prune(LATER + timedelta(days=400))
 
 
 def offences(statement: Statement, plan: list[str]) -> list[str]:

@@ -40,6 +40,8 @@ class Batches(Aggregate):
     ) -> QueuedText | None:
         """One text to ``number`` for ``carried``, which wait on it from now
         on; None (and nothing written) when one is no longer free to carry."""
+        if not carried:
+            return None
         first = carried[0]
         expires = max(moment(a.expires_at) for a in carried)  # worth it while any one is
         text = OutgoingText(number, body, parts, expires, kind="owner_alert")
