@@ -15,10 +15,11 @@ from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
-from sms_gateway.base import DeliveryReport, IncomingText, SendResult, TransportStatus
+from sms_gateway.base import DeliveryReport, IncomingText, SendResult
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.support.expected import CALLER
 from tests.support.polling import until_true
+from tests.support.transports import AlwaysUp
 
 LATER = datetime.now(UTC) + timedelta(minutes=30)
 
@@ -68,35 +69,19 @@ async def test_a_text_the_modem_cannot_encode_fails_and_the_next_goes(tmp_path: 
     assert [s.text for s in sim.engine.sent] == ["See you at 3"]
 
 
-class _Choking:
+class _Choking(AlwaysUp):
     """A transport with a bug: it raises on every text that mentions a pipe."""
 
     name = "choking"
-    on_state = None
 
     def __init__(self) -> None:
         self.sent: list[str] = []
-
-    async def run(self, sink: object) -> None:
-        await asyncio.Event().wait()
 
     async def send(self, to: str, body: str, **_: object) -> SendResult:
         if "pipe" in body:
             raise KeyError("a bug in the transport")
         self.sent.append(body)
         return SendResult((1,), 1)
-
-    def holds(self, slots: object) -> None:
-        return None
-
-    async def release(self, slots: object) -> None:
-        return None
-
-    def status(self) -> TransportStatus:
-        return TransportStatus(self.name, connected=True, registered=True)
-
-    async def wait_ready(self) -> None:
-        return None
 
 
 async def test_a_transport_that_crashes_on_one_text_leaves_the_rest_flowing(

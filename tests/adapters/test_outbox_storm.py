@@ -16,9 +16,10 @@ from bridge.config import Config
 from bridge.store import Store
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
-from sms_gateway.base import SendResult, TransportStatus
+from sms_gateway.base import SendResult
 from tests.support.polling import until_true
 from tests.support.store_values import DOMAIN, T0, Clock, a_text, decision, sms
+from tests.support.transports import AlwaysUp
 
 OWNER = "+15125550199"
 CONFIG = Config.model_validate(
@@ -31,19 +32,15 @@ CONFIG = Config.model_validate(
 )
 
 
-class _Modem:
+class _Modem(AlwaysUp):
     """Sends in the order it is handed texts; while the first goes out, the
     storm goes on (``during_first`` queues more calls)."""
 
     name = "modem"
-    on_state = None
 
     def __init__(self, during_first: Callable[[], Awaitable[None]]) -> None:
         self.sent: list[tuple[str, str]] = []
         self._during_first = during_first
-
-    async def run(self, sink: object) -> None:
-        await asyncio.Event().wait()
 
     async def send(self, to: str, body: str, **kw: object) -> SendResult:
         on_handover = kw["on_handover"]
@@ -53,18 +50,6 @@ class _Modem:
             await self._during_first()
         self.sent.append((to, body))
         return SendResult((len(self.sent),), 1)
-
-    def holds(self, slots: object) -> None:
-        return None
-
-    async def release(self, slots: object) -> None:
-        return None
-
-    def status(self) -> TransportStatus:
-        return TransportStatus(self.name, connected=True, registered=True)
-
-    async def wait_ready(self) -> None:
-        return None
 
 
 async def _calls(store: Store, first: int, count: int) -> None:
