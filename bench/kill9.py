@@ -155,6 +155,7 @@ ami:
 lines: [{line}]
 texting:
   max_per_hour: 10000
+  max_per_minute: 1000  # calls come faster here than an office's trunks bring them
 modem:
   port: {modem}
   texts_per_minute: 60

@@ -62,7 +62,11 @@ def config(ami_port: int, modem: Path | None, store: Path) -> Config:
             "ami": {"port": ami_port, "username": "textback", "secret": SECRET},
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
             "owners": [{"id": "mike", "name": "Mike"}],
-            "texting": {"max_per_hour": 10_000, "expire_after_minutes": 600},
+            "texting": {
+                "max_per_hour": 10_000,
+                "max_per_minute": 1_000,
+                "expire_after_minutes": 600,
+            },
             "store": {"path": str(store)},
         }
         | transport,
