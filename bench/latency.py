@@ -62,6 +62,7 @@ def config(ami_port: int, modem: Path | None, store: Path) -> Config:
             "ami": {"port": ami_port, "username": "textback", "secret": SECRET},
             "lines": [{"did": "+15125550100", "name": "Main line", "owners": ["mike"]}],
             "owners": [{"id": "mike", "name": "Mike"}],
+            # The caps are safety valves; here they would hold back the bursts measured.
             "texting": {
                 "max_per_hour": 10_000,
                 "max_per_minute": 1_000,
