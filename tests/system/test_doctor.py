@@ -13,7 +13,7 @@ import serial
 from bridge.ops.doctor import Check, diagnose
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
-from bridge.sim.modem import ModemEngine
+from bridge.sim.modem import ModemEngine, ModemProfile
 from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import SCHEMA_VERSION, Store
 from tests.support.ami import SECRET
@@ -178,6 +178,27 @@ async def test_modem_absent_silent_and_unregistered(tmp_path: Path) -> None:
             found = by_name(await diagnose(str(config), modem_wait=5))
     assert found["modem"].message == "the SIM is not registered, signal 20/31"
     assert found["modem"].fix == "check the SIM's service and the antenna"
+
+
+@pytest.mark.parametrize("store_and_send", [True, False], ids=["stores-first", "cannot"])
+async def test_the_modem_check_says_what_settles_a_text_cut_off_mid_send(
+    tmp_path: Path, store_and_send: bool
+) -> None:
+    engine = ModemEngine(profile=ModemProfile(store_and_send=store_and_send))
+    async with (
+        FakeAsterisk(secret=SECRET) as asterisk,
+        SimulatedModem(tmp_path / "ttyUSB0", engine) as modem,
+    ):
+        config = write_config(tmp_path, asterisk.port, modem=modem.path)
+        found = by_name(await diagnose(str(config), modem_wait=5))
+    assert found["modem"].ok  # a modem without it still texts: said, not failed
+    if store_and_send:
+        assert found["modem"].message.endswith("settled from the modem's storage")
+    else:
+        assert "no store-and-send (the modem cannot store a text to send it (AT+CMGW))" in (
+            found["modem"].message
+        )
+        assert "resent with TP-RD" in found["modem"].message
 
 
 async def test_smtp_unreachable_and_refusing_the_login(tmp_path: Path) -> None:
