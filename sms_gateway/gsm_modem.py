@@ -170,6 +170,8 @@ class GsmModemTransport:
         """The text kept in ``slots`` is settled: its parts leave the storage."""
         if self._ready.is_set():
             await self._stored.release(slots)
+        else:
+            self._stored.disown(slots)  # deleted by the tidy of the next connection
 
     # ------------------------------------------------------------ sending
 

@@ -99,8 +99,13 @@ class StoredSends:
                 try:
                     await self._channel.command(f"AT+CMGD={slot}")
                 except ModemLost:
+                    self.disown(slots)
                     return
             self._ours.discard(slot)
+
+    def disown(self, slots: Sequence[int]) -> None:
+        """Settled, but not deleted yet: no longer ours, so the next tidy deletes them."""
+        self._ours -= set(slots)
 
     async def tidy(self) -> None:
         """Once per connection, after the caller said what it holds: delete the

@@ -204,6 +204,31 @@ async def test_texts_of_ours_no_text_holds_are_deleted_at_connect(tmp_path: Path
     assert [t.body for t in sink.texts] == ["a reply waiting to be read"]  # read, not tidied away
 
 
+async def test_a_text_settled_while_the_modem_was_away_leaves_its_slots_at_the_next_connection(
+    tmp_path: Path,
+) -> None:
+    async with SimulatedModem(tmp_path / "ttyUSB0") as sim:
+        config = ModemConfig.model_validate(
+            {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 2},
+            context={"region": "US"},
+        )
+        transport = GsmModemTransport(modem_settings(config), reconnect_min=0.02)
+        transport.holds(())
+        task = asyncio.create_task(transport.run(_Sink()))
+        try:
+            await until(lambda: transport.status().connected)
+            handover = Handover(sim.engine)
+            await transport.send(CALLER, "See you at 3", key=4, on_handover=handover)
+            sim.unplug()
+            await until(lambda: not transport.status().connected)
+            await transport.release(handover.slots)  # the outbox settled it meanwhile
+            await sim.replug()
+            await until(lambda: not set(handover.slots) & set(sim.engine.store))
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_modem_without_store_and_send_sends_plainly_and_says_so_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
