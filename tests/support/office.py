@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bridge.app import Bridge
+from bridge.app import Bridge, utc_now
 from bridge.app_settings import modem_settings
 from bridge.config import Config
 from bridge.core.calls import CallDecision
@@ -96,7 +96,7 @@ async def office(
                     store,
                     on_decision=decisions.put_nowait,
                     transport=transport,
-                    **({"clock": clock} if clock else {}),
+                    clock=clock or utc_now,
                 )
             ) as bridge:
                 async with asyncio.timeout(5):
