@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,7 @@ from bridge.app_settings import agi_settings, modem_settings, sip_settings
 from bridge.bus import Bus
 from bridge.config import Channel, Config
 from bridge.conversations.inbound import InboundHandler
+from bridge.core.callbacks import thread_link
 from bridge.core.calls import CallDecision, describe
 from bridge.core.events import (
     CallDecided,
@@ -150,6 +152,11 @@ class Bridge:
             describe=lambda decision: describe(decision, config.business.region),
             dry_run=self.dry_run,
             retry_min=store_retry_min,
+            link=functools.partial(
+                thread_link,
+                min_talk_seconds=config.follow_up.callback_min_talk_seconds,
+                zone=zoneinfo.ZoneInfo(config.business.timezone),
+            ),
         )
         records = source_from_config(config)
         limit = timedelta(hours=config.cdr.max_catch_up_hours) if config.cdr else timedelta(0)

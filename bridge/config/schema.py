@@ -187,6 +187,10 @@ class FollowUpConfig(Section):
     action_wait_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 30.0
     # After the reminder, this long with nothing happening: the thread is cold.
     cold_after_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24.0
+    # A desk's call back to a thread's caller this long after the answer is a
+    # conversation (the thread is called back); shorter - a voicemail greeting -
+    # or unanswered is an attempt, noted on the thread.
+    callback_min_talk_seconds: Annotated[float, Field(ge=0, le=3600)] = 20.0
     digest_at: datetime.time = datetime.time(7, 0)  # business time zone
     # A reply containing any of these pages the on-call owner at once.
     urgent_words: tuple[Annotated[str, Field(min_length=2, max_length=40)], ...] = (

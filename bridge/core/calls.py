@@ -56,13 +56,22 @@ class CallDecision:
     answered_by: str | None = None  # the channel of the person who answered
     detail: str = ""
     source: str = "ami"  # who reported the call: "ami", or "agi" (the dialplan)
+    callee: str | None = None  # an outbound call's destination in E.164, if a public number
+    answered_at: datetime | None = None  # when a person (or the called party) answered
+
+    @property
+    def talked_seconds(self) -> float:
+        """How long the call was up after a person answered (0: never answered)."""
+        if self.answered_at is None or self.answered_by is None:
+            return 0.0
+        return max(0.0, (self.ended_at - self.answered_at).total_seconds())
 
     @property
     def is_missed(self) -> bool:
         return self.outcome is Outcome.MISSED
 
     def as_json(self) -> dict[str, object]:
-        return {key: _plain(getattr(self, key)) for key in JSON_FIELDS}
+        return {key: _plain(getattr(self, key)) for key in DECISION_JSON_FIELDS}
 
 
 # What `replay --json` and `calls --json` print for a call, in this order.
@@ -71,6 +80,8 @@ JSON_FIELDS = (
     "withheld", "voicemail_left", "dial_status", "answered_by", "started_at", "ended_at",
     "detail",
 )  # fmt: skip
+# `replay --json` also says where an outbound call went (None for the others).
+DECISION_JSON_FIELDS = (*JSON_FIELDS, "callee")
 
 
 def _plain(value: object) -> object:

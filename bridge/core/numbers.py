@@ -55,6 +55,20 @@ def to_e164(raw: str | None, region: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def dialled_number(raw: str | None, region: str) -> str | None:
+    """E.164 form of what a desk phone dialled, however it was written:
+    ``5125550142``, ``15125550142``, ``+15125550142``, or behind the trunk
+    access code ``9`` (``95125550142``, ``915125550142``); a dial string's
+    ``@trunk`` part is dropped. None when it is no public number."""
+    if raw is None:
+        return None
+    text = raw.strip().split("@", 1)[0]
+    found = to_e164(text, region)
+    if found is None and len(text) > 1 and text.startswith("9") and text[1:].isdigit():
+        found = to_e164(text[1:], region)
+    return found
+
+
 def looks_like_extension(raw: str | None, max_digits: int) -> bool:
     """A short all-digit number such as a desk phone's ``201``."""
     if not raw:

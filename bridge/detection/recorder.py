@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bridge.bus import Bus
+from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.events import CallDecided, TextQueued
 from bridge.core.texts import History, OutgoingText
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 # rules, handed in by the app: detection knows nothing of them.
 Planner = Callable[[CallDecision, History, datetime], tuple[OutgoingText | None, str | None]]
 Describe = Callable[[CallDecision], str]
+# What a decision does to its number's open thread (bridge.core.callbacks).
+Linker = Callable[[CallDecision], ThreadLink | None]
 Item = CallDecision | OpenCall
 
 
@@ -39,6 +42,7 @@ class DecisionRecorder:
         describe: Describe,
         dry_run: bool = False,
         retry_min: float = 0.5,
+        link: Linker | None = None,
     ):
         self.store = store
         self._plan = planner
@@ -47,6 +51,7 @@ class DecisionRecorder:
         self._describe = describe
         self._dry_run = dry_run
         self._retry_min = retry_min
+        self._link = link
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
 
     def put(self, item: Item) -> None:
@@ -120,8 +125,9 @@ class DecisionRecorder:
             else History()
         )
         text, skip = self._plan(decision, history, now)
+        link = self._link(decision) if self._link is not None else None
         is_new = await self.store.record_decision(
-            decision, dry_run=self._dry_run, text_skip=skip, text=text
+            decision, dry_run=self._dry_run, text_skip=skip, text=text, link=link
         )
         if not is_new:
             log.debug("call %s was already decided; ignored", decision.linkedid)

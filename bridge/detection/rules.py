@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from bridge.config import Config, PbxConfig
 from bridge.core.calls import CallDecision, Outcome, Reason
-from bridge.core.numbers import is_withheld, looks_like_extension, to_e164
+from bridge.core.numbers import dialled_number, is_withheld, looks_like_extension, to_e164
 from bridge.detection.state import CallState
 
 
@@ -123,7 +123,7 @@ def call_direction(
     )
     if not from_desk:
         return None  # a listed line, or an outside caller in an unlisted context
-    dialled = to_e164(exten, rules.region)
+    dialled = dialled_number(exten, rules.region)
     dials_out = (
         dialled is not None
         and dialled not in rules.lines
@@ -150,13 +150,15 @@ def decide(call: CallState, rules: DetectionRules, now: datetime) -> CallDecisio
         started_at=call.started_at,
         ended_at=now,
         withheld=withheld,
-        dial_status=call.dial_status,
+        dial_status=call.origin_dial_status or call.dial_status,
         answered_by=call.answered_by,
+        answered_at=call.answered_at,
     )
     direction = call_direction(
         rules, call.context, call.exten, call.caller_raw, line_name is not None
     )
     if direction is not None:
+        callee = dialled_number(call.exten, rules.region)
         return replace(
             base,
             outcome=direction,
@@ -164,6 +166,7 @@ def decide(call: CallState, rules: DetectionRules, now: datetime) -> CallDecisio
             withheld=False,
             line=None,
             line_name=None,
+            callee=callee if direction is Outcome.OUTBOUND else None,
             detail=f"placed from {call.context or 'an unknown context'}",
         )
     if call.answered_by is not None:
@@ -189,13 +192,17 @@ def missed_reason(call: CallState) -> tuple[Reason, str]:
     if call.voicemail:
         left = "left a message" if call.voicemail_left else "left no message"
         return Reason.VOICEMAIL, f"sent to voicemail, {left}"
-    if call.dial_status:
-        reason = DIAL_FAILURES.get(call.dial_status, Reason.NOANSWER)
+    # The caller's own DIALSTATUS (dialplan class), else the status of the
+    # caller's own dial legs, else any leg's: a ring group's Local;2 -> phone
+    # legs end CANCEL when the PBX stops them, whatever the caller heard.
+    status = call.origin_dial_status or call.dial_status
+    if status:
+        reason = DIAL_FAILURES.get(status, Reason.NOANSWER)
         # CANCEL is the caller giving up; when the PBX ended the ringing
         # (follow-me steps, timeouts) nobody answered instead.
         if reason is Reason.CANCEL and not call.caller_hung_up:
             return Reason.NOANSWER, "phones rang, nobody answered (the PBX stopped the ringing)"
-        return reason, f"dial ended {call.dial_status}"
+        return reason, f"dial ended {status}"
     if call.dialled:
         if call.caller_hung_up:
             return Reason.CANCEL, "caller hung up while phones rang"

@@ -21,9 +21,13 @@ class CallState:
     adopted: bool = False  # first seen in a CoreShowChannels snapshot
     did: str = ""
     answered_by: str | None = None
+    answered_at: datetime | None = None  # when answered_by was first seen
     pbx_answered: bool = False  # the caller's channel went Up (any reason)
     dialled: bool = False
     dial_status: str | None = None
+    # The last status of a dial the caller's own channel made: what the caller
+    # heard, where a helper (Local;2) leg's status may say something else.
+    origin_dial_status: str | None = None
     caller_hung_up: bool = False
     in_queue: bool = False
     queue_abandoned: bool = False
@@ -53,6 +57,7 @@ class CallState:
         state = {name: getattr(self, name) for name in CallState.__dataclass_fields__}
         state["started_at"] = self.started_at.isoformat()
         state["last_seen"] = self.last_seen.isoformat()
+        state["answered_at"] = self.answered_at.isoformat() if self.answered_at else None
         state["bridges"] = {key: sorted(members) for key, members in self.bridges.items()}
         return json.dumps(state)
 
@@ -62,5 +67,7 @@ class CallState:
         known = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}
         known["started_at"] = datetime.fromisoformat(known["started_at"])
         known["last_seen"] = datetime.fromisoformat(known["last_seen"])
+        if known.get("answered_at"):
+            known["answered_at"] = datetime.fromisoformat(known["answered_at"])
         known["bridges"] = {key: set(members) for key, members in known["bridges"].items()}
         return cls(**known)

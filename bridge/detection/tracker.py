@@ -95,6 +95,8 @@ class CallTracker:
         handler = self._handlers.get(event)
         if handler is not None and (event != "VarSet" or msg.get("Variable") in WATCHED_VARIABLES):
             handler(call, msg)
+            if call.answered_by is not None and call.answered_at is None:
+                call.answered_at = now
             self._changed.add(linkedid)
         return None
 
@@ -293,7 +295,7 @@ class CallTracker:
         value = msg.get("Value")
         if variable == "DIALSTATUS":
             if value:
-                call.dial_status = value
+                call.dial_status = call.origin_dial_status = value
         elif variable == "VM_MESSAGEFILE":
             if value:
                 call.voicemail = call.voicemail_left = True
@@ -323,6 +325,8 @@ class CallTracker:
                 call.answered(dest)
         elif status:
             call.dial_status = status
+            if msg.get("Channel") == call.origin:
+                call.origin_dial_status = status
 
     def _on_agentconnect(self, call: CallState, msg: AmiMessage) -> None:
         call.answered(msg.get("DestChannel") or msg.get("Interface") or msg.get("MemberName"))

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bridge.core.alerts import AlertDraft, AlertEvent, CarriedAlert, QueuedAlert
+from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
@@ -52,10 +53,14 @@ class RecorderStore(Protocol):
         dry_run: bool = False,
         text_skip: str | None = None,
         text: OutgoingText | None = None,
+        link: ThreadLink | None = None,
     ) -> bool:
         """The decision, its lead's thread and its text-back (or why not), all or
-        nothing; the call is no longer open. False, and nothing stored, if this
-        Linkedid was decided before: a call is stored once, however reported."""
+        nothing; the call is no longer open. ``link`` (a call-back, the caller
+        reached): the call joins its number's newest open thread, if one is
+        open, noted - and CALLED or REACHED closes that thread as handled.
+        False, and nothing stored, if this Linkedid was decided before: a call
+        is stored once, however reported."""
         ...
 
     async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from bridge.config import FollowUpConfig
+from bridge.core.callbacks import CALLED, REACHED, TRIED, ThreadLink
 from bridge.core.calls import OpenCall, Outcome
 from bridge.core.texts import Cap, OutgoingText, OwnerAction
 from bridge.followup.worker import due_timers
@@ -156,6 +157,17 @@ class Session:
         await self.alerts()
         await self.follow_up()
         await self.history()
+        await self.links()
+
+    async def links(self) -> None:
+        """Call-backs and a caller reached: each finds the number's open thread."""
+        await self.record_decision(decision("new", caller="+15125550177"))
+        tried = ThreadLink("+15125550177", TRIED, "tried to call back", "201")
+        await self.record_decision(decision("out-1", outcome=Outcome.OUTBOUND), link=tried)
+        called = ThreadLink("+15125550177", CALLED, "called back by 201", "201")
+        await self.record_decision(decision("out-2", outcome=Outcome.OUTBOUND), link=called)
+        reached = ThreadLink(CALLER, REACHED, "reached on a later call", "PJSIP/201")
+        await self.record_decision(decision("in-2", outcome=Outcome.ANSWERED), link=reached)
 
     async def calls(self) -> None:
         await self.text_history(CALLER, T0)

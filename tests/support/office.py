@@ -4,12 +4,13 @@ a store in the test's directory, running until the block ends."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from bridge.app import Bridge
+from bridge.app import Bridge, utc_now
 from bridge.app_settings import modem_settings
 from bridge.config import Config
 from bridge.core.calls import CallDecision
@@ -73,6 +74,7 @@ async def office(
     *,
     owners: list[dict[str, object]] | None = None,
     hours: dict[str, str] | None = None,
+    clock: Callable[[], datetime] | None = None,
     **texting: object,
 ) -> AsyncIterator[Office]:
     async with (
@@ -89,7 +91,13 @@ async def office(
                 modem_settings(config.modem), reconnect_min=0.02, reconnect_max=0.1
             )
             async with running(
-                Bridge(config, store, on_decision=decisions.put_nowait, transport=transport)
+                Bridge(
+                    config,
+                    store,
+                    on_decision=decisions.put_nowait,
+                    transport=transport,
+                    clock=clock or utc_now,
+                )
             ) as bridge:
                 async with asyncio.timeout(5):
                     await asterisk.wait_for(lambda: asterisk.sessions == 1)

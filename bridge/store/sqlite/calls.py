@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall, Outcome
 from bridge.core.texts import OutgoingText
 from bridge.core.threads import StoredCall
 from bridge.store.sqlite.connection import Aggregate, Sql
 from bridge.store.sqlite.conversations import thread_for
+from bridge.store.sqlite.links import apply_link
 from bridge.store.sqlite.outbox import insert_text
 from bridge.store.sqlite.stamps import iso, moment, moment_or_none
 
@@ -79,8 +81,11 @@ class Calls(Aggregate):
         dry_run: bool = False,
         text_skip: str | None = None,
         text: OutgoingText | None = None,
+        link: ThreadLink | None = None,
     ) -> bool:
         """Commit a decision, with its text-back (or why not), in one transaction.
+        ``link``: what the call does to its number's open thread (a call-back,
+        the caller reached), applied with it.
 
         False if this Linkedid was already decided: then nothing is written.
         """
@@ -101,6 +106,8 @@ class Calls(Aggregate):
                 await tx.run(
                     "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
                 )
+            elif link is not None:
+                await apply_link(tx, link, d.linkedid, now)
             if text is not None:
                 await insert_text(tx, clock, text, linkedid=d.linkedid, thread_id=thread_id)
         return True

@@ -21,7 +21,8 @@ _SUMMARY = """
     SELECT id, caller, line, status, urgent, created_at, last_activity_at,
            (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
              ORDER BY id DESC LIMIT 1),
-           (SELECT count(*) FROM calls WHERE thread_id = threads.id)
+           (SELECT count(*) FROM calls WHERE thread_id = threads.id
+               AND outcome IN ('missed', 'unknown'))
       FROM threads
 """
 # One statement per listing, each on its own index (an optional filter such
@@ -37,7 +38,10 @@ _LISTINGS = {
 # Everything that happened on a thread, oldest first; owners' own texts are
 # commands, shown as the actions they caused.
 _EVENTS = """
-    SELECT ended_at, 'missed call', coalesce(reason, outcome) || ' - ' || detail, 'call'
+    SELECT ended_at,
+           CASE outcome WHEN 'outbound' THEN 'call back' WHEN 'answered' THEN 'answered call'
+                        ELSE 'missed call' END,
+           coalesce(reason, outcome) || ' - ' || detail, 'call'
       FROM calls WHERE thread_id = :t
     UNION ALL
     SELECT coalesce(sent_at, created_at),
