@@ -3,6 +3,11 @@ and whether sending the same text again later can help."""
 
 from __future__ import annotations
 
+from sms_gateway.at_session import Response
+from sms_gateway.base import SendError
+
+DUPLICATE = 197  # TP-FCS 0xC5: the SMSC already has this message (a resend with TP-RD)
+
 # code -> (meaning, retryable)
 CMS_ERRORS: dict[int, tuple[str, bool]] = {
     1: ("unassigned (unallocated) number", False),
@@ -50,3 +55,12 @@ def describe(code: int) -> tuple[str, bool]:
     return CMS_ERRORS.get(
         code, ("manufacturer-specific error" if code >= 512 else "unknown error", True)
     )
+
+
+def send_error(reply: Response) -> SendError:
+    """A send (AT+CMGS, AT+CMSS) refused: what the modem said, and whether to retry."""
+    code = reply.error_code
+    if code is None:
+        return SendError(f"the modem answered {reply.final}", retryable=True)
+    meaning, retryable = describe(code)
+    return SendError(f"+CMS ERROR {code}: {meaning}", retryable=retryable, code=code)

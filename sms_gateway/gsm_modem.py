@@ -54,7 +54,6 @@ from sms_gateway.settings import ModemSettings
 
 log = logging.getLogger(__name__)
 
-_DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 _DIALLABLE = re.compile(r"\+?[0-9]{3,15}")  # what may go in a PDU's address field
 
 
@@ -160,7 +159,9 @@ class GsmModemTransport:
                     return result
             if on_handover is not None:
                 await on_handover(())
-            return await self._send_parts(pdus, key % 256, maybe_sent_before)
+            return await self._stored.send_plainly(
+                pdus, resend=maybe_sent_before, send_plain=self._send_one
+            )
 
     def holds(self, slots: Collection[int]) -> None:
         """The storage slots the outbox still holds for unsettled texts."""
@@ -175,28 +176,13 @@ class GsmModemTransport:
 
     # ------------------------------------------------------------ sending
 
-    async def _send_parts(self, pdus: list[Any], reference: int, resend: bool) -> SendResult:
-        references: list[int] = []
-        duplicates = 0
-        for pdu in pdus:
-            try:
-                references.append(await self._send_one(pdu))
-            except SendError as exc:
-                if not (resend and exc.code == _DUPLICATE):
-                    # Parts before this one went out: the retry must not send them twice.
-                    exc.maybe_sent = exc.maybe_sent or bool(references)
-                    raise
-                duplicates += 1  # this part went out before
-                references.append(reference)
-        return SendResult(tuple(references), len(pdus), already_sent=duplicates == len(pdus))
-
     async def _send_one(self, pdu: Any) -> int:
         try:
             prompt = await self._channel.open_pdu_entry(pdu.tpduLength)
         except ModemLost as exc:
             raise SendError(str(exc), retryable=True) from None
         if isinstance(prompt, Response):
-            raise _send_error(prompt)
+            raise cms_errors.send_error(prompt)
         try:
             reply = await self._channel.enter_pdu(str(pdu), self.settings.send_timeout)
         except ModemLost as exc:
@@ -208,7 +194,7 @@ class GsmModemTransport:
         if isinstance(reply, Prompt):
             raise SendError("unexpected second prompt", retryable=True, maybe_sent=True)
         if not reply.ok:
-            raise _send_error(reply)
+            raise cms_errors.send_error(reply)
         self._sent_at.append(self._clock())
         return sent_reference(reply)  # -1: sent, but no reference to match reports to
 
@@ -289,14 +275,6 @@ class GsmModemTransport:
 
     async def _command(self, text: str) -> Response:
         return await self._channel.command(text)
-
-
-def _send_error(reply: Response) -> SendError:
-    code = reply.error_code
-    if code is None:
-        return SendError(f"the modem answered {reply.final}", retryable=True)
-    meaning, retryable = cms_errors.describe(code)
-    return SendError(f"+CMS ERROR {code}: {meaning}", retryable=retryable, code=code)
 
 
 def _why(exc: BaseException) -> str:

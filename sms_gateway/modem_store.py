@@ -47,7 +47,6 @@ from sms_gateway.serial_port import ModemLost
 log = logging.getLogger(__name__)
 
 NO_SLOT = -1  # a part sent without a slot (written nowhere): settled by TP-RD only
-_DUPLICATE = 197  # +CMS ERROR: TP-FCS 0xC5, the SMSC already has this message
 
 
 class NotStored(Exception):
@@ -148,6 +147,13 @@ class StoredSends:
                 raise
         return await self._send_parts(parts, resend, send_plain)
 
+    async def send_plainly(
+        self, pdus: Sequence[Any], *, resend: bool, send_plain: Callable[[Any], Awaitable[int]]
+    ) -> SendResult:
+        """Every part by AT+CMGS (a modem without store-and-send), settled the
+        same way: a resend the SMSC rejects as a duplicate (TP-RD) went before."""
+        return await self._send_parts([_Part(pdu, NO_SLOT) for pdu in pdus], resend, send_plain)
+
     async def _prepare(self, pdus: Sequence[Any], slots: Sequence[int]) -> list[_Part]:
         """Each part settled from its slot where it has one, else written anew."""
         parts: list[_Part] = []
@@ -215,7 +221,7 @@ class StoredSends:
                 else:
                     references.append(await self._send_stored(part.slot))
             except SendError as exc:
-                if not (resend and exc.code == _DUPLICATE):
+                if not (resend and exc.code == cms_errors.DUPLICATE):
                     # Parts before this one went out: the retry must not send them twice.
                     exc.maybe_sent = exc.maybe_sent or bool(references)
                     raise
@@ -234,11 +240,7 @@ class StoredSends:
                 f"{exc}; it may have gone out", retryable=True, maybe_sent=True
             ) from None
         if not reply.ok:
-            code = reply.error_code
-            if code is None:
-                raise SendError(f"the modem answered {reply.final}", retryable=True)
-            meaning, retryable = cms_errors.describe(code)
-            raise SendError(f"+CMS ERROR {code}: {meaning}", retryable=retryable, code=code)
+            raise cms_errors.send_error(reply)
         self._on_part_sent()
         return sent_reference(reply)
 
