@@ -161,6 +161,7 @@ class OutboxWorker:
             if not await self.store.mark_sending(text.id, transport.name, slots):
                 raise _Withdrawn
 
+        settled = True  # as far as the transport goes: what it kept of the text is free
         try:
             result = await transport.send(
                 text.to_number,
@@ -173,27 +174,24 @@ class OutboxWorker:
             )
         except _Withdrawn:
             log.info("text to %s withdrawn before it went: cancelled meanwhile", who)
-            await transport.release(kept)
-            return
         except SendError as exc:
-            if await self._not_sent(text, transport, exc, now, who):
-                await transport.release(kept)
-            return
+            settled = await self._not_sent(text, transport, exc, now, who)
         except Exception as exc:
             # A transport's own bug on one text must not stop every text behind it
             # (the supervisor would restart the outbox into the same text for ever).
             log.exception("%s failed on the text to %s; not retried", transport.name, who)
             await self._give_up(text, f"{transport.name} failed: {type(exc).__name__}", who)
+        else:
+            await self.store.mark_sent(text.id, result.references, self.clock())
+            self._bus.publish(TextSent(text.id, text.kind, transport.name))
+            if result.already_sent:
+                log.info("text to %s had gone out before the restart; not sent again", who)
+            else:
+                self.sent += 1
+                log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts,
+                         transport.name)  # fmt: skip
+        if settled:
             await transport.release(kept)
-            return
-        await self.store.mark_sent(text.id, result.references, self.clock())
-        await transport.release(kept)
-        self._bus.publish(TextSent(text.id, text.kind, transport.name))
-        if result.already_sent:
-            log.info("text to %s had gone out before the restart; not sent again", who)
-            return
-        self.sent += 1
-        log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts, transport.name)
 
     async def _not_sent(
         self, text: QueuedText, transport: SmsTransport, exc: SendError, now: datetime, who: str
