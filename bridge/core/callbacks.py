@@ -22,8 +22,7 @@ class ThreadLink:
 
     number: str
     action: str
-    note: str
-    by: str  # who, as the PBX named them (an extension, a channel): untrusted text
+    note: str  # says who, as the PBX named them (untrusted text, made printable)
 
 
 def thread_link(
@@ -37,16 +36,14 @@ def thread_link(
         talked = d.talked_seconds
         if talked >= min_talk_seconds:
             return ThreadLink(
-                d.callee, CALLED, f"called back by {by} at {at}, talked {span(talked)}", by
+                d.callee, CALLED, f"called back by {by} at {at}, talked {span(talked)}"
             )
         how = f"answered, talked {span(talked)}" if d.answered_by else "not answered"
-        return ThreadLink(d.callee, TRIED, f"tried to call back: {by} at {at}, {how}", by)
+        return ThreadLink(d.callee, TRIED, f"tried to call back: {by} at {at}, {how}")
     if d.outcome is Outcome.ANSWERED and d.caller is not None:
         by = printable(d.answered_by or "a phone", 40)
         at = clock_time(d.started_at, zone)
-        return ThreadLink(
-            d.caller, REACHED, f"reached on a later call at {at} (answered by {by})", by
-        )
+        return ThreadLink(d.caller, REACHED, f"reached on a later call at {at} (answered by {by})")
     return None
 
 

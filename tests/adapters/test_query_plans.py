@@ -162,11 +162,11 @@ class Session:
     async def links(self) -> None:
         """Call-backs and a caller reached: each finds the number's open thread."""
         await self.record_decision(decision("new", caller="+15125550177"))
-        tried = ThreadLink("+15125550177", TRIED, "tried to call back", "201")
+        tried = ThreadLink("+15125550177", TRIED, "tried to call back")
         await self.record_decision(decision("out-1", outcome=Outcome.OUTBOUND), link=tried)
-        called = ThreadLink("+15125550177", CALLED, "called back by 201", "201")
+        called = ThreadLink("+15125550177", CALLED, "called back by 201")
         await self.record_decision(decision("out-2", outcome=Outcome.OUTBOUND), link=called)
-        reached = ThreadLink(CALLER, REACHED, "reached on a later call", "PJSIP/201")
+        reached = ThreadLink(CALLER, REACHED, "reached on a later call")
         await self.record_decision(decision("in-2", outcome=Outcome.ANSWERED), link=reached)
 
     async def calls(self) -> None:

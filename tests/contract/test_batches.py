@@ -50,3 +50,16 @@ async def test_an_alert_handed_to_a_transport_is_never_carried(store: Store) -> 
     assert await store.queue_batch(OWNER, due, "textback: 3 missed calls", 1) is None
     assert len(await store.outbox()) == 3  # nothing written
     assert first not in [a.text_id for a in await store.owner_alerts_due(OWNER, T0)]
+
+
+async def test_an_owner_opting_out_fails_the_alerts_queued_to_them_batched_or_not(
+    store: Store,
+) -> None:
+    await _three_alerts(store)
+    due = await store.owner_alerts_due(OWNER, T0)
+    assert await store.queue_batch(OWNER, due[:2], "textback: 2 missed calls", 1) is not None
+    await store.set_opt_out(OWNER, opted_out=True, keyword="STOP", source="sms", at=T0)
+    assert await store.due_texts(LATER) == []
+    alerts = await store.alerts()
+    assert [a["state"] for a in alerts] == ["failed", "failed", "failed"]  # none left queued
+    assert {a["last_error"] for a in alerts} == {"text cancelled: opted out"}

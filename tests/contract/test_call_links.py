@@ -28,7 +28,7 @@ async def missed_thread(store: Store) -> int:
 
 async def test_a_call_back_talked_on_closes_the_thread_as_called(store: Store) -> None:
     thread_id = await missed_thread(store)
-    link = ThreadLink(CALLER, CALLED, "called back by 201 at 9:12 am, talked 2 min", "201")
+    link = ThreadLink(CALLER, CALLED, "called back by 201 at 9:12 am, talked 2 min")
     assert await store.record_decision(outbound("out-1"), link=link)
     found = await store.thread(thread_id)
     assert found is not None
@@ -49,7 +49,7 @@ async def test_a_call_back_talked_on_closes_the_thread_as_called(store: Store) -
 async def test_an_attempt_is_noted_and_the_thread_stays_open(store: Store) -> None:
     thread_id = await missed_thread(store)
     before = await store.open_threads()
-    link = ThreadLink(CALLER, TRIED, "tried to call back: 201 at 9:12 am, not answered", "201")
+    link = ThreadLink(CALLER, TRIED, "tried to call back: 201 at 9:12 am, not answered")
     assert await store.record_decision(outbound("out-2"), link=link)
     found = await store.thread(thread_id)
     assert found is not None
@@ -64,7 +64,7 @@ async def test_an_attempt_is_noted_and_the_thread_stays_open(store: Store) -> No
 async def test_the_caller_reached_on_a_later_call_resolves_the_thread(store: Store) -> None:
     thread_id = await missed_thread(store)
     answered = decision("in-2", outcome=Outcome.ANSWERED, reason=None, answered_by="PJSIP/201-2")
-    link = ThreadLink(CALLER, REACHED, "reached on a later call at 9:30 am", "PJSIP/201-2")
+    link = ThreadLink(CALLER, REACHED, "reached on a later call at 9:30 am")
     assert await store.record_decision(answered, link=link)
     summary = await store.thread_summary(thread_id)
     assert summary is not None
@@ -73,7 +73,7 @@ async def test_the_caller_reached_on_a_later_call_resolves_the_thread(store: Sto
 
 async def test_a_link_to_a_number_with_no_open_thread_changes_nothing(store: Store) -> None:
     thread_id = await missed_thread(store)
-    link = ThreadLink(OTHER, CALLED, "called back by 201", "201")
+    link = ThreadLink(OTHER, CALLED, "called back by 201")
     assert await store.record_decision(outbound("out-3", OTHER), link=link)
     summary = await store.thread_summary(thread_id)
     assert summary is not None
@@ -82,7 +82,7 @@ async def test_a_link_to_a_number_with_no_open_thread_changes_nothing(store: Sto
     assert call is not None
     assert call.thread_id is None
     # A dry run never touches a thread either.
-    again = ThreadLink(CALLER, CALLED, "called back by 201", "201")
+    again = ThreadLink(CALLER, CALLED, "called back by 201")
     assert await store.record_decision(outbound("out-4"), link=again, dry_run=True)
     summary = await store.thread_summary(thread_id)
     assert summary is not None

@@ -54,9 +54,10 @@ class Batches(Aggregate):
             ids = [a.text_id for a in carried]
             marks = ",".join("?" * len(ids))
             taken = await tx.rows(
-                f"UPDATE outbox SET state = 'cancelled', last_error = ? WHERE id IN ({marks})"  # noqa: S608 -- placeholders only
+                f"UPDATE outbox SET state = 'cancelled', last_error = ?, carried_by = ?"  # noqa: S608 -- placeholders only
+                f" WHERE id IN ({marks})"
                 " AND state = 'queued' AND maybe_sent = 0 AND transport IS NULL RETURNING id",
-                (CARRIED.format(batch_id), *ids),
+                (CARRIED.format(batch_id), batch_id, *ids),
             )
             if len(taken) != len(ids):
                 tx.undo()

@@ -59,14 +59,13 @@ _SETTLE_ALERT = (
 )
 
 
-# An owner alert carried by a batch text is 'cancelled' with this note until
-# the batch is settled, then shares its fate (a carried_by column would say it
-# better: the schema is another change's).
+# An owner alert carried by a batch text waits 'cancelled', naming its batch
+# (carried_by, and this note for people), until the batch is settled; then it
+# shares its fate.
 CARRIED = "carried by text {}"
 _SETTLE_CARRIED = """
     UPDATE outbox SET state = :state, sent_at = :sent_at, last_error = :error
-     WHERE to_number = (SELECT to_number FROM outbox WHERE id = :batch)
-       AND state = 'cancelled' AND last_error = :note RETURNING alert_id
+     WHERE carried_by = :batch AND state = 'cancelled' RETURNING alert_id
 """
 
 
@@ -77,9 +76,8 @@ async def settle_carried(
     sent_at = iso(at) if state == "sent" else None
     rows = await sql.rows(
         _SETTLE_CARRIED,
-        {"state": state, "sent_at": sent_at, "error": error, "batch": batch_id,
-         "note": CARRIED.format(batch_id)},
-    )  # fmt: skip
+        {"state": state, "sent_at": sent_at, "error": error, "batch": batch_id},
+    )
     return [int(row[0]) for row in rows if row[0] is not None]
 
 
@@ -138,11 +136,18 @@ async def record_choice(
         (number, int(opted_out), keyword, source, iso(at)),
     )
     if opted_out:
-        await sql.run(
+        cancelled = await sql.rows(
             "UPDATE outbox SET state = 'cancelled', last_error = 'opted out'"
-            " WHERE to_number = ? AND state = 'queued' AND kind != 'confirmation'",
+            " WHERE to_number = ? AND state = 'queued' AND kind != 'confirmation'"
+            " RETURNING id, alert_id",
             (number,),
         )
+        # An owner's alert (or a batch of them) cancelled with its text fails with it.
+        failed = ("failed", "text cancelled: opted out", "failed", iso(at))
+        for text_id, alert_id in cancelled:
+            carried = await settle_carried(sql, text_id, "cancelled", "opted out", at)
+            for alert in [a for a in (alert_id, *carried) if a is not None]:
+                await sql.run(_SETTLE_ALERT, (*failed, alert))
 
 
 def _queued_text(r: sqlite3.Row) -> QueuedText:
