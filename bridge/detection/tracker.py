@@ -186,7 +186,7 @@ class CallTracker:
                 call = self._start(origin, now - _parse_duration(origin.get("Duration")))
                 call.adopted = call.unseen_since = True
             if call is not None:
-                self._apply_snapshot(call, snapshot)
+                self._apply_snapshot(call, snapshot, now)
                 self._changed.add(linkedid)
         return decisions
 
@@ -378,7 +378,7 @@ class CallTracker:
             call.pbx_answered = True
             call.answer_unseen = call.answered_by is None
 
-    def _apply_snapshot(self, call: CallState, snapshot: list[AmiMessage]) -> None:
+    def _apply_snapshot(self, call: CallState, snapshot: list[AmiMessage], now: datetime) -> None:
         origin = next((c for c in snapshot if c.get("Channel") == call.origin), None)
         if origin is None:
             return
@@ -397,7 +397,8 @@ class CallTracker:
                 name = channel.get("Channel")
                 if name != call.origin and channel.get("BridgeId") == bridge and is_device(name):
                     call.answered(name)
-                    call.answer_unseen = False
+                    # Talking since before this snapshot: the talk time counts from here.
+                    call.answered_at = call.answered_at or now
 
 
 def _unseen_end(call: CallState) -> str:

@@ -24,7 +24,8 @@ SEEN = CallDecision(
     detail="it was answered while textback could not see it; a person may have taken it",
 )
 ANSWERED = replace(
-    SEEN, outcome=Outcome.ANSWERED, reason=None, detail="answered by PJSIP/201",
+    SEEN, outcome=Outcome.ANSWERED, reason=None,
+    detail="answered by PJSIP/201 (from the call records)",
     started_at=T0 + timedelta(seconds=1), source="cdr",
 )  # fmt: skip
 

@@ -502,3 +502,24 @@ def test_a_call_that_began_after_login_is_not_mistaken_for_one_seen_after_a_gap(
     tracker.reconcile([snapshot], T0, frozenset())
     decisions = [d for m in messages[cut:] if (d := tracker.feed(m, T0))]
     assert [(d.outcome, d.reason) for d in decisions] == [(Outcome.MISSED, Reason.IVR_HANGUP)]
+
+
+def test_a_call_seen_answered_only_in_a_snapshot_talks_from_the_snapshot_on(
+    rules: DetectionRules,
+) -> None:
+    tracker = CallTracker(rules)
+    messages = AmiFramer().feed(trace("01_answered.ami"))
+    trunk, desk = [m for m in messages if m.event == "Newchannel"]
+    tracker.reconcile(
+        [
+            _channel_snapshot(trunk, BridgeId="b-1", ChannelStateDesc="Up"),
+            _channel_snapshot(desk, BridgeId="b-1", ChannelStateDesc="Up"),
+        ],
+        T0,
+    )
+    later = T0 + timedelta(seconds=90)
+    tail = [m for m in messages if m.event in ("BridgeLeave", "Hangup")]
+    decisions = [d for m in tail if (d := tracker.feed(m, later))]
+    (decision,) = decisions
+    assert decision.outcome is Outcome.ANSWERED
+    assert decision.talked_seconds == 90  # not from the hang-up's own moment

@@ -60,8 +60,8 @@ class AwaitingRecords:
         if from_records is None:
             return waiting.decision
         held = waiting.decision
-        detail = f"{from_records.detail} (from the call records: textback saw only part of it)"
-        return replace(from_records, started_at=held.started_at, detail=detail.strip())
+        detail = f"{from_records.detail}; textback saw only part of it"
+        return replace(from_records, started_at=held.started_at, detail=detail)
 
     def oldest_end(self) -> datetime | None:
         """The earliest end of a held call: everything before it has been recorded."""
