@@ -123,27 +123,32 @@ class CallIntake:
         loop = asyncio.get_running_loop()
         while True:
             self._awaiting_changed.clear()
-            for held in self._awaiting.due(loop.time()):
-                found = await self._record_of(held)
-                decision = self._awaiting.settle(held.linkedid, found)
-                if decision is not None:
-                    self._sink(decision)
+            due_now = self._awaiting.due(loop.time())
+            if due_now:
+                found = await self._records_of(due_now)  # one read for all that are due
+                for held in due_now:
+                    decision = self._awaiting.settle(held.linkedid, found.get(held.linkedid))
+                    if decision is not None:
+                        self._sink(decision)
             due = self._awaiting.next_due()
             wait = 3600.0 if due is None else max(0.0, due - loop.time())
             await woken_or_after(self._awaiting_changed, wait)
 
-    async def _record_of(self, held: CallDecision) -> CallDecision | None:
-        """The call records' decision of one call; None if not (yet) readable."""
+    async def _records_of(self, held: list[CallDecision]) -> dict[str, CallDecision]:
+        """The call records' decisions of these calls, by Linkedid; those not
+        (yet) readable are missing."""
         if self.records is None:
-            return None
+            return {}
+        since = min(h.started_at for h in held) - _RECORD_CLOCK_SLACK
         try:
-            records = await self.records.since(held.started_at - _RECORD_CLOCK_SLACK)
+            records = await self.records.since(since)
         except CdrUnavailable as exc:
-            log.warning("cannot read the call records for call %s: %s",
-                        printable(held.linkedid), exc)  # fmt: skip
-            return None
-        decided = decide_cdrs(records, self.tracker.rules)
-        return next((d for d in decided if d.linkedid == held.linkedid), None)
+            log.warning("cannot read the call records for %d call(s): %s", len(held), exc)
+            return {}
+        wanted = {h.linkedid for h in held}
+        return {
+            d.linkedid: d for d in decide_cdrs(records, self.tracker.rules) if d.linkedid in wanted
+        }
 
     def on_link_state(self, state: LinkState) -> None:
         if state is not LinkState.CONNECTED and self._was_connected and self.blind_since is None:
