@@ -230,8 +230,9 @@ def test_call_that_began_while_disconnected_is_adopted(rules: DetectionRules) ->
     assert "already up" in decision.detail
 
 
-def test_snapshot_showing_a_bridge_with_a_phone_means_answered(rules: DetectionRules) -> None:
-    tracker = CallTracker(rules)
+def _first_seen_talking(tracker: CallTracker) -> list[AmiMessage]:
+    """The answered trace's call, first seen at T0 in a snapshot: caller and desk
+    in one bridge. Its events, for the test to feed what comes after."""
     messages = AmiFramer().feed(trace("01_answered.ami"))
     trunk, desk = [m for m in messages if m.event == "Newchannel"]
     tracker.reconcile(
@@ -241,6 +242,12 @@ def test_snapshot_showing_a_bridge_with_a_phone_means_answered(rules: DetectionR
         ],
         T0,
     )
+    return messages
+
+
+def test_snapshot_showing_a_bridge_with_a_phone_means_answered(rules: DetectionRules) -> None:
+    tracker = CallTracker(rules)
+    messages = _first_seen_talking(tracker)
     hangup = next(
         m for m in messages if m.event == "Hangup" and m.get("Channel").startswith("PJSIP/trunk")
     )
@@ -508,15 +515,7 @@ def test_a_call_seen_answered_only_in_a_snapshot_talks_from_the_snapshot_on(
     rules: DetectionRules,
 ) -> None:
     tracker = CallTracker(rules)
-    messages = AmiFramer().feed(trace("01_answered.ami"))
-    trunk, desk = [m for m in messages if m.event == "Newchannel"]
-    tracker.reconcile(
-        [
-            _channel_snapshot(trunk, BridgeId="b-1", ChannelStateDesc="Up"),
-            _channel_snapshot(desk, BridgeId="b-1", ChannelStateDesc="Up"),
-        ],
-        T0,
-    )
+    messages = _first_seen_talking(tracker)
     later = T0 + timedelta(seconds=90)
     tail = [m for m in messages if m.event in ("BridgeLeave", "Hangup")]
     decisions = [d for m in tail if (d := tracker.feed(m, later))]
