@@ -44,14 +44,30 @@ async def _connect_for_writing(path: Path) -> aiosqlite.Connection:
 
 async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
     try:
-        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA busy_timeout = 5000")
+        await _use_wal(db)
         # FULL: a decision that was reported as stored survives a power cut too.
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute("PRAGMA foreign_keys = ON")
-        await db.execute("PRAGMA busy_timeout = 5000")
         await migrate(db, path)
     except sqlite3.Error as exc:
         raise _unusable(path, exc, writing=True) from None
+
+
+async def _use_wal(db: aiosqlite.Connection, within: float = 5.0) -> None:
+    """Switch to WAL. SQLite answers a journal-mode change "locked" at once,
+    without its busy handler, while another process holds a new store (two
+    bridges, or a bridge and `textback doctor`, starting together): wait as
+    busy_timeout would."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(0.02)
 
 
 async def _connect_read_only(path: Path) -> aiosqlite.Connection:
