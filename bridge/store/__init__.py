@@ -27,6 +27,7 @@ from bridge.store.interfaces import (
     HistoryStore,
     InboundStore,
     IntakeStore,
+    OpsStore,
     OutboxStore,
     RecorderStore,
     RecordsStore,
@@ -43,6 +44,7 @@ __all__ = [
     "HistoryStore",
     "InboundStore",
     "IntakeStore",
+    "OpsStore",
     "OutboxStore",
     "ReadOnlyStore",
     "RecorderStore",
@@ -66,6 +68,7 @@ class Store(
     FollowUpStore,
     HistoryStore,
     RetentionStore,
+    OpsStore,
     RecordsStore,
     Protocol,
 ):

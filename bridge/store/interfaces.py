@@ -19,6 +19,7 @@ from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
+    Backlog,
     Cap,
     Filed,
     History,
@@ -289,6 +290,16 @@ class RetentionStore(Protocol):
         running conversation needs, keeping every row the report counts;
         never an opt-out (nor the STOP/START/HELP texts). What was - or, with
         ``dry_run``, would be - blanked."""
+        ...
+
+
+class OpsStore(Protocol):
+    """The health strip and the metrics endpoint: how the outbox keeps up."""
+
+    async def outbox_backlog(self, now: datetime) -> Backlog:
+        """Texts waiting to go out and since when; texts given up on in the
+        hour before ``now``, and the newest one's error. Read from indexes:
+        cheap enough to ask on every scrape."""
         ...
 
 

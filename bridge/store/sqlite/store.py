@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bridge.store.sqlite.alerts import Alerts
+from bridge.store.sqlite.backlog import OutboxBacklog
 from bridge.store.sqlite.batches import Batches
 from bridge.store.sqlite.calls import Calls
 from bridge.store.sqlite.connection import Clock, Connection
@@ -24,7 +25,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(Calls, Outbox, Batches, Conversations, Alerts, FollowUp, Reports, Retention):
+class SqliteStore(
+    Calls, Outbox, OutboxBacklog, Batches, Conversations, Alerts, FollowUp, Reports, Retention
+):
     """Open with ``await SqliteStore.open(path)`` (or ``async with``); always close it."""
 
     def __init__(self, connection: Connection, clock: Clock = _utc_now):
