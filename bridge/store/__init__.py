@@ -27,6 +27,7 @@ from bridge.store.interfaces import (
     HistoryStore,
     InboundStore,
     IntakeStore,
+    OpsStore,
     OutboxStore,
     RecorderStore,
     RecordsStore,
@@ -44,6 +45,7 @@ __all__ = [
     "HistoryStore",
     "InboundStore",
     "IntakeStore",
+    "OpsStore",
     "OutboxStore",
     "ReadOnlyStore",
     "RecorderStore",
@@ -68,7 +70,11 @@ class Store(
     FollowUpStore,
     HistoryStore,
     RetentionStore,
+<<<<<<< HEAD
     WebStore,
+=======
+    OpsStore,
+>>>>>>> main
     RecordsStore,
     Protocol,
 ):
