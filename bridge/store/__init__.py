@@ -70,11 +70,8 @@ class Store(
     FollowUpStore,
     HistoryStore,
     RetentionStore,
-<<<<<<< HEAD
     WebStore,
-=======
     OpsStore,
->>>>>>> main
     RecordsStore,
     Protocol,
 ):

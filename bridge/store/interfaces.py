@@ -294,7 +294,6 @@ class RetentionStore(Protocol):
         ...
 
 
-<<<<<<< HEAD
 class WebStore(Protocol):
     """bridge.web, the owner inbox: listings, a thread, what owners do there,
     and their password hashes (`textback set-password` writes them)."""
@@ -333,7 +332,7 @@ class WebStore(Protocol):
 
     async def set_password_hash(self, owner_id: str, hashed: str) -> None: ...
 
-=======
+
 class OpsStore(Protocol):
     """The health strip and the metrics endpoint: how the outbox keeps up."""
 
@@ -343,7 +342,6 @@ class OpsStore(Protocol):
         cheap enough to ask on every scrape."""
         ...
 
->>>>>>> main
 
 class RecordsStore(Protocol):
     """Rows as the schema has them, every column: for tests and support, not

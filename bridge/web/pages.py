@@ -184,11 +184,12 @@ async def health_values(inbox: Inbox) -> dict[str, Any]:
     snapshot = deps.snapshot()
     backlog = await deps.backlog() if deps.backlog is not None else None
     degraded = "; ".join(f"{name}: {why}" for name, why in snapshot.degraded.items())
+    failure = backlog.last_failure if backlog and backlog.failed_last_hour else None
     return {
         "ami": snapshot.ami,
         "transports": list(deps.transports()),
         "backlog": backlog,
-        "last_error": degraded or inbox.hub.last_error,
+        "last_error": degraded or inbox.hub.last_error or failure,
         "now": deps.clock(),
     }
 

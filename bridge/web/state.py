@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from ipaddress import ip_address
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -17,6 +17,7 @@ from aiohttp import web
 from bridge.bus import Bus
 from bridge.config import Config, OwnerConfig, WebConfig
 from bridge.core.numbers import display
+from bridge.core.texts import Backlog
 from bridge.ops.health import Snapshot
 from bridge.store import WebStore
 from bridge.web import words
@@ -24,20 +25,6 @@ from bridge.web.access import can_see, lines_seen_by
 from bridge.web.live import LiveHub
 from bridge.web.security import Session, Signer, Throttle
 from sms_gateway.base import TransportStatus
-
-
-class Backlog(Protocol):
-    """The outbox's backlog as the health strip shows it (the store's OpsStore)."""
-
-    @property
-    def queued(self) -> int: ...
-
-    @property
-    def oldest_queued_at(self) -> datetime | None: ...
-
-    @property
-    def failed_last_hour(self) -> int: ...
-
 
 CallBack = Callable[[int, str], Awaitable[str]]  # thread id, owner id -> the words to show
 
@@ -54,7 +41,7 @@ class InboxDeps:
     # transport's own status (a modem's signal and operator).
     snapshot: Callable[[], Snapshot]
     transports: Callable[[], Sequence[TransportStatus]] = tuple
-    backlog: Callable[[], Awaitable[Backlog]] | None = None
+    backlog: Callable[[], Awaitable[Backlog]] | None = None  # the store's outbox_backlog
     # A canned reply's template filled for a thread's line, as texting fills its templates.
     fill: Callable[[str, str | None], str] = lambda template, line: template
     call_back: CallBack | None = None
