@@ -85,7 +85,12 @@ async def office(
         SimulatedModem(tmp_path / "ttyUSB0") as modem,
     ):
         config = config_for(
-            asterisk, modem.path, tmp_path / "textback.db", owners=owners, hours=hours, web=web,
+            asterisk,
+            modem.path,
+            tmp_path / "textback.db",
+            owners=owners,
+            hours=hours,
+            web=web,
             **texting,
         )
         decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
