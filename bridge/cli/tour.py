@@ -27,6 +27,7 @@ from bridge.cli.render import cell
 from bridge.config import Config
 from bridge.core.calls import CallDecision, Outcome
 from bridge.core.numbers import caller_label, display
+from bridge.core.threads import ReportFigures, StoredCall
 from bridge.followup.report import build as build_report
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
@@ -191,32 +192,37 @@ async def run_demo(console: Console, *, gap: float = 0.02, keep: bool = False) -
                 rows = await store.recent_calls(len(DEMO_CALLS))
                 figures = await store.report(None)
         await mail.stop()
-        table = Table(title="What the store holds (textback calls)")
-        for column in ("caller", "line", "outcome", "reason", "text"):
-            table.add_column(column)
-        for row in reversed(rows):
-            caller = caller_label(
-                row.caller,
-                row.caller_raw,
-                REGION,
-                withheld=row.withheld,
-                desk=row.outcome in ("internal", "outbound"),
-            )
-            text = row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else "")
-            table.add_row(
-                cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "", text
-            )
-        console.print()
-        console.print(table)
-        report = build_report(figures, None, config.business.average_job_value, "$")
-        summary = Table(title="textback report", show_header=False)
-        for label, value in report.lines():
-            summary.add_row(label, value)
-        console.print(summary)
+        _summary(console, rows, figures, config)
     console.print(
         "Next: `textback replay tests/fixtures/asterisk/02_noanswer.ami --json` decides a "
         "call recorded from a real Asterisk 22."
     )
+
+
+def _summary(
+    console: Console, rows: list[StoredCall], figures: ReportFigures, config: Config
+) -> None:
+    """What the store holds at the end, and the report."""
+    table = Table(title="What the store holds (textback calls)")
+    for column in ("caller", "line", "outcome", "reason", "text"):
+        table.add_column(column)
+    for row in reversed(rows):
+        caller = caller_label(
+            row.caller,
+            row.caller_raw,
+            REGION,
+            withheld=row.withheld,
+            desk=row.outcome in ("internal", "outbound"),
+        )
+        text = row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else "")
+        table.add_row(cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "", text)
+    console.print()
+    console.print(table)
+    report = build_report(figures, None, config.business.average_job_value, "$")
+    summary = Table(title="textback report", show_header=False)
+    for label, value in report.lines():
+        summary.add_row(label, value)
+    console.print(summary)
 
 
 async def _keep_serving(console: Console, pbx_double: FakeAsterisk) -> None:
