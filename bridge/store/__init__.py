@@ -33,6 +33,7 @@ from bridge.store.interfaces import (
     RecordsStore,
     ReportStore,
     RetentionStore,
+    WebReportStore,
 )
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 
@@ -55,6 +56,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "WebReportStore",
     "open_store",
 ]
 
@@ -69,6 +71,7 @@ class Store(
     HistoryStore,
     RetentionStore,
     OpsStore,
+    WebReportStore,
     RecordsStore,
     Protocol,
 ):

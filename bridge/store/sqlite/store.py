@@ -17,6 +17,7 @@ from bridge.store.sqlite.followup import FollowUp
 from bridge.store.sqlite.migrate import schema_version
 from bridge.store.sqlite.opening import open_connection
 from bridge.store.sqlite.outbox import Outbox
+from bridge.store.sqlite.report_days import ReportDays
 from bridge.store.sqlite.reports import Reports
 from bridge.store.sqlite.retention import Retention
 
@@ -26,7 +27,16 @@ def _utc_now() -> datetime:
 
 
 class SqliteStore(
-    Calls, Outbox, OutboxBacklog, Batches, Conversations, Alerts, FollowUp, Reports, Retention
+    Calls,
+    Outbox,
+    OutboxBacklog,
+    Batches,
+    Conversations,
+    Alerts,
+    FollowUp,
+    Reports,
+    ReportDays,
+    Retention,
 ):
     """Open with ``await SqliteStore.open(path)`` (or ``async with``); always close it."""
 
