@@ -1,0 +1,1 @@
+"""The owner inbox, served by the bridge (docs/inbox.md)."""
