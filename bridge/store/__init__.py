@@ -34,6 +34,7 @@ from bridge.store.interfaces import (
     ReportStore,
     RetentionStore,
     WebReportStore,
+    WebStore,
 )
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 
@@ -57,6 +58,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "WebReportStore",
+    "WebStore",
     "open_store",
 ]
 
@@ -72,6 +74,7 @@ class Store(
     RetentionStore,
     OpsStore,
     WebReportStore,
+    WebStore,
     RecordsStore,
     Protocol,
 ):
