@@ -4,69 +4,18 @@ figures line by line, adding up to what ReportStore.report says."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from bridge.core.breakdown import HANDLED, NOT_TEXTED, REPLIED, TEXTED
-from bridge.core.calls import Outcome
-from bridge.core.texts import OwnerAction
 from bridge.store import Store
-from tests.support.store_values import (
-    CALLER,
-    LATER,
-    LINE,
-    OTHER,
-    SECOND_LINE,
-    T0,
-    Clock,
-    a_text,
-    decision,
-    received,
-)
-
-CHICAGO = ZoneInfo("America/Chicago")
-THIRD, FOURTH = "+15125550143", "+15125550144"
-LATE = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)  # 22:30 on the 25th in Chicago
-NEXT_DAY = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # 9:00 on the 26th
-UNTIL = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-
-
-async def _missed(store: Store, clock: Clock, linkedid: str, at: datetime, **call: object) -> None:
-    clock.now = at
-    caller = call.get("caller", CALLER)
-    text = a_text(str(caller)) if caller is not None else None
-    await store.record_decision(decision(linkedid, started_at=at, ended_at=at, **call), text=text)
-
-
-async def _send_all_but(store: Store, clock: Clock, unsent: str) -> None:
-    for text in await store.due_texts(LATER):
-        if text.to_number != unsent:
-            await store.mark_sending(text.id, "modem")
-            await store.mark_sent(text.id, [text.id], clock())
-
-
-async def _history(store: Store, clock: Clock) -> None:
-    """Two lines over two local days, one of each outcome, and what is never counted."""
-    await _missed(store, clock, "won", T0)  # thread 1: texted, replied, called back
-    await _missed(store, clock, "quiet", T0 + timedelta(hours=1), caller=OTHER)  # texted only
-    await _missed(store, clock, "withheld", T0 + timedelta(hours=2), caller=None, withheld=True)
-    await _missed(store, clock, "late", LATE, caller=THIRD, line=SECOND_LINE)  # replied
-    await _missed(store, clock, "unsent", NEXT_DAY, caller=FOURTH, line=SECOND_LINE)
-    await store.record_decision(decision("rehearsal", caller=FOURTH), dry_run=True)
-    await store.record_decision(decision("picked-up", outcome=Outcome.ANSWERED, reason=None))
-    await _send_all_but(store, clock, FOURTH)
-    clock.now = NEXT_DAY + timedelta(minutes=10)
-    await store.store_incoming(received("Yes please", at=clock()), None)
-    await store.store_incoming(received("Tomorrow?", THIRD, at=clock()), None)
-    await store.store_incoming(received("HELP", OTHER, at=clock()), "help")  # not a reply
-    clock.advance(minutes=20)
-    await store.owner_action("mike", OwnerAction(1, "called"))
+from tests.support.report_history import CHICAGO, NEXT_DAY, UNTIL, known_history
+from tests.support.store_values import LINE, SECOND_LINE, T0, Clock
 
 
 async def test_missed_calls_are_counted_per_business_day_by_outcome(
     store: Store, clock: Clock
 ) -> None:
-    await _history(store, clock)
+    await known_history(store, clock)
     breakdown = await store.report_breakdown(None, UNTIL, CHICAGO)
     assert (breakdown.first_day, breakdown.last_day) == (date(2026, 11, 25), date(2026, 11, 28))
     days = breakdown.per_day()
@@ -82,7 +31,7 @@ async def test_missed_calls_are_counted_per_business_day_by_outcome(
 async def test_each_line_has_the_reports_figures_and_they_add_up_to_the_report(
     store: Store, clock: Clock
 ) -> None:
-    await _history(store, clock)
+    await known_history(store, clock)
     breakdown = await store.report_breakdown(None, UNTIL, CHICAGO)
     by_line = {f.line: f for f in breakdown.lines}
     assert set(by_line) == {LINE, SECOND_LINE}
@@ -96,7 +45,7 @@ async def test_each_line_has_the_reports_figures_and_they_add_up_to_the_report(
 
 
 async def test_a_period_starts_at_its_first_local_day(store: Store, clock: Clock) -> None:
-    await _history(store, clock)
+    await known_history(store, clock)
     since = datetime(2026, 11, 26, tzinfo=CHICAGO)
     breakdown = await store.report_breakdown(since, UNTIL, CHICAGO)
     assert breakdown.first_day == date(2026, 11, 26)
