@@ -73,7 +73,6 @@ class Store(
     HistoryStore,
     RetentionStore,
     OpsStore,
-    WebReportStore,
     WebStore,
     RecordsStore,
     Protocol,

@@ -260,10 +260,10 @@ class ReportStore(Protocol):
     async def report(self, since: datetime | None) -> ReportFigures: ...
 
 
-class WebReportStore(Protocol):
-    """The inbox's report page (bridge.web.report_page): the report per line,
-    and the missed calls of each local day by outcome, to draw and to filter
-    to the lines an owner sees."""
+class WebReportStore(ReportStore, Protocol):
+    """The inbox's report page (bridge.web.report_page): the report, the
+    report per line, and the missed calls of each local day by outcome, to
+    draw and to filter to the lines an owner sees."""
 
     async def report_breakdown(
         self, since: datetime | None, until: datetime, zone: tzinfo
@@ -320,7 +320,7 @@ class OpsStore(Protocol):
         ...
 
 
-class WebStore(Protocol):
+class WebStore(WebReportStore, Protocol):
     """bridge.web, the owner inbox: listings, a thread, what owners do there,
     and their password hashes (`textback set-password` writes them)."""
 
