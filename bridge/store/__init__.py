@@ -72,8 +72,8 @@ class Store(
     FollowUpStore,
     HistoryStore,
     RetentionStore,
-    OpsStore,
     WebStore,
+    OpsStore,
     RecordsStore,
     Protocol,
 ):

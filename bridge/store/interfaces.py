@@ -310,16 +310,6 @@ class RetentionStore(Protocol):
         ...
 
 
-class OpsStore(Protocol):
-    """The health strip and the metrics endpoint: how the outbox keeps up."""
-
-    async def outbox_backlog(self, now: datetime) -> Backlog:
-        """Texts waiting to go out and since when; texts given up on in the
-        hour before ``now``, and the newest one's error. Read from indexes:
-        cheap enough to ask on every scrape."""
-        ...
-
-
 class WebStore(WebReportStore, Protocol):
     """bridge.web, the owner inbox: listings, a thread, what owners do there,
     and their password hashes (`textback set-password` writes them)."""
@@ -357,6 +347,16 @@ class WebStore(WebReportStore, Protocol):
     async def password_hash(self, owner_id: str) -> str | None: ...
 
     async def set_password_hash(self, owner_id: str, hashed: str) -> None: ...
+
+
+class OpsStore(Protocol):
+    """The health strip and the metrics endpoint: how the outbox keeps up."""
+
+    async def outbox_backlog(self, now: datetime) -> Backlog:
+        """Texts waiting to go out and since when; texts given up on in the
+        hour before ``now``, and the newest one's error. Read from indexes:
+        cheap enough to ask on every scrape."""
+        ...
 
 
 class RecordsStore(Protocol):
