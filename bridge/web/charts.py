@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from bridge.core.safe_text import printable
 
-WIDTH = 480  # the viewBox: the page scales it to the screen, a phone's included
-_FONT = 12
+WIDTH = 400  # the viewBox: the page scales it to the screen, a phone's included
+_FONT = 13
 _LEFT = 36  # room for the y axis' numbers
 _BAR_ROW = 22  # a horizontal bar's height with its gap
 _LABEL_LIMIT = 40  # characters of a label drawn (the tooltip has more)
@@ -39,8 +39,8 @@ class Series:
 
 
 def stacked_bars(title: str, labels: Sequence[str], series: Sequence[Series]) -> str:
-    """One bar per label, its series stacked bottom up in order; at most
-    ~8 labels are written under the bars so they never overlap."""
+    """One bar per label, its series stacked bottom up in order; at most six
+    labels are written under the bars, so they never overlap on a phone."""
     height, top, bottom = 240, 16 + _legend_height(series), 24
     plot = height - top - bottom
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
@@ -50,7 +50,7 @@ def stacked_bars(title: str, labels: Sequence[str], series: Sequence[Series]) ->
     slot = (WIDTH - _LEFT) / len(labels)
     bar = max(1.0, slot * 0.8)
     parts = [_legend(series, 0), *_y_axis(ticks, scale_max, top, plot)]
-    every = math.ceil(len(labels) / 8)
+    every = math.ceil(len(labels) / 6)
     for i, label in enumerate(labels):
         x, y = _LEFT + i * slot + (slot - bar) / 2, float(top + plot)
         for s in series:
@@ -61,23 +61,25 @@ def stacked_bars(title: str, labels: Sequence[str], series: Sequence[Series]) ->
                 tip = f"{label}: {s.name} {value}"
                 parts.append(_rect(x, y, bar, h, s, tip))
         if i % every == 0:
-            parts.append(_label(x + bar / 2, top + plot + 16, label, "middle"))
+            parts.append(_label(x + bar / 2, top + plot + 16, label, "middle", size=11))
     return _svg(title, height, parts)
 
 
-def funnel(title: str, steps: Sequence[tuple[str, int]], colour: str = "#1565c0") -> str:
-    """Each step a bar as long as its share of the first, with count and share."""
+def funnel(title: str, steps: Sequence[tuple[str, int]], colours: Sequence[str] = ()) -> str:
+    """Each step a bar as long as its share of the first, with count and
+    share; ``colours``: each step's (else blue)."""
     height = 8 + len(steps) * _BAR_ROW
     first = steps[0][1] if steps else 0
     if not first:
         return _empty(title, 60, "No missed calls in this period")
-    label_width, room = 130, WIDTH - 130 - 90
+    label_width, room = 80, WIDTH - 80 - 80
     parts = []
     for i, (name, value) in enumerate(steps):
         y = 4 + i * _BAR_ROW
         share = value / first
         width = max(1.0, min(share, 1.0) * room) if value else 0.0
         parts.append(_label(label_width - 6, y + 14, name, "end"))
+        colour = colours[i] if i < len(colours) else "#1565c0"
         series = Series(f"step-{i}", name, colour, ())
         parts.append(_rect(label_width, y, width, _BAR_ROW - 6, series, f"{name}: {value}"))
         parts.append(_label(label_width + width + 6, y + 14, f"{value} ({share:.0%})", "start"))
@@ -99,7 +101,7 @@ def histogram(title: str, buckets: Sequence[tuple[str, int]], colour: str = "#6a
         x, h = _LEFT + i * slot + slot * 0.1, value / scale_max * plot
         if value:
             parts.append(_rect(x, top + plot - h, slot * 0.8, h, series, f"{label}: {value}"))
-        parts.append(_label(x + slot * 0.4, top + plot + 16, label, "middle", size=10))
+        parts.append(_label(x + slot * 0.4, top + plot + 16, label, "middle", size=11))
     return _svg(title, height, parts)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from bridge.config import Config, OwnerConfig
+from bridge.config import Config
 from bridge.core.breakdown import HANDLED, NOT_TEXTED, OUTCOMES, REPLIED, TEXTED, ReportBreakdown
 from bridge.core.numbers import display
 from bridge.core.threads import ReportFigures
@@ -68,14 +68,6 @@ def period_start(period: str, now: datetime, zone: tzinfo) -> datetime | None:
     return datetime.combine(first, time(0), tzinfo=zone)
 
 
-def visible_lines(config: Config, owner: OwnerConfig) -> frozenset[str | None] | None:
-    """The lines whose figures ``owner`` sees (None: every line, an admin).
-    Calls on no known line are everyone's, as in the inbox."""
-    if owner.admin:
-        return None
-    return frozenset({line.did for line in config.lines if owner.id in line.owners} | {None})
-
-
 def build_view(
     config: Config,
     period: str,
@@ -104,6 +96,7 @@ def build_view(
         "funnel": funnel(
             "From missed call to called back or handled (share of missed calls)",
             [(name, getattr(figures, _field(key))) for key, name, _ in _STAGES],
+            [colour for _, _, colour in _STAGES],
         ),
         "waits": histogram(
             "Time from missed call to an owner's first action", wait_buckets(figures)

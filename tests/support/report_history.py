@@ -5,13 +5,26 @@ line has a hostile name, with an owner of each line and an admin."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from aiohttp.test_utils import TestClient, TestServer
+
+from bridge.bus import Bus
 from bridge.config import Config
 from bridge.core.calls import Outcome
 from bridge.core.texts import OwnerAction
+from bridge.ops.health import Snapshot
 from bridge.store import Store
+from bridge.web.passwords import hash_password
+from bridge.web.server import build_app
+from bridge.web.state import InboxDeps
 from tests.support.store_values import (
     CALLER,
     LATER,
@@ -31,6 +44,8 @@ LATE = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)  # 22:30 on the 25th in Chicago
 NEXT_DAY = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # 9:00 on the 26th
 UNTIL = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HOSTILE_NAME = '<script>alert("line")</script>'
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 async def _missed(store: Store, clock: Clock, linkedid: str, at: datetime, **call: object) -> None:
@@ -88,3 +103,42 @@ def report_office(**web: object) -> Config:
         },
         context={"region": "US"},
     )  # fmt: skip
+
+
+@dataclass
+class ReportRig:
+    client: TestClient[Any, Any]
+    clock: Clock
+
+    async def login(self, owner: str) -> None:
+        """As a browser: the login form, then its answer (the session cookie)."""
+        form = await (await self.client.get("/login")).text()
+        found = _CSRF.search(form)
+        assert found, "no csrf_token on the login form"
+        fields = {"owner": owner, "password": PASSWORD, "csrf_token": found.group(1)}
+        response = await self.client.post("/login", data=fields, allow_redirects=False)
+        assert response.status == 303, await response.text()
+
+    async def page(self, path: str) -> tuple[int, str]:
+        response = await self.client.get(path, allow_redirects=False)
+        return response.status, await response.text()
+
+
+@contextlib.asynccontextmanager
+async def served_report(tmp_path: Path, now: datetime) -> AsyncIterator[ReportRig]:
+    """The inbox app on a loopback socket over a store holding known_history,
+    its clock at ``now``; every owner's password is PASSWORD."""
+    clock = Clock()
+    config = report_office()
+    async with await Store.open(tmp_path / "report.db", clock=clock) as store:
+        await known_history(store, clock)
+        for owner in config.owners:
+            await store.set_password_hash(owner.id, hash_password(PASSWORD))
+        clock.now = now
+        deps = InboxDeps(
+            config, store, clock, b"a-test-only-session-secret",
+            snapshot=lambda: Snapshot(clock(), "connected", {}),
+        )  # fmt: skip
+        client = TestClient(TestServer(build_app(deps, Bus()), host="127.0.0.1"))
+        async with client:
+            yield ReportRig(client, clock)

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bridge.config import OwnerConfig
 from bridge.core.breakdown import HANDLED, NOT_TEXTED, TEXTED, DayOutcome, LineFigures
 from bridge.core.breakdown import ReportBreakdown as Breakdown
 from bridge.core.threads import ReportFigures
@@ -15,7 +14,6 @@ from bridge.web.report_view import (
     UnknownPeriod,
     build_view,
     period_start,
-    visible_lines,
     wait_buckets,
 )
 from tests.support.report_history import CHICAGO, HOSTILE_NAME, report_office
@@ -25,22 +23,12 @@ NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)  # 22:00 on the 27th in Chicago
 CONFIG = report_office()
 
 
-def owner(owner_id: str) -> OwnerConfig:
-    return next(o for o in CONFIG.owners if o.id == owner_id)
-
-
 def test_a_period_starts_at_a_local_midnight_today_included() -> None:
     assert period_start("7", NOW, CHICAGO) == datetime(2026, 11, 21, tzinfo=CHICAGO)
     assert period_start("30", NOW, CHICAGO) == datetime(2026, 10, 29, tzinfo=CHICAGO)
     assert period_start("all", NOW, CHICAGO) is None
     with pytest.raises(UnknownPeriod, match=r"unknown period '365': pick one of 7, 30, 90, all"):
         period_start("365", NOW, CHICAGO)
-
-
-def test_an_owner_sees_their_lines_and_calls_on_no_line_an_admin_every_line() -> None:
-    assert visible_lines(CONFIG, owner("mike")) == {LINE, None}
-    assert visible_lines(CONFIG, owner("sam")) == {SECOND_LINE, None}
-    assert visible_lines(CONFIG, owner("ann")) is None
 
 
 def breakdown(first: date, last: date) -> Breakdown:
