@@ -10,6 +10,7 @@ text, the thread handled, and the recovered-lead report.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import tempfile
 from collections.abc import Callable, Sized
 from dataclasses import dataclass
@@ -32,11 +33,16 @@ from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
+from bridge.web.passwords import hash_password
 
 MIKE = "+15125550199"  # the owner's mobile
 TOM = "+15125550142"
 
 _SECRET = "demo-only-secret"  # noqa: S105 -- the demo's own loopback double
+# `textback demo --keep`: the inbox stays up here, with this login printed.
+INBOX_PORT = 8025
+DEMO_OWNER, DEMO_PASSWORD = "mike", "demo-password"
+NEW_CALL_EVERY = 45.0  # seconds: a missed call to watch arrive live
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,10 @@ DEMO_CALLS = (
 REGION = "US"
 
 
-def demo_config(port: int, store_path: Path, modem_path: Path, smtp_port: int) -> Config:
+def demo_config(
+    port: int, store_path: Path, modem_path: Path, smtp_port: int, *, inbox: bool = False
+) -> Config:
+    web = {"web": {"port": INBOX_PORT, "session_secret": _SECRET + "-for-the-inbox"}}
     return Config.model_validate(
         {
             "business": {
@@ -102,7 +111,8 @@ def demo_config(port: int, store_path: Path, modem_path: Path, smtp_port: int) -
                 "sender": "textback <textback@acme.example>",
             },
             "store": {"path": str(store_path)},
-        },
+        }
+        | (web if inbox else {}),
         context={"region": "US"},
     )
 
@@ -145,7 +155,8 @@ def _show(console: Console, decision: CallDecision, text_skip: str | None) -> No
         console.print(Text(f"    -> no text for {who}: {text_skip}"))
 
 
-async def run_demo(console: Console, *, gap: float = 0.02) -> None:
+async def run_demo(console: Console, *, gap: float = 0.02, keep: bool = False) -> None:
+    """The whole loop; ``keep``: then the bridge and its inbox stay up until cancelled."""
     console.rule("[bold]textback demo[/]: a simulated Asterisk PBX and a simulated GSM modem")
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as workdir:
         modem_path = Path(workdir) / "ttyUSB-demo"
@@ -156,13 +167,15 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
             SimulatedModem(modem_path) as modem,
         ):
             store_path = Path(workdir) / "textback.db"
-            config = demo_config(pbx_double.port, store_path, modem_path, mail.port)
+            config = demo_config(pbx_double.port, store_path, modem_path, mail.port, inbox=keep)
             console.print(
                 f"AMI double on 127.0.0.1:{pbx_double.port}, modem on {modem_path}, "
                 f"mail server on 127.0.0.1:{mail.port}, store in {workdir}\n"
             )
             decided: asyncio.Queue[CallDecision] = asyncio.Queue()
             async with await Store.open(config.store.path) as store:
+                if keep:
+                    await store.set_password_hash(DEMO_OWNER, hash_password(DEMO_PASSWORD))
                 bridge = Bridge(config, store, on_decision=decided.put_nowait)
                 async with asyncio.TaskGroup() as tasks:
                     runner = tasks.create_task(bridge.run())
@@ -172,6 +185,8 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
                         await bridge.transports.available["modem"].wait_ready()
                     await _play_calls(console, pbx_double, modem, store, decided)
                     await _conversation(console, modem, store, bridge, mail)
+                    if keep:
+                        await _keep_serving(console, pbx_double)
                     runner.cancel()
                 rows = await store.recent_calls(len(DEMO_CALLS))
                 figures = await store.report(None)
@@ -202,6 +217,20 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
         "Next: `textback replay tests/fixtures/asterisk/02_noanswer.ami --json` decides a "
         "call recorded from a real Asterisk 22."
     )
+
+
+async def _keep_serving(console: Console, pbx_double: FakeAsterisk) -> None:
+    """Until Ctrl-C: the inbox on loopback, a new missed call now and then to watch."""
+    console.print(
+        f"\n[bold]The inbox[/]: http://127.0.0.1:{INBOX_PORT} - log in as"
+        f" [bold]{DEMO_OWNER}[/] with the password [bold]{DEMO_PASSWORD}[/]."
+        f" A new missed call rings out every {NEW_CALL_EVERY:g} s. Ctrl-C stops the demo."
+    )
+    pbx = callgen.Pbx(epoch=1_797_000_000)
+    for number in itertools.count(1):
+        await asyncio.sleep(NEW_CALL_EVERY)  # the demo's own pace, not a wait for anything
+        pbx.caller, pbx.caller_name = f"+1512555{number % 100:04d}", f"Demo Caller {number}"
+        await pbx_double.play(recorded_events(callgen.render("no_answer", pbx=pbx)), gap=0)
 
 
 async def _play_calls(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import os
 import secrets
 from collections import deque
@@ -112,7 +113,7 @@ class Throttle:
             for key in keys
             if len(recent := self._recent(key, now)) >= self.limit
         ]
-        return max(1, int(max(waits)) + 1) if waits else 0
+        return max(1, math.ceil(max(waits))) if waits else 0
 
     def failed(self, keys: tuple[str, ...], now: datetime) -> None:
         if len(self._failures) > 10_000:  # many addresses: keep only what still counts

@@ -84,7 +84,8 @@ class Inbox:
 
 
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox", Inbox)
-SESSION: str = "textback.session"  # where the auth middleware leaves the request's Session
+# Where the login middleware leaves the request's Session.
+SESSION: web.RequestKey[Session] = web.RequestKey("session", Session)
 
 
 def inbox_of(request: web.Request) -> Inbox:
