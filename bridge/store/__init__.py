@@ -33,6 +33,7 @@ from bridge.store.interfaces import (
     RecordsStore,
     ReportStore,
     RetentionStore,
+    WebReportStore,
     WebStore,
 )
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
@@ -56,6 +57,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "WebReportStore",
     "WebStore",
     "open_store",
 ]

@@ -11,10 +11,11 @@ implementation commits each whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Protocol
 
 from bridge.core.alerts import AlertDraft, AlertEvent, CarriedAlert, QueuedAlert
+from bridge.core.breakdown import ReportBreakdown
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.inbox import InboxPage, InboxQuery, InboxRow
@@ -259,6 +260,21 @@ class ReportStore(Protocol):
     async def report(self, since: datetime | None) -> ReportFigures: ...
 
 
+class WebReportStore(ReportStore, Protocol):
+    """The inbox's report page (bridge.web.report_page): the report, the
+    report per line, and the missed calls of each local day by outcome, to
+    draw and to filter to the lines an owner sees."""
+
+    async def report_breakdown(
+        self, since: datetime | None, until: datetime, zone: tzinfo
+    ) -> ReportBreakdown:
+        """Each line's report figures since ``since`` (None: all time), counted
+        as ``report`` counts them; and each day in ``zone`` from since's day
+        (or the first missed call's) to until's, its missed calls by what
+        became of them (bridge.core.breakdown.OUTCOMES)."""
+        ...
+
+
 class HistoryStore(ReportStore, Protocol):
     """The CLI (bridge.cli.history): what the store holds, and `handled`."""
 
@@ -294,7 +310,7 @@ class RetentionStore(Protocol):
         ...
 
 
-class WebStore(Protocol):
+class WebStore(WebReportStore, Protocol):
     """bridge.web, the owner inbox: listings, a thread, what owners do there,
     and their password hashes (`textback set-password` writes them)."""
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -251,6 +252,8 @@ class Session:
     async def history(self) -> None:
         await self.report(None)
         await self.report(T0)
+        await self.report_breakdown(None, LATER, ZoneInfo("America/Chicago"))
+        await self.report_breakdown(T0 - timedelta(days=90), T0, ZoneInfo("America/Chicago"))
         await self.recent_calls()
         await self.call("a")
         await self.threads()

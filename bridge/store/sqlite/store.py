@@ -18,6 +18,7 @@ from bridge.store.sqlite.inbox import Inbox
 from bridge.store.sqlite.migrate import schema_version
 from bridge.store.sqlite.opening import open_connection
 from bridge.store.sqlite.outbox import Outbox
+from bridge.store.sqlite.report_days import ReportDays
 from bridge.store.sqlite.reports import Reports
 from bridge.store.sqlite.retention import Retention
 
@@ -35,6 +36,7 @@ class SqliteStore(
     Alerts,
     FollowUp,
     Reports,
+    ReportDays,
     Retention,
     Inbox,
 ):
