@@ -16,6 +16,7 @@ from bridge.config.schema import (
     AlertRules,
     AmiConfig,
     BusinessConfig,
+    CannedReply,
     CdrConfig,
     CdrCsvConfig,
     CdrMysqlConfig,
@@ -34,13 +35,14 @@ from bridge.config.schema import (
     StoreConfig,
     TextingConfig,
     TransportName,
+    WebConfig,
 )
 
 __all__ = [
     "EXAMPLE_BUSINESS", "MAX_CONFIG_BYTES", "AgiConfig", "AlertRules", "AmiConfig",
-    "BusinessConfig", "CdrConfig", "CdrCsvConfig", "CdrMysqlConfig", "Channel", "CheckedConfig",
-    "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig", "ModemConfig",
-    "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig", "SipConfig", "SmtpConfig",
-    "StoreConfig", "TextingConfig", "TransportName", "example_values", "load_checked",
-    "load_config", "parse_config",
+    "BusinessConfig", "CannedReply", "CdrConfig", "CdrCsvConfig", "CdrMysqlConfig", "Channel",
+    "CheckedConfig", "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig",
+    "ModemConfig", "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig", "SipConfig",
+    "SmtpConfig", "StoreConfig", "TextingConfig", "TransportName", "WebConfig", "example_values",
+    "load_checked", "load_config", "parse_config",
 ]  # fmt: skip

@@ -20,7 +20,14 @@ from bridge.core import templates
 from bridge.core.events import OwnerActed, ReplyStored, TextQueued
 from bridge.core.numbers import display, to_e164
 from bridge.core.safe_text import printable
-from bridge.core.texts import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText
+from bridge.core.texts import (
+    Cap,
+    OptOutChange,
+    OutgoingText,
+    OwnerAction,
+    ReceivedText,
+    owner_answer,
+)
 from bridge.core.urgency import is_urgent
 from bridge.store import InboundStore
 from sms_gateway.base import DeliveryReport, IncomingText
@@ -28,7 +35,6 @@ from sms_gateway.base import DeliveryReport, IncomingText
 log = logging.getLogger(__name__)
 
 _CONFIRM_TTL = timedelta(hours=1)
-_ANSWER_TTL = timedelta(hours=24)  # an owner's answer is still worth sending late
 # Notes to an owner (usage, "marked handled") and HELP answers at most this
 # often: an auto-reply at the other end must not ping-pong with the bridge.
 _AUTOMATIC_ANSWERS = Cap(3, timedelta(minutes=10))
@@ -155,11 +161,12 @@ class InboundHandler:
                 f" Call them: {thread.caller}"
             )
             return None, refused, thread.id
-        size = templates.sms_size(command.text)
-        answer = OutgoingText(
-            thread.caller, command.text, size.parts, self.clock() + _ANSWER_TTL, kind="reply"
+        parts = templates.sms_size(command.text).parts
+        return (
+            owner_answer(thread.id, thread.caller, command.text, parts, self.clock()),
+            None,
+            thread.id,
         )
-        return OwnerAction(thread.id, "reply", answer), None, thread.id
 
     async def _notify_owner(self, number: str, body: str, thread_id: int | None = None) -> None:
         await self._answer(number, body, thread_id, kind="owner_notice", capped=True)

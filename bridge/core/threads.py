@@ -73,9 +73,9 @@ class ReportFigures:
 @dataclass(frozen=True, slots=True)
 class ThreadEvent:
     at: str
-    what: str  # missed call / text out (state) / text in / alert / owner action
+    what: str  # missed call / text out (state) / text in / alert / owner action / note
     text: str
-    kind: str = "call"  # call, out, in, alert, owner: what a reader may want to filter
+    kind: str = "call"  # call, out, in, alert, owner, note: what a reader may want to filter
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from bridge.store.interfaces import (
     RecordsStore,
     ReportStore,
     RetentionStore,
+    WebStore,
 )
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 
@@ -53,6 +54,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "WebStore",
     "open_store",
 ]
 
@@ -66,6 +68,7 @@ class Store(
     FollowUpStore,
     HistoryStore,
     RetentionStore,
+    WebStore,
     RecordsStore,
     Protocol,
 ):

@@ -17,6 +17,7 @@ from typing import Protocol
 from bridge.core.alerts import AlertDraft, AlertEvent, CarriedAlert, QueuedAlert
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
+from bridge.core.inbox import InboxPage, InboxQuery, InboxRow
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
     Cap,
@@ -290,6 +291,45 @@ class RetentionStore(Protocol):
         never an opt-out (nor the STOP/START/HELP texts). What was - or, with
         ``dry_run``, would be - blanked."""
         ...
+
+
+class WebStore(Protocol):
+    """bridge.web, the owner inbox: listings, a thread, what owners do there,
+    and their password hashes (`textback set-password` writes them)."""
+
+    async def inbox_page(self, query: InboxQuery) -> InboxPage:
+        """One page of threads, newest activity first: the view (open, urgent,
+        handled), whose (all, mine, unassigned), on the owner's lines, matching
+        the search (number, caller's name, any text) - read from indexes, a
+        search from the view's newest SEARCH_WINDOW threads."""
+        ...
+
+    async def inbox_row(self, thread_id: int) -> InboxRow | None: ...
+
+    async def thread(self, thread_id: int) -> tuple[ThreadSummary, list[ThreadEvent]] | None:
+        """A thread and everything on it, notes too, oldest first."""
+        ...
+
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
+
+    async def is_opted_out(self, number: str) -> bool: ...
+
+    async def owner_action(self, owner_id: str, action: OwnerAction) -> None:
+        """An answer to the caller queued, or the thread handled: exactly as an
+        owner's SMS command does it."""
+        ...
+
+    async def add_note(self, thread_id: int, owner_id: str, body: str) -> bool:
+        """A note for the office, never texted. False: no such thread."""
+        ...
+
+    async def assign(self, thread_id: int, assignee: str | None, by: str) -> bool:
+        """The thread is ``assignee``'s (None: nobody's), noted. False: no such thread."""
+        ...
+
+    async def password_hash(self, owner_id: str) -> str | None: ...
+
+    async def set_password_hash(self, owner_id: str, hashed: str) -> None: ...
 
 
 class RecordsStore(Protocol):

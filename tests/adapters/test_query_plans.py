@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextvars
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import pytest
 from bridge.config import FollowUpConfig
 from bridge.core.callbacks import CALLED, REACHED, TRIED, ThreadLink
 from bridge.core.calls import OpenCall, Outcome
+from bridge.core.inbox import VIEWS, WHO, Cursor, InboxQuery
 from bridge.core.texts import Cap, OutgoingText, OwnerAction
 from bridge.followup.worker import due_timers
 from bridge.store import Store, interfaces
@@ -45,6 +46,7 @@ from tests.support.store_values import (
     CALLER,
     DOMAIN,
     LATER,
+    LINE,
     OTHER,
     T0,
     Clock,
@@ -60,12 +62,15 @@ GROWING = frozenset({"calls", "outbox", "inbox", "alerts", "threads"})
 NEWEST_FIRST = {
     "recent_calls": "`textback calls`: calls_by_end walked backwards, stopped at its limit",
     "threads": "`textback threads`: threads_listing (open first, newest), stopped at its limit",
+    "inbox_page": "the inbox: its view's index (migration 12) newest first, stopped at a page"
+    " (a search: at SEARCH_WINDOW threads)",
 }
 # Partial indexes that hold only what is still pending (news nobody heard
 # yet): walking one reads the backlog, never the history.
 PENDING_ONLY = {
     "calls_unalerted": "missed calls not yet alerted (answered calls are never in it)",
     "inbox_unalerted": "replies not yet alerted (STOP/HELP are never in it)",
+    "threads_urgent": "urgent threads still open (the inbox's urgent view)",
 }
 # Not the store's own: the transaction's BEGIN, and the opener's pragmas.
 _UNPLANNED = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA)\b", re.IGNORECASE)
@@ -158,6 +163,24 @@ class Session:
         await self.follow_up()
         await self.history()
         await self.links()
+        await self.web()
+
+    async def web(self) -> None:
+        """The owner inbox: every listing, a later page, a search; what owners do there."""
+        for view in VIEWS:
+            for who in WHO:
+                for lines in (None, frozenset({LINE})):
+                    query = InboxQuery("mike", who, view, lines)
+                    page = await self.inbox_page(query)
+                    await self.inbox_page(replace(query, search="555 0142 pipe"))
+                    later = page.next or Cursor(T0.isoformat(), 1)
+                    await self.inbox_page(replace(query, after=later))
+                    await self.inbox_page(replace(query, after=later, search="Jane"))
+        await self.inbox_row(1)
+        await self.assign(1, "mike", by="ana")
+        await self.add_note(1, "mike", "a note")
+        await self.set_password_hash("mike", "$argon2id$x")
+        await self.password_hash("mike")
 
     async def links(self) -> None:
         """Call-backs and a caller reached: each finds the number's open thread."""

@@ -5,7 +5,9 @@ its caller to its line joins it. handled, opted_out and cold ones are closed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bridge.core.texts import Filed, OptOutChange, OwnerAction, ReceivedText
 from bridge.core.threads import ThreadEvent, ThreadSummary
@@ -17,14 +19,16 @@ OPEN = "('new', 'awaiting_reply', 'replied')"
 # Open or not, as the threads_listing index (migration 10) has it: the same
 # expression, so listings walk that index instead of sorting every thread.
 IS_OPEN = f"(status IN {OPEN})"
-_SUMMARY = """
-    SELECT id, caller, line, status, urgent, created_at, last_activity_at,
+# A ThreadSummary's columns (summary_of reads them), from threads: the
+# inbox's listings (bridge/store/sqlite/inbox.py) select them too.
+SUMMARY_COLUMNS = """
+    threads.id, caller, line, status, urgent, created_at, last_activity_at,
            (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
              ORDER BY id DESC LIMIT 1),
            (SELECT count(*) FROM calls WHERE thread_id = threads.id
                AND outcome IN ('missed', 'unknown'))
-      FROM threads
 """
+_SUMMARY = f"SELECT {SUMMARY_COLUMNS} FROM threads"  # noqa: S608 -- constants only
 # One statement per listing, each on its own index (an optional filter such
 # as ":id IS NULL OR id = :id" would make SQLite read every thread).
 _NEWEST = "ORDER BY last_activity_at DESC, id DESC LIMIT :limit"
@@ -36,7 +40,7 @@ _LISTINGS = {
     f" AND handled_at < :until {_NEWEST}",
 }
 # Everything that happened on a thread, oldest first; owners' own texts are
-# commands, shown as the actions they caused.
+# commands, shown as the actions they caused; owners' notes (never texted) too.
 _EVENTS = """
     SELECT ended_at,
            CASE outcome WHEN 'outbound' THEN 'call back' WHEN 'answered' THEN 'answered call'
@@ -60,6 +64,10 @@ _EVENTS = """
     UNION ALL
     SELECT at, 'owner ' || owner_id || ': ' || action, coalesce(body, ''), 'owner'
       FROM owner_actions WHERE thread_id = :t
+    UNION ALL
+    SELECT at, CASE kind WHEN 'note' THEN 'note by ' || owner_id
+                         ELSE 'assigned by ' || owner_id END, body, 'note'
+      FROM thread_notes WHERE thread_id = :t
     ORDER BY 1
 """
 
@@ -99,9 +107,12 @@ async def thread_summaries(
         _LISTINGS[which],
         {"id": thread_id, "limit": limit, "since": since, "until": until},
     )
-    return [
-        ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8])) for r in rows
-    ]
+    return [summary_of(row) for row in rows]
+
+
+def summary_of(r: Sequence[Any]) -> ThreadSummary:
+    """The summary from a row that starts with SUMMARY_COLUMNS."""
+    return ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]))
 
 
 async def _already_stored(sql: Sql, text: ReceivedText) -> bool:
