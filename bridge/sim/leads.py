@@ -3,11 +3,12 @@ inbox's benchmark (bench/inbox.py) and its screenshots need in the store.
 
 Each lead is a missed call from a new caller on one of the office's lines,
 texted back and sent (most delivered); some call again while it is open;
-about a third reply (some urgent, a few STOP); owners answer, call back or
-mark handled; what nobody touched is reminded and goes cold as the follow-up
-would have it. Every owner's news is marked told (no alert is left to send)
-and every text sent, so a bridge started on the store afterwards has nothing
-queued. The store's clock must be ``clock`` (it is moved through the period).
+about a third reply (some urgent, a few STOP); owners take them (assigned),
+note, answer, call back or mark handled; what nobody touched is reminded and
+goes cold as the follow-up would have it. Every owner's news is marked told
+(no alert is left to send) and every text sent, so a bridge started on the
+store afterwards has nothing queued. The store's clock must be ``clock``
+(the seed moves it through the period).
 """
 
 from __future__ import annotations
@@ -132,6 +133,10 @@ async def answer(
             out.urgent.append(thread)
     act = rng.random()
     owner = rng.choice(("mike", "mike", "sam"))
+    if act < 0.6 and rng.random() < 0.5:  # taken by someone in the inbox first
+        await store.assign(thread, owner, "mike")
+    if rng.random() < 0.05:
+        await store.add_note(thread, owner, "Left a voicemail too; try after 5")
     if act < 0.15:
         reply = OutgoingText(
             caller, rng.choice(OWNER_ANSWERS), 1, clock.now + timedelta(hours=1), "reply"

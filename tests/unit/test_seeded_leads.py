@@ -7,8 +7,17 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from bridge.core.inbox import InboxQuery, InboxRow
 from bridge.sim.leads import SimClock, seed_leads
 from bridge.store import Store
+
+
+async def all_rows(store: Store) -> list[InboxRow]:
+    rows: list[InboxRow] = []
+    for view in ("open", "handled"):
+        page = await store.inbox_page(InboxQuery("mike", view=view, limit=1000))
+        rows += page.rows
+    return rows
 
 
 async def test_each_lead_is_a_thread_in_a_realistic_mix(tmp_path: Path) -> None:
@@ -23,6 +32,9 @@ async def test_each_lead_is_a_thread_in_a_realistic_mix(tmp_path: Path) -> None:
         assert {"handled", "cold", "replied", "opted_out"} <= set(statuses)
         assert statuses["handled"] > statuses["opted_out"] > 0
         assert {t.id for t in threads if t.urgent} == set(seeded.urgent) != set()
+        assignees = Counter(row.assigned_to for row in await all_rows(store))
+        assert assignees["mike"] > assignees["sam"] > 0
+        assert assignees[None] > 0
         assert await store.unalerted() == []
         assert await store.due_texts(end, limit=1000) == []
 
