@@ -56,6 +56,9 @@ from bridge.supervisor import JobStatus, Supervisor
 from bridge.texting import plan
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
+from bridge.web.security import load_or_make_secret, secret_path
+from bridge.web.server import InboxServer
+from bridge.web.state import CallBack, InboxDeps
 from sms_gateway.base import SmsTransport
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.sip_messages import SipMessageTransport
@@ -114,6 +117,7 @@ class Bridge:
         transport: SmsTransport | None = None,
         restart_min: float = 1.0,
         agi_grace: float = AMI_GRACE,
+        call_back: CallBack | None = None,
     ):
         self.config = config
         self.store = store
@@ -136,6 +140,7 @@ class Bridge:
         self.supervisor = Supervisor(
             stop_order=STOP_ORDER, on_change=self._job_changed, restart_min=restart_min
         )
+        self.web = self._build_web(call_back) if config.web is not None else None
         self._wire(on_decision)
         self._add_jobs(expire_every, heartbeat_every)
 
@@ -209,6 +214,29 @@ class Bridge:
             else None
         )
 
+    def _build_web(self, call_back: CallBack | None) -> InboxServer:
+        """The owner inbox, on the same store and bus, with texting's way of
+        filling a template and the same health facts as `textback health`."""
+        config, store = self.config, self.store
+        assert config.web is not None
+        given = config.web.session_secret
+        secret = (
+            given.get_secret_value().encode()
+            if given is not None
+            else load_or_make_secret(secret_path(store.path))
+        )
+        transports = self.transports.available
+
+        def fill(template: str, line: str | None) -> str:
+            return plan.fill(config, template, line, first_text=False)
+
+        deps = InboxDeps(
+            config, store, self.clock, secret, snapshot=self._snapshot,
+            transports=lambda: [t.status() for t in transports.values()],
+            backlog=lambda: store.outbox_backlog(self.clock()), fill=fill, call_back=call_back,
+        )  # fmt: skip
+        return InboxServer(deps, self.bus)
+
     def _channels(self) -> frozenset[Channel]:
         """How owners can be reached at all: email with smtp, sms with a transport."""
         email: set[Channel] = {"email"} if self.config.smtp is not None else set()
@@ -253,6 +281,8 @@ class Bridge:
         if self.agi is not None:
             add("fastagi", self.agi.run, core=False, group="intake")
             add("dialplan-reports", self.intake.settle_reports, core=False, group="intake")
+        if self.web is not None:  # owners' actions come in here too: stopped with intake
+            add("web", self.web.run, core=False, group="intake")
         add("expire-stale-calls", lambda: self.intake.expire_stale(expire_every),
             core=False, group="intake")  # fmt: skip
         if self.intake.records is not None:

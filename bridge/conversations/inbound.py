@@ -17,7 +17,7 @@ from bridge.config import Config, OwnerConfig
 from bridge.conversations import owner_commands
 from bridge.conversations.optout import Keyword, classify
 from bridge.core import templates
-from bridge.core.events import OwnerActed, ReplyStored, TextQueued
+from bridge.core.events import DeliveryReported, OwnerActed, ReplyStored, TextQueued
 from bridge.core.numbers import display, to_e164
 from bridge.core.safe_text import printable
 from bridge.core.texts import (
@@ -176,6 +176,8 @@ class InboundHandler:
         text_id = await self.store.record_delivery(report.reference, recipient, report.delivered)
         if text_id is None:
             log.debug("delivery report %d for %s matches no sent text", report.reference, recipient)
+            return
+        self._bus.publish(DeliveryReported(text_id, report.delivered))
 
     async def _answer(
         self,

@@ -50,7 +50,7 @@ class ReplyStored:
 class OwnerActed:
     thread_id: int
     owner_id: str
-    action: str  # reply, called, done
+    action: str  # reply, called, done; from the inbox also note, assigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +76,18 @@ class JobChanged:
     state: str
     restarts: int
     last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReported:
+    """The network's delivery report settled a part of a sent text."""
+
+    text_id: int
+    delivered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """Who has a thread open in the inbox, or is typing on it, changed."""
+
+    thread_id: int

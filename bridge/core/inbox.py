@@ -61,6 +61,7 @@ class InboxRow:
     assigned_to: str | None
     last_message: str | None  # the latest text in or out
     last_message_in: bool  # True: from the caller
+    last_action: str | None = None  # reply, called, done: what an owner last did
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,3 +121,13 @@ class History:
     textbacks_last_hour: int = 0
     textbacks_last_minute: int = 0
     ever_texted: bool = False  # the first text carries the opt-out footer
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """How the outbox is keeping up: what the health strip and /metrics show."""
+
+    queued: int  # texts waiting to go out (queued, or handed to a transport unconfirmed)
+    oldest_queued_at: datetime | None  # when the longest-waiting of them was queued
+    failed_last_hour: int  # texts given up on (failed, expired) whose last try was this hour
+    last_failure: str | None = None  # the newest of those failures' errors

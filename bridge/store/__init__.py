@@ -27,6 +27,7 @@ from bridge.store.interfaces import (
     HistoryStore,
     InboundStore,
     IntakeStore,
+    OpsStore,
     OutboxStore,
     RecorderStore,
     RecordsStore,
@@ -44,6 +45,7 @@ __all__ = [
     "HistoryStore",
     "InboundStore",
     "IntakeStore",
+    "OpsStore",
     "OutboxStore",
     "ReadOnlyStore",
     "RecorderStore",
@@ -69,6 +71,7 @@ class Store(
     HistoryStore,
     RetentionStore,
     WebStore,
+    OpsStore,
     RecordsStore,
     Protocol,
 ):

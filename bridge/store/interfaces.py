@@ -20,6 +20,7 @@ from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.inbox import InboxPage, InboxQuery, InboxRow
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
+    Backlog,
     Cap,
     Filed,
     History,
@@ -330,6 +331,16 @@ class WebStore(Protocol):
     async def password_hash(self, owner_id: str) -> str | None: ...
 
     async def set_password_hash(self, owner_id: str, hashed: str) -> None: ...
+
+
+class OpsStore(Protocol):
+    """The health strip and the metrics endpoint: how the outbox keeps up."""
+
+    async def outbox_backlog(self, now: datetime) -> Backlog:
+        """Texts waiting to go out and since when; texts given up on in the
+        hour before ``now``, and the newest one's error. Read from indexes:
+        cheap enough to ask on every scrape."""
+        ...
 
 
 class RecordsStore(Protocol):

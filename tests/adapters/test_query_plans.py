@@ -214,6 +214,7 @@ class Session:
         await self.mark_sending(queued, "modem")
         await self.mark_retry(queued, "busy", LATER, maybe_sent=True)
         await self.mark_final(queued, "failed", "gave up")
+        await self.outbox_backlog(LATER)
         await self.set_opt_out(OTHER, opted_out=True, keyword="STOP", source="cli", at=T0)
 
     async def conversations(self) -> None:

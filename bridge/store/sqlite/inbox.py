@@ -22,7 +22,8 @@ from bridge.store.sqlite.conversations import IS_OPEN, OPEN, SUMMARY_COLUMNS, su
 from bridge.store.sqlite.stamps import iso
 
 # What a row shows beyond the summary: who has it, the caller's name on the
-# latest call that had one, and the latest text in or out ("in:" / "out:").
+# latest call that had one, the latest text in or out ("in:" / "out:"), and
+# what an owner last did (a handled thread that was called back says so).
 _ROW_COLUMNS = f"""{SUMMARY_COLUMNS},
     assigned_to,
     (SELECT caller_name FROM calls WHERE thread_id = threads.id AND caller_name != ''
@@ -33,7 +34,8 @@ _ROW_COLUMNS = f"""{SUMMARY_COLUMNS},
         UNION ALL
         SELECT created_at, 'out', body FROM outbox
          WHERE thread_id = threads.id AND kind != 'owner_alert')
-      ORDER BY at DESC LIMIT 1)
+      ORDER BY at DESC LIMIT 1),
+    (SELECT action FROM owner_actions WHERE thread_id = threads.id ORDER BY at DESC LIMIT 1)
 """  # noqa: S608 -- constants only
 # Each view is the condition its index holds, and the index is named: the
 # planner, without statistics, would rather sort every open thread than walk
@@ -81,7 +83,7 @@ def _listing(view: str, who: str, *, later: bool, searching: bool) -> str:
 def _row(r: Sequence[Any]) -> InboxRow:
     latest = r[11]
     direction, _, body = latest.partition(":") if latest is not None else ("", "", None)
-    return InboxRow(summary_of(r), r[10] or "", r[9], body, direction == "in")
+    return InboxRow(summary_of(r), r[10] or "", r[9], body, direction == "in", r[12])
 
 
 class Inbox(Aggregate):

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bridge.store.sqlite.alerts import Alerts
+from bridge.store.sqlite.backlog import OutboxBacklog
 from bridge.store.sqlite.batches import Batches
 from bridge.store.sqlite.calls import Calls
 from bridge.store.sqlite.connection import Clock, Connection
@@ -26,7 +27,16 @@ def _utc_now() -> datetime:
 
 
 class SqliteStore(
-    Calls, Outbox, Batches, Conversations, Alerts, FollowUp, Reports, Retention, Inbox
+    Calls,
+    Outbox,
+    OutboxBacklog,
+    Batches,
+    Conversations,
+    Alerts,
+    FollowUp,
+    Reports,
+    Retention,
+    Inbox,
 ):
     """Open with ``await SqliteStore.open(path)`` (or ``async with``); always close it."""
 
