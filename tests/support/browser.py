@@ -80,9 +80,10 @@ class Session:
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
 
-    def console(self, kind: str, text: str) -> None:
-        if kind == "error":
-            self.errors.append(f"console: {text}")
+    def console(self, kind: str, text: str, where: dict[str, Any]) -> None:
+        url = str(where.get("url", ""))
+        if kind == "error" and not url.endswith("/favicon.ico"):  # the browser's own ask
+            self.errors.append(f"console: {text} ({url})" if url else f"console: {text}")
 
     async def screenshot(self, name: str) -> Path:
         """The whole page as build/screenshots/NAME.png (or $TEXTBACK_SCREENSHOTS)."""
@@ -106,7 +107,7 @@ class Chromium:
         page = await context.new_page()
         session = Session(page)
         page.on("pageerror", lambda error: session.errors.append(f"pageerror: {error}"))
-        page.on("console", lambda msg: session.console(msg.type, msg.text))
+        page.on("console", lambda msg: session.console(msg.type, msg.text, msg.location))
 
         async def dismiss(dialog: Any) -> None:
             session.dialogs.append(f"{dialog.type}: {dialog.message}")

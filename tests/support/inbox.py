@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from argon2 import PasswordHasher
 
+from bridge.web.passwords import hash_password
 from tests.support.office import NO_ALERTS, Office, office
 from tests.support.polling import until_true
 
@@ -62,9 +62,8 @@ async def inbox_office(
         "lines": [{"did": did, "name": name, "owners": ["mike", "sam"]} for did, name in lines],
     }
     async with office(tmp_path, owners=owners(), extra=extra, **options) as o:  # type: ignore[arg-type]
-        hasher = PasswordHasher()
-        for owner, password in PASSWORDS.items():
-            await o.bridge.store.set_password_hash(owner, hasher.hash(password))
+        for owner, password in PASSWORDS.items():  # as `textback set-password` does
+            await o.bridge.store.set_password_hash(owner, hash_password(password))
         inbox = InboxOffice(o, f"http://127.0.0.1:{port}")
         await served(inbox.url("/login"))
         yield inbox
