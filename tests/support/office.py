@@ -31,6 +31,7 @@ def config_for(
     *,
     owners: list[dict[str, object]] | None = None,
     hours: dict[str, str] | None = None,
+    web: dict[str, object] | None = None,
     extra: dict[str, object] | None = None,
     **texting: object,
 ) -> Config:
@@ -52,7 +53,8 @@ def config_for(
             "modem": {"port": str(modem_path), "sweep_seconds": 3600, "command_timeout": 1},
             "store": {"path": str(store)},
         }
-        | (extra or {}),  # more sections (web:), or these replaced
+        | ({"web": web} if web is not None else {})
+        | (extra or {}),  # more sections, or these replaced
         context={"region": "US"},
     )
 
@@ -77,6 +79,7 @@ async def office(
     owners: list[dict[str, object]] | None = None,
     hours: dict[str, str] | None = None,
     clock: Callable[[], datetime] | None = None,
+    web: dict[str, object] | None = None,
     extra: dict[str, object] | None = None,
     **texting: object,
 ) -> AsyncIterator[Office]:
@@ -86,7 +89,7 @@ async def office(
     ):
         config = config_for(
             asterisk, modem.path, tmp_path / "textback.db", owners=owners, hours=hours,
-            extra=extra, **texting,
+            web=web, extra=extra, **texting,
         )  # fmt: skip
         decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         async with await Store.open(config.store.path) as store:
