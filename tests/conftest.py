@@ -17,6 +17,9 @@ from bridge.detection.rules import DetectionRules
 from bridge.sim.ami_server import FakeAsterisk
 from tests.support.ami import SECRET
 
+# The `chromium` fixture (a real browser for the inbox's tests) lives with its helpers.
+pytest_plugins = ("tests.support.browser",)
+
 TESTS = Path(__file__).resolve().parent
 TIERS = ("unit", "contract", "adapters", "system", "upstream")
 

@@ -32,6 +32,7 @@ def config_for(
     owners: list[dict[str, object]] | None = None,
     hours: dict[str, str] | None = None,
     web: dict[str, object] | None = None,
+    extra: dict[str, object] | None = None,
     **texting: object,
 ) -> Config:
     # Unless a test says otherwise, no SMS alerts: most tests count the
@@ -52,7 +53,8 @@ def config_for(
             "modem": {"port": str(modem_path), "sweep_seconds": 3600, "command_timeout": 1},
             "store": {"path": str(store)},
         }
-        | ({"web": web} if web is not None else {}),
+        | ({"web": web} if web is not None else {})
+        | (extra or {}),  # more sections, or these replaced
         context={"region": "US"},
     )
 
@@ -78,6 +80,7 @@ async def office(
     hours: dict[str, str] | None = None,
     clock: Callable[[], datetime] | None = None,
     web: dict[str, object] | None = None,
+    extra: dict[str, object] | None = None,
     **texting: object,
 ) -> AsyncIterator[Office]:
     async with (
@@ -85,14 +88,9 @@ async def office(
         SimulatedModem(tmp_path / "ttyUSB0") as modem,
     ):
         config = config_for(
-            asterisk,
-            modem.path,
-            tmp_path / "textback.db",
-            owners=owners,
-            hours=hours,
-            web=web,
-            **texting,
-        )
+            asterisk, modem.path, tmp_path / "textback.db", owners=owners, hours=hours,
+            web=web, extra=extra, **texting,
+        )  # fmt: skip
         decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         async with await Store.open(config.store.path) as store:
             assert config.modem is not None
