@@ -59,9 +59,9 @@ def golden(version: int) -> list[dict[str, object]]:
     return list(fixture["objects"])
 
 
-def test_the_migration_files_are_versions_one_to_eleven() -> None:
-    assert [m.version for m in MIGRATIONS] == list(range(1, 12))
-    assert SCHEMA_VERSION == 11
+def test_the_migration_files_are_versions_one_to_twelve() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, 13))
+    assert SCHEMA_VERSION == 12
     assert MIGRATIONS[0].name == "0001_calls.sql"
     assert all(m.statements for m in MIGRATIONS)
 

@@ -13,6 +13,7 @@ from bridge.store.sqlite.calls import Calls
 from bridge.store.sqlite.connection import Clock, Connection
 from bridge.store.sqlite.conversations import Conversations
 from bridge.store.sqlite.followup import FollowUp
+from bridge.store.sqlite.ledger import Ledger
 from bridge.store.sqlite.migrate import schema_version
 from bridge.store.sqlite.opening import open_connection
 from bridge.store.sqlite.outbox import Outbox
@@ -24,7 +25,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqliteStore(Calls, Outbox, Batches, Conversations, Alerts, FollowUp, Reports, Retention):
+class SqliteStore(
+    Calls, Outbox, Batches, Conversations, Alerts, FollowUp, Reports, Retention, Ledger
+):
     """Open with ``await SqliteStore.open(path)`` (or ``async with``); always close it."""
 
     def __init__(self, connection: Connection, clock: Clock = _utc_now):
