@@ -6,7 +6,17 @@ traceback; the exit codes are in bridge.cli.common. One module per group of
 commands; each registers its commands on the one ``main`` group.
 """
 
-from bridge.cli import checks, daemon, demo, history, modem, recordings, retention, settings
+from bridge.cli import (
+    checks,
+    daemon,
+    demo,
+    history,
+    ledger,
+    modem,
+    recordings,
+    retention,
+    settings,
+)
 from bridge.cli.common import main
 
 __all__ = [
@@ -14,6 +24,7 @@ __all__ = [
     "daemon",
     "demo",
     "history",
+    "ledger",
     "main",
     "modem",
     "recordings",
