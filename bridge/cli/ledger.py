@@ -96,7 +96,8 @@ def _print_report(result: Report, title: str) -> None:
     for label, figure in result.lines():
         headline.add_row(label, figure)
     console.print(headline)
-    stages = Table(title=f"The recovery ledger: {result.ledger.leads} lead(s)", box=None)
+    leads = result.ledger.leads
+    stages = Table(title=f"The recovery ledger: {leads} lead(s)", box=None, min_width=44)
     for column in ("stage", "leads", "of all"):
         stages.add_column(column, justify="left" if column == "stage" else "right")
     for row in result.stage_rows():

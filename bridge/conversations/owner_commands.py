@@ -21,7 +21,6 @@ _HANDLED = re.compile(r"^\s*(called|done)\s*#?(\d{1,9})\s*[.!]*\s*$", re.IGNOREC
 USAGE = (
     "textback: reply '12 your text' to answer thread #12,"
     " or 'CALLED 12' / 'DONE 12' when it is handled."
-    " Then 'BOOKED 12 450', 'WON 12' or 'LOST 12'."
 )
 
 

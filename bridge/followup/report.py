@@ -134,8 +134,8 @@ def ledger_of(leads: Iterable[LeadRecord], average_job_value: float) -> Ledger:
         median_call_back=_median(waits),
         recovered=len(worth),
         entered=sum(1 for _, entered in worth if entered),
-        entered_value=sum(amount for amount, entered in worth if entered),
-        estimated_value=sum(amount for amount, entered in worth if not entered),
+        entered_value=sum((amount for amount, entered in worth if entered), 0.0),
+        estimated_value=sum((amount for amount, entered in worth if not entered), 0.0),
     )
 
 

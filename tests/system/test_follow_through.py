@@ -15,7 +15,7 @@ from bridge.alerts.worker import AlertWorker
 from bridge.app import follow_up_worker
 from bridge.bus import Bus
 from bridge.cli import main
-from bridge.config import Channel, Config
+from bridge.config import Channel
 from bridge.core.calls import Outcome
 from bridge.core.texts import OutgoingText, OwnerAction, ReceivedText
 from bridge.followup.worker import in_daytime
@@ -24,7 +24,7 @@ from bridge.store import Store
 from tests.support.alerts import html_part as _html
 from tests.support.alerts import plain_part as _text
 from tests.support.expected import CALLER
-from tests.support.follow_through import MIKE, T0, Clock, settings, texted_back
+from tests.support.follow_through import MIKE, T0, Clock, config_yaml, settings, texted_back
 from tests.support.polling import until
 from tests.support.store_values import decision
 
@@ -278,7 +278,7 @@ async def test_report_figures_on_a_known_history(tmp_path: Path) -> None:
         await store.record_decision(decision("e", caller="+15125550143", ended_at=old))
     runner = CliRunner()
     config_path = tmp_path / "textback.yaml"
-    config_path.write_text(_yaml(cfg))
+    config_path.write_text(config_yaml(cfg))
     result = await asyncio.to_thread(  # the command runs its own event loop
         runner.invoke,
         main,
@@ -286,6 +286,10 @@ async def test_report_figures_on_a_known_history(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
+    ledger = figures.pop("ledger")  # the recovery ledger's figures: tests/system/test_ledger.py
+    assert (ledger["leads"], ledger["handled"], ledger["recovered"]["value"]) == (3, 1, 850.0)
+    assert [week["week"] for week in figures.pop("weeks")] == ["2026-11-23"]
+    assert [line["name"] for line in figures.pop("lines")] == ["Main line"]
     assert figures == {
         "since": "2026-11-20T00:00:00-06:00",
         "missed_calls": 3,
@@ -299,16 +303,7 @@ async def test_report_figures_on_a_known_history(tmp_path: Path) -> None:
     table = await asyncio.to_thread(runner.invoke, main, ["report", "--config", str(config_path)])
     assert table.exit_code == 0, table.output
     rows = [" ".join(line.split()) for line in table.output.splitlines()]
-    assert "missed calls 4" in rows  # no --since: the old call too
+    assert "missed calls 4 (4 leads)" in rows  # no --since: the old call too
     assert "texted back 2 (50%)" in rows
     assert "median time to first owner action 25 min" in rows
-    assert "estimated recovered value $850 (1 x $850)" in rows
-
-
-def _yaml(cfg: Config) -> str:
-    """The same settings as a config file."""
-    import yaml
-
-    data = cfg.model_dump(mode="json", exclude_defaults=True)
-    data["ami"]["secret"] = "x"
-    return yaml.safe_dump(data)
+    assert "recovered value $850 (1 x $850 average)" in rows

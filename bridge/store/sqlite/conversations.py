@@ -60,6 +60,11 @@ _EVENTS = """
     UNION ALL
     SELECT at, 'owner ' || owner_id || ': ' || action, coalesce(body, ''), 'owner'
       FROM owner_actions WHERE thread_id = :t
+    UNION ALL
+    SELECT at, 'owner ' || owner_id || ': ' || step,
+           CASE WHEN cents IS NOT NULL THEN printf('%d.%02d', cents / 100, cents % 100)
+                ELSE coalesce(reason, '') END, 'owner'
+      FROM lead_steps WHERE thread_id = :t
     ORDER BY 1
 """
 

@@ -63,6 +63,8 @@ async def _leads(sql: Sql, start: dict[str, str]) -> list[LeadRecord]:
         steps.setdefault(int(thread_id), []).append((step, cents, reason))
     leads = []
     for row in await sql.rows(_LEADS, start):
+        if row[2] < start["start"]:
+            continue  # a lead is counted from its first missed call (stamps sort as text)
         thread_id = int(row[0])
         state = fold(steps[thread_id]) if thread_id in steps else LeadState()
         booked = any(step in ("booked", "won") for step, _, _ in steps.get(thread_id, ()))
