@@ -17,6 +17,7 @@ from bridge.bus import Bus
 from bridge.cli import main
 from bridge.config import Channel
 from bridge.core.calls import Outcome
+from bridge.core.ledger import BOOKED, LOST, LeadStep
 from bridge.core.texts import OutgoingText, OwnerAction, ReceivedText
 from bridge.followup.worker import in_daytime
 from bridge.sim.mail import MailCatcher
@@ -138,6 +139,11 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
             await store.owner_action("mike", OwnerAction(1, "done"))
             other = decision("open", caller="+15125550142", ended_at=clock())
             await store.record_decision(other)  # thread 2: still open
+            # Threads 3 and 4 handled on Tuesday too: one booked at $450, one lost.
+            await store.record_decision(decision("booked", caller="+15125550144"))
+            await store.lead_step("mike", LeadStep(3, BOOKED, 45000))
+            await store.record_decision(decision("lost", caller="+15125550145"))
+            await store.lead_step("mike", LeadStep(4, LOST, reason="price"))
             clock.now = datetime(2026, 11, 25, 12, 59, tzinfo=UTC)  # Wednesday 6:59 there
             await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert not await store.digest_sent("mike", clock.now.date())
@@ -163,12 +169,20 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
     finally:
         await smtp.stop()
     (message,) = [m for m in smtp.mailbox.messages if m["Subject"].startswith("textback")]
-    assert message["Subject"] == "textback Wed Nov 25: 1 open, 1 recovered yesterday"
+    assert message["Subject"] == "textback Wed Nov 25: 1 open, 2 recovered yesterday"
     body = _text(message)
-    open_part, _, recovered_part = body.partition("Recovered yesterday (1):")
+    # Worth as `textback report` counts it: the amount entered, else the average.
+    open_part, _, recovered_part = body.partition("Recovered yesterday (2, $1,300):")
     assert "#2 (512) 555-0142" in open_part
     assert "tel:+15125550142" in open_part
-    assert "#1 (512) 555-9876" in recovered_part
+    recovered_part, _, lost_part = recovered_part.partition("Lost yesterday (1):")
+    assert [line.strip() for line in recovered_part.strip().splitlines()] == [
+        "#3 (512) 555-0144 - booked $450", "#1 (512) 555-9876",
+    ]  # fmt: skip
+    assert lost_part.strip() == "#4 (512) 555-0145 - lost price"
+    assert "<h3>Lost yesterday (1)</h3><ul><li>#4 (512) 555-0145 - lost price</li>" in _html(
+        message
+    )
 
 
 async def test_no_digest_when_there_is_nothing_to_tell(tmp_path: Path) -> None:
