@@ -18,6 +18,7 @@ from bridge.conversations import owner_commands
 from bridge.conversations.optout import Keyword, classify
 from bridge.core import templates
 from bridge.core.events import DeliveryReported, OwnerActed, ReplyStored, TextQueued
+from bridge.core.ledger import LeadStep, confirmation
 from bridge.core.numbers import display, to_e164
 from bridge.core.safe_text import printable
 from bridge.core.texts import (
@@ -128,6 +129,10 @@ class InboundHandler:
 
     async def _owner_text(self, owner: OwnerConfig, received: ReceivedText) -> None:
         """An owner's command: stored and carried out in one step, then the note back."""
+        step = owner_commands.parse_step(received.body)
+        if step is not None:
+            await self._lead_step(owner, received, step)
+            return
         action, notice, thread_id = await self._owner_command(received.body)
         if await self.store.store_owner_text(owner.id, received, action) is None:
             log.info("a text from %s was handled before (a copy from the SIM); ignored", owner.id)
@@ -167,6 +172,32 @@ class InboundHandler:
             None,
             thread.id,
         )
+
+    async def _lead_step(
+        self, owner: OwnerConfig, received: ReceivedText, step: LeadStep | owner_commands.BadStep
+    ) -> None:
+        """BOOKED / WON / LOST: the step with the owner's text, in one transaction
+        (taken or not by the ledger's rules), then the words back to them."""
+        thread = await self.store.thread_summary(step.thread_id)
+        if thread is None:
+            notice = f"textback: there is no thread #{step.thread_id}. {owner_commands.USAGE}"
+        elif isinstance(step, owner_commands.BadStep):
+            notice = f"textback: {step.problem}"
+        if thread is None or isinstance(step, owner_commands.BadStep):
+            # Kept like any owner's text, nothing recorded; the note says why.
+            if await self.store.store_owner_text(owner.id, received) is not None:
+                await self._notify_owner(received.sender, notice, thread.id if thread else None)
+            return
+        transition = await self.store.store_owner_step(owner.id, received, step)
+        if transition is None:
+            log.info("a text from %s was handled before (a copy from the SIM); ignored", owner.id)
+            return
+        log.info("thread #%d: %s by %s (%s)", thread.id, step.step, owner.id, transition.outcome)
+        if transition.outcome == "recorded":
+            self._bus.publish(OwnerActed(thread.id, owner.id, step.step))
+        who = display(thread.caller, self.config.business.region)
+        words = confirmation(transition, thread.id, who, self.config.business.currency)
+        await self._notify_owner(received.sender, words, thread.id)
 
     async def _notify_owner(self, number: str, body: str, thread_id: int | None = None) -> None:
         await self._answer(number, body, thread_id, kind="owner_notice", capped=True)

@@ -3,10 +3,11 @@ view, stored calls and the report's figures."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bridge.core.calls import JSON_FIELDS
+from bridge.core.ledger import LeadRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ class ReportFigures:
     replied: int
     handled: int
     first_action_waits: list[timedelta]  # missed call -> first owner action, per thread
+    leads: list[LeadRecord] = field(default_factory=list)  # the recovery ledger's, by thread
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from bridge.core.breakdown import ReportBreakdown
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.inbox import InboxPage, InboxQuery, InboxRow
+from bridge.core.ledger import LeadState, LeadStep, Transition
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
     Backlog,
@@ -182,6 +183,16 @@ class InboundStore(Protocol):
         """The text's id, or None when ``cap`` held it back."""
         ...
 
+    async def store_owner_step(
+        self, owner_id: str, text: ReceivedText, step: LeadStep
+    ) -> Transition | None:
+        """An owner's BOOKED / WON / LOST text and its step, together: the step
+        taken or not as bridge.core.ledger decides on the lead's state read in
+        the same transaction, the thread handled as DONE makes it (an opted-out
+        one stays so). None: a copy of a text already stored, or no such
+        thread - nothing written."""
+        ...
+
 
 class AlertStore(Protocol):
     """bridge.alerts.worker: news for owners, queued once, sent by email."""
@@ -253,6 +264,10 @@ class FollowUpStore(Protocol):
         """Claim the owner's day and queue its digest: True once per day."""
         ...
 
+    async def lead_states(self, thread_ids: Sequence[int]) -> dict[int, LeadState]:
+        """The recovery ledger's state of each of these threads that has a step."""
+        ...
+
 
 class ReportStore(Protocol):
     """`textback report` (bridge.followup.report builds on the figures)."""
@@ -296,6 +311,11 @@ class HistoryStore(ReportStore, Protocol):
 
     async def owner_action(self, owner_id: str, action: OwnerAction) -> None:
         """What an owner did from the office, with its effect on the thread."""
+        ...
+
+    async def lead_step(self, owner_id: str, step: LeadStep) -> Transition | None:
+        """`textback booked|won|lost`: as ``store_owner_step``, without a text.
+        None: no such thread."""
         ...
 
 

@@ -39,6 +39,7 @@ from bridge.config import FollowUpConfig
 from bridge.core.callbacks import CALLED, REACHED, TRIED, ThreadLink
 from bridge.core.calls import OpenCall, Outcome
 from bridge.core.inbox import VIEWS, WHO, Cursor, InboxQuery
+from bridge.core.ledger import BOOKED, LOST, WON, LeadStep
 from bridge.core.texts import Cap, OutgoingText, OwnerAction
 from bridge.followup.worker import due_timers
 from bridge.store import Store, interfaces
@@ -59,7 +60,7 @@ from tests.support.store_values import (
     stop,
 )
 
-GROWING = frozenset({"calls", "outbox", "inbox", "alerts", "threads"})
+GROWING = frozenset({"calls", "outbox", "inbox", "alerts", "threads", "lead_steps"})
 NEWEST_FIRST = {
     "recent_calls": "`textback calls`: calls_by_end walked backwards, stopped at its limit",
     "threads": "`textback threads`: threads_listing (open first, newest), stopped at its limit",
@@ -164,6 +165,7 @@ class Session:
         await self.follow_up()
         await self.history()
         await self.links()
+        await self.ledger()
         await self.web()
 
     async def web(self) -> None:
@@ -192,6 +194,16 @@ class Session:
         await self.record_decision(decision("out-2", outcome=Outcome.OUTBOUND), link=called)
         reached = ThreadLink(CALLER, REACHED, "reached on a later call")
         await self.record_decision(decision("in-2", outcome=Outcome.ANSWERED), link=reached)
+
+    async def ledger(self) -> None:
+        """The recovery ledger's steps, by SMS and from the office, and what reads them."""
+        await self.record_decision(decision("lead", caller="+15125550166"))
+        booked = LeadStep(1, BOOKED, 45000)
+        await self.store_owner_step("mike", received("BOOKED 1 450", "+15125550199"), booked)
+        await self.lead_step("office", LeadStep(1, WON))
+        await self.lead_step("office", LeadStep(2, LOST, reason="price"))
+        await self.lead_states([1, 2, 3])
+        await self.report(None)
 
     async def calls(self) -> None:
         await self.text_history(CALLER, T0)

@@ -68,6 +68,11 @@ _EVENTS = """
     SELECT at, CASE kind WHEN 'note' THEN 'note by ' || owner_id
                          ELSE 'assigned by ' || owner_id END, body, 'note'
       FROM thread_notes WHERE thread_id = :t
+    UNION ALL
+    SELECT at, 'owner ' || owner_id || ': ' || step,
+           CASE WHEN cents IS NOT NULL THEN printf('%d.%02d', cents / 100, cents % 100)
+                ELSE coalesce(reason, '') END, 'owner'
+      FROM lead_steps WHERE thread_id = :t
     ORDER BY 1
 """
 

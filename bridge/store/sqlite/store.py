@@ -15,6 +15,7 @@ from bridge.store.sqlite.connection import Clock, Connection
 from bridge.store.sqlite.conversations import Conversations
 from bridge.store.sqlite.followup import FollowUp
 from bridge.store.sqlite.inbox import Inbox
+from bridge.store.sqlite.ledger import Ledger
 from bridge.store.sqlite.migrate import schema_version
 from bridge.store.sqlite.opening import open_connection
 from bridge.store.sqlite.outbox import Outbox
@@ -39,6 +40,7 @@ class SqliteStore(
     ReportDays,
     Retention,
     Inbox,
+    Ledger,
 ):
     """Open with ``await SqliteStore.open(path)`` (or ``async with``); always close it."""
 
