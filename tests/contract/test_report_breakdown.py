@@ -4,12 +4,21 @@ figures line by line, adding up to what ReportStore.report says."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import date, datetime, timedelta
 
 from bridge.core.breakdown import HANDLED, NOT_TEXTED, REPLIED, TEXTED
+from bridge.core.threads import ReportFigures
 from bridge.store import Store
 from tests.support.report_history import CHICAGO, NEXT_DAY, UNTIL, known_history
 from tests.support.store_values import LINE, SECOND_LINE, T0, Clock
+
+
+def without_leads(figures: ReportFigures) -> ReportFigures:
+    """The per-line breakdown does not carry the recovery ledger's leads yet
+    (an owner's report page shows the funnel, not the ledger): compare the rest."""
+    return dataclasses.replace(figures, leads=[])
 
 
 async def test_missed_calls_are_counted_per_business_day_by_outcome(
@@ -40,7 +49,7 @@ async def test_each_line_has_the_reports_figures_and_they_add_up_to_the_report(
     assert main.first_action_waits == (NEXT_DAY + timedelta(minutes=30) - T0,)
     assert (second.missed_calls, second.texted, second.replied, second.handled) == (2, 1, 1, 0)
     assert second.first_action_waits == ()
-    assert breakdown.totals() == await store.report(None)
+    assert breakdown.totals() == without_leads(await store.report(None))
     assert breakdown.for_lines({SECOND_LINE}).totals().missed_calls == 2
 
 
@@ -50,7 +59,7 @@ async def test_a_period_starts_at_its_first_local_day(store: Store, clock: Clock
     breakdown = await store.report_breakdown(since, UNTIL, CHICAGO)
     assert breakdown.first_day == date(2026, 11, 26)
     assert {d.day for d in breakdown.days} == {date(2026, 11, 26)}
-    assert breakdown.totals() == await store.report(since)
+    assert breakdown.totals() == without_leads(await store.report(since))
     assert breakdown.totals().missed_calls == 1
 
 
