@@ -47,6 +47,7 @@ from bridge.detection.recorder import DecisionRecorder
 from bridge.detection.records.sources import source_from_config
 from bridge.detection.rules import DetectionRules
 from bridge.detection.tracker import CallTracker
+from bridge.followup.click_to_call import ClickToCall
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat
@@ -127,7 +128,14 @@ class Bridge:
         self.follow_up = follow_up_worker(
             config, store, clock=clock, bus=self.bus, channels=channels
         )
-        self.inbound = InboundHandler(config, store, clock=clock, bus=self.bus)
+        # Click-to-call (CALL 12, the inbox's button): (thread id, owner id) -> words.
+        self.click_to_call = ClickToCall(
+            config, store, self.link, clock=clock, bus=self.bus, enabled=not dry_run
+        )
+        self.call_back = self.click_to_call.call_back
+        self.inbound = InboundHandler(
+            config, store, clock=clock, bus=self.bus, call_back=self.call_back
+        )
         self.heartbeat = Heartbeat(
             health.heartbeat_path(config.store.path), self._snapshot, every=heartbeat_every
         )
@@ -268,6 +276,7 @@ class Bridge:
         if not self.dry_run:  # a dry run contacts nobody: no alerts, reminders, digests
             add("owner-alerts", self.alerts.run, core=False, group="owners")
             add("follow-up", self.follow_up.run, core=False, group="owners")
+            add("click-to-call", self.click_to_call.run, core=False, group="owners")
         add("heartbeat", self.heartbeat.run, core=False, group="ops")
         if self.pruner is not None:
             add("prune", self.pruner.run, core=False, group="ops")

@@ -23,6 +23,7 @@ from bridge.store.errors import (
 )
 from bridge.store.interfaces import (
     AlertStore,
+    ClickToCallStore,
     FollowUpStore,
     HistoryStore,
     InboundStore,
@@ -38,6 +39,7 @@ from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 __all__ = [
     "SCHEMA_VERSION",
     "AlertStore",
+    "ClickToCallStore",
     "ConstraintViolation",
     "FollowUpStore",
     "HistoryStore",
@@ -67,6 +69,7 @@ class Store(
     HistoryStore,
     RetentionStore,
     RecordsStore,
+    ClickToCallStore,
     Protocol,
 ):
     """Every interface at once: what the composition root (bridge.app) and the
