@@ -55,6 +55,13 @@ def pjsip_show_endpoint(endpoint: str) -> Fields:
     return {"Action": "PJSIPShowEndpoint", "Endpoint": endpoint}
 
 
+def originate_dry_run() -> Fields:
+    """An Originate with no Channel: Asterisk checks the user's ``originate``
+    class first (Permission denied), then refuses it ("Channel not
+    specified") - nothing rings."""
+    return {"Action": "Originate", "Async": "true"}
+
+
 # What Originate's OriginateResponse ``Reason`` says: the last control frame the
 # dialled channel sent (include/asterisk/frame.h, AST_CONTROL_*), as
 # main/pbx.c's pbx_dial_reason() maps Dial's result onto it.
