@@ -18,6 +18,7 @@ from bridge.alerts.audience import News, Route, routes
 from bridge.config import Channel, Config, OwnerConfig
 from bridge.core import templates
 from bridge.core.alerts import AlertDraft, AlertEvent
+from bridge.core.callbacks import clock_time
 from bridge.core.numbers import display
 from bridge.core.threads import ThreadEvent, ThreadSummary
 from bridge.core.urgency import is_urgent
@@ -80,17 +81,18 @@ def for_event(
         )
     elif event.kind == "missed_call":
         outcome = "texted back" if event.texted else f"not texted: {event.skip or 'no text'}"
-        subject = f"Missed call from {who} - {outcome}"
+        again = _repeats(event, zone)
+        subject = f"Missed call from {who}{again} - {outcome}"
         reason = event.text.strip(" -")
         on = _line_name(config, event.line)
-        lines = [f"Missed call from {who} on {on} at {when} ({reason})."]
+        lines = [f"Missed call from {who} on {on} at {when} ({reason}){again}."]
         if event.texted:
             lines.append(f"We texted them: {quoted(event.texted)}")
         else:
             lines.append(f"No text went out ({event.skip or 'texting is off'}).")
         said = "texted them" if event.texted else "no text went out"
         text = (
-            f"#{t} Missed call from {who} at {when}, {said}."
+            f"#{t} Missed call from {who} at {when}{again}, {said}."
             f" Reply '{t} your text' to text them, 'CALLED {t}' when handled."
         )
     else:
@@ -109,6 +111,19 @@ def for_event(
         if urgent:
             text = f"URGENT {text}. Call them: {event.caller}"
     return _drafts(chosen, subject, lines, who, event.caller, t, text)
+
+
+def _repeats(event: AlertEvent, zone: ZoneInfo) -> str:
+    """`` - called 3 times since 2:04 pm`` when the caller has rung before."""
+    if event.calls < 2 or event.first_call_at is None:
+        return ""
+    try:
+        first = datetime.fromisoformat(event.first_call_at).astimezone(zone)
+        last = datetime.fromisoformat(event.at).astimezone(zone)
+    except ValueError:
+        return f" - called {event.calls} times"
+    day = "" if first.date() == last.date() else f"{first:%a} "
+    return f" - called {event.calls} times since {day}{clock_time(first, zone)}"
 
 
 def reminder(
