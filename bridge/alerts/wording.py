@@ -139,14 +139,18 @@ def reminder(
     who = display(thread.caller, config.business.region)
     t = thread.id
     since = local_time(waiting_since, ZoneInfo(config.business.timezone))
+    # A call-back nobody took (docs/detection.md): the reminder says it was tried.
+    attempt = one_line(thread.last_call_back, 120) if thread.last_call_back else ""
+    already, tried = ([f"Already {attempt}."], f"; {attempt}") if attempt else ([], "")
     if thread.status == "replied":
         subject = f"Reminder: {who} replied and is waiting for an answer"
         lines = [
             f"{who} replied at {since} and nobody has answered yet (thread #{t}):",
             f"  {quoted(thread.last_reply or '')}",
+            *already,
         ]
         text = (
-            f"#{t} Reminder: {who} is waiting for an answer since {since}."
+            f"#{t} Reminder: {who} is waiting for an answer since {since}{tried}."
             f" Call them: {thread.caller}. Reply '{t} your text', or 'CALLED {t}'."
         )
     else:
@@ -155,9 +159,9 @@ def reminder(
             first = f"{who} called at {since} and no text went out (thread #{t})."
         else:
             first = f"{who} has not answered our text sent at {since} (thread #{t})."
-        lines = [first, "Call them back before they call someone else."]
+        lines = [first, *already, "Call them back before they call someone else."]
         text = (
-            f"#{t} Reminder: call back {who} (no reply since {since}): {thread.caller}."
+            f"#{t} Reminder: call back {who} (no reply since {since}{tried}): {thread.caller}."
             f" 'CALLED {t}' when done."
         )
     return _drafts(chosen, subject, lines, who, thread.caller, t, text)

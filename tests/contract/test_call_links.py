@@ -55,6 +55,8 @@ async def test_an_attempt_is_noted_and_the_thread_stays_open(store: Store) -> No
     assert found is not None
     summary, events = found
     assert summary.status == "new"
+    # What a reminder names: the latest call-back on the thread.
+    assert summary.last_call_back == "tried to call back: 201 at 9:12 am, not answered"
     assert ("call back", "outbound - tried to call back: 201 at 9:12 am, not answered") in [
         (e.what, e.text) for e in events
     ]

@@ -22,7 +22,9 @@ _SUMMARY = """
            (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
              ORDER BY id DESC LIMIT 1),
            (SELECT count(*) FROM calls WHERE thread_id = threads.id
-               AND outcome IN ('missed', 'unknown'))
+               AND outcome IN ('missed', 'unknown')),
+           (SELECT detail FROM calls WHERE thread_id = threads.id AND outcome = 'outbound'
+             ORDER BY ended_at DESC LIMIT 1)
       FROM threads
 """
 # One statement per listing, each on its own index (an optional filter such
@@ -100,7 +102,8 @@ async def thread_summaries(
         {"id": thread_id, "limit": limit, "since": since, "until": until},
     )
     return [
-        ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8])) for r in rows
+        ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]), r[9])
+        for r in rows
     ]
 
 
