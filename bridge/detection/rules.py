@@ -40,7 +40,11 @@ class DetectionRules:
     def from_config(cls, config: Config) -> DetectionRules:
         return cls(
             inbound_contexts=frozenset(config.pbx.inbound_contexts),
-            internal_contexts=frozenset(config.pbx.internal_contexts),
+            # Click-to-call's context places calls like a desk does: a call seen
+            # only there (a snapshot, the call records) is outbound, never inbound.
+            internal_contexts=frozenset(
+                (*config.pbx.internal_contexts, config.pbx.click_to_call.context)
+            ),
             lines={line.did: line.name for line in config.lines},
             region=config.business.region,
             extension_max_digits=config.pbx.extension_max_digits,
