@@ -47,6 +47,7 @@ from bridge.detection.recorder import DecisionRecorder
 from bridge.detection.records.sources import source_from_config
 from bridge.detection.rules import DetectionRules
 from bridge.detection.tracker import CallTracker
+from bridge.followup.click_to_call import ClickToCall
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat
@@ -131,7 +132,14 @@ class Bridge:
         self.follow_up = follow_up_worker(
             config, store, clock=clock, bus=self.bus, channels=channels
         )
-        self.inbound = InboundHandler(config, store, clock=clock, bus=self.bus)
+        # Click-to-call (CALL 12, the inbox's button): (thread id, owner id) -> words.
+        self.click_to_call = ClickToCall(
+            config, store, self.link, clock=clock, bus=self.bus, enabled=not dry_run
+        )
+        self.call_back = self.click_to_call.call_back
+        self.inbound = InboundHandler(
+            config, store, clock=clock, bus=self.bus, call_back=self.call_back
+        )
         self.heartbeat = Heartbeat(
             health.heartbeat_path(config.store.path), self._snapshot, every=heartbeat_every
         )
@@ -140,7 +148,9 @@ class Bridge:
         self.supervisor = Supervisor(
             stop_order=STOP_ORDER, on_change=self._job_changed, restart_min=restart_min
         )
-        self.web = self._build_web(call_back) if config.web is not None else None
+        # The inbox's Call button is click-to-call unless a test hands in its own.
+        web_call = call_back or self.call_back
+        self.web = self._build_web(web_call) if config.web is not None else None
         self._wire(on_decision)
         self._add_jobs(expire_every, heartbeat_every)
 
@@ -298,6 +308,7 @@ class Bridge:
         if not self.dry_run:  # a dry run contacts nobody: no alerts, reminders, digests
             add("owner-alerts", self.alerts.run, core=False, group="owners")
             add("follow-up", self.follow_up.run, core=False, group="owners")
+            add("click-to-call", self.click_to_call.run, core=False, group="owners")
         add("heartbeat", self.heartbeat.run, core=False, group="ops")
         if self.pruner is not None:
             add("prune", self.pruner.run, core=False, group="ops")

@@ -19,6 +19,7 @@ from bridge.config import Channel, Config, OwnerConfig
 from bridge.core import templates
 from bridge.core.alerts import AlertDraft, AlertEvent
 from bridge.core.ledger import LOST, LeadState, format_amount, recovered, value
+from bridge.core.callbacks import clock_time
 from bridge.core.numbers import display
 from bridge.core.threads import ThreadEvent, ThreadSummary
 from bridge.core.urgency import is_urgent
@@ -81,17 +82,18 @@ def for_event(
         )
     elif event.kind == "missed_call":
         outcome = "texted back" if event.texted else f"not texted: {event.skip or 'no text'}"
-        subject = f"Missed call from {who} - {outcome}"
+        again = _repeats(event, zone)
+        subject = f"Missed call from {who}{again} - {outcome}"
         reason = event.text.strip(" -")
         on = _line_name(config, event.line)
-        lines = [f"Missed call from {who} on {on} at {when} ({reason})."]
+        lines = [f"Missed call from {who} on {on} at {when} ({reason}){again}."]
         if event.texted:
             lines.append(f"We texted them: {quoted(event.texted)}")
         else:
             lines.append(f"No text went out ({event.skip or 'texting is off'}).")
         said = "texted them" if event.texted else "no text went out"
         text = (
-            f"#{t} Missed call from {who} at {when}, {said}."
+            f"#{t} Missed call from {who} at {when}{again}, {said}."
             f" Reply '{t} your text' to text them, 'CALLED {t}' when handled."
         )
     else:
@@ -112,6 +114,19 @@ def for_event(
     return _drafts(chosen, subject, lines, who, event.caller, t, text)
 
 
+def _repeats(event: AlertEvent, zone: ZoneInfo) -> str:
+    """`` - called 3 times since 2:04 pm`` when the caller has rung before."""
+    if event.calls < 2 or event.first_call_at is None:
+        return ""
+    try:
+        first = datetime.fromisoformat(event.first_call_at).astimezone(zone)
+        last = datetime.fromisoformat(event.at).astimezone(zone)
+    except ValueError:
+        return f" - called {event.calls} times"
+    day = "" if first.date() == last.date() else f"{first:%a} "
+    return f" - called {event.calls} times since {day}{clock_time(first, zone)}"
+
+
 def reminder(
     config: Config,
     thread: ThreadSummary,
@@ -125,14 +140,18 @@ def reminder(
     who = display(thread.caller, config.business.region)
     t = thread.id
     since = local_time(waiting_since, ZoneInfo(config.business.timezone))
+    # A call-back nobody took (docs/detection.md): the reminder says it was tried.
+    attempt = one_line(thread.last_call_back, 120) if thread.last_call_back else ""
+    already, tried = ([f"Already {attempt}."], f"; {attempt}") if attempt else ([], "")
     if thread.status == "replied":
         subject = f"Reminder: {who} replied and is waiting for an answer"
         lines = [
             f"{who} replied at {since} and nobody has answered yet (thread #{t}):",
             f"  {quoted(thread.last_reply or '')}",
+            *already,
         ]
         text = (
-            f"#{t} Reminder: {who} is waiting for an answer since {since}."
+            f"#{t} Reminder: {who} is waiting for an answer since {since}{tried}."
             f" Call them: {thread.caller}. Reply '{t} your text', or 'CALLED {t}'."
         )
     else:
@@ -141,9 +160,9 @@ def reminder(
             first = f"{who} called at {since} and no text went out (thread #{t})."
         else:
             first = f"{who} has not answered our text sent at {since} (thread #{t})."
-        lines = [first, "Call them back before they call someone else."]
+        lines = [first, *already, "Call them back before they call someone else."]
         text = (
-            f"#{t} Reminder: call back {who} (no reply since {since}): {thread.caller}."
+            f"#{t} Reminder: call back {who} (no reply since {since}{tried}): {thread.caller}."
             f" 'CALLED {t}' when done."
         )
     return _drafts(chosen, subject, lines, who, thread.caller, t, text)

@@ -164,9 +164,12 @@ def thread(config_path: str, number: int, as_json: bool) -> None:
         events_json = [{"at": e.at, "what": e.what, "text": e.text} for e in events]
         click.echo(json.dumps(summary.as_json() | {"events": events_json}))
         return
+    again = ""
+    if summary.calls > 1:  # repeat missed calls, all on this one thread
+        again = f", called {summary.calls} times since {local_time(summary.created_at, zone)}"
     console.print(
         Text(f"#{summary.id} ", style="bold")
-        + cell(f"{display(summary.caller, config.business.region)} - {summary.status}")
+        + cell(f"{display(summary.caller, config.business.region)} - {summary.status}{again}")
     )
     width = max((len(event.what) for event in events), default=0)
     for event in events:

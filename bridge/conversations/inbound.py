@@ -1,7 +1,8 @@
 """What happens to a text that comes in: stored first, then
 
 - from an owner's mobile: a command (bridge.owner_commands) - an answer for a
-  homeowner, or a thread marked handled;
+  homeowner, a thread marked handled, or click-to-call (the app hands in
+  ``call_back``, bridge.followup.click_to_call);
 - STOP, START and HELP: answered as carriers require;
 - anything else: a homeowner's reply, for a person (the alert worker tells
   the owners; an urgent one wakes it at once to page whoever is on call)."""
@@ -9,7 +10,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bridge.bus import Bus
@@ -39,6 +40,8 @@ _CONFIRM_TTL = timedelta(hours=1)
 # Notes to an owner (usage, "marked handled") and HELP answers at most this
 # often: an auto-reply at the other end must not ping-pong with the bridge.
 _AUTOMATIC_ANSWERS = Cap(3, timedelta(minutes=10))
+# Click-to-call, as the app hands it in: (thread id, owner id) -> words for the owner.
+CallBack = Callable[[int, str], Awaitable[str]]
 
 
 class InboundHandler:
@@ -51,11 +54,13 @@ class InboundHandler:
         *,
         clock: Callable[[], datetime],
         bus: Bus,
+        call_back: CallBack | None = None,
     ):
         self.config = config
         self.store = store
         self.clock = clock
         self._bus = bus
+        self._call_back = call_back
 
     async def incoming_text(self, text: IncomingText) -> None:
         region = self.config.business.region
@@ -133,7 +138,7 @@ class InboundHandler:
         if step is not None:
             await self._lead_step(owner, received, step)
             return
-        action, notice, thread_id = await self._owner_command(received.body)
+        action, notice, thread_id = await self._owner_command(owner, received.body)
         if await self.store.store_owner_text(owner.id, received, action) is None:
             log.info("a text from %s was handled before (a copy from the SIM); ignored", owner.id)
             return
@@ -147,7 +152,9 @@ class InboundHandler:
         if notice is not None:
             await self._notify_owner(received.sender, notice, thread_id)
 
-    async def _owner_command(self, body: str) -> tuple[OwnerAction | None, str | None, int | None]:
+    async def _owner_command(
+        self, owner: OwnerConfig, body: str
+    ) -> tuple[OwnerAction | None, str | None, int | None]:
         """What an owner's text does, the note back to them, and the thread."""
         command = owner_commands.parse(body)
         if isinstance(command, owner_commands.Unknown):
@@ -157,6 +164,15 @@ class InboundHandler:
             usage = f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}"
             return None, usage, None
         who = display(thread.caller, self.config.business.region)
+        if isinstance(command, owner_commands.CallBack):
+            # Calling is fine after STOP: it is about texts (the owner may call anyone back).
+            if self._call_back is None:
+                return (
+                    None,
+                    f"#{thread.id}: click-to-call is not set up. Call them: {thread.caller}",
+                    thread.id,
+                )
+            return None, await self._call_back(thread.id, owner.id), thread.id
         if isinstance(command, owner_commands.Handled):
             done = OwnerAction(thread.id, command.how)
             return done, f"#{thread.id} {who} marked handled.", thread.id

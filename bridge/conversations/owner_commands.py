@@ -3,6 +3,7 @@
     12 On my way at 3, does that work?   -> text that to the caller of thread #12
     CALLED 12   /   DONE 12              -> thread #12 is handled
     BOOKED 12 450 / WON 12 / LOST 12 price -> the lead's next step (bridge.core.ledger)
+    CALL 12                              -> ring my phone, then thread #12's caller
 
 Anything else gets a short usage reply. Pure: the inbound handler acts on it.
 """
@@ -17,6 +18,7 @@ from bridge.core.ledger import LOST, AmountError, LeadStep, lost_reason, parse_a
 
 _REPLY = re.compile(r"^\s*#?(\d{1,9})\s*[:.,-]?\s+(\S.*)$", re.DOTALL)
 _HANDLED = re.compile(r"^\s*(called|done)\s*#?(\d{1,9})\s*[.!]*\s*$", re.IGNORECASE)
+_CALL = re.compile(r"^\s*call\s*#?(\d{1,9})\s*[.!]*\s*$", re.IGNORECASE)
 
 USAGE = (
     "textback: reply '12 your text' to answer thread #12,"
@@ -41,10 +43,20 @@ class Unknown:
     pass
 
 
-Command = Reply | Handled | Unknown
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    """Click-to-call: ring the owner, then the thread's caller."""
+
+    thread: int
+
+
+Command = Reply | Handled | CallBack | Unknown
 
 
 def parse(body: str) -> Command:
+    call = _CALL.match(body)
+    if call:
+        return CallBack(int(call.group(1)))
     handled = _HANDLED.match(body)
     if handled:
         called = handled.group(1).lower() == "called"

@@ -21,6 +21,8 @@ class ThreadSummary:
     last_activity_at: str
     last_reply: str | None
     calls: int
+    # The latest call-back on the thread, as the PBX saw it ("tried to call back: 201 at ...").
+    last_call_back: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -23,6 +23,7 @@ from bridge.store.errors import (
 )
 from bridge.store.interfaces import (
     AlertStore,
+    ClickToCallStore,
     FollowUpStore,
     HistoryStore,
     InboundStore,
@@ -41,6 +42,7 @@ from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 __all__ = [
     "SCHEMA_VERSION",
     "AlertStore",
+    "ClickToCallStore",
     "ConstraintViolation",
     "FollowUpStore",
     "HistoryStore",
@@ -75,6 +77,7 @@ class Store(
     WebStore,
     OpsStore,
     RecordsStore,
+    ClickToCallStore,
     Protocol,
 ):
     """Every interface at once: what the composition root (bridge.app) and the

@@ -194,6 +194,18 @@ class InboundStore(Protocol):
         ...
 
 
+class ClickToCallStore(Protocol):
+    """bridge.followup.click_to_call: the thread to call, and a word back to the owner."""
+
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
+
+    async def queue_text(
+        self, text: OutgoingText, *, thread_id: int | None = None, cap: Cap | None = None
+    ) -> int | None:
+        """The text's id, or None when ``cap`` held it back."""
+        ...
+
+
 class AlertStore(Protocol):
     """bridge.alerts.worker: news for owners, queued once, sent by email."""
 

@@ -192,6 +192,8 @@ class Session:
         await self.record_decision(decision("out-1", outcome=Outcome.OUTBOUND), link=tried)
         called = ThreadLink("+15125550177", CALLED, "called back by 201")
         await self.record_decision(decision("out-2", outcome=Outcome.OUTBOUND), link=called)
+        hinted = ThreadLink("+15125550177", TRIED, "click-to-call", thread_id=1)
+        await self.record_decision(decision("out-3", outcome=Outcome.OUTBOUND), link=hinted)
         reached = ThreadLink(CALLER, REACHED, "reached on a later call")
         await self.record_decision(decision("in-2", outcome=Outcome.ANSWERED), link=reached)
 

@@ -26,7 +26,9 @@ SUMMARY_COLUMNS = """
            (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
              ORDER BY id DESC LIMIT 1),
            (SELECT count(*) FROM calls WHERE thread_id = threads.id
-               AND outcome IN ('missed', 'unknown'))
+               AND outcome IN ('missed', 'unknown')),
+           (SELECT detail FROM calls WHERE thread_id = threads.id AND outcome = 'outbound'
+             ORDER BY ended_at DESC LIMIT 1)
 """
 _SUMMARY = f"SELECT {SUMMARY_COLUMNS} FROM threads"  # noqa: S608 -- constants only
 # One statement per listing, each on its own index (an optional filter such
@@ -117,7 +119,7 @@ async def thread_summaries(
 
 def summary_of(r: Sequence[Any]) -> ThreadSummary:
     """The summary from a row that starts with SUMMARY_COLUMNS."""
-    return ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]))
+    return ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]), r[9])
 
 
 async def _already_stored(sql: Sql, text: ReceivedText) -> bool:

@@ -81,9 +81,9 @@ def _listing(view: str, who: str, *, later: bool, searching: bool) -> str:
 
 
 def _row(r: Sequence[Any]) -> InboxRow:
-    latest = r[11]
+    latest = r[12]
     direction, _, body = latest.partition(":") if latest is not None else ("", "", None)
-    return InboxRow(summary_of(r), r[10] or "", r[9], body, direction == "in", r[12])
+    return InboxRow(summary_of(r), r[11] or "", r[10], body, direction == "in", r[13])
 
 
 class Inbox(Aggregate):
