@@ -18,8 +18,8 @@ from bridge.alerts.audience import News, Route, routes
 from bridge.config import Channel, Config, OwnerConfig
 from bridge.core import templates
 from bridge.core.alerts import AlertDraft, AlertEvent
-from bridge.core.ledger import LOST, LeadState, format_amount, recovered, value
 from bridge.core.callbacks import clock_time
+from bridge.core.ledger import LOST, LeadState, format_amount, recovered, value
 from bridge.core.numbers import display
 from bridge.core.threads import ThreadEvent, ThreadSummary
 from bridge.core.urgency import is_urgent

@@ -5,7 +5,6 @@ figures line by line, adding up to what ReportStore.report says."""
 from __future__ import annotations
 
 import dataclasses
-
 from datetime import date, datetime, timedelta
 
 from bridge.core.breakdown import HANDLED, NOT_TEXTED, REPLIED, TEXTED
