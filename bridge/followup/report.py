@@ -186,8 +186,15 @@ class Report:
         """The headline: label and value."""
         wait, ledger = self.median_first_action, self.ledger
         return [
-            ("missed calls", f"{self.missed_calls} ({_count(ledger.leads, 'lead')})"),
+            # An empty ledger (nothing missed yet) says nothing rather than "0 leads".
+            (
+                "missed calls",
+                f"{self.missed_calls}"
+                + (f" ({_count(ledger.leads, 'lead')})" if ledger.leads else ""),
+            ),
             ("texted back", _share(self.texted, self.missed_calls)),
+            ("replied", _share(self.replied, self.texted)),
+            ("handled by an owner", _share(self.handled, self.missed_calls)),
             ("median time to first owner action", _duration(wait)),
             ("median time to a call-back", _duration(ledger.median_call_back)),
             ("recovered value", self.value_words(ledger)),

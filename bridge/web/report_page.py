@@ -35,11 +35,13 @@ async def report_page(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=str(exc)) from None
     store = inbox.deps.store
     breakdown = await store.report_breakdown(since, now, zone)
+    headline = await store.report(since)
     lines = lines_of(request)
     if lines is None:  # every line: the report's own figures
-        view = build_view(config, period, since, breakdown, await store.report(since))
+        view = build_view(config, period, since, breakdown, headline)
     else:  # calls on no known line are everyone's, as in the inbox
-        view = build_view(config, period, since, breakdown.for_lines(lines | {None}), None)
+        mine = frozenset({*lines, None})
+        view = build_view(config, period, since, breakdown.for_lines(mine), headline, mine)
     values = {
         "view": view,
         "periods": PERIOD_NAMES,

@@ -5,7 +5,7 @@ page (report_page.py) reads the store and hands the figures in."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from bridge.config import Config
@@ -52,6 +52,7 @@ class ReportView:
     period: str  # a key of PERIODS
     since: datetime | None
     figures: list[tuple[str, str]]  # (label, value) as `textback report` prints them
+    stages: list[tuple[str, str, str]]  # the recovery ledger: stage, leads, share
     charts: dict[str, str]  # name -> SVG markup (escaped by bridge.web.charts)
     every_line: bool  # False: only the viewer's lines are counted
     bucket: str  # "day", "week" or "month": what one bar of the daily chart is
@@ -73,11 +74,17 @@ def build_view(
     period: str,
     since: datetime | None,
     breakdown: ReportBreakdown,
-    headline: ReportFigures | None,
+    headline: ReportFigures,
+    seen: frozenset[str | None] | None = None,
 ) -> ReportView:
-    """``headline``: ReportStore.report's figures (every line: an admin); None
-    to count ``breakdown``'s lines instead (it is already the viewer's)."""
-    figures = headline if headline is not None else breakdown.totals()
+    """``headline``: ReportStore.report's figures (every line's). ``seen``:
+    the viewer's (None: an admin, every line): the figures are then
+    ``breakdown``'s (already the viewer's) with the ledger of those lines' leads."""
+    if seen is None:
+        figures = headline
+    else:
+        mine = [lead for lead in headline.leads if lead.line in seen]
+        figures = replace(breakdown.totals(), leads=mine)
     business = config.business
     report = build_report(figures, since, business.average_job_value, business.currency)
     bucket, days = _bars(breakdown)
@@ -107,7 +114,9 @@ def build_view(
             [Series(key, name, colour, line_values[key]) for key, name, colour in _STAGES],
         ),
     }  # fmt: skip
-    return ReportView(period, since, report.lines(), charts, headline is not None, bucket)
+    return ReportView(
+        period, since, report.lines(), report.stage_rows(), charts, seen is None, bucket
+    )
 
 
 def wait_buckets(figures: ReportFigures) -> list[tuple[str, int]]:

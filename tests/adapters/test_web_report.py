@@ -20,6 +20,13 @@ def figures(page: str) -> dict[str, str]:
     return dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td></tr>', page))
 
 
+def ledger(page: str) -> dict[str, tuple[str, str]]:
+    rows = re.findall(
+        r'<tr data-stage="[^"]+"><th scope="row">([^<]+)</th><td>([^<]+)</td><td>([^<]+)</td>', page
+    )
+    return {stage: (leads, share) for stage, leads, share in rows}
+
+
 def chart(page: str, name: str) -> str:
     found = re.search(rf'<figure id="chart-{name}".*?(<svg .*?</svg>)', page, re.DOTALL)
     assert found, f"no {name} chart"
@@ -38,11 +45,16 @@ async def test_an_admin_sees_the_reports_figures_and_four_charts(tmp_path: Path)
         status, page = await rig.page("/report?period=30")
     assert status == 200
     shown = figures(page)
-    assert shown["missed calls"] == "5"
+    assert shown["missed calls"] == "5 (4 leads)"
     assert shown["texted back"] == "3 (60%)"
     assert shown["replied"] == "2 (67%)"
     assert shown["handled by an owner"] == "1 (20%)"
-    assert shown["estimated recovered value"] == "$400 (1 x $400)"
+    assert shown["recovered value"] == "$400 (1 x $400 average)"
+    stages = ledger(page)
+    assert stages["missed"] == ("4", "100%")  # the withheld call is no lead
+    assert stages["texted back"] == ("3", "75%")
+    assert stages["replied"] == ("2", "50%")
+    assert stages["won"] == ("0", "0%")
     assert len(SVG.findall(page)) == 4
     days = tips(chart(page, "days"))
     assert "Nov 25: Called back / handled 1" in days
@@ -72,8 +84,8 @@ async def test_the_period_switch_counts_only_the_chosen_days(tmp_path: Path) -> 
         _, week = await rig.page("/report?period=7")
         _, default = await rig.page("/report")
         status, wrong = await rig.page("/report?period=365")
-    assert figures(month)["missed calls"] == "5"
-    assert figures(week)["missed calls"] == "1"  # Nov 26 on: the unsent one
+    assert figures(month)["missed calls"] == "5 (4 leads)"
+    assert figures(week)["missed calls"] == "1 (1 lead)"  # Nov 26 on: the unsent one
     assert "since Thu Nov 26" in week
     current = 'id="period-7" class="filter current" href="/report?period=7" aria-current="page"'
     assert current in week
@@ -90,11 +102,13 @@ async def test_an_owner_sees_only_their_own_lines(tmp_path: Path) -> None:
         rig.client.session.cookie_jar.clear()
         await rig.login("sam")
         _, sam = await rig.page("/report?period=30")
-    assert figures(mike)["missed calls"] == "3"  # the main line's, the withheld one too
+    assert figures(mike)["missed calls"] == "3 (2 leads)"  # the withheld one is no lead
     assert figures(mike)["handled by an owner"] == "1 (33%)"
+    assert ledger(mike)["texted back"] == ("2", "100%")  # his lines' leads only
     assert "Your lines only" in mike
     assert "alert(" not in mike  # the second line's name is nowhere on Mike's page
     assert [t for t in tips(chart(mike, "lines")) if "Missed" in t] == ["Main line: Missed 3"]
-    assert figures(sam)["missed calls"] == "2"
+    assert figures(sam)["missed calls"] == "2 (2 leads)"
+    assert ledger(sam)["texted back"] == ("1", "50%")
     assert "Main line" not in sam
     assert "Nov 25: Called back / handled 1" not in tips(chart(sam, "days"))

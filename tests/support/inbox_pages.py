@@ -62,7 +62,9 @@ async def fill_login(page: Page, inbox: InboxOffice, owner: str, password: str) 
     await page.goto(inbox.url("/login"))
     await page.fill(OWNER_FIELD, owner)
     await page.fill(PASSWORD_FIELD, password)
-    async with page.expect_response(
+    # Wait for the page the POST loads too: a goto while it still loads would
+    # interrupt it ("navigation interrupted by another navigation").
+    async with page.expect_navigation(), page.expect_response(
         lambda r: r.url.endswith("/login") and r.request.method == "POST"
     ) as posted:
         await page.locator(LOGIN_FORM).evaluate("form => form.requestSubmit()")

@@ -331,9 +331,9 @@ EXAMPLE_VALUES = [
     "60: owners[0].mobile: +15125550199 is a fictional number (555-0100 to 555-0199)",
 ]
 SMTP_EXAMPLE_VALUES = [
-    "141: smtp.host: smtp.acme.example is in a reserved example domain (.example)",
-    "144: smtp.username: textback@acme.example is in a reserved example domain (.example)",
-    "146: smtp.sender: textback <textback@acme.example> is in a reserved example domain (.example)",
+    "142: smtp.host: smtp.acme.example is in a reserved example domain (.example)",
+    "145: smtp.username: textback@acme.example is in a reserved example domain (.example)",
+    "147: smtp.sender: textback <textback@acme.example> is in a reserved example domain (.example)",
 ]
 LAB_HINT = "replace them, or set `lab: true` at the top level for a test lab"
 

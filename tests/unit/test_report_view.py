@@ -9,6 +9,7 @@ import pytest
 
 from bridge.core.breakdown import HANDLED, NOT_TEXTED, TEXTED, DayOutcome, LineFigures
 from bridge.core.breakdown import ReportBreakdown as Breakdown
+from bridge.core.ledger import LeadRecord, LeadState
 from bridge.core.threads import ReportFigures
 from bridge.web.report_view import (
     UnknownPeriod,
@@ -21,6 +22,11 @@ from tests.support.store_values import LINE, SECOND_LINE
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)  # 22:00 on the 27th in Chicago
 CONFIG = report_office()
+NONE = ReportFigures(0, 0, 0, 0, [])
+
+
+def lead(line: str) -> LeadRecord:
+    return LeadRecord(1, line, NOW, True, True, None, True, False, LeadState())
 
 
 def test_a_period_starts_at_a_local_midnight_today_included() -> None:
@@ -44,10 +50,11 @@ def breakdown(first: date, last: date) -> Breakdown:
 
 def test_the_view_counts_the_lines_it_is_given_as_the_report_does() -> None:
     mine = breakdown(date(2026, 11, 25), date(2026, 11, 27)).for_lines({LINE, None})
-    view = build_view(CONFIG, "7", None, mine, None)
-    assert dict(view.figures)["missed calls"] == "2"
+    every = ReportFigures(7, 3, 2, 2, [], [lead(LINE), lead(LINE), lead(SECOND_LINE)])
+    view = build_view(CONFIG, "7", None, mine, every, frozenset({LINE, None}))
+    assert dict(view.figures)["missed calls"] == "2 (2 leads)"  # not the other line's lead
     assert dict(view.figures)["handled by an owner"] == "2 (100%)"
-    assert dict(view.figures)["estimated recovered value"] == "$800 (2 x $400)"
+    assert ("missed", "2", "100%") in view.stages
     assert not view.every_line
     assert view.bucket == "day"
     assert "Nov 25: Called back / handled 2" in view.charts["days"]
@@ -60,6 +67,7 @@ def test_an_admin_sees_the_reports_own_figures_and_every_line_escaped() -> None:
     every = breakdown(date(2026, 11, 25), date(2026, 11, 27))
     headline = ReportFigures(7, 3, 2, 2, [timedelta(minutes=3)])
     view = build_view(CONFIG, "all", None, every, headline)
+    assert dict(view.figures)["handled by an owner"] == "2 (29%)"
     assert view.every_line
     assert dict(view.figures)["missed calls"] == "7"
     assert "&lt;script&gt;alert(&quot;line&quot;)&lt;/script&gt;: Missed 5" in view.charts["lines"]
@@ -69,11 +77,11 @@ def test_an_admin_sees_the_reports_own_figures_and_every_line_escaped() -> None:
 
 
 def test_long_periods_are_drawn_a_week_then_a_month_a_bar() -> None:
-    weeks = build_view(CONFIG, "all", None, breakdown(date(2026, 1, 1), date(2026, 12, 1)), None)
+    weeks = build_view(CONFIG, "all", None, breakdown(date(2026, 1, 1), date(2026, 12, 1)), NONE)
     assert weeks.bucket == "week"
     assert "Missed calls per week by outcome" in weeks.charts["days"]
     assert "Dec 29: Called back / handled 2" in weeks.charts["days"]  # the week of Jan 1
-    years = build_view(CONFIG, "all", None, breakdown(date(2023, 1, 1), date(2026, 12, 1)), None)
+    years = build_view(CONFIG, "all", None, breakdown(date(2023, 1, 1), date(2026, 12, 1)), NONE)
     assert years.bucket == "month"
     assert "Jan 2023: Called back / handled 2" in years.charts["days"]
 
