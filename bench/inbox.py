@@ -144,7 +144,8 @@ CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 
 
 async def logged_in(base: str) -> aiohttp.ClientSession:
-    client = aiohttp.ClientSession()
+    # unsafe: keep cookies from an IP address (127.0.0.1), which aiohttp's jar drops by default
+    client = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     async with client.get(f"{base}/login") as response:
         form = await response.text()
     found = CSRF.search(form)
@@ -199,7 +200,9 @@ async def decisions_to_events(office: Office, stream: EventStream, calls: int) -
     for n in range(calls):
         pbx.caller = f"+1469555{n:04d}"
         hung_up = 0.0
-        for raw in recorded_events(b"".join(callgen.no_answer(pbx))):
+        steps = callgen.no_answer(pbx)
+        next(steps)  # the call's first step takes the caller number (as bench/latency.py)
+        for raw in recorded_events(b"".join(callgen.interleave(pbx, [_rest(steps)]))):
             (message,) = AmiFramer(expect_banner=False).feed(raw)
             if message.event == "Hangup" and message.get("Uniqueid") == message.get("Linkedid"):
                 hung_up = time.perf_counter()
@@ -207,6 +210,11 @@ async def decisions_to_events(office: Office, stream: EventStream, calls: int) -
         arrived = await stream.first(national_tail(pbx.caller))
         delays.append((arrived - hung_up) * 1000)
     return delays
+
+
+def _rest(steps: Iterator[None]) -> Iterator[None]:
+    yield
+    yield from steps
 
 
 def national_tail(number: str) -> str:

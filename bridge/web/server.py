@@ -180,8 +180,10 @@ async def events(request: web.Request) -> web.StreamResponse:
     inbox = inbox_of(request)
     thread = request.query.get("thread", "")
     thread_id = int(thread) if thread.isdigit() and len(thread) < 19 else None
+    # Its headers go out with prepare(), before the middleware could add them.
+    headers = {"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
     response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+        headers=headers | SECURITY_HEADERS | {"Cache-Control": "no-store"}
     )
     await response.prepare(request)
     stream = inbox.hub.connect(session_of(request).owner_id, lines_of(request), thread_id)

@@ -242,6 +242,7 @@ async def test_the_stream_carries_bus_events_for_the_owners_lines(rig: WebRig) -
     await rig.login("sam")
     response = await rig.client.get("/events")
     assert response.headers["Content-Type"] == "text/event-stream"
+    assert response.headers["Content-Security-Policy"] == CSP
     rig.bus.publish(ReplyStored(mine, urgent=False))  # Mike's line: not Sam's to see
     rig.bus.publish(ReplyStored(sams, urgent=False))
     async with asyncio.timeout(5):
