@@ -64,9 +64,12 @@ async def fill_login(page: Page, inbox: InboxOffice, owner: str, password: str) 
     await page.fill(PASSWORD_FIELD, password)
     # Wait for the page the POST loads too: a goto while it still loads would
     # interrupt it ("navigation interrupted by another navigation").
-    async with page.expect_navigation(), page.expect_response(
-        lambda r: r.url.endswith("/login") and r.request.method == "POST"
-    ) as posted:
+    async with (
+        page.expect_navigation(),
+        page.expect_response(
+            lambda r: r.url.endswith("/login") and r.request.method == "POST"
+        ) as posted,
+    ):
         await page.locator(LOGIN_FORM).evaluate("form => form.requestSubmit()")
     return await posted.value
 
