@@ -24,6 +24,7 @@ from bridge.config.schema import (
     FollowUpConfig,
     LineConfig,
     LogConfig,
+    MetricsConfig,
     ModemConfig,
     NudgeConfig,
     OwnerAlerts,
@@ -39,7 +40,8 @@ from bridge.config.schema import (
 __all__ = [
     "EXAMPLE_BUSINESS", "MAX_CONFIG_BYTES", "AgiConfig", "AlertRules", "AmiConfig",
     "BusinessConfig", "CdrConfig", "CdrCsvConfig", "CdrMysqlConfig", "Channel", "CheckedConfig",
-    "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig", "ModemConfig",
+    "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig", "MetricsConfig",
+    "ModemConfig",
     "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig", "SipConfig", "SmtpConfig",
     "StoreConfig", "TextingConfig", "TransportName", "example_values", "load_checked",
     "load_config", "parse_config",
