@@ -147,8 +147,8 @@ async def test_the_listener_is_loopback_by_default_and_goes_with_the_bridge(
         jobs = {s.name: s.state.value for s in o.bridge.supervisor.statuses()}
         assert jobs["metrics"] == "running"
         scraped = await o.scrape()
-        assert scraped.value("textback_job_degraded", job="metrics") == 0
-        assert scraped.value("textback_job_restarts_total", job="metrics") == 0
+        assert scraped.value("textback_task_degraded", task="metrics") == 0
+        assert scraped.value("textback_task_restarts_total", task="metrics") == 0
     # Stopped with the bridge: nothing is left listening.
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)

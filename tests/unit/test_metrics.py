@@ -3,7 +3,6 @@ read at scrape time: the AMI link, the transports, the outbox backlog."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -27,24 +26,9 @@ from bridge.core.texts import Backlog
 from bridge.ops.metrics import FleetMetrics
 from bridge.store import StoreUnavailable
 from sms_gateway.base import TransportStatus
+from tests.support.metrics import FakeOps, exported_sample_names
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-class FakeOps:
-    """The metrics' view of the store: a scripted backlog, or a failure."""
-
-    def __init__(self) -> None:
-        self.backlog = Backlog(0, None, 0)
-        self.failure: Exception | None = None
-        self.hang = False
-
-    async def outbox_backlog(self, now: datetime) -> Backlog:
-        if self.hang:
-            await asyncio.Event().wait()
-        if self.failure is not None:
-            raise self.failure
-        return self.backlog
 
 
 class Office:
@@ -152,11 +136,11 @@ def test_worker_restarts_and_store_crashes_come_from_job_changes() -> None:
     o = Office()
     o.bus.publish(JobChanged("outbox", "running", 0, ""))
     o.bus.publish(JobChanged("outbox", "degraded", 1, "StoreUnavailable: database is locked"))
-    assert o.value("textback_job_degraded", job="outbox") == 1
+    assert o.value("textback_task_degraded", task="outbox") == 1
     o.bus.publish(JobChanged("outbox", "degraded", 2, "KeyError: 'x'"))
     o.bus.publish(JobChanged("outbox", "running", 2, "KeyError: 'x'"))  # healthy again
-    assert o.value("textback_job_restarts_total", job="outbox") == 2
-    assert o.value("textback_job_degraded", job="outbox") == 0
+    assert o.value("textback_task_restarts_total", task="outbox") == 2
+    assert o.value("textback_task_degraded", task="outbox") == 0
     assert o.value("textback_store_errors_total", where="outbox", error="StoreUnavailable") == 1
     assert o.value("textback_store_errors_total", where="outbox", error="KeyError") is None
     o.bus.publish(StoreFailed("recorder", "StoreUnavailable"))
@@ -170,7 +154,7 @@ def test_restarts_counted_equal_the_last_restart_number_seen(steps: list[int]) -
     for step in steps:  # the supervisor's count only grows
         restarts += step
         o.metrics.on_job(JobChanged("follow-up", "degraded", restarts, "OSError: x"))
-    assert (o.value("textback_job_restarts_total", job="follow-up") or 0) == restarts
+    assert (o.value("textback_task_restarts_total", task="follow-up") or 0) == restarts
 
 
 async def test_the_backlog_is_read_from_the_store_at_each_scrape() -> None:
@@ -227,3 +211,15 @@ def test_the_exposition_parses_and_names_the_business() -> None:
     assert info.labels["business"] == "Acme Roofing"
     assert families["textback_decisions"].type == "counter"
     assert families["textback_hangup_to_sent_seconds"].type == "histogram"
+
+
+def test_every_family_is_named_as_prometheus_will_store_it() -> None:
+    names = exported_sample_names()
+    assert {
+        "textback_info",
+        "textback_decisions_total",
+        "textback_ami_up",
+        "textback_hangup_to_sent_seconds_bucket",
+        "textback_transport_signal",
+    } <= names
+    assert "textback_decisions" not in names

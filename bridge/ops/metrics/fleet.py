@@ -139,11 +139,11 @@ class FleetMetrics:
             registry=registry,
         )  # fmt: skip
         self.restarts = Counter(
-            "textback_job_restarts", "Auxiliary tasks restarted after a crash", ["job"],
+            "textback_task_restarts", "Auxiliary tasks restarted after a crash", ["task"],
             registry=registry,
         )  # fmt: skip
         self.degraded = Gauge(
-            "textback_job_degraded", "1 while a task is degraded (crashed lately)", ["job"],
+            "textback_task_degraded", "1 while a task is degraded (crashed lately)", ["task"],
             registry=registry,
         )  # fmt: skip
 
