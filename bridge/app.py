@@ -51,6 +51,7 @@ from bridge.followup.click_to_call import ClickToCall
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat
+from bridge.ops.metrics import FleetMetrics, MetricsServer
 from bridge.ops.retention import Pruner
 from bridge.store import FollowUpStore, Store
 from bridge.supervisor import JobStatus, Supervisor
@@ -143,6 +144,7 @@ class Bridge:
         self.heartbeat = Heartbeat(
             health.heartbeat_path(config.store.path), self._snapshot, every=heartbeat_every
         )
+        self.metrics = self._build_metrics()
         keep = config.store.keep_days
         self.pruner = None if keep is None else Pruner(store, keep, clock=clock)
         self.supervisor = Supervisor(
@@ -247,6 +249,22 @@ class Bridge:
         )  # fmt: skip
         return InboxServer(deps, self.bus)
 
+    def _build_metrics(self) -> MetricsServer | None:
+        """The /metrics endpoint, when configured: counts from the bus, levels
+        (the link, the transports, the backlog) read at each scrape."""
+        settings = self.config.metrics
+        if settings is None:
+            return None
+        transports = self.transports.available
+        fleet = FleetMetrics(
+            business=self.config.business.name,
+            store=self.store,
+            clock=self.clock,
+            ami_state=lambda: self.link.state.value,
+            transports=lambda: [t.status() for t in transports.values()],
+        )
+        return MetricsServer(fleet, settings.host, settings.port)
+
     def _channels(self) -> frozenset[Channel]:
         """How owners can be reached at all: email with smtp, sms with a transport."""
         email: set[Channel] = {"email"} if self.config.smtp is not None else set()
@@ -281,6 +299,8 @@ class Bridge:
             bus.subscribe(kind, lambda _: self.heartbeat.beat_soon())
         if on_decision is not None:
             bus.subscribe(CallDecided, lambda e: on_decision(e.decision))
+        if self.metrics is not None:
+            self.metrics.metrics.listen(bus)
         for name, transport in self.transports.available.items():
             transport.on_state = self._transport_changed(name)
 
@@ -310,6 +330,8 @@ class Bridge:
             add("follow-up", self.follow_up.run, core=False, group="owners")
             add("click-to-call", self.click_to_call.run, core=False, group="owners")
         add("heartbeat", self.heartbeat.run, core=False, group="ops")
+        if self.metrics is not None:
+            add("metrics", self.metrics.run, core=False, group="ops")
         if self.pruner is not None:
             add("prune", self.pruner.run, core=False, group="ops")
         add("watermark", lambda: self.intake.keep_watermark(

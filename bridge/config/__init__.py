@@ -25,6 +25,7 @@ from bridge.config.schema import (
     FollowUpConfig,
     LineConfig,
     LogConfig,
+    MetricsConfig,
     ModemConfig,
     NudgeConfig,
     OwnerAlerts,
@@ -42,7 +43,7 @@ __all__ = [
     "EXAMPLE_BUSINESS", "MAX_CONFIG_BYTES", "AgiConfig", "AlertRules", "AmiConfig",
     "BusinessConfig", "CannedReply", "CdrConfig", "CdrCsvConfig", "CdrMysqlConfig", "Channel",
     "CheckedConfig", "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig",
-    "ModemConfig", "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig", "SipConfig",
-    "SmtpConfig", "StoreConfig", "TextingConfig", "TransportName", "WebConfig", "example_values",
-    "load_checked", "load_config", "parse_config",
+    "MetricsConfig", "ModemConfig", "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig",
+    "SipConfig", "SmtpConfig", "StoreConfig", "TextingConfig", "TransportName", "WebConfig",
+    "example_values", "load_checked", "load_config", "parse_config",
 ]  # fmt: skip

@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from bridge.config.fields import (
     FilePath,
+    Host,
     Hours,
     Name,
     PhoneNumber,
@@ -283,6 +284,15 @@ class AgiConfig(Section):
         return self
 
 
+class MetricsConfig(Section):
+    """The /metrics endpoint Prometheus scrapes (docs/metrics.md)."""
+
+    # Loopback: a Prometheus (or its agent) on this box. A central one scrapes
+    # this box's LAN or VPN address: name it here, and firewall the port.
+    host: Host = "127.0.0.1"
+    port: Port = 9466
+
+
 class SmtpConfig(Section):
     """Where owner alerts are emailed from."""
 
@@ -426,6 +436,7 @@ class Config(Section):
     agi: AgiConfig | None = None  # no agi: calls are followed on AMI only
     smtp: SmtpConfig | None = None  # no smtp: no owner emails
     cdr: CdrConfig | None = None  # no cdr: no catch-up from Asterisk's call records
+    metrics: MetricsConfig | None = None  # no metrics: no /metrics endpoint
     store: StoreConfig = StoreConfig()
     web: WebConfig | None = None  # no web: no owner inbox
     log: LogConfig = LogConfig()

@@ -16,7 +16,7 @@ from datetime import datetime
 from bridge.bus import Bus
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
-from bridge.core.events import CallDecided, TextQueued
+from bridge.core.events import CallDecided, StoreFailed, TextQueued
 from bridge.core.texts import History, OutgoingText
 from bridge.store import RecorderStore, StoreError
 
@@ -104,6 +104,7 @@ class DecisionRecorder:
             try:
                 await write()
             except (StoreError, OSError) as exc:
+                self._bus.publish(StoreFailed("recorder", type(exc).__name__))
                 if once:
                     log.error("stopping: %s not stored: %s", what, exc)
                     return
