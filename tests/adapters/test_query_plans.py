@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -83,24 +83,21 @@ class Statement:
 
 
 class Capture:
-    """Every statement the store's connection is given, with the method that gave it."""
+    """Every statement the store's connection runs, with the method that ran it
+    (the connection's probe sees each on the database's thread, in the context
+    of the trip's coroutine)."""
 
     def __init__(self, store: SqliteStore):
         self.db = store._db
         self.statements: list[Statement] = []
         self.called: set[str] = set()
-        self._fetchall, self._many = self.db.execute_fetchall, self.db.executemany
-        self.db.execute_fetchall = self._record_fetchall  # type: ignore[method-assign]
-        self.db.executemany = self._record_many  # type: ignore[method-assign]
+        self.db.probe = self._record
 
-    async def _record_fetchall(self, sql: str, params: Any = ()) -> Iterable[Any]:
+    def _record(self, sql: str, params: Any) -> None:
         self.statements.append(Statement(calling.get(), sql, params))
-        return await self._fetchall(sql, params)
 
-    async def _record_many(self, sql: str, params: Iterable[Any]) -> Any:
-        rows = list(params)
-        self.statements.append(Statement(calling.get(), sql, rows[0] if rows else ()))
-        return await self._many(sql, rows)
+    def stop(self) -> None:
+        self.db.probe = None
 
     def method(self, store: Store, name: str) -> Callable[..., Awaitable[Any]]:
         """``store.name``, tagging what it runs with its name."""
@@ -117,7 +114,9 @@ class Capture:
         return traced
 
     async def plan(self, statement: Statement) -> list[str]:
-        rows = await self._fetchall(f"EXPLAIN QUERY PLAN {statement.sql}", statement.params)
+        rows = await self.db.execute_fetchall(
+            f"EXPLAIN QUERY PLAN {statement.sql}", statement.params
+        )
         return [str(row[3]) for row in rows]
 
 
@@ -271,6 +270,7 @@ async def captured(tmp_path: Path) -> Captured:
     async with await SqliteStore.open(tmp_path / "plans.db", clock=clock) as store:
         capture = Capture(store)
         await Session(store, capture, clock).run()
+        capture.stop()
         statements = [s for s in capture.statements if not _UNPLANNED.match(s.sql)]
         plans = [(s, await capture.plan(s)) for s in statements]
     return Captured(capture.called, plans)
@@ -282,6 +282,9 @@ async def test_the_session_calls_every_method_of_every_interface(captured: Captu
 
 async def test_no_statement_reads_a_growing_table_from_end_to_end(captured: Captured) -> None:
     assert len(captured.plans) > 50  # the session ran, and was captured
+    # ... with what runs whole on the database's thread (one trip) too
+    assert any(s.method == "record_decision" and "INSERT INTO threads" in s.sql
+               for s, _ in captured.plans)  # fmt: skip
     bad = [
         f"{statement.method}: {' '.join(statement.sql.split())[:160]} -> {found}"
         for statement, plan in captured.plans
