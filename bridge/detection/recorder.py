@@ -66,7 +66,9 @@ class DecisionRecorder:
                 in_flight = []
         except asyncio.CancelledError:
             # Stopping: what was decided is still committed before we go. A
-            # write the cancel cut short was rolled back, so it is written again.
+            # write the cancel cut short was either never begun or committed
+            # whole (the store's one-trip transactions), so it is written again,
+            # or found already decided.
             await asyncio.shield(self._store_in_order([*in_flight, *self._waiting()], once=True))
             raise
 

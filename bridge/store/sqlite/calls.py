@@ -15,6 +15,7 @@ from bridge.core.texts import OutgoingText
 from bridge.core.threads import StoredCall
 from bridge.store.sqlite.connection import Aggregate, Sql
 from bridge.store.sqlite.conversations import thread_for
+from bridge.store.sqlite.database import BlockingTransaction
 from bridge.store.sqlite.links import apply_link
 from bridge.store.sqlite.outbox import insert_text
 from bridge.store.sqlite.stamps import iso, moment, moment_or_none
@@ -73,6 +74,35 @@ async def _calls(sql: Sql, linkedid: str | None, limit: int) -> list[StoredCall]
     return [_stored_call(row) for row in rows]
 
 
+def _record(
+    tx: BlockingTransaction,
+    d: CallDecision,
+    clock: datetime,
+    dry_run: bool,
+    text_skip: str | None,
+    text: OutgoingText | None,
+    link: ThreadLink | None,
+) -> bool:
+    """record_decision's transaction, on the database's thread."""
+    now = iso(clock)
+    # Decided (by this report or an earlier one): no longer open.
+    tx.run("DELETE FROM open_calls WHERE linkedid = ?", (d.linkedid,))
+    if tx.row(_INSERT_CALL, _call_params(d, dry_run, now, text_skip)) is None:
+        return False
+    thread_id = None
+    if dry_run:
+        # A rehearsal: no lead to follow up, no news for anyone.
+        tx.run("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
+    elif d.outcome in _LEADS and d.caller is not None:
+        thread_id = thread_for.now(tx, d.caller, d.line, now)
+        tx.run("UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid))
+    elif link is not None:
+        apply_link.now(tx, link, d.linkedid, now)
+    if text is not None:
+        insert_text.now(tx, clock, text, linkedid=d.linkedid, thread_id=thread_id)
+    return True
+
+
 class Calls(Aggregate):
     async def record_decision(
         self,
@@ -83,44 +113,29 @@ class Calls(Aggregate):
         text: OutgoingText | None = None,
         link: ThreadLink | None = None,
     ) -> bool:
-        """Commit a decision, with its text-back (or why not), in one transaction.
-        ``link``: what the call does to its number's open thread (a call-back,
-        the caller reached), applied with it.
+        """Commit a decision, with its text-back (or why not), in one transaction
+        - one trip to the database's thread, as it is on every call's way to its
+        text. ``link``: what the call does to its number's open thread (a
+        call-back, the caller reached), applied with it.
 
         False if this Linkedid was already decided: then nothing is written.
         """
-        d = decision
-        async with self._conn.transaction() as tx:
-            clock = self._clock()
-            now = iso(clock)
-            # Decided (by this report or an earlier one): no longer open.
-            await tx.run("DELETE FROM open_calls WHERE linkedid = ?", (d.linkedid,))
-            if await tx.row(_INSERT_CALL, _call_params(d, dry_run, now, text_skip)) is None:
-                return False
-            thread_id = None
-            if dry_run:
-                # A rehearsal: no lead to follow up, no news for anyone.
-                await tx.run("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
-            elif d.outcome in _LEADS and d.caller is not None:
-                thread_id = await thread_for(tx, d.caller, d.line, now)
-                await tx.run(
-                    "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
-                )
-            elif link is not None:
-                await apply_link(tx, link, d.linkedid, now)
-            if text is not None:
-                await insert_text(tx, clock, text, linkedid=d.linkedid, thread_id=thread_id)
-        return True
+        clock = self._clock()
+        return await self._conn.run_transaction(
+            lambda tx: _record(tx, decision, clock, dry_run, text_skip, text, link)
+        )
 
     async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
         """Keep the latest state of calls in progress, all in one transaction."""
-        async with self._conn.transaction() as tx:
-            await tx.run_many(
+        rows = [(c.linkedid, c.state, iso(c.last_seen)) for c in calls]
+        await self._conn.run_transaction(
+            lambda tx: tx.run_many(
                 "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
                 " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
                 " last_seen = excluded.last_seen",
-                [(c.linkedid, c.state, iso(c.last_seen)) for c in calls],
+                rows,
             )
+        )
 
     async def open_calls(self) -> list[OpenCall]:
         async with self._conn.reading() as sql:
