@@ -36,7 +36,8 @@ import pytest
 
 from bridge.config import FollowUpConfig
 from bridge.core.callbacks import CALLED, REACHED, TRIED, ThreadLink
-from bridge.core.calls import OpenCall, Outcome
+from bridge.core.calls import CallDecision, OpenCall, Outcome
+from bridge.core.recording import HistoryOf, Planned
 from bridge.core.texts import Cap, OutgoingText, OwnerAction
 from bridge.followup.worker import due_timers
 from bridge.store import Store, interfaces
@@ -174,6 +175,13 @@ class Session:
         await self.record_decision(decision("b", outcome=Outcome.ANSWERED, reason=None))
         await self.record_decision(decision("c", caller=OTHER), dry_run=True)
         await self.save_open_calls([OpenCall("d", "{}", T0)])
+
+        def plan(d: CallDecision, history_of: HistoryOf) -> Planned:
+            history_of(d.caller or "")
+            return Planned(a_text(d.caller or ""))
+
+        burst = [OpenCall("f", "{}", T0), decision("f", caller="+15125550166")]
+        await self.record_in_order(burst, plan, T0)
         await self.open_calls()
         await self.mark_seen(T0)
         await self.seen_until()

@@ -2,7 +2,8 @@
 operation on a text-back's way - the history the policy reads, the decision
 with its thread and text, the calls in progress, the due texts, the claim and
 the sent mark - is one trip, committed (WAL, synchronous FULL) before it
-returns; a cancel never leaves half a transaction behind."""
+returns; the recorder's backlog of a burst is one trip and one commit; a
+cancel never leaves half a transaction behind."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 
 from bridge.core.callbacks import CALLED, ThreadLink
-from bridge.core.calls import OpenCall, Outcome
+from bridge.core.calls import CallDecision, OpenCall, Outcome
+from bridge.core.recording import HistoryOf, Planned
 from bridge.store import Store, StoreError
 from bridge.store.sqlite.database import BlockingSql, Database
 from tests.support.polling import until
@@ -56,6 +58,25 @@ async def test_each_operation_of_a_text_backs_way_is_one_trip(tmp_path: Path) ->
         trips, ran = await watch.trips(store.mark_sent(text.id, [7], T0))
         assert (trips, ran[-1]) == (1, "COMMIT")
         assert (await store.threads())[0].status == "awaiting_reply"
+
+
+def _text_everyone(call: CallDecision, history_of: HistoryOf) -> Planned:
+    return Planned(a_text(call.caller or ""))
+
+
+async def test_a_burst_of_calls_is_one_trip_and_one_commit(tmp_path: Path) -> None:
+    """The recorder's backlog (record_in_order): a sync of the log for all of it."""
+    async with await Store.open(tmp_path / "t.db") as store:
+        watch = Statements(store)
+        burst = [
+            item
+            for n in range(50)
+            for item in (OpenCall(f"c{n}", "{}", T0), decision(f"c{n}", caller=f"+1512555{n:04d}"))
+        ]
+        trips, ran = await watch.trips(store.record_in_order(burst, _text_everyone, T0))
+        assert trips == 1
+        assert ran.count("COMMIT") == 1
+        assert len(await store.due_texts(LATER, limit=100)) == 50
 
 
 async def test_a_call_back_on_a_thread_is_one_trip(tmp_path: Path) -> None:

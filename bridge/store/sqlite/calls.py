@@ -11,13 +11,14 @@ from typing import Any
 
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall, Outcome
+from bridge.core.recording import Plan, Recorded
 from bridge.core.texts import OutgoingText
 from bridge.core.threads import StoredCall
 from bridge.store.sqlite.connection import Aggregate, Sql
 from bridge.store.sqlite.conversations import thread_for
 from bridge.store.sqlite.database import BlockingTransaction
 from bridge.store.sqlite.links import apply_link
-from bridge.store.sqlite.outbox import insert_text
+from bridge.store.sqlite.outbox import history, insert_text
 from bridge.store.sqlite.stamps import iso, moment, moment_or_none
 
 # Calls that open (or join) a thread for an owner to follow up: a call whose end
@@ -103,6 +104,44 @@ def _record(
     return True
 
 
+_SAVE_OPEN_CALLS = (
+    "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
+    " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
+    " last_seen = excluded.last_seen"
+)
+
+
+def _open_call_rows(calls: Sequence[OpenCall]) -> list[tuple[str, str, str]]:
+    return [(c.linkedid, c.state, iso(c.last_seen)) for c in calls]
+
+
+def _in_order(
+    tx: BlockingTransaction,
+    items: Sequence[OpenCall | CallDecision],
+    plan: Plan,
+    now: datetime,
+    clock: datetime,
+    dry_run: bool,
+) -> list[Recorded]:
+    """record_in_order's transaction, on the database's thread: each run of
+    open calls one statement, each decision planned from the history as the
+    statements before it left it (this transaction sees its own writes)."""
+    recorded: list[Recorded] = []
+    waiting: list[OpenCall] = []
+    for item in [*items, None]:
+        if isinstance(item, OpenCall):
+            waiting.append(item)
+            continue
+        if waiting:
+            tx.run_many(_SAVE_OPEN_CALLS, _open_call_rows(waiting))
+            waiting = []
+        if item is not None:
+            planned = plan(item, lambda number: history(tx, number, now))
+            new = _record(tx, item, clock, dry_run, planned.skip, planned.text, planned.link)
+            recorded.append(Recorded(item, new, planned))
+    return recorded
+
+
 class Calls(Aggregate):
     async def record_decision(
         self,
@@ -127,14 +166,22 @@ class Calls(Aggregate):
 
     async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
         """Keep the latest state of calls in progress, all in one transaction."""
-        rows = [(c.linkedid, c.state, iso(c.last_seen)) for c in calls]
-        await self._conn.run_transaction(
-            lambda tx: tx.run_many(
-                "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
-                " last_seen = excluded.last_seen",
-                rows,
-            )
+        rows = _open_call_rows(calls)
+        await self._conn.run_transaction(lambda tx: tx.run_many(_SAVE_OPEN_CALLS, rows))
+
+    async def record_in_order(
+        self,
+        items: Sequence[OpenCall | CallDecision],
+        plan: Plan,
+        now: datetime,
+        *,
+        dry_run: bool = False,
+    ) -> list[Recorded]:
+        """The recorder's backlog in one transaction, one trip and one commit
+        (a sync of the log), however many calls rang at once."""
+        clock = self._clock()
+        return await self._conn.run_transaction(
+            lambda tx: _in_order(tx, items, plan, now, clock, dry_run)
         )
 
     async def open_calls(self) -> list[OpenCall]:

@@ -153,6 +153,27 @@ async def record_choice(
                 await sql.run(_SETTLE_ALERT, (*failed, alert))
 
 
+def history(sql: BlockingSql, number: str, now: datetime) -> History:
+    """text_history, on the database's thread (a decision's transaction reads it too)."""
+    row = sql.row(
+        _HISTORY,
+        {
+            "number": number,
+            "hour_ago": iso(now - timedelta(hours=1)),
+            "minute_ago": iso(now - timedelta(minutes=1)),
+        },
+    )
+    assert row is not None
+    last, last_hour, last_minute, ever, stopped = row
+    return History(
+        opted_out=bool(stopped),
+        last_textback_at=None if last is None else moment(last),  # the policy judges it
+        textbacks_last_hour=int(last_hour),
+        textbacks_last_minute=int(last_minute),
+        ever_texted=bool(ever),
+    )
+
+
 def _queued_text(r: sqlite3.Row) -> QueuedText:
     return QueuedText(
         id=r[0], kind=r[1], linkedid=r[2], to_number=r[3], body=r[4], parts=r[5],
@@ -201,24 +222,7 @@ def _settle_final(
 class Outbox(Aggregate):
     async def text_history(self, number: str, now: datetime) -> History:
         """What the texting policy needs to know about ``number`` and the last hour."""
-        async with self._conn.reading() as sql:
-            row = await sql.row(
-                _HISTORY,
-                {
-                    "number": number,
-                    "hour_ago": iso(now - timedelta(hours=1)),
-                    "minute_ago": iso(now - timedelta(minutes=1)),
-                },
-            )
-        assert row is not None
-        last, last_hour, last_minute, ever, stopped = row
-        return History(
-            opted_out=bool(stopped),
-            last_textback_at=None if last is None else moment(last),  # the policy judges it
-            textbacks_last_hour=int(last_hour),
-            textbacks_last_minute=int(last_minute),
-            ever_texted=bool(ever),
-        )
+        return await self._conn.run_read(lambda sql: history(sql, number, now))
 
     async def set_opt_out(
         self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime
