@@ -20,6 +20,7 @@ from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.inbox import InboxPage, InboxQuery, InboxRow
 from bridge.core.ledger import LeadState, LeadStep, Transition
+from bridge.core.recording import Plan, Recorded
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
     Backlog,
@@ -69,6 +70,22 @@ class RecorderStore(Protocol):
 
     async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
         """The latest state of each call in progress, all of them or none."""
+        ...
+
+    async def record_in_order(
+        self,
+        items: Sequence[OpenCall | CallDecision],
+        plan: Plan,
+        now: datetime,
+        *,
+        dry_run: bool = False,
+    ) -> list[Recorded]:
+        """Calls in progress and decisions, in their order, all committed at
+        once (or none): what save_open_calls and record_decision would store
+        one by one, each decision planned by ``plan`` from its number's
+        history (as text_history reads it at ``now``) with the decisions
+        before it in ``items`` counted. ``plan`` runs inside the transaction.
+        One Recorded per decision, in order."""
         ...
 
 

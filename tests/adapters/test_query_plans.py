@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -37,9 +37,10 @@ import pytest
 
 from bridge.config import FollowUpConfig
 from bridge.core.callbacks import CALLED, REACHED, TRIED, ThreadLink
-from bridge.core.calls import OpenCall, Outcome
+from bridge.core.calls import CallDecision, OpenCall, Outcome
 from bridge.core.inbox import VIEWS, WHO, Cursor, InboxQuery
 from bridge.core.ledger import BOOKED, LOST, WON, LeadStep
+from bridge.core.recording import HistoryOf, Planned
 from bridge.core.texts import Cap, OutgoingText, OwnerAction
 from bridge.followup.worker import due_timers
 from bridge.store import Store, interfaces
@@ -90,24 +91,21 @@ class Statement:
 
 
 class Capture:
-    """Every statement the store's connection is given, with the method that gave it."""
+    """Every statement the store's connection runs, with the method that ran it
+    (the connection's probe sees each on the database's thread, in the context
+    of the trip's coroutine)."""
 
     def __init__(self, store: SqliteStore):
         self.db = store._db
         self.statements: list[Statement] = []
         self.called: set[str] = set()
-        self._fetchall, self._many = self.db.execute_fetchall, self.db.executemany
-        self.db.execute_fetchall = self._record_fetchall  # type: ignore[method-assign]
-        self.db.executemany = self._record_many  # type: ignore[method-assign]
+        self.db.probe = self._record
 
-    async def _record_fetchall(self, sql: str, params: Any = ()) -> Iterable[Any]:
+    def _record(self, sql: str, params: Any) -> None:
         self.statements.append(Statement(calling.get(), sql, params))
-        return await self._fetchall(sql, params)
 
-    async def _record_many(self, sql: str, params: Iterable[Any]) -> Any:
-        rows = list(params)
-        self.statements.append(Statement(calling.get(), sql, rows[0] if rows else ()))
-        return await self._many(sql, rows)
+    def stop(self) -> None:
+        self.db.probe = None
 
     def method(self, store: Store, name: str) -> Callable[..., Awaitable[Any]]:
         """``store.name``, tagging what it runs with its name."""
@@ -124,7 +122,9 @@ class Capture:
         return traced
 
     async def plan(self, statement: Statement) -> list[str]:
-        rows = await self._fetchall(f"EXPLAIN QUERY PLAN {statement.sql}", statement.params)
+        rows = await self.db.execute_fetchall(
+            f"EXPLAIN QUERY PLAN {statement.sql}", statement.params
+        )
         return [str(row[3]) for row in rows]
 
 
@@ -213,6 +213,13 @@ class Session:
         await self.record_decision(decision("b", outcome=Outcome.ANSWERED, reason=None))
         await self.record_decision(decision("c", caller=OTHER), dry_run=True)
         await self.save_open_calls([OpenCall("d", "{}", T0)])
+
+        def plan(d: CallDecision, history_of: HistoryOf) -> Planned:
+            history_of(d.caller or "")
+            return Planned(a_text(d.caller or ""))
+
+        burst = [OpenCall("f", "{}", T0), decision("f", caller="+15125550166")]
+        await self.record_in_order(burst, plan, T0)
         await self.open_calls()
         await self.mark_seen(T0)
         await self.seen_until()
@@ -311,6 +318,7 @@ async def captured(tmp_path: Path) -> Captured:
     async with await SqliteStore.open(tmp_path / "plans.db", clock=clock) as store:
         capture = Capture(store)
         await Session(store, capture, clock).run()
+        capture.stop()
         statements = [s for s in capture.statements if not _UNPLANNED.match(s.sql)]
         plans = [(s, await capture.plan(s)) for s in statements]
     return Captured(capture.called, plans)
@@ -322,6 +330,9 @@ async def test_the_session_calls_every_method_of_every_interface(captured: Captu
 
 async def test_no_statement_reads_a_growing_table_from_end_to_end(captured: Captured) -> None:
     assert len(captured.plans) > 50  # the session ran, and was captured
+    # ... with what runs whole on the database's thread (one trip) too
+    assert any(s.method == "record_decision" and "INSERT INTO threads" in s.sql
+               for s, _ in captured.plans)  # fmt: skip
     bad = [
         f"{statement.method}: {' '.join(statement.sql.split())[:160]} -> {found}"
         for statement, plan in captured.plans

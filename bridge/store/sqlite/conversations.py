@@ -11,7 +11,8 @@ from typing import Any
 
 from bridge.core.texts import Filed, OptOutChange, OwnerAction, ReceivedText
 from bridge.core.threads import ThreadEvent, ThreadSummary
-from bridge.store.sqlite.connection import Aggregate, Sql
+from bridge.store.sqlite.connection import Aggregate, Sql, one_trip
+from bridge.store.sqlite.database import BlockingSql
 from bridge.store.sqlite.outbox import insert_text, opted_out, record_choice
 from bridge.store.sqlite.stamps import iso, iso_or_none
 
@@ -79,17 +80,18 @@ _EVENTS = """
 """
 
 
-async def thread_for(sql: Sql, caller: str, line: str | None, now: str) -> int:
+@one_trip
+def thread_for(sql: BlockingSql, caller: str, line: str | None, now: str) -> int:
     """The open thread for (caller, line), or a new one. Inside a transaction."""
-    found = await sql.scalar(
+    found = sql.scalar(
         f"SELECT id FROM threads WHERE caller = ? AND line IS ?"  # noqa: S608 -- constants only
         f" AND status IN {OPEN} ORDER BY id DESC LIMIT 1",
         (caller, line),
     )
     if found is not None:
-        await sql.run("UPDATE threads SET last_activity_at = ? WHERE id = ?", (now, found))
+        sql.run("UPDATE threads SET last_activity_at = ? WHERE id = ?", (now, found))
         return int(found)
-    created = await sql.scalar(
+    created = sql.scalar(
         "INSERT INTO threads (caller, line, status, created_at, last_activity_at)"
         " VALUES (?, ?, 'new', ?, ?) RETURNING id",
         (caller, line, now, now),

@@ -47,7 +47,7 @@ class SqliteStore(
     def __init__(self, connection: Connection, clock: Clock = _utc_now):
         self._conn = connection
         self._clock = clock
-        # The bare aiosqlite connection, which fault-injecting tests reach for
+        # The bare connection (database.py), which fault-injecting tests reach for
         # (tests/adapters/test_ami_live.py); the store itself goes through self._conn.
         self._db = connection.raw
 
