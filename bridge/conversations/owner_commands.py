@@ -20,9 +20,11 @@ _REPLY = re.compile(r"^\s*#?(\d{1,9})\s*[:.,-]?\s+(\S.*)$", re.DOTALL)
 _HANDLED = re.compile(r"^\s*(called|done)\s*#?(\d{1,9})\s*[.!]*\s*$", re.IGNORECASE)
 _CALL = re.compile(r"^\s*call\s*#?(\d{1,9})\s*[.!]*\s*$", re.IGNORECASE)
 
+# Every command, in one SMS part even behind "there is no thread #123456789. "
+# (tests/unit/test_routing.py): CALLED 12 works as DONE 12 does, unlisted.
 USAGE = (
-    "textback: reply '12 your text' to answer thread #12,"
-    " or 'CALLED 12' / 'DONE 12' when it is handled."
+    "textback: '12 text' answers #12; DONE 12 closes it; CALL 12 rings you, then them;"
+    " BOOKED 12 450, WON 12, LOST 12."
 )
 
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from bridge.alerts.audience import routes
 from bridge.config import Config
-from bridge.conversations.owner_commands import Handled, Reply, Unknown, parse
+from bridge.conversations.owner_commands import USAGE, Handled, Reply, Unknown, parse
+from bridge.core.templates import sms_size
 from bridge.core.urgency import is_urgent
 
 WEDNESDAY_10AM = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # Chicago
@@ -116,6 +117,13 @@ def test_owner_commands() -> None:
     assert parse("12") == Unknown()
     assert parse("On my way") == Unknown()
     assert parse("") == Unknown()
+
+
+def test_the_usage_reply_names_every_command_in_one_sms() -> None:
+    for command in ("'12 text'", "DONE 12", "CALL 12", "BOOKED 12 450", "WON 12", "LOST 12"):
+        assert command in USAGE
+    longest = f"textback: there is no thread #{10**9 - 1}. {USAGE}"
+    assert sms_size(longest).parts == 1
 
 
 _ANSWERS = st.text(min_size=1).filter(lambda t: t.strip() and t.strip()[0] not in ":.,-")
