@@ -207,8 +207,10 @@ class Report:
         if ledger.entered:
             parts.append(f"{ledger.entered} entered: {money(ledger.entered_value)}")
         estimated = ledger.recovered - ledger.entered
-        if estimated:
+        if estimated and self.average_job_value:
             parts.append(f"{estimated} x {money(self.average_job_value)} average")
+        elif estimated:  # nothing to estimate them with: say how to
+            parts.append(f"{estimated} more recovered: set business.average_job_value")
         return money(ledger.value) + (f" ({'; '.join(parts)})" if parts else "")
 
     def money(self, amount: float) -> str:

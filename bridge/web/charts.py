@@ -72,7 +72,8 @@ def funnel(title: str, steps: Sequence[tuple[str, int]], colours: Sequence[str] 
     first = steps[0][1] if steps else 0
     if not first:
         return _empty(title, 60, "No missed calls in this period")
-    label_width, room = 80, WIDTH - 80 - 80
+    # Room on the right for the widest count: "1,234 (100%)".
+    label_width, room = 80, WIDTH - 80 - 100
     parts = []
     for i, (name, value) in enumerate(steps):
         y = 4 + i * _BAR_ROW

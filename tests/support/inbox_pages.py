@@ -169,9 +169,9 @@ async def expect_status(page: Page, status: str) -> None:
     await page.locator(f"{STATUS}[data-status='{status}']").wait_for()
 
 
-async def open_report(page: Page, inbox: InboxOffice, days: int) -> None:
-    """The report for the last ``days``, its charts drawn."""
-    await page.goto(inbox.url(f"/report?days={days}"))
+async def open_report(page: Page, inbox: InboxOffice, period: str) -> None:
+    """The report for ``period`` (7, 30, 90, all), its charts drawn."""
+    await page.goto(inbox.url(f"/report?period={period}"))
     await page.locator(REPORT).wait_for()
     await page.locator(REPORT_CHART).first.wait_for()
 

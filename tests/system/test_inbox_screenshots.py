@@ -80,10 +80,7 @@ async def test_screenshots_of_the_report(tmp_path: Path, chromium: Chromium, wid
     async with inbox_office(tmp_path, lines=LINES) as inbox:
         mike = await chromium.session(viewport=WIDTHS[width])
         await pages.log_in(mike.page, inbox, "mike")
-        answer = await mike.page.goto(inbox.url("/report?days=30"))
-        if answer.status == 404:  # the report page comes with branch webreport
-            pytest.skip("NO REPORT PAGE yet: /report answers 404 (branch webreport not merged)")
-        await pages.open_report(mike.page, inbox, days=30)
+        await pages.open_report(mike.page, inbox, "30")
         await fits_the_screen(mike)
         shot = await mike.screenshot(f"report-{width}")
         assert shot.stat().st_size > 10_000

@@ -202,6 +202,9 @@ def test_the_report_counts_stages_values_lines_and_weeks() -> None:
         ("2026-11-23", 3), ("2026-11-30", 1),
     ]  # fmt: skip
     assert ("recovered value", "$2,900 (1 entered: $1,200; 2 x $850 average)") in report.lines()
+    unpriced = build(figures, None, 0.0, "$", zone=zone)  # no average job value configured
+    assert ("recovered value", "$1,200 (1 entered: $1,200; 2 more recovered: set"
+            " business.average_job_value)") in unpriced.lines()  # fmt: skip
     assert report.stage_rows()[3] == ("called back", "2", "50%")
     header, total, *rest = report.csv_rows()
     assert header[:4] == ["scope", "name", "missed", "texted"]
