@@ -129,7 +129,7 @@ class Bridge:
         )
         self.inbound = InboundHandler(config, store, clock=clock, bus=self.bus)
         self.heartbeat = Heartbeat(
-            health.heartbeat_path(config.store.path), self._snapshot, every=heartbeat_every
+            health.heartbeat_file(config.store), self._snapshot, every=heartbeat_every
         )
         keep = config.store.keep_days
         self.pruner = None if keep is None else Pruner(store, keep, clock=clock)

@@ -31,10 +31,10 @@ from bridge.config.schema import (
     PbxConfig,
     SipConfig,
     SmtpConfig,
-    StoreConfig,
     TextingConfig,
     TransportName,
 )
+from bridge.config.store_section import StoreConfig
 
 __all__ = [
     "EXAMPLE_BUSINESS", "MAX_CONFIG_BYTES", "AgiConfig", "AlertRules", "AmiConfig",

@@ -35,6 +35,7 @@ from bridge.config.fields import (
     printable_text,
     quoted,
 )
+from bridge.config.store_section import StoreConfig
 from bridge.core import templates
 
 
@@ -327,14 +328,6 @@ class CdrConfig(Section):
         if self.csv is None and self.mysql is None:
             raise located((), "give csv (Master.csv) or mysql (FreePBX's asteriskcdrdb)")
         return self
-
-
-class StoreConfig(Section):
-    path: FilePath = Path("/var/lib/textback/textback.db")
-    # Blank the words of alerts and texts of finished conversations older than
-    # this, daily (`textback store prune`); rows, figures and opt-outs stay.
-    # None: keep everything.
-    keep_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
 
 
 class LogConfig(Section):

@@ -41,14 +41,15 @@ class PostgresStore(
     @classmethod
     async def open(
         cls,
-        url: str,
+        path: str | Path,
         *,
         clock: Clock | None = None,
         read_only: bool = False,
         options: PostgresOptions | None = None,
     ) -> PostgresStore:
-        """The store in ``url``'s database, migrated to this version's schema
-        (``read_only``: checked to be at it, and only read)."""
+        """The store in the database at ``path`` (a postgresql:// URL), migrated
+        to this version's schema (``read_only``: checked to be at it, and only read)."""
+        url = str(path)
         database = await open_database(url, options or PostgresOptions(), read_only=read_only)
         return cls(database, clock or _utc_now)
 
