@@ -181,7 +181,10 @@ class Database:
                 try:
                     yield transaction
                 except BaseException:
-                    await tx.rollback()
+                    # A connection that broke cannot roll back: the pool resets or
+                    # drops it on release, and the block's own error is what counts.
+                    with contextlib.suppress(Exception):
+                        await tx.rollback()
                     raise
                 await (tx.rollback() if transaction.undone else tx.commit())
 
