@@ -12,7 +12,7 @@ PREFIX ?= /opt/textback
 BINDIR ?= /usr/local/bin
 APP    := $(PREFIX)/.venv
 
-.PHONY: demo test test-unit test-fast test-tier lint typecheck bench clean install
+.PHONY: demo test test-unit test-fast test-tier lint typecheck browser bench clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ typecheck: $(STAMP)
 
 # Every tier (unit, contract, adapters, system, upstream), after lint and mypy:
 # what CI runs (.ci/run). The others are for the edit-test loop.
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest
+
+# Debian's Chromium for the inbox's browser tests (apt, as root or with sudo);
+# where it cannot be installed those tests skip, saying why.
+browser:
+	@.ci/install-browser || echo "make: no Chromium: the browser tests will SKIP" >&2
 
 # Pure code only: no sockets, ptys or processes; seconds.
 test-unit: $(STAMP)

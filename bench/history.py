@@ -11,7 +11,8 @@ that store:
 
 - p99 of each hot-path operation (what runs per call, per text, per poll);
 - the CLI's reads (`calls`, `threads`, `thread N`, `report`, the digest's
-  query), each from opening the store read-only as the command does;
+  query) and the inbox's report page (90 days, all time), each from
+  opening the store read-only as the command does;
 - the follow-up tick's read: rows and peak memory (tracemalloc), as built
   (steady) and with 10,000 more open threads, none due yet (crowded);
 - the idle polls' CPU per hour (alerts every 2 s, outbox every 1 s,
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bridge.config import FollowUpConfig
 from bridge.core.alerts import AlertDraft
@@ -52,6 +54,7 @@ START = datetime(2023, 1, 2, 14, 0, tzinfo=UTC)
 LINE = "+15125550100"
 DOMAIN = "acme.example"
 YEARS = 3
+ZONE = ZoneInfo("America/Chicago")
 RULES = FollowUpConfig.model_validate({"nudge": {"enabled": True}})
 Op = Callable[[], Awaitable[object]]
 
@@ -222,6 +225,9 @@ async def cli_reads(path: Path, thread_id: int, now: datetime) -> dict[str, floa
         "threads": lambda s: s.threads(50),
         "thread N": lambda s: s.thread(thread_id),
         "report": lambda s: s.report(None),
+        # The inbox's report page: its figures and charts' counts, by Chicago's days.
+        "report page, 90 days": lambda s: s.report_breakdown(now - timedelta(days=90), now, ZONE),
+        "report page, all time": lambda s: s.report_breakdown(None, now, ZONE),
         "digest query": lambda s: s.digest_threads(day - timedelta(days=1), day),
     }
     figures = {}

@@ -19,6 +19,11 @@ The same is measured for SIP texting (docs/sip.md): hang-up -> the
 MessageSend action arriving at the AMI double, over the bridge's one AMI
 connection, with 1 and 10 ringing at once.
 
+Beside each figure: the store's trips to its database thread per text-back
+(each a queue handoff there and back) and its commits per text-back (each a
+sync of the write-ahead log: synchronous FULL), counted over the whole run
+by the connection's probe (bridge/store/sqlite/database.py).
+
     python bench/latency.py [--calls 1000]
 """
 
@@ -32,6 +37,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.ami.framer import AmiFramer
@@ -45,8 +51,47 @@ from bridge.store import Store
 from sms_gateway.gsm_modem import GsmModemTransport
 
 SECRET = "bench-only"  # noqa: S105 -- a loopback double's own
-HEADER = f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
+HEADER = (
+    f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
+    f" {'trips/text':>11} {'commits/text':>13}"
+)
 REAL_RATE_LIMIT = 10  # texts per minute, the config default for a real modem
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class StoreTally:
+    """Trips to the store's database thread and commits, while it is open."""
+
+    def __init__(self, store: Store):
+        self._db = store._db  # type: ignore[attr-defined]
+        self._first_trip = self._db.trips
+        self.commits = 0
+        self._open = False  # inside BEGIN ... COMMIT (the probe runs on one thread)
+        self._db.probe = self._statement
+
+    def _statement(self, sql: str, params: object) -> None:
+        verb = sql.lstrip()[:8].upper()
+        if verb.startswith("BEGIN"):
+            self._open = True
+        elif verb.startswith(("COMMIT", "ROLLBACK")):
+            self.commits += verb.startswith("COMMIT")
+            self._open = False
+        elif verb.startswith(_WRITES) and not self._open:
+            self.commits += 1  # one statement, committed on its own
+
+    @property
+    def trips(self) -> int:
+        return self._db.trips - self._first_trip
+
+
+@dataclass(frozen=True)
+class Measured:
+    latencies: list[float]
+    trips: int
+    commits: int
+
+    def per_text(self, count: int) -> float:
+        return count / len(self.latencies)
 
 
 def config(ami_port: int, modem: Path | None, store: Path) -> Config:
@@ -127,22 +172,24 @@ async def drive(
     return hung_up
 
 
-async def measure_sip(concurrency: int, total: int, workdir: Path) -> list[float]:
+async def measure_sip(concurrency: int, total: int, workdir: Path) -> Measured:
     async with FakeAsterisk(secret=SECRET) as asterisk:
         cfg = config(asterisk.port, None, workdir / f"sip{concurrency}.db")
         async with await Store.open(cfg.store.path) as store:
+            tally = StoreTally(store)
             bridge = Bridge(cfg, store)
             hung_up = await drive(
                 asterisk, bridge, concurrency, total, lambda: len(asterisk.messages)
             )
     # Destination: pjsip:provider-trunk/sip:+1737...@host
-    return [
+    latencies = [
         (sent.at - hung_up[sent.destination.split("sip:")[2].split("@")[0]]) * 1000
         for sent in asterisk.messages
     ]
+    return Measured(latencies, tally.trips, tally.commits)
 
 
-async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
+async def measure(concurrency: int, total: int, workdir: Path) -> Measured:
     async with (
         FakeAsterisk(secret=SECRET) as asterisk,
         SimulatedModem(workdir / f"ttyUSB{concurrency}") as modem,
@@ -151,11 +198,13 @@ async def measure(concurrency: int, total: int, workdir: Path) -> list[float]:
         assert cfg.modem is not None
         unlimited = cfg.modem.model_copy(update={"texts_per_minute": 1_000_000})
         async with await Store.open(cfg.store.path) as store:
+            tally = StoreTally(store)
             bridge = Bridge(cfg, store, transport=GsmModemTransport(modem_settings(unlimited)))
             hung_up = await drive(
                 asterisk, bridge, concurrency, total, lambda: len(modem.engine.sent)
             )
-        return [(sent.requested_at - hung_up[sent.number]) * 1000 for sent in modem.engine.sent]
+        latencies = [(s.requested_at - hung_up[s.number]) * 1000 for s in modem.engine.sent]
+        return Measured(latencies, tally.trips, tally.commits)
 
 
 async def floor_ms(workdir: Path) -> float:
@@ -222,15 +271,20 @@ async def main() -> None:
             print(f"Hang-up on the AMI socket -> {where}, {args.calls} calls each")
             print(HEADER)
             for concurrency in levels:
-                latencies = await measure_one(concurrency, args.calls, workdir)
+                run = await measure_one(concurrency, args.calls, workdir)
+                latencies = run.latencies
                 p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
+                trips, commits = run.per_text(run.trips), run.per_text(run.commits)
                 print(
                     f"  {concurrency:>16} {p50:>8.1f} {p99:>8.1f} {top:>8.1f} {p99 / floor:>10.1f}"
+                    f" {trips:>11.1f} {commits:>13.2f}"
                 )
                 figures |= {
                     f"p50_ms_{key}{concurrency}": round(p50, 1),
                     f"p99_ms_{key}{concurrency}": round(p99, 1),
                     f"max_ms_{key}{concurrency}": round(top, 1),
+                    f"trips_per_text_{key}{concurrency}": round(trips, 2),
+                    f"commits_per_text_{key}{concurrency}": round(commits, 2),
                 }
     per_text = 60_000 / REAL_RATE_LIMIT
     print(

@@ -47,15 +47,20 @@ from bridge.detection.recorder import DecisionRecorder
 from bridge.detection.records.sources import source_from_config
 from bridge.detection.rules import DetectionRules
 from bridge.detection.tracker import CallTracker
+from bridge.followup.click_to_call import ClickToCall
 from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat
+from bridge.ops.metrics import FleetMetrics, MetricsServer
 from bridge.ops.retention import Pruner
 from bridge.store import FollowUpStore, Store
 from bridge.supervisor import JobStatus, Supervisor
 from bridge.texting import plan
 from bridge.texting.outbox import OutboxWorker
 from bridge.texting.transports import Transports
+from bridge.web.security import load_or_make_secret, secret_path
+from bridge.web.server import InboxServer
+from bridge.web.state import CallBack, InboxDeps
 from sms_gateway.base import SmsTransport
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.sip_messages import SipMessageTransport
@@ -114,6 +119,7 @@ class Bridge:
         transport: SmsTransport | None = None,
         restart_min: float = 1.0,
         agi_grace: float = AMI_GRACE,
+        call_back: CallBack | None = None,
     ):
         self.config = config
         self.store = store
@@ -127,15 +133,26 @@ class Bridge:
         self.follow_up = follow_up_worker(
             config, store, clock=clock, bus=self.bus, channels=channels
         )
-        self.inbound = InboundHandler(config, store, clock=clock, bus=self.bus)
+        # Click-to-call (CALL 12, the inbox's button): (thread id, owner id) -> words.
+        self.click_to_call = ClickToCall(
+            config, store, self.link, clock=clock, bus=self.bus, enabled=not dry_run
+        )
+        self.call_back = self.click_to_call.call_back
+        self.inbound = InboundHandler(
+            config, store, clock=clock, bus=self.bus, call_back=self.call_back
+        )
         self.heartbeat = Heartbeat(
             health.heartbeat_file(config.store), self._snapshot, every=heartbeat_every
         )
+        self.metrics = self._build_metrics()
         keep = config.store.keep_days
         self.pruner = None if keep is None else Pruner(store, keep, clock=clock)
         self.supervisor = Supervisor(
             stop_order=STOP_ORDER, on_change=self._job_changed, restart_min=restart_min
         )
+        # The inbox's Call button is click-to-call unless a test hands in its own.
+        web_call = call_back or self.call_back
+        self.web = self._build_web(web_call) if config.web is not None else None
         self._wire(on_decision)
         self._add_jobs(expire_every, heartbeat_every)
 
@@ -209,6 +226,45 @@ class Bridge:
             else None
         )
 
+    def _build_web(self, call_back: CallBack | None) -> InboxServer:
+        """The owner inbox, on the same store and bus, with texting's way of
+        filling a template and the same health facts as `textback health`."""
+        config, store = self.config, self.store
+        assert config.web is not None
+        given = config.web.session_secret
+        secret = (
+            given.get_secret_value().encode()
+            if given is not None
+            else load_or_make_secret(secret_path(store.path))
+        )
+        transports = self.transports.available
+
+        def fill(template: str, line: str | None) -> str:
+            return plan.fill(config, template, line, first_text=False)
+
+        deps = InboxDeps(
+            config, store, self.clock, secret, snapshot=self._snapshot,
+            transports=lambda: [t.status() for t in transports.values()],
+            backlog=lambda: store.outbox_backlog(self.clock()), fill=fill, call_back=call_back,
+        )  # fmt: skip
+        return InboxServer(deps, self.bus)
+
+    def _build_metrics(self) -> MetricsServer | None:
+        """The /metrics endpoint, when configured: counts from the bus, levels
+        (the link, the transports, the backlog) read at each scrape."""
+        settings = self.config.metrics
+        if settings is None:
+            return None
+        transports = self.transports.available
+        fleet = FleetMetrics(
+            business=self.config.business.name,
+            store=self.store,
+            clock=self.clock,
+            ami_state=lambda: self.link.state.value,
+            transports=lambda: [t.status() for t in transports.values()],
+        )
+        return MetricsServer(fleet, settings.host, settings.port)
+
     def _channels(self) -> frozenset[Channel]:
         """How owners can be reached at all: email with smtp, sms with a transport."""
         email: set[Channel] = {"email"} if self.config.smtp is not None else set()
@@ -243,6 +299,8 @@ class Bridge:
             bus.subscribe(kind, lambda _: self.heartbeat.beat_soon())
         if on_decision is not None:
             bus.subscribe(CallDecided, lambda e: on_decision(e.decision))
+        if self.metrics is not None:
+            self.metrics.metrics.listen(bus)
         for name, transport in self.transports.available.items():
             transport.on_state = self._transport_changed(name)
 
@@ -253,6 +311,8 @@ class Bridge:
         if self.agi is not None:
             add("fastagi", self.agi.run, core=False, group="intake")
             add("dialplan-reports", self.intake.settle_reports, core=False, group="intake")
+        if self.web is not None:  # owners' actions come in here too: stopped with intake
+            add("web", self.web.run, core=False, group="intake")
         add("expire-stale-calls", lambda: self.intake.expire_stale(expire_every),
             core=False, group="intake")  # fmt: skip
         if self.intake.records is not None:
@@ -268,7 +328,10 @@ class Bridge:
         if not self.dry_run:  # a dry run contacts nobody: no alerts, reminders, digests
             add("owner-alerts", self.alerts.run, core=False, group="owners")
             add("follow-up", self.follow_up.run, core=False, group="owners")
+            add("click-to-call", self.click_to_call.run, core=False, group="owners")
         add("heartbeat", self.heartbeat.run, core=False, group="ops")
+        if self.metrics is not None:
+            add("metrics", self.metrics.run, core=False, group="ops")
         if self.pruner is not None:
             add("prune", self.pruner.run, core=False, group="ops")
         add("watermark", lambda: self.intake.keep_watermark(

@@ -18,6 +18,9 @@ from bridge.sim.ami_server import FakeAsterisk
 from tests.support.ami import SECRET
 from tests.support.postgres_server import PostgresServer, serve
 
+# The `chromium` fixture (a real browser for the inbox's tests) lives with its helpers.
+pytest_plugins = ("tests.support.browser",)
+
 TESTS = Path(__file__).resolve().parent
 TIERS = ("unit", "contract", "adapters", "system", "upstream")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,8 @@ from bridge.alerts.audience import News, Route, routes
 from bridge.config import Channel, Config, OwnerConfig
 from bridge.core import templates
 from bridge.core.alerts import AlertDraft, AlertEvent
+from bridge.core.callbacks import clock_time
+from bridge.core.ledger import LOST, LeadState, format_amount, recovered, value
 from bridge.core.numbers import display
 from bridge.core.threads import ThreadEvent, ThreadSummary
 from bridge.core.urgency import is_urgent
@@ -80,17 +82,18 @@ def for_event(
         )
     elif event.kind == "missed_call":
         outcome = "texted back" if event.texted else f"not texted: {event.skip or 'no text'}"
-        subject = f"Missed call from {who} - {outcome}"
+        again = _repeats(event, zone)
+        subject = f"Missed call from {who}{again} - {outcome}"
         reason = event.text.strip(" -")
         on = _line_name(config, event.line)
-        lines = [f"Missed call from {who} on {on} at {when} ({reason})."]
+        lines = [f"Missed call from {who} on {on} at {when} ({reason}){again}."]
         if event.texted:
             lines.append(f"We texted them: {quoted(event.texted)}")
         else:
             lines.append(f"No text went out ({event.skip or 'texting is off'}).")
         said = "texted them" if event.texted else "no text went out"
         text = (
-            f"#{t} Missed call from {who} at {when}, {said}."
+            f"#{t} Missed call from {who} at {when}{again}, {said}."
             f" Reply '{t} your text' to text them, 'CALLED {t}' when handled."
         )
     else:
@@ -111,6 +114,19 @@ def for_event(
     return _drafts(chosen, subject, lines, who, event.caller, t, text)
 
 
+def _repeats(event: AlertEvent, zone: ZoneInfo) -> str:
+    """`` - called 3 times since 2:04 pm`` when the caller has rung before."""
+    if event.calls < 2 or event.first_call_at is None:
+        return ""
+    try:
+        first = datetime.fromisoformat(event.first_call_at).astimezone(zone)
+        last = datetime.fromisoformat(event.at).astimezone(zone)
+    except ValueError:
+        return f" - called {event.calls} times"
+    day = "" if first.date() == last.date() else f"{first:%a} "
+    return f" - called {event.calls} times since {day}{clock_time(first, zone)}"
+
+
 def reminder(
     config: Config,
     thread: ThreadSummary,
@@ -124,14 +140,18 @@ def reminder(
     who = display(thread.caller, config.business.region)
     t = thread.id
     since = local_time(waiting_since, ZoneInfo(config.business.timezone))
+    # A call-back nobody took (docs/detection.md): the reminder says it was tried.
+    attempt = one_line(thread.last_call_back, 120) if thread.last_call_back else ""
+    already, tried = ([f"Already {attempt}."], f"; {attempt}") if attempt else ([], "")
     if thread.status == "replied":
         subject = f"Reminder: {who} replied and is waiting for an answer"
         lines = [
             f"{who} replied at {since} and nobody has answered yet (thread #{t}):",
             f"  {quoted(thread.last_reply or '')}",
+            *already,
         ]
         text = (
-            f"#{t} Reminder: {who} is waiting for an answer since {since}."
+            f"#{t} Reminder: {who} is waiting for an answer since {since}{tried}."
             f" Call them: {thread.caller}. Reply '{t} your text', or 'CALLED {t}'."
         )
     else:
@@ -140,9 +160,9 @@ def reminder(
             first = f"{who} called at {since} and no text went out (thread #{t})."
         else:
             first = f"{who} has not answered our text sent at {since} (thread #{t})."
-        lines = [first, "Call them back before they call someone else."]
+        lines = [first, *already, "Call them back before they call someone else."]
         text = (
-            f"#{t} Reminder: call back {who} (no reply since {since}): {thread.caller}."
+            f"#{t} Reminder: call back {who} (no reply since {since}{tried}): {thread.caller}."
             f" 'CALLED {t}' when done."
         )
     return _drafts(chosen, subject, lines, who, thread.caller, t, text)
@@ -182,21 +202,29 @@ def digest(
     owner: OwnerConfig,
     day: date,
     open_threads: Sequence[ThreadSummary],
-    recovered: Sequence[ThreadSummary],
+    handled: Sequence[ThreadSummary],
+    ledger: Mapping[int, LeadState] | None = None,
 ) -> AlertDraft | None:
-    """The morning email: every open thread, and yesterday's recovered leads.
-    None when there is neither (a new install, a quiet week): no empty email."""
-    if owner.email is None or config.smtp is None or not (open_threads or recovered):
+    """The morning email: every open thread, and yesterday's handled leads -
+    recovered (with their worth, as `textback report` counts it:
+    bridge.core.ledger) or lost. None when there is nothing (a new install, a
+    quiet week): no empty email."""
+    if owner.email is None or config.smtp is None or not (open_threads or handled):
         return None
+    states = ledger or {}
+    won = [t for t in handled if recovered(states.get(t.id, LeadState()), True)]
+    lost = [t for t in handled if t not in won]
     zone = ZoneInfo(config.business.timezone)
-    subject = (
-        f"textback {day:%a %b %d}: {len(open_threads)} open, {len(recovered)} recovered yesterday"
-    )
+    subject = f"textback {day:%a %b %d}: {len(open_threads)} open, {len(won)} recovered yesterday"
     home = config.business.region
+    worth = _worth(config, [states.get(t.id, LeadState()) for t in won])
     lines = [f"Open conversations ({len(open_threads)}):"]
     lines += [_digest_line(t, zone, home) for t in open_threads] or ["  none - all caught up"]
-    lines += ["", f"Recovered yesterday ({len(recovered)}):"]
-    lines += [_digest_line(t, zone, home) for t in recovered] or ["  none"]
+    lines += ["", f"Recovered yesterday ({len(won)}{worth}):"]
+    lines += [_step_line(t, states, config, home) for t in won] or ["  none"]
+    if lost:
+        lines += ["", f"Lost yesterday ({len(lost)}):"]
+        lines += [_step_line(t, states, config, home) for t in lost]
     items = "".join(
         f'<li>#{t.id} <a href="tel:{html.escape(t.caller)}">'
         f"{html.escape(display(t.caller, home))}</a>"
@@ -205,12 +233,42 @@ def digest(
         + "</li>"
         for t in open_threads
     )
-    done = "".join(f"<li>#{t.id} {html.escape(display(t.caller, home))}</li>" for t in recovered)
+    done = "".join(
+        f"<li>{html.escape(_step_line(t, states, config, home).strip())}</li>" for t in won
+    )
+    gone = "".join(
+        f"<li>{html.escape(_step_line(t, states, config, home).strip())}</li>" for t in lost
+    )
     body_html = (
         f"<html><body><h3>Open conversations ({len(open_threads)})</h3><ul>{items}</ul>"
-        f"<h3>Recovered yesterday ({len(recovered)})</h3><ul>{done}</ul></body></html>"
+        f"<h3>Recovered yesterday ({len(won)}{html.escape(worth)})</h3><ul>{done}</ul>"
+        + (f"<h3>Lost yesterday ({len(lost)})</h3><ul>{gone}</ul>" if lost else "")
+        + "</body></html>"
     )
     return AlertDraft(owner.id, "email", owner.email, subject, "\n".join(lines), body_html)
+
+
+def _worth(config: Config, states: Sequence[LeadState]) -> str:
+    """``, $1,300``: what they are worth - the amounts entered, else the average."""
+    business = config.business
+    if not states or (business.average_job_value == 0 and all(s.cents is None for s in states)):
+        return ""
+    total = sum(value(state, business.average_job_value)[0] for state in states)
+    return f", {business.currency}{total:,.0f}"
+
+
+def _step_line(
+    thread: ThreadSummary, states: Mapping[int, LeadState], config: Config, home: str
+) -> str:
+    """``  #12 (512) 555-0142 - booked $450``."""
+    state = states.get(thread.id, LeadState())
+    line = f"  #{thread.id} {display(thread.caller, home)}"
+    if state.step is None:
+        return line
+    said = state.reason
+    if state.cents is not None and state.step != LOST:
+        said = format_amount(state.cents, config.business.currency)
+    return f"{line} - {state.step}" + (f" {one_line(said, 60)}" if said else "")
 
 
 def _digest_line(thread: ThreadSummary, zone: ZoneInfo, home: str) -> str:
@@ -257,6 +315,7 @@ class OwnerWording:
         owner: OwnerConfig,
         day: date,
         open_threads: Sequence[ThreadSummary],
-        recovered: Sequence[ThreadSummary],
+        handled: Sequence[ThreadSummary],
+        ledger: Mapping[int, LeadState] | None = None,
     ) -> AlertDraft | None:
-        return digest(self._config, owner, day, open_threads, recovered)
+        return digest(self._config, owner, day, open_threads, handled, ledger)

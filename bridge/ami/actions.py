@@ -53,3 +53,52 @@ def message_send(
 def pjsip_show_endpoint(endpoint: str) -> Fields:
     """One PJSIP endpoint's details (an error if no such endpoint)."""
     return {"Action": "PJSIPShowEndpoint", "Endpoint": endpoint}
+
+
+def originate_dry_run() -> Fields:
+    """An Originate with no Channel: Asterisk checks the user's ``originate``
+    class first (Permission denied), then refuses it ("Channel not
+    specified") - nothing rings."""
+    return {"Action": "Originate", "Async": "true"}
+
+
+# What Originate's OriginateResponse ``Reason`` says: the last control frame the
+# dialled channel sent (include/asterisk/frame.h, AST_CONTROL_*), as
+# main/pbx.c's pbx_dial_reason() maps Dial's result onto it.
+ORIGINATE_REASONS = {
+    "0": "the call could not be placed (no such phone or route)",
+    "1": "it was refused or could not be reached",
+    "3": "it rang and nobody answered",
+    "4": "answered",
+    "5": "it was busy",
+    "8": "the network was congested",
+}
+
+
+def originate(
+    channel: str,
+    *,
+    context: str,
+    exten: str,
+    caller_id: str,
+    ring_seconds: float,
+    variables: Mapping[str, str],
+) -> Fields:
+    """Ring ``channel`` first; when it answers, it runs ``exten`` in
+    ``context`` (priority 1). ``caller_id`` (``"Name" <number>``) is what that
+    phone shows, and what the dialplan's onward Dial presents. ``Async``: the
+    reply says only that the call was queued; an ``OriginateResponse`` event
+    with the same ActionID says how the first leg ended (Success, or Failure
+    with a :data:`ORIGINATE_REASONS` reason). Needs the AMI user's
+    ``write = originate``."""
+    return {
+        "Action": "Originate",
+        "Channel": channel,
+        "Context": context,
+        "Exten": exten,
+        "Priority": "1",
+        "CallerID": caller_id,
+        "Timeout": str(int(ring_seconds * 1000)),
+        "Variable": [f"{name}={value}" for name, value in variables.items()],
+        "Async": "true",
+    }

@@ -3,7 +3,9 @@
 :class:`ActionBook` gives each action an ActionID and its wire form, matches
 the messages the framer parses to the action that asked, and collects an
 event list (``EventList: start``, the events, the ``...Complete`` event) into
-one :class:`AmiReply`. It never touches a socket or a future: the asyncio
+one :class:`AmiReply`; an action whose outcome comes later as an event of
+its own (``Originate`` with ``Async: true`` -> ``OriginateResponse``) is
+followed after its reply until that event. It never touches a socket or a future: the asyncio
 protocol (bridge.ami.protocol) moves bytes and resolves futures around it,
 and tests feed it messages directly.
 """
@@ -44,6 +46,7 @@ class Taken:
 
     action_id: str
     reply: AmiReply | None = None
+    follow_up: bool = False  # ``reply`` is the event the action was followed to
 
 
 @dataclass(slots=True)
@@ -51,6 +54,7 @@ class _Pending:
     response: AmiMessage | None = None
     listing: bool = False  # the response said an event list follows
     events: list[AmiMessage] = field(default_factory=list)
+    then: str | None = None  # after a successful reply, follow the action to this event
 
 
 class ActionBook:
@@ -60,30 +64,39 @@ class ActionBook:
         self._prefix = prefix
         self._issued = 0
         self._pending: dict[str, _Pending] = {}
+        self._following: dict[str, str] = {}  # ActionID -> the event that ends it
 
     def __len__(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._following)
 
-    def request(self, fields: Fields) -> tuple[str, bytes]:
+    def request(self, fields: Fields, *, then: str | None = None) -> tuple[str, bytes]:
         """Register an action; its ActionID and the bytes to write.
 
         Raises ValueError for a value with CR or LF (it would end the header
         and start an action of its own), a key that is not a plain header
-        name, no ``Action``, or an ``ActionID`` of the caller's own.
+        name, no ``Action``, or an ``ActionID`` of the caller's own. ``then``:
+        once the reply is a success, the event (with this ActionID) that
+        completes the action, taken as a second :class:`Taken` (``follow_up``).
         """
         self._issued += 1
         action_id = f"{self._prefix}-{self._issued}"
         wire = encode(fields, action_id)
-        self._pending[action_id] = _Pending()
+        self._pending[action_id] = _Pending(then=then)
         return action_id, wire
 
     def receive(self, message: AmiMessage) -> Taken | None:
         """None: the message answers no pending action (an event for the
         bridge, or a late answer to an action given up on)."""
-        if not self._pending:
+        if not self._pending and not self._following:
             return None  # the usual case: events only, nothing to look up
         action_id = message.get("ActionID")
-        pending = self._pending.get(action_id) if action_id else None
+        if not action_id:
+            return None
+        if message.event is not None and self._following.get(action_id) == message.event:
+            del self._following[action_id]
+            reply = AmiReply(message.get("Response"), message.get("Message"), message)
+            return Taken(action_id, reply, follow_up=True)
+        pending = self._pending.get(action_id)
         if pending is None:
             return None
         if pending.response is None and message.response is not None:
@@ -100,11 +113,13 @@ class ActionBook:
     def forget(self, action_id: str) -> None:
         """The caller gave up (timeout, cancel): a late answer is not taken."""
         self._pending.pop(action_id, None)
+        self._following.pop(action_id, None)
 
     def lose_all(self) -> list[str]:
-        """The connection is gone: every pending action, now failed."""
-        lost = list(self._pending)
+        """The connection is gone: every pending or followed action, now failed."""
+        lost = [*self._pending, *self._following]
         self._pending.clear()
+        self._following.clear()
         return lost
 
     def _complete(self, action_id: str, pending: _Pending) -> Taken:
@@ -117,6 +132,8 @@ class ActionBook:
             headers=response,
             events=tuple(pending.events),
         )
+        if pending.then is not None and reply.success:
+            self._following[action_id] = pending.then
         return Taken(action_id, reply)
 
 

@@ -37,7 +37,7 @@ from enum import StrEnum
 from bridge.ami import actions
 from bridge.ami.bookkeeping import AmiReply, Fields
 from bridge.ami.errors import AmiError, ConnectionLost, LinkStalled, LoginRefused, NotConnected
-from bridge.ami.protocol import AmiProtocol, EventHandler
+from bridge.ami.protocol import AmiProtocol, EventHandler, FollowUp
 from bridge.config import AmiConfig
 from bridge.core.safe_text import printable
 
@@ -46,6 +46,7 @@ __all__ = [
     "AmiLink",
     "AmiReply",
     "ConnectionLost",
+    "FollowUp",
     "LinkStalled",
     "LinkState",
     "LoginRefused",
@@ -155,6 +156,23 @@ class AmiLink:
         if protocol is None or protocol.closed or self.state is not LinkState.CONNECTED:
             raise NotConnected("AMI is not connected")
         return await self._request(protocol, fields)
+
+    async def send_action_then(self, fields: Fields, then: str) -> tuple[AmiReply, FollowUp]:
+        """An action whose outcome comes later as the event ``then`` (Originate
+        with Async: OriginateResponse): Asterisk's reply, and - when it is a
+        success - the event to await with :meth:`FollowUp.wait`. Errors as
+        :meth:`send_action`."""
+        protocol = self._protocol
+        if protocol is None or protocol.closed or self.state is not LinkState.CONNECTED:
+            raise NotConnected("AMI is not connected")
+        _, reply, follow = protocol.send_then(fields, then)
+        try:
+            async with asyncio.timeout(self.settings.action_timeout):
+                answer = await reply
+        except BaseException:
+            follow.drop()
+            raise
+        return answer, follow
 
     # ------------------------------------------------------------ one connection
 

@@ -35,6 +35,7 @@ class AmiProtocol(asyncio.Protocol):
         self._framer = AmiFramer(max_message_bytes=max_message_bytes)
         self._book = ActionBook()
         self._waiting: dict[str, asyncio.Future[AmiReply]] = {}
+        self._following: dict[str, asyncio.Future[AmiReply]] = {}  # the event an action awaits
         self._failed_events: set[str] = set()
         self._transport: asyncio.Transport | None = None
         self.closed = False
@@ -56,6 +57,22 @@ class AmiProtocol(asyncio.Protocol):
         self._transport.write(wire)
         return action_id, future
 
+    def send_then(
+        self, fields: Fields, then: str
+    ) -> tuple[str, asyncio.Future[AmiReply], FollowUp]:
+        """Write an action whose outcome comes later as the event ``then``
+        (with its ActionID): the future of its reply, and what follows it."""
+        if self.closed or self._transport is None:
+            raise ConnectionLost("AMI connection lost")
+        action_id, wire = self._book.request(fields, then=then)
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[AmiReply] = loop.create_future()
+        self._waiting[action_id] = reply
+        follow: asyncio.Future[AmiReply] = loop.create_future()
+        self._following[action_id] = follow
+        self._transport.write(wire)
+        return action_id, reply, FollowUp(self, action_id, follow)
+
     async def ask(self, fields: Fields, within: float) -> AmiReply:
         """Send one action and await its reply: TimeoutError after ``within``
         seconds, ConnectionLost if the connection drops first."""
@@ -70,6 +87,9 @@ class AmiProtocol(asyncio.Protocol):
         """The caller stopped waiting: a late reply is dropped."""
         self._book.forget(action_id)
         self._waiting.pop(action_id, None)
+        follow = self._following.pop(action_id, None)
+        if follow is not None and not follow.done():
+            follow.cancel()
 
     @property
     def pending(self) -> int:
@@ -95,7 +115,7 @@ class AmiProtocol(asyncio.Protocol):
                     self._dispatch(message)
                 # else: a response to nothing pending (given up on): dropped
             elif taken.reply is not None:
-                self._resolve(taken.action_id, taken.reply)
+                self._resolve(taken.action_id, taken.reply, taken.follow_up)
         if self._framer.banner and not self.banner.done():
             self.banner.set_result(self._framer.banner)
         self._log_frame_errors()
@@ -105,9 +125,12 @@ class AmiProtocol(asyncio.Protocol):
         self._framer.close()  # a message cut off by the drop is reported, not lost silently
         self._log_frame_errors()
         for action_id in self._book.lose_all():
-            future = self._waiting.pop(action_id, None)
-            if future is not None and not future.done():
-                future.set_exception(ConnectionLost("AMI connection lost"))
+            for waiting in (self._waiting, self._following):
+                future = waiting.pop(action_id, None)
+                if future is not None and not future.done():
+                    future.set_exception(ConnectionLost("AMI connection lost"))
+                    if waiting is self._following:
+                        future.exception()  # retrieved: nobody may be waiting for it yet
         if not self.lost.done():
             self.lost.set_result(exc)
         if not self.banner.done():
@@ -116,10 +139,12 @@ class AmiProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------ in
 
-    def _resolve(self, action_id: str, reply: AmiReply) -> None:
-        future = self._waiting.pop(action_id, None)
+    def _resolve(self, action_id: str, reply: AmiReply, follow_up: bool = False) -> None:
+        future = (self._following if follow_up else self._waiting).pop(action_id, None)
         if future is not None and not future.done():
             future.set_result(reply)
+        if not follow_up and not reply.success:
+            self.forget(action_id)  # refused: no event will follow
 
     def _dispatch(self, message: AmiMessage) -> None:
         try:
@@ -139,3 +164,25 @@ class AmiProtocol(asyncio.Protocol):
                 error.detail,
                 printable(error.excerpt.decode("latin-1")),
             )
+
+
+class FollowUp:
+    """What follows an action's reply: the event that says how it ended."""
+
+    def __init__(self, protocol: AmiProtocol, action_id: str, future: asyncio.Future[AmiReply]):
+        self._protocol = protocol
+        self.action_id = action_id
+        self._future = future
+
+    async def wait(self, within: float) -> AmiReply:
+        """The event, as a reply (its ``Response``, its headers): TimeoutError
+        after ``within`` seconds, ConnectionLost if the connection drops first."""
+        try:
+            async with asyncio.timeout(within):
+                return await self._future
+        finally:
+            self._protocol.forget(self.action_id)
+
+    def drop(self) -> None:
+        """Nobody will wait for it."""
+        self._protocol.forget(self.action_id)

@@ -6,7 +6,18 @@ traceback; the exit codes are in bridge.cli.common. One module per group of
 commands; each registers its commands on the one ``main`` group.
 """
 
-from bridge.cli import checks, daemon, demo, history, modem, recordings, retention, settings
+from bridge.cli import (
+    checks,
+    daemon,
+    demo,
+    history,
+    inbox,
+    ledger,
+    modem,
+    recordings,
+    retention,
+    settings,
+)
 from bridge.cli.common import main
 
 __all__ = [
@@ -14,6 +25,8 @@ __all__ = [
     "daemon",
     "demo",
     "history",
+    "inbox",
+    "ledger",
     "main",
     "modem",
     "recordings",

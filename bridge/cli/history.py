@@ -1,10 +1,9 @@
-"""What the store holds, for the office: calls, threads, one thread, the report,
-and marking a thread handled."""
+"""What the store holds, for the office: calls, threads, one thread, and
+marking a thread handled (the report is in bridge.cli.ledger)."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
@@ -27,7 +26,6 @@ from bridge.cli.render import cell
 from bridge.core.numbers import caller_label, display
 from bridge.core.texts import OwnerAction
 from bridge.core.threads import StoredCall
-from bridge.followup.report import build as build_report
 from bridge.store import HistoryStore
 
 
@@ -166,38 +164,17 @@ def thread(config_path: str, number: int, as_json: bool) -> None:
         events_json = [{"at": e.at, "what": e.what, "text": e.text} for e in events]
         click.echo(json.dumps(summary.as_json() | {"events": events_json}))
         return
+    again = ""
+    if summary.calls > 1:  # repeat missed calls, all on this one thread
+        again = f", called {summary.calls} times since {local_time(summary.created_at, zone)}"
     console.print(
         Text(f"#{summary.id} ", style="bold")
-        + cell(f"{display(summary.caller, config.business.region)} - {summary.status}")
+        + cell(f"{display(summary.caller, config.business.region)} - {summary.status}{again}")
     )
     width = max((len(event.what) for event in events), default=0)
     for event in events:
         when = local_time(event.at, zone, "%a %b %d %H:%M:%S")
         console.print(Text(f"  {when}  {event.what:<{width}}  ") + cell(event.text, 400))
-
-
-@main.command()
-@config_option
-@click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="DATE",
-    help="Only calls and threads from this day on (YYYY-MM-DD, business time zone).",
-)  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
-def report(config_path: str, since: datetime | None, as_json: bool) -> None:
-    """What the text-back recovered: missed calls, texted, replied, handled, value."""
-    config = load(config_path)
-    start = since.replace(tzinfo=ZoneInfo(config.business.timezone)) if since else None
-    figures = with_store(config, lambda store: store.report(start))
-    business = config.business
-    result = build_report(figures, start, business.average_job_value, business.currency)
-    if as_json:
-        click.echo(json.dumps(result.as_json()))
-        return
-    title = f"{business.name}: recovered leads" + (f" since {since:%Y-%m-%d}" if since else "")
-    table = Table(title=cell(title), show_header=False, box=None)
-    for label, value in result.lines():
-        table.add_row(label, value)
-    console.print(table)
 
 
 @main.command()

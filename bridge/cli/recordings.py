@@ -26,6 +26,7 @@ from bridge.cli.common import (
 )
 from bridge.core.calls import describe
 from bridge.core.safe_text import printable
+from bridge.detection.replay import calls_back
 from bridge.detection.replay import replay as replay_stream
 from bridge.detection.rules import DetectionRules
 
@@ -117,9 +118,12 @@ def replay(recording: str, config_path: str | None, as_json: bool) -> None:
         errors.print(f"skipped a {error.reason} message: {printable(error.detail)}", markup=False)
     if result.skipped > len(result.errors):
         errors.print(f"... and {result.skipped - len(result.errors)} more skipped")
+    answers = calls_back(result.decisions)  # an outbound call -> the missed call it answers
     for decision in result.decisions:
         if as_json:
-            click.echo(json.dumps(decision.as_json()))
+            click.echo(
+                json.dumps(decision.as_json() | {"calls_back": answers.get(decision.linkedid)})
+            )
         else:
             click.echo(f"{decision.started_at.isoformat()}  {describe(decision, rules.region)}")
     if result.not_ami_from is not None:

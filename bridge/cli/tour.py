@@ -10,6 +10,7 @@ text, the thread handled, and the recovered-lead report.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import tempfile
 from collections.abc import Callable, Sized
 from dataclasses import dataclass
@@ -26,17 +27,23 @@ from bridge.cli.render import cell
 from bridge.config import Config
 from bridge.core.calls import CallDecision, Outcome
 from bridge.core.numbers import caller_label, display
+from bridge.core.threads import ReportFigures, StoredCall
 from bridge.followup.report import build as build_report
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
 from bridge.sim.mail import MailCatcher
 from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
+from bridge.web.passwords import hash_password
 
 MIKE = "+15125550199"  # the owner's mobile
 TOM = "+15125550142"
 
 _SECRET = "demo-only-secret"  # noqa: S105 -- the demo's own loopback double
+# `textback demo --keep`: the inbox stays up here, with this login printed.
+INBOX_PORT = 8025
+DEMO_OWNER, DEMO_PASSWORD = "mike", "demo-password"
+NEW_CALL_EVERY = 45.0  # seconds: a missed call to watch arrive live
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,10 @@ DEMO_CALLS = (
 REGION = "US"
 
 
-def demo_config(port: int, store_path: Path, modem_path: Path, smtp_port: int) -> Config:
+def demo_config(
+    port: int, store_path: Path, modem_path: Path, smtp_port: int, *, inbox: bool = False
+) -> Config:
+    web = {"web": {"port": INBOX_PORT, "session_secret": _SECRET + "-for-the-inbox"}}
     return Config.model_validate(
         {
             "business": {
@@ -102,7 +112,8 @@ def demo_config(port: int, store_path: Path, modem_path: Path, smtp_port: int) -
                 "sender": "textback <textback@acme.example>",
             },
             "store": {"path": str(store_path)},
-        },
+        }
+        | (web if inbox else {}),
         context={"region": "US"},
     )
 
@@ -145,7 +156,8 @@ def _show(console: Console, decision: CallDecision, text_skip: str | None) -> No
         console.print(Text(f"    -> no text for {who}: {text_skip}"))
 
 
-async def run_demo(console: Console, *, gap: float = 0.02) -> None:
+async def run_demo(console: Console, *, gap: float = 0.02, keep: bool = False) -> None:
+    """The whole loop; ``keep``: then the bridge and its inbox stay up until cancelled."""
     console.rule("[bold]textback demo[/]: a simulated Asterisk PBX and a simulated GSM modem")
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as workdir:
         modem_path = Path(workdir) / "ttyUSB-demo"
@@ -156,13 +168,15 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
             SimulatedModem(modem_path) as modem,
         ):
             store_path = Path(workdir) / "textback.db"
-            config = demo_config(pbx_double.port, store_path, modem_path, mail.port)
+            config = demo_config(pbx_double.port, store_path, modem_path, mail.port, inbox=keep)
             console.print(
                 f"AMI double on 127.0.0.1:{pbx_double.port}, modem on {modem_path}, "
                 f"mail server on 127.0.0.1:{mail.port}, store in {workdir}\n"
             )
             decided: asyncio.Queue[CallDecision] = asyncio.Queue()
             async with await Store.open(config.store.path) as store:
+                if keep:
+                    await store.set_password_hash(DEMO_OWNER, hash_password(DEMO_PASSWORD))
                 bridge = Bridge(config, store, on_decision=decided.put_nowait)
                 async with asyncio.TaskGroup() as tasks:
                     runner = tasks.create_task(bridge.run())
@@ -172,36 +186,57 @@ async def run_demo(console: Console, *, gap: float = 0.02) -> None:
                         await bridge.transports.available["modem"].wait_ready()
                     await _play_calls(console, pbx_double, modem, store, decided)
                     await _conversation(console, modem, store, bridge, mail)
+                    if keep:
+                        await _keep_serving(console, pbx_double)
                     runner.cancel()
                 rows = await store.recent_calls(len(DEMO_CALLS))
                 figures = await store.report(None)
         await mail.stop()
-        table = Table(title="What the store holds (textback calls)")
-        for column in ("caller", "line", "outcome", "reason", "text"):
-            table.add_column(column)
-        for row in reversed(rows):
-            caller = caller_label(
-                row.caller,
-                row.caller_raw,
-                REGION,
-                withheld=row.withheld,
-                desk=row.outcome in ("internal", "outbound"),
-            )
-            text = row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else "")
-            table.add_row(
-                cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "", text
-            )
-        console.print()
-        console.print(table)
-        report = build_report(figures, None, config.business.average_job_value, "$")
-        summary = Table(title="textback report", show_header=False)
-        for label, value in report.lines():
-            summary.add_row(label, value)
-        console.print(summary)
+        _summary(console, rows, figures, config)
     console.print(
         "Next: `textback replay tests/fixtures/asterisk/02_noanswer.ami --json` decides a "
         "call recorded from a real Asterisk 22."
     )
+
+
+def _summary(
+    console: Console, rows: list[StoredCall], figures: ReportFigures, config: Config
+) -> None:
+    """What the store holds at the end, and the report."""
+    table = Table(title="What the store holds (textback calls)")
+    for column in ("caller", "line", "outcome", "reason", "text"):
+        table.add_column(column)
+    for row in reversed(rows):
+        caller = caller_label(
+            row.caller,
+            row.caller_raw,
+            REGION,
+            withheld=row.withheld,
+            desk=row.outcome in ("internal", "outbound"),
+        )
+        text = row.text_state or (f"not sent: {row.text_skip}" if row.text_skip else "")
+        table.add_row(cell(caller), cell(row.line_name or "-"), row.outcome, row.reason or "", text)
+    console.print()
+    console.print(table)
+    report = build_report(figures, None, config.business.average_job_value, "$")
+    summary = Table(title="textback report", show_header=False)
+    for label, value in report.lines():
+        summary.add_row(label, value)
+    console.print(summary)
+
+
+async def _keep_serving(console: Console, pbx_double: FakeAsterisk) -> None:
+    """Until Ctrl-C: the inbox on loopback, a new missed call now and then to watch."""
+    console.print(
+        f"\n[bold]The inbox[/]: http://127.0.0.1:{INBOX_PORT} - log in as"
+        f" [bold]{DEMO_OWNER}[/] with the password [bold]{DEMO_PASSWORD}[/]."
+        f" A new missed call rings out every {NEW_CALL_EVERY:g} s. Ctrl-C stops the demo."
+    )
+    pbx = callgen.Pbx(epoch=1_797_000_000)
+    for number in itertools.count(1):
+        await asyncio.sleep(NEW_CALL_EVERY)  # the demo's own pace, not a wait for anything
+        pbx.caller, pbx.caller_name = f"+1512555{number % 100:04d}", f"Demo Caller {number}"
+        await pbx_double.play(recorded_events(callgen.render("no_answer", pbx=pbx)), gap=0)
 
 
 async def _play_calls(

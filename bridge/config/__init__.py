@@ -24,6 +24,7 @@ from bridge.config.schema import (
     FollowUpConfig,
     LineConfig,
     LogConfig,
+    MetricsConfig,
     ModemConfig,
     NudgeConfig,
     OwnerAlerts,
@@ -35,12 +36,13 @@ from bridge.config.schema import (
     TransportName,
 )
 from bridge.config.store_section import StoreConfig
+from bridge.config.web_section import CannedReply, WebConfig
 
 __all__ = [
     "EXAMPLE_BUSINESS", "MAX_CONFIG_BYTES", "AgiConfig", "AlertRules", "AmiConfig",
-    "BusinessConfig", "CdrConfig", "CdrCsvConfig", "CdrMysqlConfig", "Channel", "CheckedConfig",
-    "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig", "ModemConfig",
-    "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig", "SipConfig", "SmtpConfig",
-    "StoreConfig", "TextingConfig", "TransportName", "example_values", "load_checked",
-    "load_config", "parse_config",
+    "BusinessConfig", "CannedReply", "CdrConfig", "CdrCsvConfig", "CdrMysqlConfig", "Channel",
+    "CheckedConfig", "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig",
+    "MetricsConfig", "ModemConfig", "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig",
+    "SipConfig", "SmtpConfig", "StoreConfig", "TextingConfig", "TransportName", "WebConfig",
+    "example_values", "load_checked", "load_config", "parse_config",
 ]  # fmt: skip

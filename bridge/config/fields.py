@@ -3,6 +3,8 @@ messages an installer can act on."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import unicodedata
 from pathlib import Path
 from typing import Annotated
@@ -118,7 +120,23 @@ def _hours(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _host(value: object) -> object:
+    """An address to listen on: an IP address or a plain host name."""
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            if _HOST_NAME.fullmatch(value):
+                return value
+    # The loader adds what was found (", got ..."), as for any type it does not list.
+    raise PydanticCustomError("host", "expected an IP address or host name such as 127.0.0.1")
+
+
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 Port = Annotated[int, BeforeValidator(_port)]
+Host = Annotated[str, BeforeValidator(_host)]
 Template = Annotated[
     str,
     Field(min_length=1, max_length=1000),

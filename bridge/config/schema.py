@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from bridge.config.fields import (
     FilePath,
+    Host,
     Hours,
     Name,
     PhoneNumber,
@@ -36,6 +37,7 @@ from bridge.config.fields import (
     quoted,
 )
 from bridge.config.store_section import StoreConfig
+from bridge.config.web_section import WebConfig
 from bridge.core import templates
 
 
@@ -47,7 +49,8 @@ class BusinessConfig(Section):
     # after-hours text goes out.
     hours: Hours = Field(default_factory=lambda: {"mon-fri": "08:00-17:00"})
     holidays: tuple[datetime.date, ...] = ()
-    # What a job is worth on average: `textback report` values recovered leads with it.
+    # What a job is worth on average: `textback report` and the digest value a
+    # recovered lead with it where no owner entered an amount (BOOKED 12 450).
     average_job_value: Annotated[float, Field(ge=0, le=1e9)] = 0.0
     currency: Annotated[str, Field(max_length=8)] = "$"
 
@@ -100,6 +103,29 @@ class AmiConfig(Section):
         return self
 
 
+# A channel as Asterisk's Dial and Originate take it: PJSIP/201, Local/201@from-internal.
+DialChannel = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,20}/[A-Za-z0-9_.@+{}-]{1,120}$")]
+
+
+class ClickToCallConfig(Section):
+    """`CALL 12`: Asterisk rings the owner first, then dials the thread's caller."""
+
+    # Where the owner's answered leg goes: the shipped [textback-click-to-call]
+    # (config/asterisk/extensions.conf) dials its extension, the caller's number.
+    context: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,80}$")] = "textback-click-to-call"
+    # How Asterisk rings an owner's mobile when they have no `extension`:
+    # {number} is the mobile in E.164 (FreePBX: Local/{number}@from-internal).
+    mobile_channel: DialChannel = "PJSIP/{number}@trunk"
+    ring_seconds: Annotated[float, Field(ge=5, le=120)] = 30.0  # the owner's phone rings this long
+
+    @field_validator("mobile_channel")
+    @classmethod
+    def _names_the_number(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise PydanticCustomError("mobile_channel", "expected {number} where the mobile goes")
+        return value
+
+
 class PbxConfig(Section):
     inbound_contexts: tuple[str, ...] = ("from-trunk", "from-pstn", "from-did-direct")
     internal_contexts: tuple[str, ...] = ("from-internal",)
@@ -107,6 +133,7 @@ class PbxConfig(Section):
     extension_max_digits: Annotated[int, Field(ge=2, le=8)] = 6
     # A call that has sent no event for this long is closed as `unknown`.
     max_call_hours: Annotated[float, Field(gt=0, le=72)] = 12.0
+    click_to_call: ClickToCallConfig = ClickToCallConfig()
 
 
 TransportName = Literal["modem", "sip"]
@@ -169,8 +196,12 @@ class OwnerConfig(Section):
     email: Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")] | None = None
     # Texts from this number are the owner's commands ("12 On my way", "DONE 12").
     mobile: PhoneNumber | None = None
+    # The owner's desk phone as Asterisk dials it (PJSIP/201): `CALL 12` rings
+    # it first; without one, their mobile through pbx.click_to_call.mobile_channel.
+    extension: DialChannel | None = None
     on_call: bool = False  # paged by SMS for urgent replies (no one on call: the line's owners)
     alerts: OwnerAlerts = OwnerAlerts()
+    admin: bool = False  # the inbox shows every line, not only the lines this owner owns
 
 
 class NudgeConfig(Section):
@@ -253,6 +284,15 @@ class AgiConfig(Section):
                 f"listening on {self.host}: list the PBX's addresses here (only loopback is)",
             )
         return self
+
+
+class MetricsConfig(Section):
+    """The /metrics endpoint Prometheus scrapes (docs/metrics.md)."""
+
+    # Loopback: a Prometheus (or its agent) on this box. A central one scrapes
+    # this box's LAN or VPN address: name it here, and firewall the port.
+    host: Host = "127.0.0.1"
+    port: Port = 9466
 
 
 class SmtpConfig(Section):
@@ -350,7 +390,9 @@ class Config(Section):
     agi: AgiConfig | None = None  # no agi: calls are followed on AMI only
     smtp: SmtpConfig | None = None  # no smtp: no owner emails
     cdr: CdrConfig | None = None  # no cdr: no catch-up from Asterisk's call records
+    metrics: MetricsConfig | None = None  # no metrics: no /metrics endpoint
     store: StoreConfig = StoreConfig()
+    web: WebConfig | None = None  # no web: no owner inbox
     log: LogConfig = LogConfig()
 
     @model_validator(mode="after")

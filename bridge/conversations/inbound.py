@@ -1,7 +1,8 @@
 """What happens to a text that comes in: stored first, then
 
 - from an owner's mobile: a command (bridge.owner_commands) - an answer for a
-  homeowner, or a thread marked handled;
+  homeowner, a thread marked handled, or click-to-call (the app hands in
+  ``call_back``, bridge.followup.click_to_call);
 - STOP, START and HELP: answered as carriers require;
 - anything else: a homeowner's reply, for a person (the alert worker tells
   the owners; an urgent one wakes it at once to page whoever is on call)."""
@@ -9,7 +10,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bridge.bus import Bus
@@ -17,10 +18,18 @@ from bridge.config import Config, OwnerConfig
 from bridge.conversations import owner_commands
 from bridge.conversations.optout import Keyword, classify
 from bridge.core import templates
-from bridge.core.events import OwnerActed, ReplyStored, TextQueued
+from bridge.core.events import DeliveryReported, OwnerActed, ReplyStored, TextQueued
+from bridge.core.ledger import LeadStep, confirmation
 from bridge.core.numbers import display, to_e164
 from bridge.core.safe_text import printable
-from bridge.core.texts import Cap, OptOutChange, OutgoingText, OwnerAction, ReceivedText
+from bridge.core.texts import (
+    Cap,
+    OptOutChange,
+    OutgoingText,
+    OwnerAction,
+    ReceivedText,
+    owner_answer,
+)
 from bridge.core.urgency import is_urgent
 from bridge.store import InboundStore
 from sms_gateway.base import DeliveryReport, IncomingText
@@ -28,10 +37,11 @@ from sms_gateway.base import DeliveryReport, IncomingText
 log = logging.getLogger(__name__)
 
 _CONFIRM_TTL = timedelta(hours=1)
-_ANSWER_TTL = timedelta(hours=24)  # an owner's answer is still worth sending late
 # Notes to an owner (usage, "marked handled") and HELP answers at most this
 # often: an auto-reply at the other end must not ping-pong with the bridge.
 _AUTOMATIC_ANSWERS = Cap(3, timedelta(minutes=10))
+# Click-to-call, as the app hands it in: (thread id, owner id) -> words for the owner.
+CallBack = Callable[[int, str], Awaitable[str]]
 
 
 class InboundHandler:
@@ -44,11 +54,13 @@ class InboundHandler:
         *,
         clock: Callable[[], datetime],
         bus: Bus,
+        call_back: CallBack | None = None,
     ):
         self.config = config
         self.store = store
         self.clock = clock
         self._bus = bus
+        self._call_back = call_back
 
     async def incoming_text(self, text: IncomingText) -> None:
         region = self.config.business.region
@@ -122,7 +134,11 @@ class InboundHandler:
 
     async def _owner_text(self, owner: OwnerConfig, received: ReceivedText) -> None:
         """An owner's command: stored and carried out in one step, then the note back."""
-        action, notice, thread_id = await self._owner_command(received.body)
+        step = owner_commands.parse_step(received.body)
+        if step is not None:
+            await self._lead_step(owner, received, step)
+            return
+        action, notice, thread_id = await self._owner_command(owner, received.body)
         if await self.store.store_owner_text(owner.id, received, action) is None:
             log.info("a text from %s was handled before (a copy from the SIM); ignored", owner.id)
             return
@@ -136,7 +152,9 @@ class InboundHandler:
         if notice is not None:
             await self._notify_owner(received.sender, notice, thread_id)
 
-    async def _owner_command(self, body: str) -> tuple[OwnerAction | None, str | None, int | None]:
+    async def _owner_command(
+        self, owner: OwnerConfig, body: str
+    ) -> tuple[OwnerAction | None, str | None, int | None]:
         """What an owner's text does, the note back to them, and the thread."""
         command = owner_commands.parse(body)
         if isinstance(command, owner_commands.Unknown):
@@ -146,6 +164,15 @@ class InboundHandler:
             usage = f"textback: there is no thread #{command.thread}. {owner_commands.USAGE}"
             return None, usage, None
         who = display(thread.caller, self.config.business.region)
+        if isinstance(command, owner_commands.CallBack):
+            # Calling is fine after STOP: it is about texts (the owner may call anyone back).
+            if self._call_back is None:
+                return (
+                    None,
+                    f"#{thread.id}: click-to-call is not set up. Call them: {thread.caller}",
+                    thread.id,
+                )
+            return None, await self._call_back(thread.id, owner.id), thread.id
         if isinstance(command, owner_commands.Handled):
             done = OwnerAction(thread.id, command.how)
             return done, f"#{thread.id} {who} marked handled.", thread.id
@@ -155,11 +182,38 @@ class InboundHandler:
                 f" Call them: {thread.caller}"
             )
             return None, refused, thread.id
-        size = templates.sms_size(command.text)
-        answer = OutgoingText(
-            thread.caller, command.text, size.parts, self.clock() + _ANSWER_TTL, kind="reply"
+        parts = templates.sms_size(command.text).parts
+        return (
+            owner_answer(thread.id, thread.caller, command.text, parts, self.clock()),
+            None,
+            thread.id,
         )
-        return OwnerAction(thread.id, "reply", answer), None, thread.id
+
+    async def _lead_step(
+        self, owner: OwnerConfig, received: ReceivedText, step: LeadStep | owner_commands.BadStep
+    ) -> None:
+        """BOOKED / WON / LOST: the step with the owner's text, in one transaction
+        (taken or not by the ledger's rules), then the words back to them."""
+        thread = await self.store.thread_summary(step.thread_id)
+        if thread is None:
+            notice = f"textback: there is no thread #{step.thread_id}. {owner_commands.USAGE}"
+        elif isinstance(step, owner_commands.BadStep):
+            notice = f"textback: {step.problem}"
+        if thread is None or isinstance(step, owner_commands.BadStep):
+            # Kept like any owner's text, nothing recorded; the note says why.
+            if await self.store.store_owner_text(owner.id, received) is not None:
+                await self._notify_owner(received.sender, notice, thread.id if thread else None)
+            return
+        transition = await self.store.store_owner_step(owner.id, received, step)
+        if transition is None:
+            log.info("a text from %s was handled before (a copy from the SIM); ignored", owner.id)
+            return
+        log.info("thread #%d: %s by %s (%s)", thread.id, step.step, owner.id, transition.outcome)
+        if transition.outcome == "recorded":
+            self._bus.publish(OwnerActed(thread.id, owner.id, step.step))
+        who = display(thread.caller, self.config.business.region)
+        words = confirmation(transition, thread.id, who, self.config.business.currency)
+        await self._notify_owner(received.sender, words, thread.id)
 
     async def _notify_owner(self, number: str, body: str, thread_id: int | None = None) -> None:
         await self._answer(number, body, thread_id, kind="owner_notice", capped=True)
@@ -169,6 +223,8 @@ class InboundHandler:
         text_id = await self.store.record_delivery(report.reference, recipient, report.delivered)
         if text_id is None:
             log.debug("delivery report %d for %s matches no sent text", report.reference, recipient)
+            return
+        self._bus.publish(DeliveryReported(text_id, report.delivered))
 
     async def _answer(
         self,

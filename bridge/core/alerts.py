@@ -20,6 +20,9 @@ class AlertEvent:
     texted: str | None  # for a missed call: what went (or goes) out, if anything
     skip: str | None  # for a missed call: why nothing was texted
     unsure: bool = False  # a call whose end the bridge could not see: maybe missed
+    # For a missed call: the thread's missed calls so far (this one too), from when.
+    calls: int = 1
+    first_call_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,14 @@ REACHED = "reached"  # the caller rang again and a person answered: resolved (ha
 
 @dataclass(frozen=True, slots=True)
 class ThreadLink:
-    """Apply ``action`` to the open thread of ``number`` (E.164), noting ``note``."""
+    """Apply ``action`` to the open thread of ``number`` (E.164), noting ``note``;
+    to thread ``thread_id`` instead when the call names it (click-to-call) and
+    it is that number's."""
 
     number: str
     action: str
     note: str  # says who, as the PBX named them (untrusted text, made printable)
+    thread_id: int | None = None
 
 
 def thread_link(
@@ -32,14 +35,15 @@ def thread_link(
     d = decision
     if d.outcome is Outcome.OUTBOUND and d.callee is not None:
         by = printable(d.caller_raw, 20)
+        by = "a phone" if by in ("", "<unknown>") else by
         at = clock_time(d.started_at, zone)
         talked = d.talked_seconds
         if talked >= min_talk_seconds:
-            return ThreadLink(
-                d.callee, CALLED, f"called back by {by} at {at}, talked {span(talked)}"
-            )
+            note = f"called back by {by} at {at}, talked {span(talked)}"
+            return ThreadLink(d.callee, CALLED, note, d.thread_hint)
         how = f"answered, talked {span(talked)}" if d.answered_by else "not answered"
-        return ThreadLink(d.callee, TRIED, f"tried to call back: {by} at {at}, {how}")
+        note = f"tried to call back: {by} at {at}, {how}"
+        return ThreadLink(d.callee, TRIED, note, d.thread_hint)
     if d.outcome is Outcome.ANSWERED and d.caller is not None:
         by = printable(d.answered_by or "a phone", 40)
         at = clock_time(d.started_at, zone)

@@ -58,6 +58,8 @@ class CallDecision:
     source: str = "ami"  # who reported the call: "ami", or "agi" (the dialplan)
     callee: str | None = None  # an outbound call's destination in E.164, if a public number
     answered_at: datetime | None = None  # when a person (or the called party) answered
+    # The thread a click-to-call was placed for (its TEXTBACK_THREAD variable).
+    thread_hint: int | None = None
 
     @property
     def talked_seconds(self) -> float:

@@ -4,6 +4,7 @@ subscriber learns what changed and looks in the store for more."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bridge.core.calls import CallDecision
 
@@ -28,6 +29,10 @@ class TextSent:
     text_id: int
     kind: str
     transport: str
+    # The call a text-back answers, and the moment the transport confirmed it:
+    # with the decision's ended_at, the caller's wait (hang-up -> sent).
+    linkedid: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,20 @@ class TextFailed:
     kind: str
     state: str  # failed, expired or cancelled
     why: str
+    transport: str | None = None  # the one that had it or was about to, if any
+    linkedid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextRetried:
+    """An attempt failed and the text waits for another. ``maybe_sent``: the
+    transport had it and gave no answer (it may have gone out), else it
+    certainly did not leave."""
+
+    text_id: int
+    kind: str
+    transport: str
+    maybe_sent: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +69,7 @@ class ReplyStored:
 class OwnerActed:
     thread_id: int
     owner_id: str
-    action: str  # reply, called, done
+    action: str  # reply, called, done; from the inbox also note, assigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +95,26 @@ class JobChanged:
     state: str
     restarts: int
     last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReported:
+    """The network's delivery report settled a part of a sent text."""
+
+    text_id: int
+    delivered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """Who has a thread open in the inbox, or is typing on it, changed."""
+
+    thread_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFailed:
+    """A store operation failed (the recorder keeps the write and retries it)."""
+
+    where: str  # who saw it: recorder, ...
+    error: str  # the exception's type name (StoreUnavailable, OSError...), never its text

@@ -20,3 +20,14 @@ def printable(text: str, limit: int = 200) -> str:
     if len(text) > limit:
         out.append("…")
     return "".join(out)
+
+
+# What a spreadsheet reads as the start of a formula (=, +, -, @) or that
+# hides one behind a tab or carriage return (OWASP's CSV injection list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet(text: str) -> str:
+    """A text cell for a CSV a spreadsheet opens: one starting like a formula
+    gets a leading ``'``, so it is shown as text and never run."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text

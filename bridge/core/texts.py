@@ -66,6 +66,17 @@ class OwnerAction:
     reply: OutgoingText | None = None
 
 
+# An owner's answer to a caller is still worth sending this late.
+ANSWER_TTL = timedelta(hours=24)
+
+
+def owner_answer(thread_id: int, caller: str, body: str, parts: int, now: datetime) -> OwnerAction:
+    """An owner's answer to a thread's caller, from their phone (``12 On my
+    way``) or the inbox: one reply text, queued with the action on the thread."""
+    answer = OutgoingText(caller, body, parts, now + ANSWER_TTL, kind="reply")
+    return OwnerAction(thread_id, "reply", answer)
+
+
 @dataclass(frozen=True, slots=True)
 class Cap:
     """At most ``limit`` texts to one number within ``window`` - of the same

@@ -3,10 +3,11 @@ view, stored calls and the report's figures."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bridge.core.calls import JSON_FIELDS
+from bridge.core.ledger import LeadRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,8 @@ class ThreadSummary:
     last_activity_at: str
     last_reply: str | None
     calls: int
+    # The latest call-back on the thread, as the PBX saw it ("tried to call back: 201 at ...").
+    last_call_back: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -68,14 +71,15 @@ class ReportFigures:
     replied: int
     handled: int
     first_action_waits: list[timedelta]  # missed call -> first owner action, per thread
+    leads: list[LeadRecord] = field(default_factory=list)  # the recovery ledger's, by thread
 
 
 @dataclass(frozen=True, slots=True)
 class ThreadEvent:
     at: str
-    what: str  # missed call / text out (state) / text in / alert / owner action
+    what: str  # missed call / text out (state) / text in / alert / owner action / note
     text: str
-    kind: str = "call"  # call, out, in, alert, owner: what a reader may want to filter
+    kind: str = "call"  # call, out, in, alert, owner, note: what a reader may want to filter
 
 
 @dataclass(frozen=True, slots=True)

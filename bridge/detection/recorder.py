@@ -1,6 +1,7 @@
 """The one task that commits what detection produced, in order: each decision
-with its text-back (or why not) in one transaction, and the state of calls in
-progress between them. A decision is committed before anything acts on it;
+with its text-back (or why not), and the state of calls in progress between
+them - all that waits, in one transaction, so a burst of calls costs one
+commit, not one per call. A decision is committed before anything acts on it;
 on stopping, what is queued is still committed before the task ends.
 """
 
@@ -16,14 +17,16 @@ from datetime import datetime
 from bridge.bus import Bus
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
-from bridge.core.events import CallDecided, TextQueued
+from bridge.core.events import CallDecided, StoreFailed, TextQueued
+from bridge.core.recording import HistoryOf, Plan, Planned, Recorded
 from bridge.core.texts import History, OutgoingText
 from bridge.store import RecorderStore, StoreError
 
 log = logging.getLogger(__name__)
 
 # What to text for a decision: (the text, or None and why not). Texting's
-# rules, handed in by the app: detection knows nothing of them.
+# rules, handed in by the app: detection knows nothing of them. It and the
+# Linker must be pure: they run inside the store's transaction.
 Planner = Callable[[CallDecision, History, datetime], tuple[OutgoingText | None, str | None]]
 Describe = Callable[[CallDecision], str]
 # What a decision does to its number's open thread (bridge.core.callbacks).
@@ -66,7 +69,9 @@ class DecisionRecorder:
                 in_flight = []
         except asyncio.CancelledError:
             # Stopping: what was decided is still committed before we go. A
-            # write the cancel cut short was rolled back, so it is written again.
+            # write the cancel cut short was either never begun or committed
+            # whole (the store's one-trip transactions), so it is written again,
+            # or found already decided.
             await asyncio.shield(self._store_in_order([*in_flight, *self._waiting()], once=True))
             raise
 
@@ -78,35 +83,30 @@ class DecisionRecorder:
         return items
 
     async def _store_in_order(self, items: list[Item], *, once: bool = False) -> None:
-        """Decisions one by one; the open calls' states between them one batch
-        each (a call's latest state only). ``once``: no retrying (stopping)."""
-        batch: dict[str, OpenCall] = {}
-        for item in [*items, None]:
-            if isinstance(item, OpenCall):
-                batch[item.linkedid] = item
-                continue
-            if batch:
-                save = functools.partial(self.store.save_open_calls, list(batch.values()))
-                await self._until_stored(save, once)
-                batch = {}
-            if item is not None:
-                record = functools.partial(self._record, item)
-                await self._until_stored(record, once, item.linkedid)
+        """All that is waiting, in order, in one commit: the open calls' states
+        between decisions (a call's latest state only), and each decision with
+        its text-back. ``once``: no retrying (stopping)."""
+        items = _latest_states(items)
+        if not items:
+            return
+        record = functools.partial(self._record, items)
+        for recorded in await self._until_stored(record, once, _what(items)):
+            self._announce(recorded)
 
     async def _until_stored(
-        self, write: Callable[[], Awaitable[None]], once: bool, linkedid: str = ""
-    ) -> None:
+        self, write: Callable[[], Awaitable[list[Recorded]]], once: bool, what: str
+    ) -> list[Recorded]:
         """A failed write (disk full, database locked) is kept and retried."""
         delay = self._retry_min
         failing = False
         while True:
-            what = f"call {linkedid}" if linkedid else "the calls in progress"
             try:
-                await write()
+                recorded = await write()
             except (StoreError, OSError) as exc:
+                self._bus.publish(StoreFailed("recorder", type(exc).__name__))
                 if once:
                     log.error("stopping: %s not stored: %s", what, exc)
-                    return
+                    return []
                 if not failing:
                     log.error("cannot store %s (will retry): %s", what, exc)
                     failing = True
@@ -115,24 +115,57 @@ class DecisionRecorder:
                 continue
             if failing:
                 log.info("the store accepts writes again")
-            return
+            return recorded
 
-    async def _record(self, decision: CallDecision) -> None:
+    async def _record(self, items: list[Item]) -> list[Recorded]:
         now = self._clock()
-        history = (
-            await self.store.text_history(decision.caller, now)
-            if decision.caller and decision.is_missed
-            else History()
+        return await self.store.record_in_order(
+            items, self._planned(now), now, dry_run=self._dry_run
         )
-        text, skip = self._plan(decision, history, now)
-        link = self._link(decision) if self._link is not None else None
-        is_new = await self.store.record_decision(
-            decision, dry_run=self._dry_run, text_skip=skip, text=text, link=link
-        )
-        if not is_new:
+
+    def _planned(self, now: datetime) -> Plan:
+        """Texting's plan and the thread link for each decision, from its
+        number's history as the store reads it in the same transaction."""
+
+        def planned(decision: CallDecision, history_of: HistoryOf) -> Planned:
+            history = (
+                history_of(decision.caller) if decision.caller and decision.is_missed else History()
+            )
+            text, skip = self._plan(decision, history, now)
+            link = self._link(decision) if self._link is not None else None
+            return Planned(text, skip, link)
+
+        return planned
+
+    def _announce(self, recorded: Recorded) -> None:
+        decision, planned = recorded.decision, recorded.planned
+        if not recorded.new:
             log.debug("call %s was already decided; ignored", decision.linkedid)
             return
-        if text is not None:
-            self._bus.publish(TextQueued(text.kind))
+        if planned.text is not None:
+            self._bus.publish(TextQueued(planned.text.kind))
+        skip = planned.skip
         log.info("%s%s", self._describe(decision), f"; not texted: {skip}" if skip else "")
         self._bus.publish(CallDecided(decision, skip))
+
+
+def _latest_states(items: list[Item]) -> list[Item]:
+    """Between two decisions, each open call's latest state only."""
+    kept: list[Item] = []
+    states: dict[str, OpenCall] = {}
+    for item in [*items, None]:
+        if isinstance(item, OpenCall):
+            states[item.linkedid] = item
+            continue
+        kept.extend(states.values())
+        states = {}
+        if item is not None:
+            kept.append(item)
+    return kept
+
+
+def _what(items: list[Item]) -> str:
+    calls = [item.linkedid for item in items if isinstance(item, CallDecision)]
+    if not calls:
+        return "the calls in progress"
+    return f"call {calls[0]}" + (f" and {len(calls) - 1} more" if len(calls) > 1 else "")

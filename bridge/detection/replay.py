@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bridge.ami.framer import AmiFramer, AmiMessage, FrameError
-from bridge.core.calls import CallDecision, Reason
+from bridge.core.calls import CallDecision, Outcome, Reason
 from bridge.detection.rules import DetectionRules
 from bridge.detection.tracker import CallTracker
 
@@ -86,6 +86,21 @@ def replay(chunks: Iterable[bytes], rules: DetectionRules) -> ReplayResult:
         )
     result.banner = framer.banner
     return result
+
+
+def calls_back(decisions: Iterable[CallDecision]) -> dict[str, str]:
+    """Outbound call -> the missed call it answers: the latest earlier call in
+    the same recording, missed (or maybe missed) from the number it dialled."""
+    answers: dict[str, str] = {}
+    missed: dict[str, CallDecision] = {}  # number -> its latest missed call so far
+    for d in sorted(decisions, key=lambda d: d.started_at):
+        if d.outcome in (Outcome.MISSED, Outcome.UNKNOWN) and d.caller is not None:
+            missed[d.caller] = d
+        elif d.outcome is Outcome.OUTBOUND and d.callee is not None:
+            earlier = missed.get(d.callee)
+            if earlier is not None and earlier.started_at <= d.started_at:
+                answers[d.linkedid] = earlier.linkedid
+    return answers
 
 
 def _not_ami(

@@ -40,7 +40,11 @@ class DetectionRules:
     def from_config(cls, config: Config) -> DetectionRules:
         return cls(
             inbound_contexts=frozenset(config.pbx.inbound_contexts),
-            internal_contexts=frozenset(config.pbx.internal_contexts),
+            # Click-to-call's context places calls like a desk does: a call seen
+            # only there (a snapshot, the call records) is outbound, never inbound.
+            internal_contexts=frozenset(
+                (*config.pbx.internal_contexts, config.pbx.click_to_call.context)
+            ),
             lines={line.did: line.name for line in config.lines},
             region=config.business.region,
             extension_max_digits=config.pbx.extension_max_digits,
@@ -87,8 +91,9 @@ CAUSE_REASONS = {
 }
 VOICEMAIL_APPS = frozenset({"VoiceMail", "Voicemail", "VM"})
 QUEUE_APPS = frozenset({"Queue"})
+THREAD_VARIABLE = "TEXTBACK_THREAD"  # set on a click-to-call by textback's Originate
 WATCHED_VARIABLES = frozenset(
-    {"DIALSTATUS", "VM_MESSAGEFILE", "VMSTATUS", "FROM_DID", "QUEUESTATUS"}
+    {"DIALSTATUS", "VM_MESSAGEFILE", "VMSTATUS", "FROM_DID", "QUEUESTATUS", THREAD_VARIABLE}
 )
 
 
@@ -154,6 +159,8 @@ def decide(call: CallState, rules: DetectionRules, now: datetime) -> CallDecisio
         answered_by=call.answered_by,
         answered_at=call.answered_at,
     )
+    if call.originated:
+        return _originated(base, call, rules)
     direction = call_direction(
         rules, call.context, call.exten, call.caller_raw, line_name is not None
     )
@@ -179,6 +186,25 @@ def decide(call: CallState, rules: DetectionRules, now: datetime) -> CallDecisio
         reason=reason,
         detail=detail,
         voicemail_left=call.voicemail_left if reason is Reason.VOICEMAIL else None,
+    )
+
+
+def _originated(base: CallDecision, call: CallState, rules: DetectionRules) -> CallDecision:
+    """A call Asterisk placed itself (Originate): never a missed call. Its
+    first channel rang a phone (the owner's, for click-to-call); the number
+    that channel then dialled is the callee."""
+    target = call.dial_target.rsplit("/", 1)[-1]
+    callee = dialled_number(target, rules.region) if target else None
+    return replace(
+        base,
+        outcome=Outcome.OUTBOUND if callee is not None else Outcome.INTERNAL,
+        caller=None,
+        withheld=False,
+        line=None,
+        line_name=None,
+        callee=callee,
+        thread_hint=call.thread_hint,
+        detail=f"placed by the PBX (originated), ringing {call.origin or 'a phone'} first",
     )
 
 

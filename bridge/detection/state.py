@@ -42,6 +42,12 @@ class CallState:
     # Up when first seen after a gap, no answer seen: a person may have
     # answered and hung up while nothing was seen.
     answer_unseen: bool = False
+    # The caller's channel was one Asterisk requested (Newchannel in state
+    # Down: an Originate, click-to-call): nobody dialled in. What it dials is
+    # the callee; only its own dials and bridges say the callee answered.
+    originated: bool = False
+    dial_target: str = ""  # the first DialString of the caller's own dial
+    thread_hint: int | None = None  # TEXTBACK_THREAD, set by textback's own Originate
 
     def answered(self, by: str) -> None:
         if self.answered_by is None:

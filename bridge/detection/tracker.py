@@ -17,6 +17,7 @@ from bridge.ami.framer import AmiMessage
 from bridge.core.calls import CallDecision, CallReport, OpenCall, Outcome, Reason
 from bridge.detection.rules import (
     QUEUE_APPS,
+    THREAD_VARIABLE,
     VOICEMAIL_APPS,
     WATCHED_VARIABLES,
     DetectionRules,
@@ -232,6 +233,9 @@ class CallTracker:
         )
         if msg.get("ChannelStateDesc") == "Up":
             call.pbx_answered = True
+        # A caller's channel starts Ring (it came in); one Asterisk requested
+        # itself - a dialled leg, an Originate - starts Down.
+        call.originated = msg.event == "Newchannel" and msg.get("ChannelStateDesc") == "Down"
         self._calls[linkedid] = call
         self._changed.add(linkedid)
         return call
@@ -284,7 +288,8 @@ class CallTracker:
             call.pbx_answered = True
 
     def _on_newcallerid(self, call: CallState, msg: AmiMessage) -> None:
-        if msg.get("Channel") == call.origin:
+        # An Originate's CallerID is what the rung phone shows, not who calls.
+        if msg.get("Channel") == call.origin and not call.originated:
             call.caller_raw = msg.get("CallerIDNum")
             call.caller_name = msg.get("CallerIDName")
 
@@ -303,6 +308,8 @@ class CallTracker:
             call.voicemail = True
         elif variable == "FROM_DID":
             call.did = value
+        elif variable == THREAD_VARIABLE and value.isdigit() and len(value) <= 12:
+            call.thread_hint = int(value)
 
     def _on_newexten(self, call: CallState, msg: AmiMessage) -> None:
         if msg.get("Channel") != call.origin:
@@ -315,13 +322,18 @@ class CallTracker:
 
     def _on_dialbegin(self, call: CallState, msg: AmiMessage) -> None:
         call.dialled = True
+        if msg.get("Channel") == call.origin and not call.dial_target:
+            call.dial_target = msg.get("DialString")
 
     def _on_dialend(self, call: CallState, msg: AmiMessage) -> None:
         call.dialled = True
         status = msg.get("DialStatus")
         if status == "ANSWER":
             dest = msg.get("DestChannel")
-            if is_device(dest):
+            # An originated call's callee answers its first channel's own dial;
+            # another leg answering is the owner's phone (a Local helper's dial).
+            own = not call.originated or msg.get("Channel") == call.origin
+            if is_device(dest) and own:
                 call.answered(dest)
         elif status:
             call.dial_status = status

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +34,7 @@ from bridge.config import Channel, Config, FollowUpConfig, OwnerConfig
 from bridge.core import templates
 from bridge.core.alerts import AlertDraft
 from bridge.core.events import TextQueued
+from bridge.core.ledger import LeadState
 from bridge.core.numbers import display
 from bridge.core.texts import Cap, OutgoingText
 from bridge.core.threads import DueTimers, FollowUpState, ThreadSummary
@@ -126,8 +127,12 @@ class FollowUpWording(Protocol):
         owner: OwnerConfig,
         day: date,
         open_threads: Sequence[ThreadSummary],
-        recovered: Sequence[ThreadSummary],
-    ) -> AlertDraft | None: ...
+        handled: Sequence[ThreadSummary],
+        ledger: Mapping[int, LeadState] | None = None,
+    ) -> AlertDraft | None:
+        """``handled``: yesterday's; ``ledger``: the recovery ledger's state of those
+        that have one (which were recovered, which lost, what each was worth)."""
+        ...
 
 
 # The nudge's words for a thread's line - texting's template filling, handed in.
@@ -231,14 +236,15 @@ class FollowUpWorker:
         if not pending:
             return
         # One read for every owner due: each gets the threads of their lines.
-        open_, recovered = await self.store.digest_threads(midnight - timedelta(days=1), midnight)
+        open_, handled = await self.store.digest_threads(midnight - timedelta(days=1), midnight)
+        ledger = await self.store.lead_states([thread.id for thread in handled])
         for owner in pending:
-            mine, won = self._of(owner, open_), self._of(owner, recovered)
-            draft = self._wording.digest(owner, day, mine, won)
+            mine, done = self._of(owner, open_), self._of(owner, handled)
+            draft = self._wording.digest(owner, day, mine, done, ledger)
             if await self.store.queue_digest(owner.id, day, draft, self._wording.domain):
                 log.info(
-                    "daily digest for %s queued: %d open, %d recovered",
-                    owner.id, len(mine), len(won),
+                    "daily digest for %s queued: %d open, %d handled",
+                    owner.id, len(mine), len(done),
                 )  # fmt: skip
 
     def _of(self, owner: OwnerConfig, threads: list[ThreadSummary]) -> list[ThreadSummary]:

@@ -4,7 +4,8 @@ It speaks the AMI wire protocol as Asterisk 22 does - the banner, ``Login``
 with a secret check (a refused login is answered and the socket closed),
 ``ActionID`` echoed on every response, ``Ping``, ``Logoff``,
 ``CoreShowChannels`` listing the channels that are up right now,
-``MessageSend`` answered as main/message.c answers it - and plays call
+``MessageSend`` answered as main/message.c answers it, ``Originate`` as
+main/manager.c does (bridge.sim.originate) - and plays call
 scenarios from ``.ami`` recordings byte for byte. Tests and
 ``textback demo`` run the real bridge against it; faults come on cue: drop
 every connection, stall (stop answering but keep the socket open), refuse
@@ -30,6 +31,7 @@ from bridge.ami.framer import AmiFramer, AmiMessage
 from bridge.detection.records.cdr import CdrRecord
 from bridge.sim.cdr import RECOMMENDED, CdrEngine, append_csv
 from bridge.sim.dialplan import inbound_text_event
+from bridge.sim.originate import originate_reply
 
 log = logging.getLogger(__name__)
 
@@ -397,6 +399,9 @@ class FakeAsterisk:
             reply(self._pjsip_show_endpoint(action.get("Endpoint"), action_id))
         elif name == "messagesend":
             reply(self._message_send(action, action_id))
+        elif name == "originate":  # the call itself: bridge.sim.originate.click_to_call
+            status, words = originate_reply(action, self.write_classes)
+            reply(_response(status, action_id, Message=words))
         else:
             reply(_response("Error", action_id, Message="Invalid/unknown command"))
         await session.writer.drain()

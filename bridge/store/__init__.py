@@ -26,6 +26,7 @@ from bridge.store.errors import (
 )
 from bridge.store.interfaces import (
     AlertStore,
+    ClickToCallStore,
     FollowUpStore,
     HistoryStore,
     InboundStore,
@@ -36,6 +37,8 @@ from bridge.store.interfaces import (
     RecordsStore,
     ReportStore,
     RetentionStore,
+    WebReportStore,
+    WebStore,
 )
 from bridge.store.postgres import PostgresOptions, PostgresStore, is_postgres_url
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
@@ -43,6 +46,7 @@ from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 __all__ = [
     "SCHEMA_VERSION",
     "AlertStore",
+    "ClickToCallStore",
     "ConstraintViolation",
     "FollowUpStore",
     "HistoryStore",
@@ -59,6 +63,8 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "WebReportStore",
+    "WebStore",
     "open_configured",
     "open_store",
 ]
@@ -73,8 +79,10 @@ class Store(
     FollowUpStore,
     HistoryStore,
     RetentionStore,
+    WebStore,
     OpsStore,
     RecordsStore,
+    ClickToCallStore,
     Protocol,
 ):
     """Every interface at once: what the composition root (bridge.app) and the

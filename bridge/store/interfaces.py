@@ -11,12 +11,16 @@ implementation commits each whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Protocol
 
 from bridge.core.alerts import AlertDraft, AlertEvent, CarriedAlert, QueuedAlert
+from bridge.core.breakdown import ReportBreakdown
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall
+from bridge.core.inbox import InboxPage, InboxQuery, InboxRow
+from bridge.core.ledger import LeadState, LeadStep, Transition
+from bridge.core.recording import Plan, Recorded
 from bridge.core.retention import Pruned
 from bridge.core.texts import (
     Backlog,
@@ -66,6 +70,22 @@ class RecorderStore(Protocol):
 
     async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
         """The latest state of each call in progress, all of them or none."""
+        ...
+
+    async def record_in_order(
+        self,
+        items: Sequence[OpenCall | CallDecision],
+        plan: Plan,
+        now: datetime,
+        *,
+        dry_run: bool = False,
+    ) -> list[Recorded]:
+        """Calls in progress and decisions, in their order, all committed at
+        once (or none): what save_open_calls and record_decision would store
+        one by one, each decision planned by ``plan`` from its number's
+        history (as text_history reads it at ``now``) with the decisions
+        before it in ``items`` counted. ``plan`` runs inside the transaction.
+        One Recorded per decision, in order."""
         ...
 
 
@@ -180,6 +200,28 @@ class InboundStore(Protocol):
         """The text's id, or None when ``cap`` held it back."""
         ...
 
+    async def store_owner_step(
+        self, owner_id: str, text: ReceivedText, step: LeadStep
+    ) -> Transition | None:
+        """An owner's BOOKED / WON / LOST text and its step, together: the step
+        taken or not as bridge.core.ledger decides on the lead's state read in
+        the same transaction, the thread handled as DONE makes it (an opted-out
+        one stays so). None: a copy of a text already stored, or no such
+        thread - nothing written."""
+        ...
+
+
+class ClickToCallStore(Protocol):
+    """bridge.followup.click_to_call: the thread to call, and a word back to the owner."""
+
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
+
+    async def queue_text(
+        self, text: OutgoingText, *, thread_id: int | None = None, cap: Cap | None = None
+    ) -> int | None:
+        """The text's id, or None when ``cap`` held it back."""
+        ...
+
 
 class AlertStore(Protocol):
     """bridge.alerts.worker: news for owners, queued once, sent by email."""
@@ -251,11 +293,30 @@ class FollowUpStore(Protocol):
         """Claim the owner's day and queue its digest: True once per day."""
         ...
 
+    async def lead_states(self, thread_ids: Sequence[int]) -> dict[int, LeadState]:
+        """The recovery ledger's state of each of these threads that has a step."""
+        ...
+
 
 class ReportStore(Protocol):
     """`textback report` (bridge.followup.report builds on the figures)."""
 
     async def report(self, since: datetime | None) -> ReportFigures: ...
+
+
+class WebReportStore(ReportStore, Protocol):
+    """The inbox's report page (bridge.web.report_page): the report, the
+    report per line, and the missed calls of each local day by outcome, to
+    draw and to filter to the lines an owner sees."""
+
+    async def report_breakdown(
+        self, since: datetime | None, until: datetime, zone: tzinfo
+    ) -> ReportBreakdown:
+        """Each line's report figures since ``since`` (None: all time), counted
+        as ``report`` counts them; and each day in ``zone`` from since's day
+        (or the first missed call's) to until's, its missed calls by what
+        became of them (bridge.core.breakdown.OUTCOMES)."""
+        ...
 
 
 class HistoryStore(ReportStore, Protocol):
@@ -281,6 +342,11 @@ class HistoryStore(ReportStore, Protocol):
         """What an owner did from the office, with its effect on the thread."""
         ...
 
+    async def lead_step(self, owner_id: str, step: LeadStep) -> Transition | None:
+        """`textback booked|won|lost`: as ``store_owner_step``, without a text.
+        None: no such thread."""
+        ...
+
 
 class RetentionStore(Protocol):
     """`textback store prune` and the daemon's daily prune (store.keep_days)."""
@@ -291,6 +357,45 @@ class RetentionStore(Protocol):
         never an opt-out (nor the STOP/START/HELP texts). What was - or, with
         ``dry_run``, would be - blanked."""
         ...
+
+
+class WebStore(WebReportStore, Protocol):
+    """bridge.web, the owner inbox: listings, a thread, what owners do there,
+    and their password hashes (`textback set-password` writes them)."""
+
+    async def inbox_page(self, query: InboxQuery) -> InboxPage:
+        """One page of threads, newest activity first: the view (open, urgent,
+        handled), whose (all, mine, unassigned), on the owner's lines, matching
+        the search (number, caller's name, any text) - read from indexes, a
+        search from the view's newest SEARCH_WINDOW threads."""
+        ...
+
+    async def inbox_row(self, thread_id: int) -> InboxRow | None: ...
+
+    async def thread(self, thread_id: int) -> tuple[ThreadSummary, list[ThreadEvent]] | None:
+        """A thread and everything on it, notes too, oldest first."""
+        ...
+
+    async def thread_summary(self, thread_id: int) -> ThreadSummary | None: ...
+
+    async def is_opted_out(self, number: str) -> bool: ...
+
+    async def owner_action(self, owner_id: str, action: OwnerAction) -> None:
+        """An answer to the caller queued, or the thread handled: exactly as an
+        owner's SMS command does it."""
+        ...
+
+    async def add_note(self, thread_id: int, owner_id: str, body: str) -> bool:
+        """A note for the office, never texted. False: no such thread."""
+        ...
+
+    async def assign(self, thread_id: int, assignee: str | None, by: str) -> bool:
+        """The thread is ``assignee``'s (None: nobody's), noted. False: no such thread."""
+        ...
+
+    async def password_hash(self, owner_id: str) -> str | None: ...
+
+    async def set_password_hash(self, owner_id: str, hashed: str) -> None: ...
 
 
 class OpsStore(Protocol):

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from bridge.bus import Bus
 from bridge.core.alerts import AlertBatch, CarriedAlert
-from bridge.core.events import TextFailed, TextSent
+from bridge.core.events import TextFailed, TextRetried, TextSent
 from bridge.core.numbers import display
 from bridge.core.texts import QueuedText
 from bridge.store import OutboxStore
@@ -114,10 +114,12 @@ class OutboxWorker:
                 f"it may have gone out through {text.pinned}, which is no longer configured;"
                 " not sent again through another transport"
             )
-            await self._give_up(text, why, who)
+            await self._give_up(text, why, who, text.pinned)
         elif self.clock() >= text.expires_at:
             await self.store.mark_final(text.id, "expired", "too late to be worth sending")
-            self._bus.publish(TextFailed(text.id, text.kind, "expired", "too late"))
+            self._bus.publish(
+                TextFailed(text.id, text.kind, "expired", "too late", text.transport, text.linkedid)
+            )
             log.warning("text to %s expired unsent: too long after the call", who)
             await self._release(text.transport, text.slots)
         elif transport is not None:
@@ -151,7 +153,11 @@ class OutboxWorker:
         who = display(text.to_number, self.home)
         if text.kind != "confirmation" and await self.store.is_opted_out(text.to_number):
             await self.store.mark_final(text.id, "cancelled", "opted out")
-            self._bus.publish(TextFailed(text.id, text.kind, "cancelled", "opted out"))
+            self._bus.publish(
+                TextFailed(
+                    text.id, text.kind, "cancelled", "opted out", transport.name, text.linkedid
+                )
+            )
             return
 
         kept: list[int] = list(text.slots)  # what the transport keeps of it, if anything
@@ -180,10 +186,12 @@ class OutboxWorker:
             # A transport's own bug on one text must not stop every text behind it
             # (the supervisor would restart the outbox into the same text for ever).
             log.exception("%s failed on the text to %s; not retried", transport.name, who)
-            await self._give_up(text, f"{transport.name} failed: {type(exc).__name__}", who)
+            why = f"{transport.name} failed: {type(exc).__name__}"
+            await self._give_up(text, why, who, transport.name)
         else:
-            await self.store.mark_sent(text.id, result.references, self.clock())
-            self._bus.publish(TextSent(text.id, text.kind, transport.name))
+            sent_at = self.clock()
+            await self.store.mark_sent(text.id, result.references, sent_at)
+            self._bus.publish(TextSent(text.id, text.kind, transport.name, text.linkedid, sent_at))
             if result.already_sent:
                 log.info("text to %s had gone out before the restart; not sent again", who)
             else:
@@ -201,10 +209,11 @@ class OutboxWorker:
         never sent (not bound to that transport any more)."""
         attempts = text.attempts + 1
         if not exc.retryable or attempts >= self._max_attempts:
-            await self._give_up(text, str(exc), who)
+            await self._give_up(text, str(exc), who, transport.name)
             return True
         delay = min(self._retry[1], self._retry[0] * 2 ** (attempts - 1))
         await self.store.mark_retry(text.id, str(exc), now + delay, maybe_sent=exc.maybe_sent)
+        self._bus.publish(TextRetried(text.id, text.kind, transport.name, exc.maybe_sent))
         log.warning(
             "text to %s not sent by %s (%s); trying again in %s", who, transport.name, exc, delay
         )
@@ -216,7 +225,7 @@ class OutboxWorker:
         if held_by is not None and slots:
             await held_by.release(slots)
 
-    async def _give_up(self, text: QueuedText, why: str, who: str) -> None:
+    async def _give_up(self, text: QueuedText, why: str, who: str, transport: str | None) -> None:
         await self.store.mark_final(text.id, "failed", why)
-        self._bus.publish(TextFailed(text.id, text.kind, "failed", why))
+        self._bus.publish(TextFailed(text.id, text.kind, "failed", why, transport, text.linkedid))
         log.error("text to %s failed for good: %s", who, why)

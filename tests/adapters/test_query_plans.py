@@ -26,17 +26,21 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bridge.config import FollowUpConfig
 from bridge.core.callbacks import CALLED, REACHED, TRIED, ThreadLink
-from bridge.core.calls import OpenCall, Outcome
+from bridge.core.calls import CallDecision, OpenCall, Outcome
+from bridge.core.inbox import VIEWS, WHO, Cursor, InboxQuery
+from bridge.core.ledger import BOOKED, LOST, WON, LeadStep
+from bridge.core.recording import HistoryOf, Planned
 from bridge.core.texts import Cap, OutgoingText, OwnerAction
 from bridge.followup.worker import due_timers
 from bridge.store import Store, interfaces
@@ -45,6 +49,7 @@ from tests.support.store_values import (
     CALLER,
     DOMAIN,
     LATER,
+    LINE,
     OTHER,
     T0,
     Clock,
@@ -56,16 +61,19 @@ from tests.support.store_values import (
     stop,
 )
 
-GROWING = frozenset({"calls", "outbox", "inbox", "alerts", "threads"})
+GROWING = frozenset({"calls", "outbox", "inbox", "alerts", "threads", "lead_steps"})
 NEWEST_FIRST = {
     "recent_calls": "`textback calls`: calls_by_end walked backwards, stopped at its limit",
     "threads": "`textback threads`: threads_listing (open first, newest), stopped at its limit",
+    "inbox_page": "the inbox: its view's index (migration 12) newest first, stopped at a page"
+    " (a search: at SEARCH_WINDOW threads)",
 }
 # Partial indexes that hold only what is still pending (news nobody heard
 # yet): walking one reads the backlog, never the history.
 PENDING_ONLY = {
     "calls_unalerted": "missed calls not yet alerted (answered calls are never in it)",
     "inbox_unalerted": "replies not yet alerted (STOP/HELP are never in it)",
+    "threads_urgent": "urgent threads still open (the inbox's urgent view)",
 }
 # Not the store's own: the transaction's BEGIN, and the opener's pragmas.
 _UNPLANNED = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA)\b", re.IGNORECASE)
@@ -83,24 +91,21 @@ class Statement:
 
 
 class Capture:
-    """Every statement the store's connection is given, with the method that gave it."""
+    """Every statement the store's connection runs, with the method that ran it
+    (the connection's probe sees each on the database's thread, in the context
+    of the trip's coroutine)."""
 
     def __init__(self, store: SqliteStore):
         self.db = store._db
         self.statements: list[Statement] = []
         self.called: set[str] = set()
-        self._fetchall, self._many = self.db.execute_fetchall, self.db.executemany
-        self.db.execute_fetchall = self._record_fetchall  # type: ignore[method-assign]
-        self.db.executemany = self._record_many  # type: ignore[method-assign]
+        self.db.probe = self._record
 
-    async def _record_fetchall(self, sql: str, params: Any = ()) -> Iterable[Any]:
+    def _record(self, sql: str, params: Any) -> None:
         self.statements.append(Statement(calling.get(), sql, params))
-        return await self._fetchall(sql, params)
 
-    async def _record_many(self, sql: str, params: Iterable[Any]) -> Any:
-        rows = list(params)
-        self.statements.append(Statement(calling.get(), sql, rows[0] if rows else ()))
-        return await self._many(sql, rows)
+    def stop(self) -> None:
+        self.db.probe = None
 
     def method(self, store: Store, name: str) -> Callable[..., Awaitable[Any]]:
         """``store.name``, tagging what it runs with its name."""
@@ -117,7 +122,9 @@ class Capture:
         return traced
 
     async def plan(self, statement: Statement) -> list[str]:
-        rows = await self._fetchall(f"EXPLAIN QUERY PLAN {statement.sql}", statement.params)
+        rows = await self.db.execute_fetchall(
+            f"EXPLAIN QUERY PLAN {statement.sql}", statement.params
+        )
         return [str(row[3]) for row in rows]
 
 
@@ -158,6 +165,25 @@ class Session:
         await self.follow_up()
         await self.history()
         await self.links()
+        await self.ledger()
+        await self.web()
+
+    async def web(self) -> None:
+        """The owner inbox: every listing, a later page, a search; what owners do there."""
+        for view in VIEWS:
+            for who in WHO:
+                for lines in (None, frozenset({LINE})):
+                    query = InboxQuery("mike", who, view, lines)
+                    page = await self.inbox_page(query)
+                    await self.inbox_page(replace(query, search="555 0142 pipe"))
+                    later = page.next or Cursor(T0.isoformat(), 1)
+                    await self.inbox_page(replace(query, after=later))
+                    await self.inbox_page(replace(query, after=later, search="Jane"))
+        await self.inbox_row(1)
+        await self.assign(1, "mike", by="ana")
+        await self.add_note(1, "mike", "a note")
+        await self.set_password_hash("mike", "$argon2id$x")
+        await self.password_hash("mike")
 
     async def links(self) -> None:
         """Call-backs and a caller reached: each finds the number's open thread."""
@@ -166,8 +192,20 @@ class Session:
         await self.record_decision(decision("out-1", outcome=Outcome.OUTBOUND), link=tried)
         called = ThreadLink("+15125550177", CALLED, "called back by 201")
         await self.record_decision(decision("out-2", outcome=Outcome.OUTBOUND), link=called)
+        hinted = ThreadLink("+15125550177", TRIED, "click-to-call", thread_id=1)
+        await self.record_decision(decision("out-3", outcome=Outcome.OUTBOUND), link=hinted)
         reached = ThreadLink(CALLER, REACHED, "reached on a later call")
         await self.record_decision(decision("in-2", outcome=Outcome.ANSWERED), link=reached)
+
+    async def ledger(self) -> None:
+        """The recovery ledger's steps, by SMS and from the office, and what reads them."""
+        await self.record_decision(decision("lead", caller="+15125550166"))
+        booked = LeadStep(1, BOOKED, 45000)
+        await self.store_owner_step("mike", received("BOOKED 1 450", "+15125550199"), booked)
+        await self.lead_step("office", LeadStep(1, WON))
+        await self.lead_step("office", LeadStep(2, LOST, reason="price"))
+        await self.lead_states([1, 2, 3])
+        await self.report(None)
 
     async def calls(self) -> None:
         await self.text_history(CALLER, T0)
@@ -175,6 +213,13 @@ class Session:
         await self.record_decision(decision("b", outcome=Outcome.ANSWERED, reason=None))
         await self.record_decision(decision("c", caller=OTHER), dry_run=True)
         await self.save_open_calls([OpenCall("d", "{}", T0)])
+
+        def plan(d: CallDecision, history_of: HistoryOf) -> Planned:
+            history_of(d.caller or "")
+            return Planned(a_text(d.caller or ""))
+
+        burst = [OpenCall("f", "{}", T0), decision("f", caller="+15125550166")]
+        await self.record_in_order(burst, plan, T0)
         await self.open_calls()
         await self.mark_seen(T0)
         await self.seen_until()
@@ -228,6 +273,8 @@ class Session:
     async def history(self) -> None:
         await self.report(None)
         await self.report(T0)
+        await self.report_breakdown(None, LATER, ZoneInfo("America/Chicago"))
+        await self.report_breakdown(T0 - timedelta(days=90), T0, ZoneInfo("America/Chicago"))
         await self.recent_calls()
         await self.call("a")
         await self.threads()
@@ -271,6 +318,7 @@ async def captured(tmp_path: Path) -> Captured:
     async with await SqliteStore.open(tmp_path / "plans.db", clock=clock) as store:
         capture = Capture(store)
         await Session(store, capture, clock).run()
+        capture.stop()
         statements = [s for s in capture.statements if not _UNPLANNED.match(s.sql)]
         plans = [(s, await capture.plan(s)) for s in statements]
     return Captured(capture.called, plans)
@@ -282,6 +330,9 @@ async def test_the_session_calls_every_method_of_every_interface(captured: Captu
 
 async def test_no_statement_reads_a_growing_table_from_end_to_end(captured: Captured) -> None:
     assert len(captured.plans) > 50  # the session ran, and was captured
+    # ... with what runs whole on the database's thread (one trip) too
+    assert any(s.method == "record_decision" and "INSERT INTO threads" in s.sql
+               for s, _ in captured.plans)  # fmt: skip
     bad = [
         f"{statement.method}: {' '.join(statement.sql.split())[:160]} -> {found}"
         for statement, plan in captured.plans

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.core.ledger import BOOKED, LeadState, LeadStep
 from bridge.core.texts import OutgoingText
 from bridge.store import SCHEMA_VERSION, ConstraintViolation, Store, StoreError
 from bridge.store.sqlite import MIGRATIONS
@@ -59,9 +60,9 @@ def golden(version: int) -> list[dict[str, object]]:
     return list(fixture["objects"])
 
 
-def test_the_migration_files_are_versions_one_to_eleven() -> None:
-    assert [m.version for m in MIGRATIONS] == list(range(1, 12))
-    assert SCHEMA_VERSION == 11
+def test_the_migration_files_are_versions_one_to_thirteen() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, 14))
+    assert SCHEMA_VERSION == 13
     assert MIGRATIONS[0].name == "0001_calls.sql"
     assert all(m.statements for m in MIGRATIONS)
 
@@ -267,6 +268,13 @@ async def test_a_store_at_every_earlier_version_upgrades_keeping_its_data(
         await check_calls_and_texts(store, version)
         if version >= 5:
             await check_threads_and_alerts(store, version)
+            # The ledger works on a thread from before it existed.
+            booked = await store.lead_step("mike", LeadStep(1, BOOKED, 45000))
+            assert booked is not None
+            assert (booked.outcome, booked.closed) == ("recorded", True)
+            assert [lead.state for lead in (await store.report(None)).leads] == [
+                LeadState(BOOKED, 45000)
+            ]
         # And it works as a current store: a new call, its thread and text.
         assert await store.record_decision(decision("after", caller=OTHER), text=a_text(OTHER))
         assert (await store.call("after")).thread_id is not None  # type: ignore[union-attr]

@@ -55,6 +55,8 @@ async def test_an_attempt_is_noted_and_the_thread_stays_open(store: Store) -> No
     assert found is not None
     summary, events = found
     assert summary.status == "new"
+    # What a reminder names: the latest call-back on the thread.
+    assert summary.last_call_back == "tried to call back: 201 at 9:12 am, not answered"
     assert ("call back", "outbound - tried to call back: 201 at 9:12 am, not answered") in [
         (e.what, e.text) for e in events
     ]
@@ -84,6 +86,32 @@ async def test_a_link_to_a_number_with_no_open_thread_changes_nothing(store: Sto
     # A dry run never touches a thread either.
     again = ThreadLink(CALLER, CALLED, "called back by 201")
     assert await store.record_decision(outbound("out-4"), link=again, dry_run=True)
+    summary = await store.thread_summary(thread_id)
+    assert summary is not None
+    assert summary.status == "new"
+
+
+async def test_a_click_to_call_joins_the_thread_it_names_even_when_handled(store: Store) -> None:
+    thread_id = await missed_thread(store)
+    done = ThreadLink(CALLER, REACHED, "reached on a later call at 9:30 am")
+    await store.record_decision(decision("in-9", outcome=Outcome.ANSWERED, reason=None), link=done)
+    # No open thread for the number now: only the thread the call names takes it.
+    link = ThreadLink(CALLER, TRIED, "tried to call back: 201 at 9:40 am", thread_id=thread_id)
+    assert await store.record_decision(outbound("out-5"), link=link)
+    call = await store.call("out-5")
+    assert call is not None
+    assert call.thread_id == thread_id
+
+
+async def test_a_click_to_call_naming_another_number_s_thread_is_not_put_there(
+    store: Store,
+) -> None:
+    thread_id = await missed_thread(store)
+    link = ThreadLink(OTHER, CALLED, "called back by 201", thread_id=thread_id)
+    assert await store.record_decision(outbound("out-6", OTHER), link=link)
+    call = await store.call("out-6")
+    assert call is not None
+    assert call.thread_id is None
     summary = await store.thread_summary(thread_id)
     assert summary is not None
     assert summary.status == "new"

@@ -63,3 +63,13 @@ async def texted_back(store: Store, clock: Clock, linkedid: str = "call-1") -> N
     (row,) = [r for r in await store.outbox() if r["linkedid"] == linkedid]
     await store.mark_sending(int(row["id"]), "modem")  # type: ignore[call-overload]
     await store.mark_sent(int(row["id"]), [1], clock())  # type: ignore[call-overload]
+
+
+def config_yaml(cfg: Config, **sections: object) -> str:
+    """The same settings as a config file (``sections`` replace top-level keys)."""
+    import yaml
+
+    data = cfg.model_dump(mode="json", exclude_defaults=True)
+    data["ami"]["secret"] = "x"
+    data.update(sections)
+    return yaml.safe_dump(data)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bridge.app_settings import modem_settings
 from bridge.config import ModemConfig
+from bridge.sim.modem_pdus import SentPdu
 from sms_gateway.base import DeliveryReport, IncomingText
 from sms_gateway.gsm_modem import GsmModemTransport
 from sms_gateway.settings import ModemSettings
@@ -63,3 +64,22 @@ async def run_transport(settings: ModemSettings) -> AsyncIterator[Running]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def whole_texts(sent: list[SentPdu], number: str) -> list[str]:
+    """What the simulated modem sent to ``number``, a long text's parts joined."""
+    texts: list[str] = []
+    parts: dict[int, list[SentPdu]] = {}
+    for pdu in sent:
+        if pdu.number != number:
+            continue
+        if pdu.concat is None:
+            texts.append(pdu.text)
+            continue
+        ref, total, _ = pdu.concat
+        parts.setdefault(ref, []).append(pdu)
+        if len(parts[ref]) == total:
+            texts.append(
+                "".join(p.text for p in sorted(parts.pop(ref), key=lambda p: p.concat or ()))
+            )
+    return texts

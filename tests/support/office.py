@@ -31,6 +31,8 @@ def config_for(
     *,
     owners: list[dict[str, object]] | None = None,
     hours: dict[str, str] | None = None,
+    web: dict[str, object] | None = None,
+    extra: dict[str, object] | None = None,
     **texting: object,
 ) -> Config:
     # Unless a test says otherwise, no SMS alerts: most tests count the
@@ -50,7 +52,9 @@ def config_for(
             "texting": texting,
             "modem": {"port": str(modem_path), "sweep_seconds": 3600, "command_timeout": 1},
             "store": {"path": str(store)},
-        },
+        }
+        | ({"web": web} if web is not None else {})
+        | (extra or {}),  # more sections, or these replaced
         context={"region": "US"},
     )
 
@@ -75,6 +79,8 @@ async def office(
     owners: list[dict[str, object]] | None = None,
     hours: dict[str, str] | None = None,
     clock: Callable[[], datetime] | None = None,
+    web: dict[str, object] | None = None,
+    extra: dict[str, object] | None = None,
     **texting: object,
 ) -> AsyncIterator[Office]:
     async with (
@@ -82,8 +88,9 @@ async def office(
         SimulatedModem(tmp_path / "ttyUSB0") as modem,
     ):
         config = config_for(
-            asterisk, modem.path, tmp_path / "textback.db", owners=owners, hours=hours, **texting
-        )
+            asterisk, modem.path, tmp_path / "textback.db", owners=owners, hours=hours,
+            web=web, extra=extra, **texting,
+        )  # fmt: skip
         decisions: asyncio.Queue[CallDecision] = asyncio.Queue()
         async with await Store.open(config.store.path) as store:
             assert config.modem is not None

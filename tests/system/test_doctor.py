@@ -29,6 +29,7 @@ def write_config(
     smtp: str = "",
     sip: bool = False,
     store: Path | None = None,
+    owners: str = "",
 ) -> Path:
     text = f"""
 lab: true
@@ -46,7 +47,7 @@ store: {{path: {store or tmp_path / "textback.db"}}}
         text += f"modem: {{port: {modem}, command_timeout: 1}}\n"
     if sip:
         text += "sip: {endpoint: provider-trunk, host: sip.provider.example}\n"
-    text += smtp
+    text += smtp + owners
     path = tmp_path / "textback.yaml"
     path.write_text(text)
     return path
@@ -314,3 +315,22 @@ def test_doctor_shows_a_running_bridge_degraded(tmp_path: Path) -> None:
     assert line.startswith(
         "FAIL bridge: running, but restarted after a crash: follow-up (KeyError: 'x') - fix:"
     )
+
+
+async def test_click_to_call_needs_write_originate(tmp_path: Path) -> None:
+    owners = 'owners: [{id: mike, name: Mike, extension: PJSIP/201, mobile: "+15125550199"}]\n'
+    async with FakeAsterisk(secret=SECRET) as asterisk:  # write = system,message
+        found = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, owners=owners))))
+        assert found["AMI Originate"].line() == (
+            "FAIL AMI Originate: permission denied: CALL 12 cannot ring anyone - fix: add"
+            " 'originate' to write= for this user in manager.conf, then `manager reload`"
+        )
+        asterisk.write_classes = frozenset({"system", "originate"})
+        found = by_name(await diagnose(str(write_config(tmp_path, asterisk.port, owners=owners))))
+        assert found["AMI Originate"].ok
+        assert found["AMI Originate"].message == (
+            "allowed, for click-to-call (a dry call, nothing rang)"
+        )
+        originates = [a for a in asterisk.actions if a.get("Action") == "Originate"]
+        assert [a.get("Channel") for a in originates] == ["", ""]  # nothing to ring
+    assert "AMI Originate" not in by_name(await diagnose(str(write_config(tmp_path, 1))))

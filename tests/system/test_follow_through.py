@@ -15,8 +15,9 @@ from bridge.alerts.worker import AlertWorker
 from bridge.app import follow_up_worker
 from bridge.bus import Bus
 from bridge.cli import main
-from bridge.config import Channel, Config
+from bridge.config import Channel
 from bridge.core.calls import Outcome
+from bridge.core.ledger import BOOKED, LOST, LeadStep
 from bridge.core.texts import OutgoingText, OwnerAction, ReceivedText
 from bridge.followup.worker import in_daytime
 from bridge.sim.mail import MailCatcher
@@ -24,7 +25,7 @@ from bridge.store import Store
 from tests.support.alerts import html_part as _html
 from tests.support.alerts import plain_part as _text
 from tests.support.expected import CALLER
-from tests.support.follow_through import MIKE, T0, Clock, settings, texted_back
+from tests.support.follow_through import MIKE, T0, Clock, config_yaml, settings, texted_back
 from tests.support.polling import until
 from tests.support.store_values import decision
 
@@ -138,6 +139,11 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
             await store.owner_action("mike", OwnerAction(1, "done"))
             other = decision("open", caller="+15125550142", ended_at=clock())
             await store.record_decision(other)  # thread 2: still open
+            # Threads 3 and 4 handled on Tuesday too: one booked at $450, one lost.
+            await store.record_decision(decision("booked", caller="+15125550144"))
+            await store.lead_step("mike", LeadStep(3, BOOKED, 45000))
+            await store.record_decision(decision("lost", caller="+15125550145"))
+            await store.lead_step("mike", LeadStep(4, LOST, reason="price"))
             clock.now = datetime(2026, 11, 25, 12, 59, tzinfo=UTC)  # Wednesday 6:59 there
             await follow_up_worker(cfg, store, clock=clock, bus=Bus(), channels=EMAIL).tick()
             assert not await store.digest_sent("mike", clock.now.date())
@@ -163,12 +169,20 @@ async def test_the_daily_digest_goes_once_a_day_whatever_restarts(tmp_path: Path
     finally:
         await smtp.stop()
     (message,) = [m for m in smtp.mailbox.messages if m["Subject"].startswith("textback")]
-    assert message["Subject"] == "textback Wed Nov 25: 1 open, 1 recovered yesterday"
+    assert message["Subject"] == "textback Wed Nov 25: 1 open, 2 recovered yesterday"
     body = _text(message)
-    open_part, _, recovered_part = body.partition("Recovered yesterday (1):")
+    # Worth as `textback report` counts it: the amount entered, else the average.
+    open_part, _, recovered_part = body.partition("Recovered yesterday (2, $1,300):")
     assert "#2 (512) 555-0142" in open_part
     assert "tel:+15125550142" in open_part
-    assert "#1 (512) 555-9876" in recovered_part
+    recovered_part, _, lost_part = recovered_part.partition("Lost yesterday (1):")
+    assert [line.strip() for line in recovered_part.strip().splitlines()] == [
+        "#3 (512) 555-0144 - booked $450", "#1 (512) 555-9876",
+    ]  # fmt: skip
+    assert lost_part.strip() == "#4 (512) 555-0145 - lost price"
+    assert "<h3>Lost yesterday (1)</h3><ul><li>#4 (512) 555-0145 - lost price</li>" in _html(
+        message
+    )
 
 
 async def test_no_digest_when_there_is_nothing_to_tell(tmp_path: Path) -> None:
@@ -278,7 +292,7 @@ async def test_report_figures_on_a_known_history(tmp_path: Path) -> None:
         await store.record_decision(decision("e", caller="+15125550143", ended_at=old))
     runner = CliRunner()
     config_path = tmp_path / "textback.yaml"
-    config_path.write_text(_yaml(cfg))
+    config_path.write_text(config_yaml(cfg))
     result = await asyncio.to_thread(  # the command runs its own event loop
         runner.invoke,
         main,
@@ -286,6 +300,10 @@ async def test_report_figures_on_a_known_history(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
+    ledger = figures.pop("ledger")  # the recovery ledger's figures: tests/system/test_ledger.py
+    assert (ledger["leads"], ledger["handled"], ledger["recovered"]["value"]) == (3, 1, 850.0)
+    assert [week["week"] for week in figures.pop("weeks")] == ["2026-11-23"]
+    assert [line["name"] for line in figures.pop("lines")] == ["Main line"]
     assert figures == {
         "since": "2026-11-20T00:00:00-06:00",
         "missed_calls": 3,
@@ -299,16 +317,7 @@ async def test_report_figures_on_a_known_history(tmp_path: Path) -> None:
     table = await asyncio.to_thread(runner.invoke, main, ["report", "--config", str(config_path)])
     assert table.exit_code == 0, table.output
     rows = [" ".join(line.split()) for line in table.output.splitlines()]
-    assert "missed calls 4" in rows  # no --since: the old call too
+    assert "missed calls 4 (4 leads)" in rows  # no --since: the old call too
     assert "texted back 2 (50%)" in rows
     assert "median time to first owner action 25 min" in rows
-    assert "estimated recovered value $850 (1 x $850)" in rows
-
-
-def _yaml(cfg: Config) -> str:
-    """The same settings as a config file."""
-    import yaml
-
-    data = cfg.model_dump(mode="json", exclude_defaults=True)
-    data["ami"]["secret"] = "x"
-    return yaml.safe_dump(data)
+    assert "recovered value $850 (1 x $850 average)" in rows

@@ -5,46 +5,16 @@ without the dialplan class."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from bridge.ami.framer import AmiFramer
-from bridge.core.calls import CallDecision, Outcome, Reason
+from bridge.core.calls import Outcome, Reason
 from bridge.core.numbers import dialled_number
 from bridge.detection.rules import DetectionRules
-from bridge.detection.tracker import CallTracker
 from bridge.sim.callbacks import call_back, local_ring_group_no_answer, only_classes
-from bridge.sim.callgen import BANNER, Pbx
-
-T0 = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-LEAST_PRIVILEGE = frozenset({"call", "agent"})
-
-
-def run_steps(
-    rules: DetectionRules,
-    scenario: Iterator[None],
-    pbx: Pbx,
-    step: timedelta,
-    privileges: frozenset[str] | None = None,
-) -> list[CallDecision]:
-    """Each step of the scenario fed ``step`` after the one before."""
-    tracker, framer, decisions = CallTracker(rules), AmiFramer(), []
-    framer.feed(BANNER)
-    now, running = T0, True
-    while running:
-        try:
-            next(scenario)
-        except StopIteration:
-            running = False
-        data = pbx.take()
-        if privileges is not None:
-            data = only_classes(data, privileges)
-        decisions += [d for m in framer.feed(data) if (d := tracker.feed(m, now))]
-        now += step
-    assert tracker.open_calls == 0
-    return decisions
+from bridge.sim.callgen import Pbx
+from tests.support.calls import LEAST_PRIVILEGE, T0, run_steps
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bridge.config import Config
 from bridge.core.calls import CallDecision, Outcome, Reason
 from bridge.detection.records import csvfile
 from bridge.detection.records.cdr import CdrRecord, csv_columns, split_clid
@@ -286,3 +287,25 @@ def test_any_mix_of_overlapping_calls_decides_from_records_as_on_ami(names: list
     for decision in cdr:
         seen = by_call[decision.linkedid]
         assert (decision.outcome, decision.reason) == (seen.outcome, seen.reason)
+
+
+def test_a_click_to_call_seen_only_in_the_records_is_outbound() -> None:
+    config = Config.model_validate(
+        {
+            "lab": True,
+            "business": {"name": "Acme Roofing"},
+            "ami": {"username": "textback", "secret": "x"},
+            "lines": [{"did": "+15125550100", "name": "Main line"}],
+        },
+        context={"region": "US"},
+    )
+    # The owner's leg is Party A, its caller ID the line's (the Originate's CallerID).
+    placed = record(
+        src="+15125550100", clid='"Main line" <+15125550100>', dst="+15125559876",
+        dcontext="textback-click-to-call", channel="PJSIP/201-00000009",
+        dstchannel="PJSIP/trunk-0000000a", lastdata="PJSIP/+15125559876@trunk,60",
+        answer=T0 + timedelta(seconds=8), billsec=12, disposition="ANSWERED",
+    )  # fmt: skip
+    (decision,) = decide_cdrs([placed], DetectionRules.from_config(config))
+    assert decision.outcome is Outcome.OUTBOUND  # never a missed call from the line itself
+    assert decision.caller is None

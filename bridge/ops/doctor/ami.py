@@ -69,6 +69,8 @@ async def check_ami(
         checks.append(permission)
         if config.sip is not None:
             checks += await _sip(link, config.sip)
+        if any(o.extension or o.mobile for o in config.owners):
+            checks.append(await _originate_allowed(link))
         checks.append(await _events(events))
         checks.append(await check_read_classes(events, channels_up, wait_for_call=wait_for_call))
         if config.agi is not None:
@@ -88,6 +90,21 @@ async def _catch_up_allowed(link: AmiLink) -> tuple[Check, int]:
         ), 0  # fmt: skip
     up = sum(1 for event in reply.events if event.event == "CoreShowChannel")
     return Check(name, True, "allowed (used to catch up on calls after a reconnect)"), up
+
+
+async def _originate_allowed(link: AmiLink) -> Check:
+    """Click-to-call (CALL 12) needs write = originate; a dry Originate rings nothing."""
+    name = "AMI Originate"
+    reply = await link.send_action(actions.originate_dry_run())
+    message = reply.message.lower()
+    if "permission denied" in message:
+        return Check(
+            name, False, "permission denied: CALL 12 cannot ring anyone",
+            "add 'originate' to write= for this user in manager.conf, then `manager reload`",
+        )  # fmt: skip
+    if "channel not specified" in message:
+        return Check(name, True, "allowed, for click-to-call (a dry call, nothing rang)")
+    return Check(name, False, f"unexpected answer: {printable(message)}")
 
 
 async def _sip(link: AmiLink, sip: SipConfig) -> list[Check]:

@@ -1,4 +1,4 @@
-"""The SQLite backend: one file in WAL mode, reached through aiosqlite."""
+"""The SQLite backend: one file in WAL mode, reached through its own thread (database.py)."""
 
 from __future__ import annotations
 

@@ -11,12 +11,14 @@ from typing import Any
 
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall, Outcome
+from bridge.core.recording import Plan, Recorded
 from bridge.core.texts import OutgoingText
 from bridge.core.threads import StoredCall
 from bridge.store.sqlite.connection import Aggregate, Sql
 from bridge.store.sqlite.conversations import thread_for
+from bridge.store.sqlite.database import BlockingTransaction
 from bridge.store.sqlite.links import apply_link
-from bridge.store.sqlite.outbox import insert_text
+from bridge.store.sqlite.outbox import history, insert_text
 from bridge.store.sqlite.stamps import iso, moment, moment_or_none
 
 # Calls that open (or join) a thread for an owner to follow up: a call whose end
@@ -73,6 +75,73 @@ async def _calls(sql: Sql, linkedid: str | None, limit: int) -> list[StoredCall]
     return [_stored_call(row) for row in rows]
 
 
+def _record(
+    tx: BlockingTransaction,
+    d: CallDecision,
+    clock: datetime,
+    dry_run: bool,
+    text_skip: str | None,
+    text: OutgoingText | None,
+    link: ThreadLink | None,
+) -> bool:
+    """record_decision's transaction, on the database's thread."""
+    now = iso(clock)
+    # Decided (by this report or an earlier one): no longer open.
+    tx.run("DELETE FROM open_calls WHERE linkedid = ?", (d.linkedid,))
+    if tx.row(_INSERT_CALL, _call_params(d, dry_run, now, text_skip)) is None:
+        return False
+    thread_id = None
+    if dry_run:
+        # A rehearsal: no lead to follow up, no news for anyone.
+        tx.run("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
+    elif d.outcome in _LEADS and d.caller is not None:
+        thread_id = thread_for.now(tx, d.caller, d.line, now)
+        tx.run("UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid))
+    elif link is not None:
+        apply_link.now(tx, link, d.linkedid, now)
+    if text is not None:
+        insert_text.now(tx, clock, text, linkedid=d.linkedid, thread_id=thread_id)
+    return True
+
+
+_SAVE_OPEN_CALLS = (
+    "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
+    " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
+    " last_seen = excluded.last_seen"
+)
+
+
+def _open_call_rows(calls: Sequence[OpenCall]) -> list[tuple[str, str, str]]:
+    return [(c.linkedid, c.state, iso(c.last_seen)) for c in calls]
+
+
+def _in_order(
+    tx: BlockingTransaction,
+    items: Sequence[OpenCall | CallDecision],
+    plan: Plan,
+    now: datetime,
+    clock: datetime,
+    dry_run: bool,
+) -> list[Recorded]:
+    """record_in_order's transaction, on the database's thread: each run of
+    open calls one statement, each decision planned from the history as the
+    statements before it left it (this transaction sees its own writes)."""
+    recorded: list[Recorded] = []
+    waiting: list[OpenCall] = []
+    for item in [*items, None]:
+        if isinstance(item, OpenCall):
+            waiting.append(item)
+            continue
+        if waiting:
+            tx.run_many(_SAVE_OPEN_CALLS, _open_call_rows(waiting))
+            waiting = []
+        if item is not None:
+            planned = plan(item, lambda number: history(tx, number, now))
+            new = _record(tx, item, clock, dry_run, planned.skip, planned.text, planned.link)
+            recorded.append(Recorded(item, new, planned))
+    return recorded
+
+
 class Calls(Aggregate):
     async def record_decision(
         self,
@@ -83,44 +152,37 @@ class Calls(Aggregate):
         text: OutgoingText | None = None,
         link: ThreadLink | None = None,
     ) -> bool:
-        """Commit a decision, with its text-back (or why not), in one transaction.
-        ``link``: what the call does to its number's open thread (a call-back,
-        the caller reached), applied with it.
+        """Commit a decision, with its text-back (or why not), in one transaction
+        - one trip to the database's thread, as it is on every call's way to its
+        text. ``link``: what the call does to its number's open thread (a
+        call-back, the caller reached), applied with it.
 
         False if this Linkedid was already decided: then nothing is written.
         """
-        d = decision
-        async with self._conn.transaction() as tx:
-            clock = self._clock()
-            now = iso(clock)
-            # Decided (by this report or an earlier one): no longer open.
-            await tx.run("DELETE FROM open_calls WHERE linkedid = ?", (d.linkedid,))
-            if await tx.row(_INSERT_CALL, _call_params(d, dry_run, now, text_skip)) is None:
-                return False
-            thread_id = None
-            if dry_run:
-                # A rehearsal: no lead to follow up, no news for anyone.
-                await tx.run("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
-            elif d.outcome in _LEADS and d.caller is not None:
-                thread_id = await thread_for(tx, d.caller, d.line, now)
-                await tx.run(
-                    "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
-                )
-            elif link is not None:
-                await apply_link(tx, link, d.linkedid, now)
-            if text is not None:
-                await insert_text(tx, clock, text, linkedid=d.linkedid, thread_id=thread_id)
-        return True
+        clock = self._clock()
+        return await self._conn.run_transaction(
+            lambda tx: _record(tx, decision, clock, dry_run, text_skip, text, link)
+        )
 
     async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
         """Keep the latest state of calls in progress, all in one transaction."""
-        async with self._conn.transaction() as tx:
-            await tx.run_many(
-                "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
-                " last_seen = excluded.last_seen",
-                [(c.linkedid, c.state, iso(c.last_seen)) for c in calls],
-            )
+        rows = _open_call_rows(calls)
+        await self._conn.run_transaction(lambda tx: tx.run_many(_SAVE_OPEN_CALLS, rows))
+
+    async def record_in_order(
+        self,
+        items: Sequence[OpenCall | CallDecision],
+        plan: Plan,
+        now: datetime,
+        *,
+        dry_run: bool = False,
+    ) -> list[Recorded]:
+        """The recorder's backlog in one transaction, one trip and one commit
+        (a sync of the log), however many calls rang at once."""
+        clock = self._clock()
+        return await self._conn.run_transaction(
+            lambda tx: _in_order(tx, items, plan, now, clock, dry_run)
+        )
 
     async def open_calls(self) -> list[OpenCall]:
         async with self._conn.reading() as sql:

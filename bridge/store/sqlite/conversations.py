@@ -5,11 +5,14 @@ its caller to its line joins it. handled, opted_out and cold ones are closed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bridge.core.texts import Filed, OptOutChange, OwnerAction, ReceivedText
 from bridge.core.threads import ThreadEvent, ThreadSummary
-from bridge.store.sqlite.connection import Aggregate, Sql
+from bridge.store.sqlite.connection import Aggregate, Sql, one_trip
+from bridge.store.sqlite.database import BlockingSql
 from bridge.store.sqlite.outbox import insert_text, opted_out, record_choice
 from bridge.store.sqlite.stamps import iso, iso_or_none
 
@@ -17,14 +20,18 @@ OPEN = "('new', 'awaiting_reply', 'replied')"
 # Open or not, as the threads_listing index (migration 10) has it: the same
 # expression, so listings walk that index instead of sorting every thread.
 IS_OPEN = f"(status IN {OPEN})"
-_SUMMARY = """
-    SELECT id, caller, line, status, urgent, created_at, last_activity_at,
+# A ThreadSummary's columns (summary_of reads them), from threads: the
+# inbox's listings (bridge/store/sqlite/inbox.py) select them too.
+SUMMARY_COLUMNS = """
+    threads.id, caller, line, status, urgent, created_at, last_activity_at,
            (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
              ORDER BY id DESC LIMIT 1),
            (SELECT count(*) FROM calls WHERE thread_id = threads.id
-               AND outcome IN ('missed', 'unknown'))
-      FROM threads
+               AND outcome IN ('missed', 'unknown')),
+           (SELECT detail FROM calls WHERE thread_id = threads.id AND outcome = 'outbound'
+             ORDER BY ended_at DESC LIMIT 1)
 """
+_SUMMARY = f"SELECT {SUMMARY_COLUMNS} FROM threads"  # noqa: S608 -- constants only
 # One statement per listing, each on its own index (an optional filter such
 # as ":id IS NULL OR id = :id" would make SQLite read every thread).
 _NEWEST = "ORDER BY last_activity_at DESC, id DESC LIMIT :limit"
@@ -36,7 +43,7 @@ _LISTINGS = {
     f" AND handled_at < :until {_NEWEST}",
 }
 # Everything that happened on a thread, oldest first; owners' own texts are
-# commands, shown as the actions they caused.
+# commands, shown as the actions they caused; owners' notes (never texted) too.
 _EVENTS = """
     SELECT ended_at,
            CASE outcome WHEN 'outbound' THEN 'call back' WHEN 'answered' THEN 'answered call'
@@ -60,21 +67,31 @@ _EVENTS = """
     UNION ALL
     SELECT at, 'owner ' || owner_id || ': ' || action, coalesce(body, ''), 'owner'
       FROM owner_actions WHERE thread_id = :t
+    UNION ALL
+    SELECT at, CASE kind WHEN 'note' THEN 'note by ' || owner_id
+                         ELSE 'assigned by ' || owner_id END, body, 'note'
+      FROM thread_notes WHERE thread_id = :t
+    UNION ALL
+    SELECT at, 'owner ' || owner_id || ': ' || step,
+           CASE WHEN cents IS NOT NULL THEN printf('%d.%02d', cents / 100, cents % 100)
+                ELSE coalesce(reason, '') END, 'owner'
+      FROM lead_steps WHERE thread_id = :t
     ORDER BY 1
 """
 
 
-async def thread_for(sql: Sql, caller: str, line: str | None, now: str) -> int:
+@one_trip
+def thread_for(sql: BlockingSql, caller: str, line: str | None, now: str) -> int:
     """The open thread for (caller, line), or a new one. Inside a transaction."""
-    found = await sql.scalar(
+    found = sql.scalar(
         f"SELECT id FROM threads WHERE caller = ? AND line IS ?"  # noqa: S608 -- constants only
         f" AND status IN {OPEN} ORDER BY id DESC LIMIT 1",
         (caller, line),
     )
     if found is not None:
-        await sql.run("UPDATE threads SET last_activity_at = ? WHERE id = ?", (now, found))
+        sql.run("UPDATE threads SET last_activity_at = ? WHERE id = ?", (now, found))
         return int(found)
-    created = await sql.scalar(
+    created = sql.scalar(
         "INSERT INTO threads (caller, line, status, created_at, last_activity_at)"
         " VALUES (?, ?, 'new', ?, ?) RETURNING id",
         (caller, line, now, now),
@@ -99,9 +116,12 @@ async def thread_summaries(
         _LISTINGS[which],
         {"id": thread_id, "limit": limit, "since": since, "until": until},
     )
-    return [
-        ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8])) for r in rows
-    ]
+    return [summary_of(row) for row in rows]
+
+
+def summary_of(r: Sequence[Any]) -> ThreadSummary:
+    """The summary from a row that starts with SUMMARY_COLUMNS."""
+    return ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]), r[9])
 
 
 async def _already_stored(sql: Sql, text: ReceivedText) -> bool:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import aiosqlite
-
 from bridge.store.errors import SchemaMismatch
 from bridge.store.sqlite.connection import Sql
+from bridge.store.sqlite.database import Database
 
 _FILE_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -93,7 +92,7 @@ def older(path: Path, version: int) -> SchemaMismatch:
     )
 
 
-async def migrate(db: aiosqlite.Connection, path: Path) -> None:
+async def migrate(db: Database, path: Path) -> None:
     """Bring the store to this code's version, one file per transaction. The
     version is read inside each transaction: a second process opening the
     same new store at the same moment finds the work done, not half done."""

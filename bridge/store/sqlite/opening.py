@@ -9,10 +9,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-import aiosqlite
-
 from bridge.store.errors import StoreError, StoreUnavailable
 from bridge.store.sqlite.connection import Connection, Sql
+from bridge.store.sqlite.database import Database
 from bridge.store.sqlite.migrate import SCHEMA_VERSION, migrate, newer, older, schema_version
 
 
@@ -31,18 +30,15 @@ async def open_connection(path: Path, *, read_only: bool) -> Connection:
     return Connection(db, path)
 
 
-async def _connect_for_writing(path: Path) -> aiosqlite.Connection:
+async def _connect_for_writing(path: Path) -> Database:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level None: no implicit BEGIN; see connection.py.
-        db = await aiosqlite.connect(path, isolation_level=None)
+        return await Database.connect(path)
     except (OSError, sqlite3.Error) as exc:
         raise _unusable(path, exc, writing=True) from None
-    db.row_factory = sqlite3.Row
-    return db
 
 
-async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
+async def _prepare(db: Database, path: Path) -> None:
     try:
         await db.execute("PRAGMA busy_timeout = 5000")
         await _use_wal(db)
@@ -54,7 +50,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path) -> None:
         raise _unusable(path, exc, writing=True) from None
 
 
-async def _use_wal(db: aiosqlite.Connection, within: float = 5.0) -> None:
+async def _use_wal(db: Database, within: float = 5.0) -> None:
     """Switch to WAL. SQLite answers a journal-mode change "locked" at once,
     without its busy handler, while another process holds a new store (two
     bridges, or a bridge and `textback doctor`, starting together): wait as
@@ -70,11 +66,11 @@ async def _use_wal(db: aiosqlite.Connection, within: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _connect_read_only(path: Path) -> aiosqlite.Connection:
+async def _connect_read_only(path: Path) -> Database:
     error: sqlite3.Error | None = None
     for target in await asyncio.to_thread(_read_only_targets, path):
         try:
-            db = await aiosqlite.connect(target, uri=True, isolation_level=None)
+            db = await Database.connect(target, uri=True)
         except sqlite3.Error as exc:
             error = exc
             continue
@@ -84,7 +80,6 @@ async def _connect_read_only(path: Path) -> aiosqlite.Connection:
             error = exc
             await db.close()
             continue
-        db.row_factory = sqlite3.Row
         return db
     assert error is not None
     raise _unusable(path, error, writing=False)
@@ -109,7 +104,7 @@ def _read_only_targets(path: Path) -> list[str]:
     return targets
 
 
-async def _check_current(db: aiosqlite.Connection, path: Path) -> None:
+async def _check_current(db: Database, path: Path) -> None:
     """A reader's check: this store has exactly the schema this code reads."""
     try:
         await db.execute("PRAGMA query_only = ON")

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.core.texts import SEND_ORDER, Cap, History, OutgoingText, QueuedText
-from bridge.store.sqlite.connection import Aggregate, Sql
+from bridge.store.sqlite.connection import Aggregate, Sql, one_trip
+from bridge.store.sqlite.database import BlockingSql, BlockingTransaction
 from bridge.store.sqlite.stamps import iso, moment
 
 # Texts that count against caps and cooldowns: not failed, expired or cancelled.
@@ -69,12 +70,13 @@ _SETTLE_CARRIED = """
 """
 
 
-async def settle_carried(
-    sql: Sql, batch_id: int, state: str, error: str | None, at: datetime
+@one_trip
+def settle_carried(
+    sql: BlockingSql, batch_id: int, state: str, error: str | None, at: datetime
 ) -> list[int]:
     """The alerts a batch text carried share its fate; their alert ids."""
     sent_at = iso(at) if state == "sent" else None
-    rows = await sql.rows(
+    rows = sql.rows(
         _SETTLE_CARRIED,
         {"state": state, "sent_at": sent_at, "error": error, "batch": batch_id},
     )
@@ -97,8 +99,9 @@ def _insert_text_params(
     )  # fmt: skip
 
 
-async def insert_text(
-    sql: Sql,
+@one_trip
+def insert_text(
+    sql: BlockingSql,
     now: datetime,
     text: OutgoingText,
     *,
@@ -112,7 +115,7 @@ async def insert_text(
     statement as the insert, so two texts arriving at once cannot both slip
     under it. None when the cap held it back."""
     params = _insert_text_params(now, text, thread_id, linkedid, alert_id, cap)
-    row = await sql.row(_INSERT_TEXT, params)
+    row = sql.row(_INSERT_TEXT, params)
     return None if row is None else int(row[0])
 
 
@@ -150,6 +153,27 @@ async def record_choice(
                 await sql.run(_SETTLE_ALERT, (*failed, alert))
 
 
+def history(sql: BlockingSql, number: str, now: datetime) -> History:
+    """text_history, on the database's thread (a decision's transaction reads it too)."""
+    row = sql.row(
+        _HISTORY,
+        {
+            "number": number,
+            "hour_ago": iso(now - timedelta(hours=1)),
+            "minute_ago": iso(now - timedelta(minutes=1)),
+        },
+    )
+    assert row is not None
+    last, last_hour, last_minute, ever, stopped = row
+    return History(
+        opted_out=bool(stopped),
+        last_textback_at=None if last is None else moment(last),  # the policy judges it
+        textbacks_last_hour=int(last_hour),
+        textbacks_last_minute=int(last_minute),
+        ever_texted=bool(ever),
+    )
+
+
 def _queued_text(r: sqlite3.Row) -> QueuedText:
     return QueuedText(
         id=r[0], kind=r[1], linkedid=r[2], to_number=r[3], body=r[4], parts=r[5],
@@ -158,27 +182,47 @@ def _queued_text(r: sqlite3.Row) -> QueuedText:
     )  # fmt: skip
 
 
+def _settle_sent(
+    tx: BlockingTransaction, text_id: int, refs: str, at: datetime, now: datetime
+) -> None:
+    """mark_sent's transaction, on the database's thread."""
+    row = tx.row(
+        "UPDATE outbox SET state = 'sent', sent_at = ?, refs = ?, last_error = NULL"
+        " WHERE id = ? RETURNING kind, thread_id, alert_id",
+        (iso(at), refs, text_id),
+    )
+    if row is None:
+        return
+    kind, thread_id, alert_id = row
+    if thread_id is not None and kind in ("textback", "reply", "nudge"):
+        tx.run(
+            "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?"
+            " WHERE status = 'new' AND id = ?",
+            (iso(at), thread_id),
+        )
+    carried = settle_carried.now(tx, text_id, "sent", None, at)
+    for alert in [alert_id, *carried] if alert_id is not None else carried:
+        tx.run(_SETTLE_ALERT, ("sent", None, "sent", iso(now), alert))
+
+
+def _settle_final(
+    tx: BlockingTransaction, text_id: int, state: str, error: str, now: datetime
+) -> None:
+    """mark_final's transaction, on the database's thread."""
+    alert_id = tx.scalar(
+        "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? RETURNING alert_id",
+        (state, error, text_id),
+    )
+    carried = settle_carried.now(tx, text_id, state, error, now)
+    failed = ("failed", f"text {state}: {error}", "failed", iso(now))
+    for alert in [alert_id, *carried] if alert_id is not None else carried:
+        tx.run(_SETTLE_ALERT, (*failed, alert))
+
+
 class Outbox(Aggregate):
     async def text_history(self, number: str, now: datetime) -> History:
         """What the texting policy needs to know about ``number`` and the last hour."""
-        async with self._conn.reading() as sql:
-            row = await sql.row(
-                _HISTORY,
-                {
-                    "number": number,
-                    "hour_ago": iso(now - timedelta(hours=1)),
-                    "minute_ago": iso(now - timedelta(minutes=1)),
-                },
-            )
-        assert row is not None
-        last, last_hour, last_minute, ever, stopped = row
-        return History(
-            opted_out=bool(stopped),
-            last_textback_at=None if last is None else moment(last),  # the policy judges it
-            textbacks_last_hour=int(last_hour),
-            textbacks_last_minute=int(last_minute),
-            ever_texted=bool(ever),
-        )
+        return await self._conn.run_read(lambda sql: history(sql, number, now))
 
     async def set_opt_out(
         self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime
@@ -228,25 +272,10 @@ class Outbox(Aggregate):
 
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
         """Sent: its thread now waits for the caller, its alert (if it is one) is sent."""
-        async with self._conn.transaction() as tx:
-            row = await tx.row(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, refs = ?, last_error = NULL"
-                " WHERE id = ? RETURNING kind, thread_id, alert_id",
-                (iso(at), json.dumps(list(references)), text_id),
-            )
-            if row is None:
-                return
-            kind, thread_id, alert_id = row
-            if thread_id is not None and kind in ("textback", "reply", "nudge"):
-                await tx.run(
-                    "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?"
-                    " WHERE status = 'new' AND id = ?",
-                    (iso(at), thread_id),
-                )
-            now = iso(self._clock())
-            carried = await settle_carried(tx, text_id, "sent", None, at)
-            for alert in [alert_id, *carried] if alert_id is not None else carried:
-                await tx.run(_SETTLE_ALERT, ("sent", None, "sent", now, alert))
+        now = self._clock()
+        await self._conn.run_transaction(
+            lambda tx: _settle_sent(tx, text_id, json.dumps(list(references)), at, now)
+        )
 
     async def mark_retry(
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
@@ -269,15 +298,8 @@ class Outbox(Aggregate):
     async def mark_final(self, text_id: int, state: str, error: str) -> None:
         """failed, expired or cancelled: never tried again; its alert failed with it."""
         assert state in ("failed", "expired", "cancelled")
-        async with self._conn.transaction() as tx:
-            alert_id = await tx.scalar(
-                "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? RETURNING alert_id",
-                (state, error, text_id),
-            )
-            carried = await settle_carried(tx, text_id, state, error, self._clock())
-            failed = ("failed", f"text {state}: {error}", "failed", iso(self._clock()))
-            for alert in [alert_id, *carried] if alert_id is not None else carried:
-                await tx.run(_SETTLE_ALERT, (*failed, alert))
+        now = self._clock()
+        await self._conn.run_transaction(lambda tx: _settle_final(tx, text_id, state, error, now))
 
     async def recover_interrupted(self) -> int:
         """After a crash: texts handed to a transport that never confirmed them

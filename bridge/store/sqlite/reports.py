@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bridge.core.ledger import LeadRecord, LeadState, fold
 from bridge.core.threads import ReportFigures
-from bridge.store.sqlite.connection import Aggregate
-from bridge.store.sqlite.stamps import iso, moment
+from bridge.store.sqlite.connection import Aggregate, Sql
+from bridge.store.sqlite.stamps import iso, moment, moment_or_none
 
 # Each count of threads, calls or texts since :start ('' for all time), each
 # from an index (migration 10). Replies are the homeowners' own texts: not
@@ -31,6 +32,49 @@ _WAITS = """
       FROM threads t WHERE t.created_at >= :start AND acted IS NOT NULL
 """
 
+# The recovery ledger: one row per lead (a thread with a missed call) since
+# :start, each stage one index seek on the thread. Called back: the PBX saw a
+# call-back talked on, or the caller reached (bridge/store/sqlite/links.py).
+_LEADS = """
+    SELECT t.id, t.line,
+           (SELECT min(ended_at) FROM calls WHERE thread_id = t.id AND +outcome = 'missed'
+               AND +dry_run = 0) AS missed_at,
+           EXISTS (SELECT 1 FROM outbox WHERE thread_id = t.id AND kind = 'textback'
+                     AND state IN ('sent', 'delivered')),
+           EXISTS (SELECT 1 FROM inbox WHERE thread_id = t.id AND owner_id IS NULL
+                     AND keyword IS NULL),
+           (SELECT min(at) FROM owner_actions WHERE thread_id = t.id AND owner_id = 'pbx'
+               AND action IN ('called', 'done')),
+           t.handled_at IS NOT NULL
+      FROM threads t WHERE t.created_at >= :start AND missed_at IS NOT NULL
+"""
+# Their steps: the threads from their index, then each one's steps (CROSS
+# JOIN keeps that order: lead_steps is never read from end to end).
+_STEPS = """
+    SELECT s.thread_id, s.id, s.step, s.cents, s.reason FROM threads t
+     CROSS JOIN lead_steps s ON s.thread_id = t.id
+     WHERE t.created_at >= :start
+"""
+
+
+async def _leads(sql: Sql, start: dict[str, str]) -> list[LeadRecord]:
+    steps: dict[int, list[tuple[str, int | None, str | None]]] = {}
+    for thread_id, _, step, cents, reason in sorted(map(tuple, await sql.rows(_STEPS, start))):
+        steps.setdefault(int(thread_id), []).append((step, cents, reason))
+    leads = []
+    for row in await sql.rows(_LEADS, start):
+        if row[2] < start["start"]:
+            continue  # a lead is counted from its first missed call (stamps sort as text)
+        thread_id = int(row[0])
+        state = fold(steps[thread_id]) if thread_id in steps else LeadState()
+        booked = any(step in ("booked", "won") for step, _, _ in steps.get(thread_id, ()))
+        record = LeadRecord(
+            thread_id, row[1], moment(row[2]), bool(row[3]), bool(row[4]),
+            moment_or_none(row[5]), bool(row[6]), booked, state,
+        )  # fmt: skip
+        leads.append(record)
+    return leads
+
 
 class Reports(Aggregate):
     async def report(self, since: datetime | None) -> ReportFigures:
@@ -39,6 +83,7 @@ class Reports(Aggregate):
         async with self._conn.reading() as sql:
             counts = await sql.row(_COUNTS, start)
             rows = await sql.rows(_WAITS, start)
+            leads = await _leads(sql, start)
         assert counts is not None
         missed, texted, replied, handled = (int(count) for count in counts)
         waits = [
@@ -46,4 +91,4 @@ class Reports(Aggregate):
             for created, called, acted in rows
             if acted is not None
         ]
-        return ReportFigures(missed, texted, replied, handled, waits)
+        return ReportFigures(missed, texted, replied, handled, waits, leads)

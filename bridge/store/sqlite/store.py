@@ -14,9 +14,12 @@ from bridge.store.sqlite.calls import Calls
 from bridge.store.sqlite.connection import Clock, Connection
 from bridge.store.sqlite.conversations import Conversations
 from bridge.store.sqlite.followup import FollowUp
+from bridge.store.sqlite.inbox import Inbox
+from bridge.store.sqlite.ledger import Ledger
 from bridge.store.sqlite.migrate import schema_version
 from bridge.store.sqlite.opening import open_connection
 from bridge.store.sqlite.outbox import Outbox
+from bridge.store.sqlite.report_days import ReportDays
 from bridge.store.sqlite.reports import Reports
 from bridge.store.sqlite.retention import Retention
 
@@ -26,14 +29,25 @@ def _utc_now() -> datetime:
 
 
 class SqliteStore(
-    Calls, Outbox, OutboxBacklog, Batches, Conversations, Alerts, FollowUp, Reports, Retention
+    Calls,
+    Outbox,
+    OutboxBacklog,
+    Batches,
+    Conversations,
+    Alerts,
+    FollowUp,
+    Reports,
+    ReportDays,
+    Retention,
+    Inbox,
+    Ledger,
 ):
     """Open with ``await SqliteStore.open(path)`` (or ``async with``); always close it."""
 
     def __init__(self, connection: Connection, clock: Clock = _utc_now):
         self._conn = connection
         self._clock = clock
-        # The bare aiosqlite connection, which fault-injecting tests reach for
+        # The bare connection (database.py), which fault-injecting tests reach for
         # (tests/adapters/test_ami_live.py); the store itself goes through self._conn.
         self._db = connection.raw
 

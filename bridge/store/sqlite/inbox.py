@@ -1,0 +1,158 @@
+"""The owner inbox's reads and writes (bridge/web): the listing with its
+filters and search, assignment, notes, and owners' password hashes.
+
+Every listing is one index walk, newest activity first, stopped by the page
+size (migration 12): open threads walk threads_listing, urgent ones the
+partial threads_urgent, handled ones threads_by_status_activity, an owner's
+own threads_assigned. A search is bounded instead of indexed: it looks at
+the view's newest SEARCH_WINDOW threads (each one's caller, the caller's
+name and every text, all by thread id), not an FTS table - words in a full
+text index would outlive `store prune`, which blanks old texts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bridge.core.inbox import SEARCH_WINDOW, Cursor, InboxPage, InboxQuery, InboxRow, search_terms
+from bridge.store.sqlite.connection import Aggregate, Sql
+from bridge.store.sqlite.conversations import IS_OPEN, OPEN, SUMMARY_COLUMNS, summary_of
+from bridge.store.sqlite.stamps import iso
+
+# What a row shows beyond the summary: who has it, the caller's name on the
+# latest call that had one, the latest text in or out ("in:" / "out:"), and
+# what an owner last did (a handled thread that was called back says so).
+_ROW_COLUMNS = f"""{SUMMARY_COLUMNS},
+    assigned_to,
+    (SELECT caller_name FROM calls WHERE thread_id = threads.id AND caller_name != ''
+      ORDER BY ended_at DESC LIMIT 1),
+    (SELECT dir || ':' || body FROM (
+        SELECT received_at AS at, 'in' AS dir, body FROM inbox
+         WHERE thread_id = threads.id AND owner_id IS NULL
+        UNION ALL
+        SELECT created_at, 'out', body FROM outbox
+         WHERE thread_id = threads.id AND kind != 'owner_alert')
+      ORDER BY at DESC LIMIT 1),
+    (SELECT action FROM owner_actions WHERE thread_id = threads.id ORDER BY at DESC LIMIT 1)
+"""  # noqa: S608 -- constants only
+# Each view is the condition its index holds, and the index is named: the
+# planner, without statistics, would rather sort every open thread than walk
+# the small partial index. "mine" walks the owner's own (threads_assigned);
+# who and which lines filter the walk.
+_VIEWS = {
+    "open": (f"{IS_OPEN} = 1", "threads_listing"),
+    "urgent": (f"urgent = 1 AND status IN {OPEN}", "threads_urgent"),
+    "handled": ("status = 'handled'", "threads_by_status_activity"),
+}
+_WHO = {
+    "all": "1",
+    "mine": "assigned_to = :me",
+    "unassigned": "assigned_to IS NULL",
+}
+_LINES = "(:every_line OR line IS NULL OR line IN (SELECT value FROM json_each(:lines)))"
+# A later page starts below the last row shown: a range on the same index.
+_AFTER = "(last_activity_at, threads.id) < (:after_at, :after_id)"
+_NEWEST = "ORDER BY last_activity_at DESC, threads.id DESC"
+# A search's match, each test an index seek by thread id.
+_MATCH = """(
+    (:digits != '' AND caller LIKE '%' || :digits || '%')
+    OR EXISTS (SELECT 1 FROM calls c WHERE c.thread_id = threads.id
+                 AND c.caller_name LIKE :pattern ESCAPE '\\')
+    OR EXISTS (SELECT 1 FROM inbox i WHERE i.thread_id = threads.id
+                 AND i.body LIKE :pattern ESCAPE '\\')
+    OR EXISTS (SELECT 1 FROM outbox o WHERE o.thread_id = threads.id
+                 AND o.kind != 'owner_alert' AND o.body LIKE :pattern ESCAPE '\\'))"""
+
+
+def _listing(view: str, who: str, *, later: bool, searching: bool) -> str:
+    condition, index = _VIEWS[view]
+    walk = f"threads INDEXED BY {'threads_assigned' if who == 'mine' else index}"
+    where = f"{condition} AND {_WHO[who]} AND {_LINES}" + (f" AND {_AFTER}" if later else "")
+    if not searching:
+        return f"SELECT {_ROW_COLUMNS} FROM {walk} WHERE {where} {_NEWEST} LIMIT :limit"  # noqa: S608 -- constants only
+    return (
+        f"WITH recent AS (SELECT threads.id AS id FROM {walk} WHERE {where} {_NEWEST}"  # noqa: S608 -- constants only
+        f" LIMIT {SEARCH_WINDOW})"
+        f" SELECT {_ROW_COLUMNS} FROM threads WHERE threads.id IN (SELECT id FROM recent)"
+        f" AND {_MATCH} {_NEWEST} LIMIT :limit"
+    )
+
+
+def _row(r: Sequence[Any]) -> InboxRow:
+    latest = r[12]
+    direction, _, body = latest.partition(":") if latest is not None else ("", "", None)
+    return InboxRow(summary_of(r), r[11] or "", r[10], body, direction == "in", r[13])
+
+
+class Inbox(Aggregate):
+    async def inbox_page(self, query: InboxQuery) -> InboxPage:
+        """One page of the threads ``query`` asks for, newest activity first."""
+        pattern, digits = search_terms(query.search)
+        searching = bool(query.search.strip())
+        after = query.after
+        params = {
+            "me": query.owner_id,
+            "every_line": int(query.lines is None),
+            "lines": json.dumps(sorted(query.lines or ())),
+            "after_at": after.last_activity_at if after else None,
+            "after_id": after.thread_id if after else None,
+            "limit": query.limit + 1,  # one more: is there a next page?
+            "pattern": pattern,
+            "digits": digits,
+        }
+        async with self._conn.reading() as sql:
+            statement = _listing(
+                query.view, query.who, later=after is not None, searching=searching
+            )
+            rows = await sql.rows(statement, params)
+        found = [_row(r) for r in rows[: query.limit]]
+        last = found[-1].summary if len(rows) > query.limit and found else None
+        return InboxPage(found, Cursor(last.last_activity_at, last.id) if last else None)
+
+    async def inbox_row(self, thread_id: int) -> InboxRow | None:
+        """One thread as the inbox lists it."""
+        async with self._conn.reading() as sql:
+            found = await sql.row(f"SELECT {_ROW_COLUMNS} FROM threads WHERE id = ?", (thread_id,))  # noqa: S608 -- constants only
+        return _row(found) if found is not None else None
+
+    async def add_note(self, thread_id: int, owner_id: str, body: str) -> bool:
+        """An owner's note on the thread, for the office only. False: no such thread."""
+        async with self._conn.transaction() as tx:
+            return await _note(tx, thread_id, owner_id, "note", body, iso(self._clock()))
+
+    async def assign(self, thread_id: int, assignee: str | None, by: str) -> bool:
+        """The thread is ``assignee``'s (None: nobody's), noted with who did it.
+        False: no such thread, nothing written."""
+        async with self._conn.transaction() as tx:
+            now = iso(self._clock())
+            if not await _note(tx, thread_id, by, "assigned", assignee or "nobody", now):
+                return False
+            await tx.run("UPDATE threads SET assigned_to = ? WHERE id = ?", (assignee, thread_id))
+        return True
+
+    async def password_hash(self, owner_id: str) -> str | None:
+        async with self._conn.reading() as sql:
+            found = await sql.scalar(
+                "SELECT hash FROM owner_passwords WHERE owner_id = ?", (owner_id,)
+            )
+        return None if found is None else str(found)
+
+    async def set_password_hash(self, owner_id: str, hashed: str) -> None:
+        await self._conn.write(
+            "INSERT INTO owner_passwords (owner_id, hash, changed_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (owner_id) DO UPDATE SET hash = excluded.hash,"
+            " changed_at = excluded.changed_at",
+            (owner_id, hashed, iso(self._clock())),
+        )
+
+
+async def _note(sql: Sql, thread_id: int, owner_id: str, kind: str, body: str, at: str) -> bool:
+    if await sql.scalar("SELECT 1 FROM threads WHERE id = ?", (thread_id,)) is None:
+        return False
+    await sql.run(
+        "INSERT INTO thread_notes (thread_id, owner_id, kind, body, at) VALUES (?, ?, ?, ?, ?)",
+        (thread_id, owner_id, kind, body, at),
+    )
+    return True
