@@ -20,11 +20,16 @@ _UNALERTED = """
            coalesce(c.reason, '') || ' - ' || c.detail,
            (SELECT body FROM outbox o WHERE o.linkedid = c.linkedid
               AND o.kind = 'textback'),
-           c.text_skip, c.outcome = 'unknown'
+           c.text_skip, c.outcome = 'unknown',
+           -- Repeat calls: this thread's missed calls up to this one, since the first.
+           (SELECT count(*) FROM calls p WHERE p.thread_id = c.thread_id
+               AND p.ended_at <= c.ended_at AND p.outcome IN ('missed', 'unknown')),
+           (SELECT min(p.ended_at) FROM calls p WHERE p.thread_id = c.thread_id
+               AND p.outcome IN ('missed', 'unknown'))
       FROM calls c WHERE c.alerted = 0 AND c.thread_id IS NOT NULL
     UNION ALL
     SELECT 'reply', i.id, i.thread_id, i.sender, t.line, i.received_at, i.body,
-           NULL, NULL, false
+           NULL, NULL, false, 0, NULL
       FROM inbox i JOIN threads t ON t.id = i.thread_id
      WHERE i.alerted = 0 AND i.keyword IS NULL
     ORDER BY 6
@@ -105,7 +110,9 @@ class Alerts(Aggregate):
         async with self._conn.reading() as sql:
             rows = await sql.rows(_UNALERTED)
         return [
-            AlertEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]))
+            AlertEvent(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), int(r[10]), r[11]
+            )
             for r in rows
         ]
 

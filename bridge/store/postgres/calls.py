@@ -11,12 +11,13 @@ from typing import Any
 
 from bridge.core.callbacks import ThreadLink
 from bridge.core.calls import CallDecision, OpenCall, Outcome
-from bridge.core.texts import OutgoingText
+from bridge.core.recording import HistoryOf, Plan, Recorded
+from bridge.core.texts import History, OutgoingText
 from bridge.core.threads import StoredCall
 from bridge.store.postgres.connection import Aggregate, Row, Sql, lock_number
 from bridge.store.postgres.conversations import thread_for
 from bridge.store.postgres.links import apply_link
-from bridge.store.postgres.outbox import insert_text
+from bridge.store.postgres.outbox import history, insert_text
 from bridge.store.sqlite.stamps import iso, moment, moment_or_none
 
 _LEADS = (Outcome.MISSED, Outcome.UNKNOWN)
@@ -64,6 +65,67 @@ async def _calls(sql: Sql, linkedid: str | None, limit: int) -> list[StoredCall]
     return [_stored_call(row) for row in rows]
 
 
+async def _lock_numbers(
+    tx: Sql, decisions: Sequence[CallDecision], link: ThreadLink | None
+) -> None:
+    """The numbers whose open thread and texts these decisions read (a
+    caller; an outbound call's callee, whose thread a call-back joins) stay
+    as read until the commit; in one order, so two transactions never wait
+    on each other's."""
+    numbers = {n for d in decisions for n in (d.caller, d.callee)}
+    numbers.add(link.number if link else None)
+    for number in sorted(n for n in numbers if n is not None):
+        await lock_number(tx, number)
+
+
+async def _history_of(tx: Sql, d: CallDecision, now: datetime) -> HistoryOf:
+    """The caller's history for the plan, read before it (the plan is pure and
+    synchronous: it reads only its own decision's caller)."""
+    if d.caller is None or not d.is_missed:
+        return lambda number: History()
+    known = {d.caller: await history(tx, d.caller, now)}
+    return lambda number: known[number]
+
+
+async def _record(
+    tx: Sql,
+    d: CallDecision,
+    clock: datetime,
+    dry_run: bool,
+    text_skip: str | None,
+    text: OutgoingText | None,
+    link: ThreadLink | None,
+) -> bool:
+    """record_decision's statements, inside a transaction holding the numbers' locks."""
+    now = iso(clock)
+    await tx.run("DELETE FROM open_calls WHERE linkedid = ?", (d.linkedid,))
+    if await tx.row(_INSERT_CALL, _call_params(d, dry_run, now, text_skip)) is None:
+        return False
+    thread_id = None
+    if dry_run:
+        await tx.run("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
+    elif d.outcome in _LEADS and d.caller is not None:
+        thread_id = await thread_for(tx, d.caller, d.line, now)
+        await tx.run("UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid))
+    elif link is not None:
+        await apply_link(tx, link, d.linkedid, now)
+    if text is not None:
+        await insert_text(tx, clock, text, linkedid=d.linkedid, thread_id=thread_id)
+    return True
+
+
+async def _save_open_calls(tx: Sql, calls: Sequence[OpenCall]) -> None:
+    """In Linkedid order, so two bridges saving the same calls lock their rows
+    in the same order (no deadlock)."""
+    ordered = sorted(calls, key=lambda c: c.linkedid)
+    await tx.run_many(
+        "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
+        " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
+        " last_seen = excluded.last_seen",
+        [(c.linkedid, c.state, iso(c.last_seen)) for c in ordered],
+    )
+
+
 class Calls(Aggregate):
     async def record_decision(
         self,
@@ -75,43 +137,47 @@ class Calls(Aggregate):
         link: ThreadLink | None = None,
     ) -> bool:
         """As SQLite's (see there); False, nothing written, for a Linkedid decided before."""
-        d = decision
         async with self._conn.transaction() as tx:
-            # The numbers whose open thread and texts this reads stay as read; in
-            # one order, so two decisions never wait on each other's.
-            numbers = {d.caller, link.number if link else None}
-            for number in sorted(n for n in numbers if n is not None):
-                await lock_number(tx, number)
-            clock = self._clock()
-            now = iso(clock)
-            await tx.run("DELETE FROM open_calls WHERE linkedid = ?", (d.linkedid,))
-            if await tx.row(_INSERT_CALL, _call_params(d, dry_run, now, text_skip)) is None:
-                return False
-            thread_id = None
-            if dry_run:
-                await tx.run("UPDATE calls SET alerted = 1 WHERE linkedid = ?", (d.linkedid,))
-            elif d.outcome in _LEADS and d.caller is not None:
-                thread_id = await thread_for(tx, d.caller, d.line, now)
-                await tx.run(
-                    "UPDATE calls SET thread_id = ? WHERE linkedid = ?", (thread_id, d.linkedid)
-                )
-            elif link is not None:
-                await apply_link(tx, link, d.linkedid, now)
-            if text is not None:
-                await insert_text(tx, clock, text, linkedid=d.linkedid, thread_id=thread_id)
-        return True
+            await _lock_numbers(tx, [decision], link)
+            return await _record(tx, decision, self._clock(), dry_run, text_skip, text, link)
+
+    async def record_in_order(
+        self,
+        items: Sequence[OpenCall | CallDecision],
+        plan: Plan,
+        now: datetime,
+        *,
+        dry_run: bool = False,
+    ) -> list[Recorded]:
+        """As SQLite's: the recorder's backlog in one transaction (one commit),
+        each decision planned from its caller's history as the statements
+        before it left it. Every number the run reads is locked first, in one
+        order, so two bridges' runs never wait on each other's."""
+        decisions = [item for item in items if isinstance(item, CallDecision)]
+        clock = self._clock()
+        recorded: list[Recorded] = []
+        async with self._conn.transaction() as tx:
+            await _lock_numbers(tx, decisions, None)
+            waiting: list[OpenCall] = []
+            for item in [*items, None]:
+                if isinstance(item, OpenCall):
+                    waiting.append(item)
+                    continue
+                if waiting:
+                    await _save_open_calls(tx, waiting)
+                    waiting = []
+                if item is not None:
+                    planned = plan(item, await _history_of(tx, item, now))
+                    new = await _record(
+                        tx, item, clock, dry_run, planned.skip, planned.text, planned.link
+                    )
+                    recorded.append(Recorded(item, new, planned))
+        return recorded
 
     async def save_open_calls(self, calls: Sequence[OpenCall]) -> None:
-        """All in one transaction; in Linkedid order, so two bridges saving the
-        same calls lock their rows in the same order (no deadlock)."""
-        ordered = sorted(calls, key=lambda c: c.linkedid)
+        """All in one transaction."""
         async with self._conn.transaction() as tx:
-            await tx.run_many(
-                "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
-                " last_seen = excluded.last_seen",
-                [(c.linkedid, c.state, iso(c.last_seen)) for c in ordered],
-            )
+            await _save_open_calls(tx, calls)
 
     async def open_calls(self) -> list[OpenCall]:
         async with self._conn.reading() as sql:

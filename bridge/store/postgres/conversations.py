@@ -9,21 +9,25 @@ from datetime import datetime
 
 from bridge.core.texts import Filed, OptOutChange, OwnerAction, ReceivedText
 from bridge.core.threads import ThreadEvent, ThreadSummary
-from bridge.store.postgres.connection import Aggregate, Sql, lock_number
+from bridge.store.postgres.connection import Aggregate, Row, Sql, lock_number
 from bridge.store.postgres.outbox import insert_text, opted_out, record_choice
 from bridge.store.sqlite.stamps import iso, iso_or_none
 
 OPEN = "('new', 'awaiting_reply', 'replied')"
 # The threads_listing index's expression: listings walk it.
 IS_OPEN = f"(status IN {OPEN})"
-_SUMMARY = """
-    SELECT id, caller, line, status, urgent, created_at, last_activity_at,
+# A ThreadSummary's columns (summary_of reads them), from threads: the
+# inbox's listings (inbox.py) select them too.
+SUMMARY_COLUMNS = """
+    threads.id, caller, line, status, urgent, created_at, last_activity_at,
            (SELECT body FROM inbox WHERE thread_id = threads.id AND owner_id IS NULL
              ORDER BY id DESC LIMIT 1),
            (SELECT count(*) FROM calls WHERE thread_id = threads.id
-               AND outcome IN ('missed', 'unknown'))
-      FROM threads
+               AND outcome IN ('missed', 'unknown')),
+           (SELECT detail FROM calls WHERE thread_id = threads.id AND outcome = 'outbound'
+             ORDER BY ended_at DESC LIMIT 1)
 """
+_SUMMARY = f"SELECT {SUMMARY_COLUMNS} FROM threads"  # noqa: S608 -- constants only
 _NEWEST = "ORDER BY last_activity_at DESC, id DESC LIMIT :limit"
 _LISTINGS = {
     "one": f"{_SUMMARY} WHERE id = :id",
@@ -55,6 +59,16 @@ _EVENTS = """
     UNION ALL
     SELECT at, 'owner ' || owner_id || ': ' || action, coalesce(body, ''), 'owner'
       FROM owner_actions WHERE thread_id = :t
+    UNION ALL
+    SELECT at, CASE kind WHEN 'note' THEN 'note by ' || owner_id
+                         ELSE 'assigned by ' || owner_id END, body, 'note'
+      FROM thread_notes WHERE thread_id = :t
+    UNION ALL
+    SELECT at, 'owner ' || owner_id || ': ' || step,
+           CASE WHEN cents IS NOT NULL
+                THEN (cents / 100)::text || '.' || lpad((cents % 100)::text, 2, '0')
+                ELSE coalesce(reason, '') END, 'owner'
+      FROM lead_steps WHERE thread_id = :t
     ORDER BY 1
 """
 
@@ -93,9 +107,12 @@ async def thread_summaries(
     rows = await sql.rows(
         _LISTINGS[which], {"id": thread_id, "limit": limit, "since": since, "until": until}
     )
-    return [
-        ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8])) for r in rows
-    ]
+    return [summary_of(row) for row in rows]
+
+
+def summary_of(r: Row) -> ThreadSummary:
+    """The summary from a row that starts with SUMMARY_COLUMNS."""
+    return ThreadSummary(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], int(r[8]), r[9])
 
 
 async def _already_stored(sql: Sql, text: ReceivedText) -> bool:

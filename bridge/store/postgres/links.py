@@ -13,12 +13,20 @@ _ACTIONS = {CALLED: "called", REACHED: "done"}
 
 
 async def apply_link(sql: Sql, link: ThreadLink, linkedid: str, now: str) -> int | None:
-    """The thread the call joined, or None when its number has no open thread."""
-    found = await sql.scalar(
-        f"SELECT id FROM threads WHERE caller = ? AND status IN {OPEN}"  # noqa: S608 -- constants only
-        " ORDER BY id DESC LIMIT 1",
-        (link.number,),
-    )
+    """The thread the call joined, or None when its number has no open thread
+    (and the call names no thread of that number)."""
+    found = None
+    if link.thread_id is not None:  # click-to-call: the thread it was placed for, open or not
+        found = await sql.scalar(
+            "SELECT id FROM threads WHERE id = ?::bigint AND caller = ?",
+            (link.thread_id, link.number),
+        )
+    if found is None:
+        found = await sql.scalar(
+            f"SELECT id FROM threads WHERE caller = ? AND status IN {OPEN}"  # noqa: S608 -- constants only
+            " ORDER BY id DESC LIMIT 1",
+            (link.number,),
+        )
     if found is None:
         return None
     thread_id = int(found)

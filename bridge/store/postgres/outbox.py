@@ -156,26 +156,32 @@ def _queued_text(r: Row) -> QueuedText:
     )  # fmt: skip
 
 
+async def history(sql: Sql, number: str, now: datetime) -> History:
+    """What texting's rules need to know of ``number`` (inside a transaction:
+    as this transaction's own writes left it)."""
+    row = await sql.row(
+        _HISTORY,
+        {
+            "number": number,
+            "hour_ago": iso(now - timedelta(hours=1)),
+            "minute_ago": iso(now - timedelta(minutes=1)),
+        },
+    )
+    assert row is not None
+    last, last_hour, last_minute, ever, stopped = row
+    return History(
+        opted_out=bool(stopped),
+        last_textback_at=None if last is None else moment(last),
+        textbacks_last_hour=int(last_hour),
+        textbacks_last_minute=int(last_minute),
+        ever_texted=bool(ever),
+    )
+
+
 class Outbox(Aggregate):
     async def text_history(self, number: str, now: datetime) -> History:
         async with self._conn.reading() as sql:
-            row = await sql.row(
-                _HISTORY,
-                {
-                    "number": number,
-                    "hour_ago": iso(now - timedelta(hours=1)),
-                    "minute_ago": iso(now - timedelta(minutes=1)),
-                },
-            )
-        assert row is not None
-        last, last_hour, last_minute, ever, stopped = row
-        return History(
-            opted_out=bool(stopped),
-            last_textback_at=None if last is None else moment(last),
-            textbacks_last_hour=int(last_hour),
-            textbacks_last_minute=int(last_minute),
-            ever_texted=bool(ever),
-        )
+            return await history(sql, number, now)
 
     async def set_opt_out(
         self, number: str, *, opted_out: bool, keyword: str, source: str, at: datetime

@@ -18,9 +18,12 @@ from bridge.store.postgres.calls import Calls
 from bridge.store.postgres.connection import Clock, Database
 from bridge.store.postgres.conversations import Conversations
 from bridge.store.postgres.followup import FollowUp
+from bridge.store.postgres.inbox import Inbox
+from bridge.store.postgres.ledger import Ledger
 from bridge.store.postgres.migrate import schema_version
 from bridge.store.postgres.opening import PostgresOptions, open_database
 from bridge.store.postgres.outbox import Outbox
+from bridge.store.postgres.report_days import ReportDays
 from bridge.store.postgres.reports import Reports
 from bridge.store.postgres.retention import Retention
 
@@ -30,7 +33,18 @@ def _utc_now() -> datetime:
 
 
 class PostgresStore(
-    Calls, Outbox, OutboxBacklog, Batches, Conversations, Alerts, FollowUp, Reports, Retention
+    Calls,
+    Outbox,
+    OutboxBacklog,
+    Batches,
+    Conversations,
+    Alerts,
+    FollowUp,
+    Reports,
+    ReportDays,
+    Retention,
+    Inbox,
+    Ledger,
 ):
     """Open with ``await PostgresStore.open(url)`` (or ``async with``); always close it."""
 
