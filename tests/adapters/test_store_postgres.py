@@ -12,6 +12,9 @@ from typing import TypeVar
 
 import pytest
 
+from bridge.core.calls import CallDecision
+from bridge.core.ledger import BOOKED, LeadState, LeadStep
+from bridge.core.recording import HistoryOf, Planned
 from bridge.core.texts import Cap
 from bridge.core.threads import DueTimers
 from bridge.store import Store
@@ -192,3 +195,34 @@ async def test_a_digest_goes_once_a_day_across_bridges(stores: list[Store]) -> N
     day = T0.date()
     claimed = await at_once(stores, lambda s: s.queue_digest("mike", day, email(), DOMAIN))
     assert sorted(claimed) == [False] * (BRIDGES - 1) + [True]
+
+
+async def test_the_same_ledger_step_from_every_bridge_is_recorded_once(
+    stores: list[Store],
+) -> None:
+    await stores[0].record_decision(decision(), text=a_text())
+    moved = await at_once(stores, lambda s: s.lead_step("office", LeadStep(1, BOOKED, 45000)))
+    outcomes = sorted(m.outcome for m in moved if m is not None)
+    assert outcomes == ["recorded"] + ["unchanged"] * (BRIDGES - 1)
+    assert await stores[1].lead_states([1]) == {1: LeadState(BOOKED, 45000)}
+    (_, events) = await stores[0].thread(1) or (None, [])
+    assert [e.what for e in events].count("owner office: booked") == 1
+
+
+async def test_one_run_of_decisions_recorded_by_every_bridge_is_one_decision_each(
+    stores: list[Store],
+) -> None:
+    run = [decision("r1"), decision("r2")]
+
+    def plan(d: CallDecision, history_of: HistoryOf) -> Planned:
+        history = history_of(d.caller) if d.caller else None
+        # The second call of the run sees the first one's text: no second text.
+        first = history is not None and history.last_textback_at is None
+        return Planned(a_text() if first else None)
+
+    recorded = await at_once(stores, lambda s: s.record_in_order(run, plan, LATER))
+    new = sorted(
+        (r.decision.linkedid, r.planned.text is not None) for rs in recorded for r in rs if r.new
+    )
+    assert new == [("r1", True), ("r2", False)]
+    assert [t["kind"] for t in await stores[0].outbox()] == ["textback"]
