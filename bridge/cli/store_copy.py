@@ -13,7 +13,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from bridge.cli.common import EXIT_FAILURE, EXIT_USAGE, console, fail
+from bridge.cli.common import EXIT_FAILURE, EXIT_USAGE, config_option, console, fail, load
 from bridge.cli.retention import store
 from bridge.store import StoreError
 from bridge.store.copy import Copied, copy_store
@@ -89,36 +89,57 @@ def _counts(copied: list[Copied]) -> Table:
     return table
 
 
+CONFIGURED = "config"  # SRC or DST: the store textback.yaml names
+
+
+def _side(given: str, role: str, config_path: str) -> tuple[str, PostgresOptions]:
+    """Where one side is and how to reach it: a URL with $PGPASSWORD, or the
+    configured store with its own password and TLS settings."""
+    if given != CONFIGURED:
+        return checked_target(given, role), PostgresOptions(os.environ.get(PASSWORD_ENV) or None)
+    section = load(config_path).store
+    password = section.password.get_secret_value() if section.password else None
+    options = PostgresOptions(password, section.ssl_mode, section.ca_file, section.pool_size)
+    return section.postgres_url or f"sqlite:///{section.sqlite_path}", options
+
+
 @store.command("copy")
+@config_option
 @click.argument("source", metavar="SRC")
 @click.argument("target", metavar="DST")
-def copy(source: str, target: str) -> None:
+def copy(config_path: str, source: str, target: str) -> None:
     """Copy an office's history from the store SRC into the store DST.
 
     SRC and DST: sqlite:///path/textback.db (or a path) or
     postgresql://user@host:port/database (TLS as libpq's URL says it:
-    ?sslmode=verify-full&sslrootcert=FILE); a PostgreSQL password from
-    $PGPASSWORD, never in the URL. DST is created if need be and migrated to
-    this textback's schema; SRC is only read (a bridge may keep running on
-    it), and must be at this textback's schema version.
+    ?sslmode=verify-full&sslrootcert=FILE), a PostgreSQL password from
+    $PGPASSWORD, never in the URL; or the word `config`: the store
+    textback.yaml names, with its password and TLS settings. DST is created if
+    need be and migrated to this textback's schema; SRC is only read (a
+    bridge may keep running on it), and must be at this textback's version.
 
     Stop the bridge that uses DST first: the copy is one transaction, and
     rows a bridge writes meanwhile would clash with the office's. Rows keep
     their ids (thread numbers); running it again copies nothing new. A DST
     holding other rows under the same ids (another office) is refused.
     """
-    source, target = checked_target(source, "SRC"), checked_target(target, "DST")
+    (source, source_options) = _side(source, "SRC", config_path)
+    (target, target_options) = _side(target, "DST", config_path)
     if source == target:
         fail("SRC and DST are the same store", EXIT_USAGE)
-    options = PostgresOptions(password=os.environ.get(PASSWORD_ENV) or None)
+
+    def run(progress: _Lines | _Bars) -> list[Copied]:
+        work = copy_store(source, target, options=source_options,
+                          target_options=target_options, progress=progress)  # fmt: skip
+        return asyncio.run(work)
+
     try:
         if console.is_terminal:
             columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=console, transient=False) as bars:
-                copied = asyncio.run(copy_store(source, target, options=options,
-                                                progress=_Bars(bars)))  # fmt: skip
+                copied = run(_Bars(bars))
         else:
-            copied = asyncio.run(copy_store(source, target, options=options, progress=_Lines()))
+            copied = run(_Lines())
     except StoreError as exc:
         fail(str(exc), EXIT_FAILURE)
     except KeyboardInterrupt:

@@ -171,6 +171,8 @@ async def _matching_tables(source: TableSource, target: TableTarget) -> list[Tab
     theirs = {table.name: set(table.columns) for table in await target.tables()}
     tables = await source.tables()
     for table in tables:
+        if not table.key:
+            raise CopyRefused(f"{source.where}: {table.name} has no primary key to copy it by")
         if theirs.get(table.name) != set(table.columns):
             raise CopyRefused(
                 f"{target.where} has no table {table.name} with the columns"
@@ -241,14 +243,16 @@ async def copy_store(
     target_at: str,
     *,
     options: PostgresOptions | None = None,
+    target_options: PostgresOptions | None = None,
     progress: Progress | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> list[Copied]:
     """Open both stores (the source first: a source this build cannot read
-    leaves the target untouched), copy, close both."""
+    leaves the target untouched), copy, close both. ``options`` for both
+    stores, unless ``target_options`` are the target's own."""
     source = await open_source(source_at, options)
     try:
-        target = await open_target(target_at, options)
+        target = await open_target(target_at, target_options or options)
         try:
             return await copy_tables(source, target, progress=progress, batch_rows=batch_rows)
         finally:

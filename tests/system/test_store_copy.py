@@ -11,12 +11,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bridge.cli import main
 from bridge.core.ledger import LeadStep
 from bridge.store import SCHEMA_VERSION, Store, open_store
 from bridge.store.copy import copy_store, open_source
 from bridge.store.postgres import SCHEMA_VERSION as POSTGRES_VERSION
+from tests.support.ami import SECRET
 from tests.support.cli import textback
+from tests.support.example_config import EXAMPLE_CONFIG
 from tests.support.postgres_server import PostgresServer
 from tests.support.report_history import known_history
 from tests.support.store_values import DOMAIN, LATER, OTHER, T0, Clock, decision, sms
@@ -159,19 +163,19 @@ def _closed_port() -> int:
     [
         ("{db}", "mysql://textback@127.0.0.1/textback", "not a store textback knows"),
         ("{db}", "postgresql://u:hunter2@127.0.0.1/textback", "$PGPASSWORD"),
+        ("{db}", "postgresql:///textback", "name a server and a database"),
         ("sqlite://relative.db", "{db}", "absolute path"),
         ("{db}", "{db}", "the same store"),
     ],
 )
-async def test_a_bad_url_is_a_usage_error(
-    tmp_path: Path, source: str, target: str, said: str
-) -> None:
+def test_a_bad_url_is_a_usage_error(tmp_path: Path, source: str, target: str, said: str) -> None:
     db = str(tmp_path / "office.db")
-    code, out, err = await textback("store", "copy", source.format(db=db), target.format(db=db))
-    assert (code, out) == (2, "")
-    assert said in err
-    assert "hunter2" not in err
-    assert "Traceback" not in err
+    args = ["store", "copy", source.format(db=db), target.format(db=db)]
+    result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert said in result.stderr
+    assert "hunter2" not in result.stderr
+    assert not (tmp_path / "office.db").exists()
 
 
 async def test_an_unreachable_server_or_a_missing_file_is_one_line(tmp_path: Path) -> None:
@@ -212,3 +216,25 @@ async def test_stores_at_different_versions_are_refused(
     assert code == 1
     assert f"schema version {SCHEMA_VERSION} and " in err
     assert f" at {POSTGRES_VERSION}: a copy needs both at the same version" in err
+
+
+def _office_config(tmp_path: Path, office: Path) -> Path:
+    """The example config, its store the office's SQLite file."""
+    text = EXAMPLE_CONFIG.read_text().replace("\n# lab: true\n", "\nlab: true\n")
+    text = text.replace("path: /var/lib/textback/textback.db", f"path: {office}", 1)
+    path = tmp_path / "textback.yaml"
+    path.write_text(text)
+    return path
+
+
+async def test_the_configured_store_is_named_config(tmp_path: Path) -> None:
+    office = await _office(tmp_path / "office.db")
+    config = _office_config(tmp_path, office)
+    target = tmp_path / "copy.db"
+    env = {"AMI_SECRET": SECRET, "SMTP_PASSWORD": "smtp-secret"}
+    code, out, err = await textback(
+        "store", "copy", "--config", str(config), "config", str(target), env=env
+    )
+    assert (code, err) == (0, "")
+    assert _copied(out, "threads") == "4 new, 0 already there"
+    assert await _every_row(str(target)) == await _every_row(str(office))
