@@ -16,8 +16,7 @@ from rich.table import Table
 from bridge.cli.common import EXIT_FAILURE, EXIT_USAGE, config_option, console, fail, load
 from bridge.cli.retention import store
 from bridge.store import StoreError
-from bridge.store.copy import Copied, copy_store
-from bridge.store.postgres import PostgresOptions, is_postgres_url
+from bridge.store.copy import Copied, PostgresOptions, copy_store, is_postgres_url, sqlite_file
 
 PASSWORD_ENV = "PGPASSWORD"  # noqa: S105 -- the variable's name, not a password; libpq's own name: what installers' scripts already set
 EXIT_INTERRUPTED = 130
@@ -89,6 +88,12 @@ def _counts(copied: list[Copied]) -> Table:
     return table
 
 
+def _same(source: str, target: str) -> bool:
+    if is_postgres_url(source) or is_postgres_url(target):
+        return source == target
+    return sqlite_file(source).resolve() == sqlite_file(target).resolve()
+
+
 CONFIGURED = "config"  # SRC or DST: the store textback.yaml names
 
 
@@ -125,7 +130,7 @@ def copy(config_path: str, source: str, target: str) -> None:
     """
     (source, source_options) = _side(source, "SRC", config_path)
     (target, target_options) = _side(target, "DST", config_path)
-    if source == target:
+    if _same(source, target):
         fail("SRC and DST are the same store", EXIT_USAGE)
 
     def run(progress: _Lines | _Bars) -> list[Copied]:

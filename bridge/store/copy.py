@@ -28,6 +28,23 @@ from bridge.store.postgres import PostgresOptions, is_postgres_url
 from bridge.store.postgres.dump import open_postgres_tables
 from bridge.store.sqlite.dump import open_sqlite_tables, sqlite_file
 
+__all__ = [
+    "BATCH_ROWS",
+    "Copied",
+    "CopyRefused",
+    "PostgresOptions",
+    "Progress",
+    "TableSource",
+    "TableTarget",
+    "copy_store",
+    "copy_tables",
+    "in_reference_order",
+    "is_postgres_url",
+    "open_source",
+    "open_target",
+    "sqlite_file",
+]
+
 BATCH_ROWS = 1_000
 
 

@@ -166,6 +166,7 @@ def _closed_port() -> int:
         ("{db}", "postgresql:///textback", "name a server and a database"),
         ("sqlite://relative.db", "{db}", "absolute path"),
         ("{db}", "{db}", "the same store"),
+        ("{db}", "sqlite:///{db}", "the same store"),
     ],
 )
 def test_a_bad_url_is_a_usage_error(tmp_path: Path, source: str, target: str, said: str) -> None:
