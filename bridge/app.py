@@ -142,7 +142,7 @@ class Bridge:
             config, store, clock=clock, bus=self.bus, call_back=self.call_back
         )
         self.heartbeat = Heartbeat(
-            health.heartbeat_path(config.store.path), self._snapshot, every=heartbeat_every
+            health.heartbeat_file(config.store), self._snapshot, every=heartbeat_every
         )
         self.metrics = self._build_metrics()
         keep = config.store.keep_days

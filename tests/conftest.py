@@ -8,7 +8,7 @@ Helpers that are not fixtures live in tests/support/.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from bridge.detection.rules import DetectionRules
 from bridge.sim.ami_server import FakeAsterisk
 from tests.support.ami import SECRET
+from tests.support.postgres_server import PostgresServer, serve
 
 # The `chromium` fixture (a real browser for the inbox's tests) lives with its helpers.
 pytest_plugins = ("tests.support.browser",)
@@ -49,3 +50,10 @@ def rules() -> DetectionRules:
 async def asterisk() -> AsyncIterator[FakeAsterisk]:
     async with FakeAsterisk(secret=SECRET) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (tests/support/postgres_server.py),
+    started only when a test asks for it."""
+    yield from serve()

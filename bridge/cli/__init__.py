@@ -17,6 +17,7 @@ from bridge.cli import (
     recordings,
     retention,
     settings,
+    store_copy,
 )
 from bridge.cli.common import main
 
@@ -32,4 +33,5 @@ __all__ = [
     "recordings",
     "retention",
     "settings",
+    "store_copy",
 ]

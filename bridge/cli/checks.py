@@ -30,7 +30,7 @@ def health(config_path: str) -> None:
     """Exit 0 if the running bridge is alive and connected (a container HEALTHCHECK)."""
     config = load(config_path)
     ok, message = bridge_health.verdict(
-        bridge_health.heartbeat_path(config.store.path), datetime.now(UTC)
+        bridge_health.heartbeat_file(config.store), datetime.now(UTC)
     )
     (console if ok else errors).print(("ok: " if ok else "unhealthy: ") + message)
     sys.exit(0 if ok else EXIT_FAILURE)

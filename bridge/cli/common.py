@@ -19,7 +19,7 @@ from rich.text import Text
 
 from bridge.cli.render import cell
 from bridge.config import CheckedConfig, Config, ConfigError, load_checked
-from bridge.store import Store, StoreError
+from bridge.store import Store, StoreError, open_configured
 
 T = TypeVar("T")
 
@@ -155,11 +155,12 @@ def with_store(
     """Run one query against the store. Commands that only read open it read-only:
     they never create, migrate or write it, and work on a file they may only read."""
 
-    if writes and not config.store.path.exists():
-        fail(f"no store at {config.store.path} yet: has `textback run` started?")
+    sqlite = config.store.postgres_url is None
+    if writes and sqlite and not config.store.sqlite_path.exists():
+        fail(f"no store at {config.store.sqlite_path} yet: has `textback run` started?")
 
     async def run_query() -> T:
-        async with await Store.open(config.store.path, read_only=not writes) as store:
+        async with await open_configured(config.store, read_only=not writes) as store:
             return await query(store)
 
     try:

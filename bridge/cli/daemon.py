@@ -21,7 +21,7 @@ from bridge.cli.common import (
     setup_logging,
 )
 from bridge.config import Config
-from bridge.store import Store, StoreError
+from bridge.store import StoreError, open_configured
 from bridge.supervisor import CoreFailure
 
 
@@ -40,7 +40,7 @@ def run(config_path: str, dry_run: bool) -> None:
         )
 
     async def daemon() -> None:
-        async with await Store.open(config.store.path) as store:
+        async with await open_configured(config.store) as store:
             await Bridge(config, store, dry_run=dry_run).run()
 
     try:

@@ -65,7 +65,7 @@ def check_config(config_path: str) -> None:
         smtp = config.smtp
         login = f"{smtp.username}, password {smtp.password}" if smtp.username else "no login"
         table.add_row("smtp", cell(f"{smtp.host}:{smtp.port} ({smtp.security}), {login}"))
-    table.add_row("store", cell(str(config.store.path)))
+    table.add_row("store", cell(config.store.shown))
     texting = config.texting
     table.add_row(
         "texting",

@@ -16,7 +16,6 @@ from bridge.config.schema import (
     AlertRules,
     AmiConfig,
     BusinessConfig,
-    CannedReply,
     CdrConfig,
     CdrCsvConfig,
     CdrMysqlConfig,
@@ -33,11 +32,11 @@ from bridge.config.schema import (
     PbxConfig,
     SipConfig,
     SmtpConfig,
-    StoreConfig,
     TextingConfig,
     TransportName,
-    WebConfig,
 )
+from bridge.config.store_section import StoreConfig
+from bridge.config.web_section import CannedReply, WebConfig
 
 __all__ = [
     "EXAMPLE_BUSINESS", "MAX_CONFIG_BYTES", "AgiConfig", "AlertRules", "AmiConfig",

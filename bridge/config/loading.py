@@ -295,6 +295,7 @@ def _describe(exc: ValidationError, root: yaml.Node, name: str) -> list[str]:
                     "credential",
                     "file_path",
                     "printable",
+                    "store_url",  # says what it got itself, without a password
                 )
             ):
                 message = _lower_first(message)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bridge.config.store_section import StoreConfig
+
 HEARTBEAT_EVERY = 15.0  # seconds
 STALE_AFTER = timedelta(seconds=90)
 
@@ -20,6 +22,15 @@ STALE_AFTER = timedelta(seconds=90)
 def heartbeat_path(store_path: Path) -> Path:
     """Beside the store, in the state directory the bridge can write."""
     return store_path.with_name(store_path.stem + ".health")
+
+
+def heartbeat_file(store: StoreConfig) -> Path:
+    """Where the running bridge writes its heartbeat: beside a SQLite store (as
+    before), or in store.state_dir - which a PostgreSQL store needs, having no
+    file of its own on this box."""
+    if store.state_dir is None and store.postgres_url is None:
+        return heartbeat_path(store.sqlite_path)
+    return store.state_folder / "textback.health"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,10 @@
 Every decision is committed here before anything acts on it, so a crash loses
 nothing. Callers import from here: ``Store.open`` (or :func:`open_store`),
 the per-consumer interfaces (bridge.store.interfaces), and the exceptions
-(bridge.store.errors) - never a backend's own. Today's backend is SQLite
-(bridge.store.sqlite); its schema is numbered SQL files.
+(bridge.store.errors) - never a backend's own. Two backends: SQLite
+(bridge.store.sqlite, the default: a file on this box) and PostgreSQL
+(bridge.store.postgres); each one's schema is numbered SQL files, and the
+same version number means the same schema in both.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from bridge.config.store_section import StoreConfig
 from bridge.store.errors import (
     ConstraintViolation,
     ReadOnlyStore,
@@ -37,6 +40,7 @@ from bridge.store.interfaces import (
     WebReportStore,
     WebStore,
 )
+from bridge.store.postgres import PostgresOptions, PostgresStore, is_postgres_url
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 
 __all__ = [
@@ -61,6 +65,7 @@ __all__ = [
     "StoreUnavailable",
     "WebReportStore",
     "WebStore",
+    "open_configured",
     "open_store",
 ]
 
@@ -85,13 +90,15 @@ class Store(
     always close it."""
 
     @property
-    def path(self) -> Path: ...
+    def path(self) -> Path:
+        """The SQLite file (for PostgreSQL: the database as messages name it)."""
+        ...
 
     @staticmethod
     async def open(
         path: str | Path, *, clock: Clock | None = None, read_only: bool = False
     ) -> Store:
-        """The store at ``path`` (see :func:`open_store`)."""
+        """The store at ``path``, a file or a URL (see :func:`open_store`)."""
         return await open_store(path, clock=clock, read_only=read_only)
 
     async def close(self) -> None: ...
@@ -115,13 +122,39 @@ class Store(
 
 
 async def open_store(
-    path: str | Path, *, clock: Clock | None = None, read_only: bool = False
+    path: str | Path,
+    *,
+    clock: Clock | None = None,
+    read_only: bool = False,
+    options: PostgresOptions | None = None,
 ) -> Store:
-    """The store at ``path``, migrated to this version's schema.
+    """The store at ``path``, migrated to this version's schema: a SQLite file
+    (a path, or ``sqlite:///abs/path``) or a PostgreSQL database
+    (``postgresql://user@host/db``, with ``options`` for what the URL does not say).
 
     ``clock`` stamps every row (tests inject one). ``read_only``: for
     commands that only read - nothing is created, written or migrated, a
     file this user may only read is fine, and a store older or newer than
     this textback is refused with what to do (SchemaMismatch).
     """
-    return await SqliteStore.open(path, clock=clock, read_only=read_only)
+    if isinstance(path, str) and is_postgres_url(path):
+        return await PostgresStore.open(path, clock=clock, read_only=read_only, options=options)
+    return await SqliteStore.open(_sqlite_file(path), clock=clock, read_only=read_only)
+
+
+def _sqlite_file(path: str | Path) -> Path:
+    if isinstance(path, str) and path.startswith("sqlite:///"):
+        return Path("/" + path.removeprefix("sqlite:///").lstrip("/"))
+    return Path(path)
+
+
+async def open_configured(
+    config: StoreConfig, *, clock: Clock | None = None, read_only: bool = False
+) -> Store:
+    """The store ``store:`` in textback.yaml names, with its TLS and pool settings."""
+    url = config.postgres_url
+    if url is None:
+        return await SqliteStore.open(config.sqlite_path, clock=clock, read_only=read_only)
+    password = config.password.get_secret_value() if config.password else None
+    options = PostgresOptions(password, config.ssl_mode, config.ca_file, config.pool_size)
+    return await PostgresStore.open(url, clock=clock, read_only=read_only, options=options)

@@ -44,16 +44,16 @@ async def diagnose(
         return [Check("config", False, f"{first}{more}", f"textback check-config {config_path}")]
     config = checked.config
     with _quiet():
-        checks = [_config_check(config_path, checked), await check_store(config.store.path)]
+        checks = [_config_check(config_path, checked), await check_store(config.store)]
         checks += await check_ami(config, now, wait_for_call=wait_for_call)
         if config.modem is not None:
-            beat = health.heartbeat_path(config.store.path)
+            beat = health.heartbeat_file(config.store)
             checks.append(await check_modem(config.modem, modem_wait, beat, now()))
         if config.smtp is not None:
             checks.append(await check_smtp(config.smtp))
         checks.append(await check_call_records(config))
         checks.append(check_clock(config, now()))
-        checks.append(check_running_bridge(health.heartbeat_path(config.store.path), now()))
+        checks.append(check_running_bridge(health.heartbeat_file(config.store), now()))
     return checks
 
 

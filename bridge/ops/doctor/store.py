@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bridge.config.store_section import StoreConfig
 from bridge.ops.doctor.report import Check
-from bridge.store import SchemaMismatch, Store, StoreError
+from bridge.store import SchemaMismatch, StoreError, open_configured
 
 
-async def check_store(path: Path) -> Check:
-    if (place := _store_place(path)) is not None:
+async def check_store(config: StoreConfig) -> Check:
+    sqlite = config.postgres_url is None
+    if sqlite and (place := _store_place(config.sqlite_path)) is not None:
         return place
     try:  # read-only: the doctor never creates, migrates or writes the store
-        async with await Store.open(path, read_only=True) as store:
+        async with await open_configured(config, read_only=True) as store:
             version = await store.schema_version()
     except SchemaMismatch as exc:
         if exc.older:
@@ -23,8 +25,10 @@ async def check_store(path: Path) -> Check:
         fix = "upgrade textback; never run an older one on this store"
         return Check("store", False, newer, fix)
     except StoreError as exc:
-        return Check("store", False, str(exc), "check store.path")
-    return Check("store", True, f"{path} is writable, schema {version} is current")
+        return Check("store", False, str(exc), "check store.path" if sqlite else "check store.url")
+    if sqlite:
+        return Check("store", True, f"{config.shown} is writable, schema {version} is current")
+    return Check("store", True, f"{config.shown} answers, schema {version} is current")
 
 
 def _store_place(path: Path) -> Check | None:

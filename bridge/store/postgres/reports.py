@@ -1,0 +1,85 @@
+"""The recovered-lead report's figures (bridge/store/sqlite/reports.py's twin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bridge.core.ledger import LeadRecord, LeadState, fold
+from bridge.core.threads import ReportFigures
+from bridge.store.postgres.connection import Aggregate, Sql
+from bridge.store.sqlite.stamps import iso, moment, moment_or_none
+
+_COUNTS = """
+    SELECT
+      (SELECT count(*) FROM calls
+        WHERE outcome = 'missed' AND dry_run = 0 AND ended_at >= :start),
+      (SELECT count(*) FROM outbox WHERE kind = 'textback'
+          AND state IN ('sent', 'delivered') AND created_at >= :start),
+      (SELECT count(*) FROM threads t WHERE t.created_at >= :start
+          AND EXISTS (SELECT 1 FROM inbox i WHERE i.thread_id = t.id AND i.owner_id IS NULL
+                        AND i.keyword IS NULL)),
+      (SELECT count(*) FROM threads WHERE status = 'handled' AND created_at >= :start)
+"""
+_WAITS = """
+    SELECT created_at, called, acted FROM (
+      SELECT t.created_at,
+             (SELECT min(ended_at) FROM calls WHERE thread_id = t.id) AS called,
+             (SELECT min(at) FROM owner_actions WHERE thread_id = t.id) AS acted
+        FROM threads t WHERE t.created_at >= :start) AS waits
+     WHERE acted IS NOT NULL
+"""
+
+# The recovery ledger: one row per lead (a thread with a missed call) since
+# :start (bridge/store/sqlite/reports.py's _LEADS).
+_LEADS = """
+    SELECT id, line, missed_at, texted, replied, called_back, handled FROM (
+      SELECT t.id, t.line,
+             (SELECT min(ended_at) FROM calls WHERE thread_id = t.id AND outcome = 'missed'
+                 AND dry_run = 0) AS missed_at,
+             EXISTS (SELECT 1 FROM outbox WHERE thread_id = t.id AND kind = 'textback'
+                       AND state IN ('sent', 'delivered')) AS texted,
+             EXISTS (SELECT 1 FROM inbox WHERE thread_id = t.id AND owner_id IS NULL
+                       AND keyword IS NULL) AS replied,
+             (SELECT min(at) FROM owner_actions WHERE thread_id = t.id AND owner_id = 'pbx'
+                 AND action IN ('called', 'done')) AS called_back,
+             t.handled_at IS NOT NULL AS handled
+        FROM threads t WHERE t.created_at >= :start) AS leads
+     WHERE missed_at IS NOT NULL
+"""
+_STEPS = """
+    SELECT s.thread_id, s.id, s.step, s.cents, s.reason FROM threads t
+      JOIN lead_steps s ON s.thread_id = t.id
+     WHERE t.created_at >= :start
+"""
+
+
+async def _leads(sql: Sql, start: dict[str, str]) -> list[LeadRecord]:
+    steps: dict[int, list[tuple[str, int | None, str | None]]] = {}
+    for thread_id, _, step, cents, reason in sorted(map(tuple, await sql.rows(_STEPS, start))):
+        steps.setdefault(int(thread_id), []).append((step, cents, reason))
+    leads = []
+    for row in await sql.rows(_LEADS, start):
+        if row[2] < start["start"]:
+            continue  # a lead is counted from its first missed call (stamps sort as text)
+        thread_id = int(row[0])
+        state = fold(steps[thread_id]) if thread_id in steps else LeadState()
+        booked = any(step in ("booked", "won") for step, _, _ in steps.get(thread_id, ()))
+        record = LeadRecord(
+            thread_id, row[1], moment(row[2]), bool(row[3]), bool(row[4]),
+            moment_or_none(row[5]), bool(row[6]), booked, state,
+        )  # fmt: skip
+        leads.append(record)
+    return leads
+
+
+class Reports(Aggregate):
+    async def report(self, since: datetime | None) -> ReportFigures:
+        start = {"start": iso(since) if since else ""}
+        async with self._conn.reading() as sql:
+            counts = await sql.row(_COUNTS, start)
+            rows = await sql.rows(_WAITS, start)
+            leads = await _leads(sql, start)
+        assert counts is not None
+        missed, texted, replied, handled = (int(count) for count in counts)
+        waits = [moment(acted) - moment(called or created) for created, called, acted in rows]
+        return ReportFigures(missed, texted, replied, handled, waits, leads)
