@@ -174,6 +174,9 @@ class Bridge:
                 min_talk_seconds=config.follow_up.callback_min_talk_seconds,
                 zone=zoneinfo.ZoneInfo(config.business.timezone),
             ),
+            hold=config.store.hold,
+            # The heartbeat is built after detection: looked up when the store goes or comes.
+            on_state=lambda: self.heartbeat.beat_soon(),
         )
         records = source_from_config(config)
         limit = timedelta(hours=config.cdr.max_catch_up_hours) if config.cdr else timedelta(0)
@@ -387,4 +390,6 @@ class Bridge:
             self.link.state.value,
             {name: t.status().connected for name, t in self.transports.available.items()},
             {job.name: job.last_error for job in self.supervisor.degraded()},
+            self.recorder.away_since,
+            self.recorder.held,
         )

@@ -61,6 +61,10 @@ class StoreConfig(Section):
     # this, daily (`textback store prune`); rows, figures and opt-outs stay.
     # None: keep everything.
     keep_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+    # Decisions held in memory while the store refuses writes (a PostgreSQL
+    # server away), written in order when it is back; past this many, the
+    # oldest calls-in-progress states go first, then the oldest decisions.
+    hold: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
 
     @model_validator(mode="after")
     def _one_place(self) -> StoreConfig:

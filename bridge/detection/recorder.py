@@ -2,15 +2,18 @@
 with its text-back (or why not), and the state of calls in progress between
 them - all that waits, in one transaction, so a burst of calls costs one
 commit, not one per call. A decision is committed before anything acts on it;
-on stopping, what is queued is still committed before the task ends.
+on stopping, what is queued is still committed before the task ends. While
+the store refuses writes (a database away) detection goes on: what it
+produces is held, bounded by ``hold``, and written in order when the store
+takes writes again (docs/scale.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -46,6 +49,8 @@ class DecisionRecorder:
         dry_run: bool = False,
         retry_min: float = 0.5,
         link: Linker | None = None,
+        hold: int = 10_000,
+        on_state: Callable[[], None] = lambda: None,
     ):
         self.store = store
         self._plan = planner
@@ -55,31 +60,64 @@ class DecisionRecorder:
         self._dry_run = dry_run
         self._retry_min = retry_min
         self._link = link
-        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._hold = hold
+        self._on_state = on_state  # the heartbeat: shown at once when the store goes or comes
+        self._queue: deque[Item] = deque()
+        self._ready = asyncio.Event()
+        self._in_flight: list[Item] = []
+        self.away_since: datetime | None = None  # the store refuses writes since then
+        self.dropped = 0  # items the full hold let go (open-call states first)
+
+    @property
+    def held(self) -> int:
+        """Decisions waiting to be committed (the write being retried, and those behind it)."""
+        waiting = [*self._in_flight, *self._queue]
+        return sum(1 for item in waiting if isinstance(item, CallDecision))
 
     def put(self, item: Item) -> None:
-        self._queue.put_nowait(item)
+        """Detection never waits for the store. Past ``hold`` items (a store
+        away for long), the oldest call-in-progress state goes first - its
+        call's decision supersedes it - and only then the oldest decision,
+        each logged."""
+        if len(self._queue) >= self._hold:
+            self._let_go()
+        self._queue.append(item)
+        self._ready.set()
+
+    def _let_go(self) -> None:
+        for i, waiting in enumerate(self._queue):
+            if isinstance(waiting, OpenCall):
+                del self._queue[i]
+                break
+        else:
+            oldest = self._queue.popleft()
+            assert isinstance(oldest, CallDecision)
+            log.error(
+                "the store is away and %d decisions are held: call %s is let go, not stored",
+                self._hold, oldest.linkedid,
+            )  # fmt: skip
+        self.dropped += 1
 
     async def run(self) -> None:
-        in_flight: list[Item] = []
         try:
             while True:
-                in_flight = [await self._queue.get(), *self._waiting()]
-                await self._store_in_order(in_flight)
-                in_flight = []
+                await self._ready.wait()
+                self._in_flight = self._waiting()
+                await self._store_in_order(self._in_flight)
+                self._in_flight = []
         except asyncio.CancelledError:
             # Stopping: what was decided is still committed before we go. A
             # write the cancel cut short was either never begun or committed
             # whole (the store's one-trip transactions), so it is written again,
             # or found already decided.
-            await asyncio.shield(self._store_in_order([*in_flight, *self._waiting()], once=True))
+            waiting = [*self._in_flight, *self._waiting()]
+            await asyncio.shield(self._store_in_order(waiting, once=True))
             raise
 
     def _waiting(self) -> list[Item]:
-        items = []
-        with contextlib.suppress(asyncio.QueueEmpty):
-            while True:
-                items.append(self._queue.get_nowait())
+        items = list(self._queue)
+        self._queue.clear()
+        self._ready.clear()
         return items
 
     async def _store_in_order(self, items: list[Item], *, once: bool = False) -> None:
@@ -108,13 +146,17 @@ class DecisionRecorder:
                     log.error("stopping: %s not stored: %s", what, exc)
                     return []
                 if not failing:
-                    log.error("cannot store %s (will retry): %s", what, exc)
+                    log.error("cannot store %s (will retry; decisions are held): %s", what, exc)
                     failing = True
+                    self.away_since = self._clock()
+                    self._on_state()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
             if failing:
-                log.info("the store accepts writes again")
+                log.info("the store accepts writes again: %s written", what)
+                self.away_since = None
+                self._on_state()
             return recorded
 
     async def _record(self, items: list[Item]) -> list[Recorded]:

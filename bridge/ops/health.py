@@ -40,14 +40,29 @@ class Snapshot:
     transports: dict[str, bool]  # name -> connected
     # Auxiliary tasks that crashed lately and were restarted: name -> what it raised.
     degraded: dict[str, str] = field(default_factory=dict)
+    # The store refuses writes since then (a database away): decisions are held.
+    store_away_since: datetime | None = None
+    held: int = 0  # decisions waiting to be committed
 
     def as_json(self) -> dict[str, object]:
+        away = self.store_away_since
         return {
             "at": self.at.isoformat(),
             "ami": self.ami,
             "transports": self.transports,
             "degraded": self.degraded,
+            "store_away_since": None if away is None else away.isoformat(),
+            "held": self.held,
         }
+
+    @property
+    def store_words(self) -> str | None:
+        """``the store is unreachable since 15:02 UTC, 3 decisions held``; None: it is not."""
+        away = self.store_away_since
+        if away is None:
+            return None
+        held = f"{self.held} decision{'' if self.held == 1 else 's'} held"
+        return f"the store is unreachable since {away:%H:%M} UTC, {held}"
 
 
 def write(path: Path, snapshot: Snapshot) -> None:
@@ -66,9 +81,15 @@ def read(path: Path) -> Snapshot:
             str(data["ami"]),
             dict(data["transports"]),
             dict(data.get("degraded", {})),
+            _moment_or_none(data.get("store_away_since")),
+            int(data.get("held", 0)),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a heartbeat: {exc}") from None
+
+
+def _moment_or_none(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
 
 
 def fresh(path: Path, now: datetime) -> Snapshot | None:
@@ -90,6 +111,8 @@ def verdict(path: Path, now: datetime) -> tuple[bool, str]:
     age = now - snapshot.at
     if age > STALE_AFTER:
         return False, f"the bridge last wrote its heartbeat {int(age.total_seconds())} s ago"
+    if snapshot.store_words is not None:
+        return False, f"{snapshot.store_words}: written in order when it is back"
     if snapshot.ami != "connected":
         return False, f"AMI is {snapshot.ami}"
     down = [name for name, up in snapshot.transports.items() if not up]

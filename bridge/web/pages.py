@@ -4,6 +4,7 @@ health strip)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from aiohttp import web
 
 from bridge.core.inbox import VIEWS, WHO, Cursor, InboxPage, InboxQuery
 from bridge.core.threads import ThreadEvent, ThreadSummary
+from bridge.store import StoreError
 from bridge.web.state import (
     Inbox,
     current_owner,
@@ -182,14 +184,17 @@ async def health_values(inbox: Inbox) -> dict[str, Any]:
     """The same facts as `textback health`, and the modem's own status."""
     deps = inbox.deps
     snapshot = deps.snapshot()
-    backlog = await deps.backlog() if deps.backlog is not None else None
+    backlog = None
+    if deps.backlog is not None:
+        with contextlib.suppress(StoreError):  # the store away: the strip says so below
+            backlog = await deps.backlog()
     degraded = "; ".join(f"{name}: {why}" for name, why in snapshot.degraded.items())
     failure = backlog.last_failure if backlog and backlog.failed_last_hour else None
     return {
         "ami": snapshot.ami,
         "transports": list(deps.transports()),
         "backlog": backlog,
-        "last_error": degraded or inbox.hub.last_error or failure,
+        "last_error": snapshot.store_words or degraded or inbox.hub.last_error or failure,
         "now": deps.clock(),
     }
 

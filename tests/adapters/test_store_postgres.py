@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
+import asyncpg
 import pytest
 
 from bridge.core.calls import CallDecision
@@ -64,6 +65,25 @@ def test_postgres_follows_sqlites_versions_from_its_baseline() -> None:
 async def test_a_new_store_has_exactly_the_golden_schema(postgres_server: PostgresServer) -> None:
     url = await postgres_server.empty()
     async with await PostgresStore.open(url) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+    assert await schema(url) == golden(SCHEMA_VERSION)
+
+
+@pytest.mark.parametrize("version", range(11, SCHEMA_VERSION + 1))
+async def test_the_files_up_to_each_version_build_exactly_its_golden_schema(
+    postgres_server: PostgresServer, version: int
+) -> None:
+    url = await postgres_server.empty()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for migration in MIGRATIONS[: version - MIGRATIONS[0].version + 1]:
+            await conn.execute(migration.script)
+        await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
+    finally:
+        await conn.close()
+    assert await schema(url) == golden(version)
+    async with await PostgresStore.open(url) as store:  # and it upgrades to today's
         assert await store.schema_version() == SCHEMA_VERSION
     assert await schema(url) == golden(SCHEMA_VERSION)
 

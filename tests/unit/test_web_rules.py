@@ -151,5 +151,5 @@ def test_the_web_section_refuses_what_cannot_work(
 
 
 def test_web_is_off_unless_configured() -> None:
-    base = web_config(Path("/tmp/t.db")).model_dump(exclude={"web"})
+    base = web_config(Path("/tmp/t.db")).model_dump(exclude={"web"}, exclude_unset=True)
     assert Config.model_validate(base | {"ami": {"username": "u", "secret": "s"}}).web is None

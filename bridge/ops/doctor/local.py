@@ -18,6 +18,12 @@ def check_running_bridge(heartbeat: Path, now: datetime) -> Check:
     beat = health.fresh(heartbeat, now)
     if beat is None:
         return Check("bridge", True, "not running here now (no fresh heartbeat)")
+    if beat.store_words is not None:
+        return Check(
+            "bridge", False, f"running, but {beat.store_words}",
+            "bring the database back (or the network to it): the held decisions are written"
+            " in order then, and the texts still inside their window go out",
+        )  # fmt: skip
     if beat.degraded:
         crashed = "; ".join(f"{name} ({why})" for name, why in beat.degraded.items())
         return Check(

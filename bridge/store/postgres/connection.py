@@ -38,7 +38,11 @@ _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|(?<!:):([A-Za-z_]\w*)|\?")
 # SQLSTATE classes a retry may get past: connection trouble, resources,
 # a server shutting down, a deadlock or serialization failure.
 _UNAVAILABLE_CLASSES = ("08", "53", "57", "40", "58")
-_NOT_REACHED = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+# InternalClientError: a pooled connection the server dropped, caught mid-operation.
+_NOT_REACHED = (
+    OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    asyncpg.InternalClientError,
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1024)
