@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import logging
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from agi.server import AgiServer
 from bridge.alerts import batch as alert_batch
@@ -52,6 +53,7 @@ from bridge.followup.worker import FollowUpWorker
 from bridge.ops import health
 from bridge.ops.heartbeat import Heartbeat
 from bridge.ops.metrics import FleetMetrics, MetricsServer
+from bridge.ops.patience import patient
 from bridge.ops.retention import Pruner
 from bridge.store import FollowUpStore, Store
 from bridge.supervisor import JobStatus, Supervisor
@@ -308,8 +310,14 @@ class Bridge:
             transport.on_state = self._transport_changed(name)
 
     def _add_jobs(self, expire_every: float, heartbeat_every: float) -> None:
-        """In start order: intake first, then what acts on it."""
-        add = self.supervisor.add
+        """In start order: intake first, then what acts on it. An auxiliary job
+        waits out an unreachable store (bridge.ops.patience)."""
+
+        def add(name: str, run: Callable[[], Awaitable[None]], **how: Any) -> None:
+            if not how["core"]:
+                run = patient(name, run, self.bus)
+            self.supervisor.add(name, run, **how)
+
         add("ami-link", self.link.run, core=True, group="intake")
         if self.agi is not None:
             add("fastagi", self.agi.run, core=False, group="intake")

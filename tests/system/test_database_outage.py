@@ -83,3 +83,5 @@ async def test_calls_while_the_database_is_away_are_texted_once_when_it_is_back(
         calls = await store.recent_calls()
         assert sorted(c.caller for c in calls) == sorted(CALLERS)  # each call decided once
         assert {c.text_state for c in calls} == {"sent"}
+        # The workers that read the store waited for it: none crashed meanwhile.
+        assert [job.name for job in bridge.supervisor.degraded()] == []
