@@ -21,6 +21,7 @@ from bridge.sim.modem_pty import SimulatedModem
 from bridge.store.postgres import PostgresStore
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.support.ami import SECRET
+from tests.support.calls import ShiftedClock
 from tests.support.office import config_for
 from tests.support.polling import until
 from tests.support.postgres_server import PostgresServer, serve
@@ -85,3 +86,42 @@ async def test_calls_while_the_database_is_away_are_texted_once_when_it_is_back(
         assert {c.text_state for c in calls} == {"sent"}
         # The workers that read the store waited for it: none crashed meanwhile.
         assert [job.name for job in bridge.supervisor.degraded()] == []
+
+
+@pytest.mark.slow
+async def test_a_call_held_past_its_window_is_stored_with_why_and_never_texted(
+    tmp_path: Path, own_server: PostgresServer
+) -> None:
+    url = await own_server.fresh("late")
+    clock = ShiftedClock()
+    async with contextlib.AsyncExitStack() as stack:
+        asterisk = await stack.enter_async_context(FakeAsterisk(secret=SECRET))
+        modem = await stack.enter_async_context(SimulatedModem(tmp_path / "ttyUSB0"))
+        config = config_for(asterisk, modem.path, tmp_path / "textback.db")
+        assert config.modem is not None
+        store = await stack.enter_async_context(await PostgresStore.open(url))
+        transport = GsmModemTransport(modem_settings(config.modem), reconnect_min=0.02)
+        bridge = Bridge(config, store, transport=transport, clock=clock, store_retry_min=0.05)
+        await stack.enter_async_context(running(bridge))
+        await transport.wait_ready()
+        await until(lambda: asterisk.sessions == 1)
+
+        recorder = bridge.recorder
+        own_server.stop()
+        try:
+            await asterisk.play(recorded_events(missed_call(1)))
+            await until(lambda: recorder.held == 1 and recorder.away_since is not None)
+            clock.advance(minutes=20)
+            await asterisk.play(recorded_events(missed_call(2)))
+            await until(lambda: recorder.held == 2)
+            # The first call is now past texting.expire_after_minutes (30) after it ended.
+            clock.advance(minutes=15)
+        finally:
+            own_server.start()
+
+        await until(lambda: bridge.outbox is not None and bridge.outbox.sent == 1, within=20)
+        calls = sorted(await store.recent_calls(), key=lambda c: c.id)  # committed in order
+        assert [c.caller for c in calls] == [CALLERS[1], CALLERS[2]]
+        assert [(c.text_skip, c.text_state) for c in calls] == [("too-late", None), (None, "sent")]
+        assert [t["to_number"] for t in await store.outbox()] == [CALLERS[2]]
+        assert [s.number for s in modem.engine.sent] == [CALLERS[2]]
