@@ -267,6 +267,7 @@ class Bridge:
             clock=self.clock,
             ami_state=lambda: self.link.state.value,
             transports=lambda: [t.status() for t in transports.values()],
+            held=lambda: self.recorder.held,
         )
         return MetricsServer(fleet, settings.host, settings.port)
 

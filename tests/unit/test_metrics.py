@@ -40,12 +40,14 @@ class Office:
         self.store = FakeOps()
         self.transports = [TransportStatus("modem", connected=True, registered=True, signal=17)]
         self.bus = Bus()
+        self.held = 0
         self.metrics = FleetMetrics(
             business="Acme Roofing",
             store=self.store,
             clock=lambda: self.now,
             ami_state=lambda: self.ami,
             transports=lambda: self.transports,
+            held=lambda: self.held,
             read_timeout=0.05,
         )
         self.metrics.listen(self.bus)
@@ -175,8 +177,10 @@ async def test_a_store_that_fails_or_hangs_marks_the_store_down_not_the_scrape()
     o.store.backlog = Backlog(5, T0, 0)
     await o.metrics.refresh()
     o.store.failure = StoreUnavailable("disk I/O error")
+    o.held = 3  # the recorder holds what it could not write
     await o.metrics.refresh()
     assert o.value("textback_store_up") == 0
+    assert o.value("textback_decisions_held") == 3
     assert o.value("textback_outbox_queued") == 5  # the last figures, marked stale by store_up
     assert o.value("textback_store_errors_total", where="metrics", error="StoreUnavailable") == 1
     o.store.failure, o.store.hang = None, True

@@ -75,12 +75,14 @@ class FleetMetrics:
         clock: Callable[[], datetime],
         ami_state: Callable[[], str],
         transports: Callable[[], Iterable[TransportStatus]],
+        held: Callable[[], int] = lambda: 0,
         read_timeout: float = 2.0,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._store = store
         self._clock = clock
         self._ami_state = ami_state
+        self._held = held
         self._read_timeout = read_timeout
         self._ended_at: OrderedDict[str, datetime] = OrderedDict()  # linkedid -> hang-up
         self._restarts: dict[str, int] = {}
@@ -122,6 +124,11 @@ class FleetMetrics:
         )  # fmt: skip
         self.store_up = Gauge(
             "textback_store_up", "1 if the store answered the last scrape's read in time",
+            registry=registry,
+        )  # fmt: skip
+        self.held = Gauge(
+            "textback_decisions_held",
+            "Decisions waiting to be committed (the store refusing writes: a database away)",
             registry=registry,
         )  # fmt: skip
         self.store_errors = Counter(
@@ -228,6 +235,7 @@ class FleetMetrics:
         self.ami_up.set(1 if state == "connected" else 0)
         for known in LINK_STATES:
             self.ami_state.labels(known).set(1 if known == state else 0)
+        self.held.set(self._held())  # the recorder's own count: known with the store away
         now = self._clock()
         try:
             async with asyncio.timeout(self._read_timeout):
