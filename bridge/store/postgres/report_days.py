@@ -3,19 +3,11 @@ same statements, the days a jsonb array walked by jsonb_array_elements."""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
-from bridge.core.breakdown import (
-    DayOutcome,
-    LineFigures,
-    ReportBreakdown,
-    day_bounds,
-    local_day,
-)
-from bridge.store.postgres.connection import Aggregate, Sql
-from bridge.store.sqlite.stamps import iso, moment
+from bridge.core.breakdown import ReportBreakdown
+from bridge.store.postgres.connection import Aggregate
+from bridge.store.report_reads import BreakdownStatements, breakdown
 
 # A homeowner's reply: not STOP/HELP, not an owner's command (as the report).
 _REPLY = (
@@ -65,49 +57,12 @@ _WAITS = """
 """
 
 
+_STATEMENTS = BreakdownStatements(_DAYS, _FIRST_MISSED, _MISSED, _TEXTED, _THREADS, _WAITS)
+
+
 class ReportDays(Aggregate):
     async def report_breakdown(
         self, since: datetime | None, until: datetime, zone: tzinfo
     ) -> ReportBreakdown:
-        start = {"start": iso(since) if since else ""}
-        last_day = local_day(until, zone)
         async with self._conn.reading() as sql:
-            first = await _first_day(sql, since, zone)
-            days = await _days(sql, first, last_day, zone) if first is not None else []
-            lines = await _lines(sql, start)
-        return ReportBreakdown(first, last_day, tuple(days), lines)
-
-
-async def _first_day(sql: Sql, since: datetime | None, zone: tzinfo) -> date | None:
-    if since is not None:
-        return local_day(since, zone)
-    earliest = await sql.scalar(_FIRST_MISSED)
-    return None if earliest is None else local_day(moment(earliest), zone)
-
-
-async def _days(sql: Sql, first: date, last: date, zone: tzinfo) -> list[DayOutcome]:
-    bounds = [
-        (day.isoformat(), iso(start), iso(end)) for day, start, end in day_bounds(first, last, zone)
-    ]
-    rows = await sql.rows(_DAYS, {"days": json.dumps(bounds)})
-    return [
-        DayOutcome(date.fromisoformat(day), line, outcome, int(calls))
-        for day, line, outcome, calls in rows
-    ]
-
-
-async def _lines(sql: Sql, start: dict[str, str]) -> tuple[LineFigures, ...]:
-    counts: defaultdict[str | None, dict[str, int]] = defaultdict(dict)
-    for line, missed in await sql.rows(_MISSED, start):
-        counts[line]["missed_calls"] = int(missed)
-    for line, texted in await sql.rows(_TEXTED, start):
-        counts[line]["texted"] = int(texted)
-    for line, replied, handled in await sql.rows(_THREADS, start):
-        counts[line] |= {"replied": int(replied), "handled": int(handled)}
-    waits: defaultdict[str | None, list[timedelta]] = defaultdict(list)
-    for line, created, called, acted in await sql.rows(_WAITS, start):
-        waits[line].append(moment(acted) - moment(called or created))
-    return tuple(
-        LineFigures(line, **counts[line], first_action_waits=tuple(sorted(waits[line])))
-        for line in sorted(counts.keys() | waits.keys(), key=lambda line: line or "")
-    )
+            return await breakdown(sql, _STATEMENTS, since, until, zone)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bridge.core.ledger import LeadRecord, LeadState, fold
 from bridge.core.threads import ReportFigures
-from bridge.store.sqlite.connection import Aggregate, Sql
-from bridge.store.sqlite.stamps import iso, moment, moment_or_none
+from bridge.store.report_reads import leads as lead_records
+from bridge.store.sqlite.connection import Aggregate
+from bridge.store.sqlite.stamps import iso, moment
 
 # Each count of threads, calls or texts since :start ('' for all time), each
 # from an index (migration 10). Replies are the homeowners' own texts: not
@@ -57,25 +57,6 @@ _STEPS = """
 """
 
 
-async def _leads(sql: Sql, start: dict[str, str]) -> list[LeadRecord]:
-    steps: dict[int, list[tuple[str, int | None, str | None]]] = {}
-    for thread_id, _, step, cents, reason in sorted(map(tuple, await sql.rows(_STEPS, start))):
-        steps.setdefault(int(thread_id), []).append((step, cents, reason))
-    leads = []
-    for row in await sql.rows(_LEADS, start):
-        if row[2] < start["start"]:
-            continue  # a lead is counted from its first missed call (stamps sort as text)
-        thread_id = int(row[0])
-        state = fold(steps[thread_id]) if thread_id in steps else LeadState()
-        booked = any(step in ("booked", "won") for step, _, _ in steps.get(thread_id, ()))
-        record = LeadRecord(
-            thread_id, row[1], moment(row[2]), bool(row[3]), bool(row[4]),
-            moment_or_none(row[5]), bool(row[6]), booked, state,
-        )  # fmt: skip
-        leads.append(record)
-    return leads
-
-
 class Reports(Aggregate):
     async def report(self, since: datetime | None) -> ReportFigures:
         """What the text-back recovered, for threads started since ``since``."""
@@ -83,7 +64,7 @@ class Reports(Aggregate):
         async with self._conn.reading() as sql:
             counts = await sql.row(_COUNTS, start)
             rows = await sql.rows(_WAITS, start)
-            leads = await _leads(sql, start)
+            leads = await lead_records(sql, _STEPS, _LEADS, start)
         assert counts is not None
         missed, texted, replied, handled = (int(count) for count in counts)
         waits = [
