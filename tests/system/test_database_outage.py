@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from bridge.app import Bridge
+from bridge.app import Bridge, utc_now
 from bridge.app_settings import modem_settings
 from bridge.sim import callgen
 from bridge.sim.ami_server import FakeAsterisk, recorded_events
@@ -42,12 +42,13 @@ def missed_call(n: int) -> bytes:
     return callgen.render("no_answer", pbx=pbx, banner=False)
 
 
-@pytest.mark.slow
-async def test_calls_while_the_database_is_away_are_texted_once_when_it_is_back(
-    tmp_path: Path, own_server: PostgresServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="bridge.detection.recorder")
-    url = await own_server.fresh("outage")
+@contextlib.asynccontextmanager
+async def on_postgres(
+    tmp_path: Path, server: PostgresServer, clock: ShiftedClock | None = None
+) -> AsyncIterator[tuple[FakeAsterisk, SimulatedModem, Bridge]]:
+    """One bridge on its own database of ``server``, logged in to the AMI
+    double, its simulated modem ready."""
+    url = await server.fresh("outage")
     async with contextlib.AsyncExitStack() as stack:
         asterisk = await stack.enter_async_context(FakeAsterisk(secret=SECRET))
         modem = await stack.enter_async_context(SimulatedModem(tmp_path / "ttyUSB0"))
@@ -55,10 +56,22 @@ async def test_calls_while_the_database_is_away_are_texted_once_when_it_is_back(
         assert config.modem is not None
         store = await stack.enter_async_context(await PostgresStore.open(url))
         transport = GsmModemTransport(modem_settings(config.modem), reconnect_min=0.02)
-        bridge = Bridge(config, store, transport=transport, store_retry_min=0.05)
+        bridge = Bridge(
+            config, store, transport=transport, clock=clock or utc_now, store_retry_min=0.05
+        )
         await stack.enter_async_context(running(bridge))
         await transport.wait_ready()
         await until(lambda: asterisk.sessions == 1)
+        yield asterisk, modem, bridge
+
+
+@pytest.mark.slow
+async def test_calls_while_the_database_is_away_are_texted_once_when_it_is_back(
+    tmp_path: Path, own_server: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.detection.recorder")
+    async with on_postgres(tmp_path, own_server) as (asterisk, modem, bridge):
+        store = bridge.store
 
         await asterisk.play(recorded_events(missed_call(0)))
         await until(lambda: len(modem.engine.sent) == 1)
@@ -92,19 +105,9 @@ async def test_calls_while_the_database_is_away_are_texted_once_when_it_is_back(
 async def test_a_call_held_past_its_window_is_stored_with_why_and_never_texted(
     tmp_path: Path, own_server: PostgresServer
 ) -> None:
-    url = await own_server.fresh("late")
     clock = ShiftedClock()
-    async with contextlib.AsyncExitStack() as stack:
-        asterisk = await stack.enter_async_context(FakeAsterisk(secret=SECRET))
-        modem = await stack.enter_async_context(SimulatedModem(tmp_path / "ttyUSB0"))
-        config = config_for(asterisk, modem.path, tmp_path / "textback.db")
-        assert config.modem is not None
-        store = await stack.enter_async_context(await PostgresStore.open(url))
-        transport = GsmModemTransport(modem_settings(config.modem), reconnect_min=0.02)
-        bridge = Bridge(config, store, transport=transport, clock=clock, store_retry_min=0.05)
-        await stack.enter_async_context(running(bridge))
-        await transport.wait_ready()
-        await until(lambda: asterisk.sessions == 1)
+    async with on_postgres(tmp_path, own_server, clock) as (asterisk, modem, bridge):
+        store = bridge.store
 
         recorder = bridge.recorder
         own_server.stop()
