@@ -160,7 +160,9 @@ def with_store(
         fail(f"no store at {config.store.sqlite_path} yet: has `textback run` started?")
 
     async def run_query() -> T:
-        async with await open_configured(config.store, read_only=not writes) as store:
+        async with await open_configured(
+            config.store, office=config.office.id, read_only=not writes
+        ) as store:
             return await query(store)
 
     try:

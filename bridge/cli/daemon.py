@@ -40,7 +40,7 @@ def run(config_path: str, dry_run: bool) -> None:
         )
 
     async def daemon() -> None:
-        async with await open_configured(config.store) as store:
+        async with await open_configured(config.store, office=config.office.id) as store:
             await Bridge(config, store, dry_run=dry_run).run()
 
     try:

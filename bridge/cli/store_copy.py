@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
@@ -15,11 +16,18 @@ from rich.table import Table
 
 from bridge.cli.common import EXIT_FAILURE, EXIT_USAGE, config_option, console, fail, load
 from bridge.cli.retention import store
-from bridge.store import StoreError
+from bridge.config.fields import OFFICE_ID
+from bridge.store import DEFAULT_OFFICE, StoreError, postgres_options
 from bridge.store.copy import Copied, PostgresOptions, copy_store, is_postgres_url, sqlite_file
 
 PASSWORD_ENV = "PGPASSWORD"  # noqa: S105 -- the variable's name, not a password; libpq's own name: what installers' scripts already set
 EXIT_INTERRUPTED = 130
+
+
+def _checked_office(value: str | None) -> str | None:
+    if value is not None and not OFFICE_ID.fullmatch(value):
+        raise click.BadParameter("lowercase letters, digits and dashes, e.g. acme-north")
+    return value
 
 
 def checked_target(target: str, role: str) -> str:
@@ -97,22 +105,39 @@ def _same(source: str, target: str) -> bool:
 CONFIGURED = "config"  # SRC or DST: the store textback.yaml names
 
 
-def _side(given: str, role: str, config_path: str) -> tuple[str, PostgresOptions]:
+def _side(given: str, role: str, config_path: str, office: str) -> tuple[str, PostgresOptions]:
     """Where one side is and how to reach it: a URL with $PGPASSWORD, or the
-    configured store with its own password and TLS settings."""
+    configured store with its own password and TLS settings; as ``office``."""
     if given != CONFIGURED:
-        return checked_target(given, role), PostgresOptions(os.environ.get(PASSWORD_ENV) or None)
+        password = os.environ.get(PASSWORD_ENV) or None
+        return checked_target(given, role), PostgresOptions(password, office=office)
     section = load(config_path).store
-    password = section.password.get_secret_value() if section.password else None
-    options = PostgresOptions(password, section.ssl_mode, section.ca_file, section.pool_size)
-    return section.postgres_url or f"sqlite:///{section.sqlite_path}", options
+    where = section.postgres_url or f"sqlite:///{section.sqlite_path}"
+    return where, postgres_options(section, office)
+
+
+def _office(given: str | None, config_path: str, sides: tuple[str, str]) -> str:
+    """--office, else the office textback.yaml names (when it is there or used), else main."""
+    if given is not None:
+        return given
+    if CONFIGURED in sides or Path(config_path).exists():
+        return load(config_path).office.id
+    return DEFAULT_OFFICE
 
 
 @store.command("copy")
 @config_option
+@click.option(
+    "--office",
+    metavar="ID",
+    type=click.STRING,
+    callback=lambda _ctx, _param, value: _checked_office(value),
+    help="Whose rows a shared PostgreSQL store gives or takes (default: office.id of"
+    f" textback.yaml, else {DEFAULT_OFFICE}); a SQLite file is one office's.",
+)
 @click.argument("source", metavar="SRC")
 @click.argument("target", metavar="DST")
-def copy(config_path: str, source: str, target: str) -> None:
+def copy(config_path: str, office: str | None, source: str, target: str) -> None:
     """Copy an office's history from the store SRC into the store DST.
 
     SRC and DST: sqlite:///path/textback.db (or a path) or
@@ -123,13 +148,15 @@ def copy(config_path: str, source: str, target: str) -> None:
     need be and migrated to this textback's schema; SRC is only read (a
     bridge may keep running on it), and must be at this textback's version.
 
-    Stop the bridge that uses DST first: the copy is one transaction, and
+    A PostgreSQL store several offices share gives and takes one office's
+    rows: --office's. Stop the bridge that uses DST first: the copy is one transaction, and
     rows a bridge writes meanwhile would clash with the office's. Rows keep
     their ids (thread numbers); running it again copies nothing new. A DST
     holding other rows under the same ids (another office) is refused.
     """
-    (source, source_options) = _side(source, "SRC", config_path)
-    (target, target_options) = _side(target, "DST", config_path)
+    office = _office(office, config_path, (source, target))
+    (source, source_options) = _side(source, "SRC", config_path, office)
+    (target, target_options) = _side(target, "DST", config_path, office)
     if _same(source, target):
         fail("SRC and DST are the same store", EXIT_USAGE)
 

@@ -27,6 +27,7 @@ from bridge.config.schema import (
     MetricsConfig,
     ModemConfig,
     NudgeConfig,
+    OfficeConfig,
     OwnerAlerts,
     OwnerConfig,
     PbxConfig,
@@ -42,7 +43,8 @@ __all__ = [
     "EXAMPLE_BUSINESS", "MAX_CONFIG_BYTES", "AgiConfig", "AlertRules", "AmiConfig",
     "BusinessConfig", "CannedReply", "CdrConfig", "CdrCsvConfig", "CdrMysqlConfig", "Channel",
     "CheckedConfig", "Config", "ConfigError", "FollowUpConfig", "LineConfig", "LogConfig",
-    "MetricsConfig", "ModemConfig", "NudgeConfig", "OwnerAlerts", "OwnerConfig", "PbxConfig",
+    "MetricsConfig", "ModemConfig", "NudgeConfig", "OfficeConfig",
+    "OwnerAlerts", "OwnerConfig", "PbxConfig",
     "SipConfig", "SmtpConfig", "StoreConfig", "TextingConfig", "TransportName", "WebConfig",
     "example_values", "load_checked", "load_config", "parse_config",
 ]  # fmt: skip

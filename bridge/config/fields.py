@@ -150,6 +150,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(printa
 UserName = Annotated[str, BeforeValidator(_credential), Field(max_length=200)]
 Secret = Annotated[SecretStr, BeforeValidator(_credential)]
 FilePath = Annotated[Path, BeforeValidator(_file_path)]  # "" would be Path("."), the cwd
+# An office's id (office.id): it names the office's rows in a shared store.
+OFFICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+OfficeId = Annotated[str, Field(pattern=f"^{OFFICE_ID.pattern}$")]
 
 
 class Section(BaseModel):

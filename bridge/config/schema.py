@@ -25,6 +25,7 @@ from bridge.config.fields import (
     Host,
     Hours,
     Name,
+    OfficeId,
     PhoneNumber,
     Port,
     Seconds,
@@ -39,6 +40,13 @@ from bridge.config.fields import (
 from bridge.config.store_section import StoreConfig
 from bridge.config.web_section import WebConfig
 from bridge.core import templates
+
+
+class OfficeConfig(Section):
+    # Which office this bridge serves. One office a box needs nothing here; in
+    # a PostgreSQL store several offices share (docs/scale.md) every row
+    # carries its office, and this bridge sees and writes its own rows only.
+    id: OfficeId = "main"
 
 
 class BusinessConfig(Section):
@@ -378,6 +386,7 @@ class Config(Section):
     # A test lab: the example's fictional values (555-01xx numbers, .example
     # domains) are allowed. `run` refuses them otherwise; check-config shows it.
     lab: bool = False
+    office: OfficeConfig = OfficeConfig()
     business: BusinessConfig
     ami: AmiConfig
     pbx: PbxConfig = PbxConfig()

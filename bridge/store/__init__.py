@@ -40,10 +40,16 @@ from bridge.store.interfaces import (
     WebReportStore,
     WebStore,
 )
-from bridge.store.postgres import PostgresOptions, PostgresStore, is_postgres_url
+from bridge.store.postgres import (
+    DEFAULT_OFFICE,
+    PostgresOptions,
+    PostgresStore,
+    is_postgres_url,
+)
 from bridge.store.sqlite import SCHEMA_VERSION, Clock, SqliteStore
 
 __all__ = [
+    "DEFAULT_OFFICE",
     "SCHEMA_VERSION",
     "AlertStore",
     "ClickToCallStore",
@@ -67,6 +73,7 @@ __all__ = [
     "WebStore",
     "open_configured",
     "open_store",
+    "postgres_options",
 ]
 
 
@@ -148,13 +155,24 @@ def _sqlite_file(path: str | Path) -> Path:
     return Path(path)
 
 
+def postgres_options(config: StoreConfig, office: str = DEFAULT_OFFICE) -> PostgresOptions:
+    """How to reach the PostgreSQL store ``store:`` names, as ``office``."""
+    password = config.password.get_secret_value() if config.password else None
+    return PostgresOptions(password, config.ssl_mode, config.ca_file, config.pool_size, office)
+
+
 async def open_configured(
-    config: StoreConfig, *, clock: Clock | None = None, read_only: bool = False
+    config: StoreConfig,
+    *,
+    office: str = DEFAULT_OFFICE,
+    clock: Clock | None = None,
+    read_only: bool = False,
 ) -> Store:
-    """The store ``store:`` in textback.yaml names, with its TLS and pool settings."""
+    """The store ``store:`` in textback.yaml names, with its TLS and pool
+    settings; ``office`` (office.id) is whose rows a shared PostgreSQL store
+    shows and takes (a SQLite file is one office's)."""
     url = config.postgres_url
     if url is None:
         return await SqliteStore.open(config.sqlite_path, clock=clock, read_only=read_only)
-    password = config.password.get_secret_value() if config.password else None
-    options = PostgresOptions(password, config.ssl_mode, config.ca_file, config.pool_size)
+    options = postgres_options(config, office)
     return await PostgresStore.open(url, clock=clock, read_only=read_only, options=options)

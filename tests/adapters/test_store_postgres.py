@@ -20,7 +20,13 @@ from bridge.core.texts import Cap
 from bridge.core.threads import DueTimers
 from bridge.store import Store
 from bridge.store.errors import SchemaMismatch, StoreError
-from bridge.store.postgres import MIGRATIONS, SCHEMA_VERSION, PostgresStore, redacted
+from bridge.store.postgres import (
+    DEFAULT_OFFICE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    PostgresStore,
+    redacted,
+)
 from bridge.store.sqlite import SCHEMA_VERSION as SQLITE_VERSION
 from tests.support.postgres_schema import golden, schema, sqlite_names
 from tests.support.postgres_server import PostgresServer
@@ -74,7 +80,7 @@ async def test_the_files_up_to_each_version_build_exactly_its_golden_schema(
     postgres_server: PostgresServer, version: int
 ) -> None:
     url = await postgres_server.empty()
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, server_settings={"textback.office": DEFAULT_OFFICE})
     try:
         await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         for migration in MIGRATIONS[: version - MIGRATIONS[0].version + 1]:
@@ -88,18 +94,25 @@ async def test_the_files_up_to_each_version_build_exactly_its_golden_schema(
     assert await schema(url) == golden(SCHEMA_VERSION)
 
 
+# What a database several offices share has and a SQLite file (one office's)
+# has not, from version 14 on: each row's office, and the fleet's own tables.
+FLEET_TABLES = {"offices", "thread_numbers"}
+OFFICE_COLUMN = "office"
+
+
 def test_each_version_has_the_tables_columns_and_indexes_sqlite_has() -> None:
     built = golden(SCHEMA_VERSION)["tables"]
     assert isinstance(built, dict)
     tables, indexes = sqlite_names(SCHEMA_VERSION)
-    assert set(built) == set(tables)
+    assert set(built) == set(tables) | FLEET_TABLES
     pg_indexes = {name for t in built.values() for name, _ in t["indexes"]}
     assert indexes <= pg_indexes  # plus PostgreSQL's own for primary keys and UNIQUE
     for table, sql in tables.items():
         # SQLite adds columns with ALTER TABLE: each appears as "name TYPE" in its CREATE.
         names = {column for column, *_ in built[table]["columns"]}
         declared = {part.strip().split()[0] for part in sql.split("(", 1)[1].split(",")}
-        assert names <= declared | {"version"}, table
+        assert names - {OFFICE_COLUMN} <= declared | {"version"}, table
+        assert (OFFICE_COLUMN in names) == (table != "schema_version"), table
 
 
 async def test_bridges_starting_together_migrate_a_new_database_once(
@@ -127,7 +140,7 @@ async def test_a_newer_database_is_refused_with_what_to_do(
 async def test_reading_an_unknown_database_says_so_without_the_password(
     postgres_server: PostgresServer,
 ) -> None:
-    url = postgres_server.url("nothing_here").replace("postgres@", "postgres:hunter2@")
+    url = postgres_server.url("nothing_here").replace("textback@", "textback:hunter2@")
     with pytest.raises(StoreError) as refused:
         await PostgresStore.open(url, read_only=True)
     assert "nothing_here" in str(refused.value)

@@ -35,6 +35,10 @@ SKIP_REASON = (
     " tested. apt-get install postgresql (as .ci/run does)"
 )
 SUPERUSER = "postgres"
+# The stores connect as an ordinary role that owns its databases, as in
+# production: a superuser would pass through row security (0014_offices.sql),
+# and the store refuses one.
+ROLE = "textback"
 TEMPLATE = "textback_template"
 _BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -72,6 +76,10 @@ class PostgresServer:
         return self.base / "server.log"
 
     def url(self, database: str = "postgres") -> str:
+        """The store's URL for ``database``: as the ordinary role ROLE."""
+        return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"
+
+    def superuser_url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *command: str) -> None:
@@ -99,14 +107,16 @@ class PostgresServer:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     async def admin(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self.url())
+        return await asyncpg.connect(self.superuser_url())
 
     async def fresh(self, prefix: str = "t") -> str:
         """The URL of a new database, a copy of the migrated template."""
         name = f"{prefix}_{os.getpid()}_{next(self._numbers)}"
         conn = await self.admin()
         try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE} STRATEGY FILE_COPY')
+            await conn.execute(
+                f'CREATE DATABASE "{name}" OWNER {ROLE} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY'
+            )
         finally:
             await conn.close()
         return self.url(name)
@@ -116,7 +126,7 @@ class PostgresServer:
         name = f"{prefix}_{os.getpid()}_{next(self._numbers)}"
         conn = await self.admin()
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}" OWNER {ROLE}')
         finally:
             await conn.close()
         return self.url(name)
@@ -127,7 +137,8 @@ class PostgresServer:
 
         conn = await self.admin()
         try:
-            await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+            await conn.execute(f"CREATE ROLE {ROLE} LOGIN")
+            await conn.execute(f"CREATE DATABASE {TEMPLATE} OWNER {ROLE}")
         finally:
             await conn.close()
         store = await PostgresStore.open(self.url(TEMPLATE))

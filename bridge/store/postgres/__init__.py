@@ -5,10 +5,16 @@ only writer (connection.py says which)."""
 from __future__ import annotations
 
 from bridge.store.postgres.migrate import MIGRATIONS, SCHEMA_VERSION
-from bridge.store.postgres.opening import PostgresOptions, is_postgres_url, redacted
+from bridge.store.postgres.opening import (
+    DEFAULT_OFFICE,
+    PostgresOptions,
+    is_postgres_url,
+    redacted,
+)
 from bridge.store.postgres.store import PostgresStore
 
 __all__ = [
+    "DEFAULT_OFFICE",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "PostgresOptions",

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from bridge.core.alerts import AlertDraft, AlertEvent, QueuedAlert
 from bridge.core.texts import OutgoingText
-from bridge.store.postgres.connection import Aggregate, Sql
+from bridge.store.postgres.connection import Aggregate, Sql, as_dict
 from bridge.store.postgres.outbox import insert_text
 from bridge.store.sqlite.stamps import iso, iso_or_none
 
@@ -162,4 +162,4 @@ class Alerts(Aggregate):
                 if thread_id is None
                 else sql.rows("SELECT * FROM alerts WHERE thread_id = ? ORDER BY id", (thread_id,))
             )
-        return [dict(row) for row in rows]
+        return [as_dict(row) for row in rows]

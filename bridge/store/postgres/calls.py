@@ -27,7 +27,7 @@ _INSERT_CALL = """
                        voicemail_left, dial_status, answered_by, detail, source,
                        dry_run, decided_at, text_skip)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (linkedid) DO NOTHING
+    ON CONFLICT (office, linkedid) DO NOTHING
     RETURNING id
 """
 _BOOLEAN_COLUMNS = ("withheld", "dry_run", "voicemail_left")
@@ -120,7 +120,7 @@ async def _save_open_calls(tx: Sql, calls: Sequence[OpenCall]) -> None:
     ordered = sorted(calls, key=lambda c: c.linkedid)
     await tx.run_many(
         "INSERT INTO open_calls (linkedid, state, last_seen) VALUES (?, ?, ?)"
-        " ON CONFLICT (linkedid) DO UPDATE SET state = excluded.state,"
+        " ON CONFLICT (office, linkedid) DO UPDATE SET state = excluded.state,"
         " last_seen = excluded.last_seen",
         [(c.linkedid, c.state, iso(c.last_seen)) for c in ordered],
     )
@@ -194,7 +194,8 @@ class Calls(Aggregate):
     async def mark_seen(self, moment: datetime) -> None:
         await self._conn.write(
             "INSERT INTO bridge_state (key, value) VALUES ('ami_seen_until', ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = greatest(bridge_state.value, excluded.value)",
+            " ON CONFLICT (office, key)"
+            " DO UPDATE SET value = greatest(bridge_state.value, excluded.value)",
             (iso(moment),),
         )
 

@@ -143,13 +143,23 @@ class Transaction(Sql):
         self.undone = True
 
 
+def as_dict(row: Row) -> dict[str, object]:
+    """A whole row as SQLite's store gives it: without its office (this
+    connection's, always: row security shows no other)."""
+    return {name: value for name, value in row.items() if name != "office"}
+
+
 async def lock_number(sql: Sql, number: str | None) -> None:
     """Hold ``number`` until this transaction ends: another bridge's transaction
     for the same number waits here, so what this one counts (caps), looks up
     (its open thread, its opt-out, a copy of a text) stays true until it
     commits. Taken before any row lock, so two never wait on each other."""
     if number is not None:
-        await sql.run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (number,))
+        # The office's own: one office's calls never wait on another's.
+        await sql.run(
+            "SELECT pg_advisory_xact_lock(hashtextextended(textback_office() || ' ' || ?, 0))",
+            (number,),
+        )
 
 
 class Database:

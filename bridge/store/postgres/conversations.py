@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bridge.core.texts import Filed, OptOutChange, OwnerAction, ReceivedText
 from bridge.core.threads import ThreadEvent, ThreadSummary
-from bridge.store.postgres.connection import Aggregate, Row, Sql, lock_number
+from bridge.store.postgres.connection import Aggregate, Row, Sql, as_dict, lock_number
 from bridge.store.postgres.outbox import insert_text, opted_out, record_choice
 from bridge.store.sqlite.stamps import iso, iso_or_none
 
@@ -254,4 +254,4 @@ class Conversations(Aggregate):
     async def inbox(self, limit: int = 100) -> list[dict[str, object]]:
         async with self._conn.reading() as sql:
             rows = await sql.rows("SELECT * FROM inbox ORDER BY id DESC LIMIT ?", (limit,))
-        return [dict(row) for row in rows]
+        return [as_dict(row) for row in rows]

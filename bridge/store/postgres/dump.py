@@ -3,7 +3,10 @@ described from pg_catalog, read in key order inside one REPEATABLE READ
 read-only transaction (a snapshot, even with bridges writing), written a
 batch per statement (``unnest`` of one array per column) with ON CONFLICT DO
 NOTHING, in one transaction; each identity column's sequence is then moved
-past the largest id copied, so the next thread numbers on from the office's."""
+past the largest id copied, and the office's thread numbers on from its
+threads'. Only this connection's office is read or written (row security,
+migrations/0014_offices.sql): the ``office`` column is left out of the
+tables as described, so both backends' tables look alike."""
 
 from __future__ import annotations
 
@@ -18,12 +21,17 @@ from bridge.store.postgres.connection import Conn, mapped_errors
 from bridge.store.postgres.migrate import schema_version
 from bridge.store.postgres.opening import PostgresOptions, open_database
 
-_VERSION_TABLE = "schema_version"
+# Not an office's history: the version, and the fleet's own (which offices
+# there are, each one's last thread number).
+_NOT_COPIED = ["schema_version", "offices", "thread_numbers"]
+# Every row's office: read and written as this connection's (row security
+# and the column's default), so the copy never names it.
+_OFFICE = "office"
 
 _TABLES = """
 SELECT c.oid, c.relname FROM pg_class c
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
-  AND c.relname <> $1
+  AND c.relname <> ALL ($1::text[])
 ORDER BY c.relname
 """
 # Columns in order, with their types (for the arrays a batch travels in) and
@@ -41,6 +49,18 @@ CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
 WHERE i.indrelid = $1 AND i.indisprimary
 ORDER BY k.n
+"""
+_PAST_COPIED = """
+SELECT setval($1, max({column})) FROM {table}
+HAVING max({column}) > (
+    SELECT coalesce(s.last_value, 0) FROM pg_sequences s
+    WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = $1::regclass
+)
+"""
+_THREADS_NUMBERED = """
+INSERT INTO thread_numbers AS n (office, last) SELECT textback_office(), max(id) FROM threads
+HAVING max(id) IS NOT NULL
+ON CONFLICT (office) DO UPDATE SET last = greatest(n.last, excluded.last)
 """
 _REFERENCES = """
 SELECT c.confrelid::regclass::text AS parent, a.attname
@@ -105,20 +125,21 @@ class PostgresTables:
 
     async def tables(self) -> list[Table]:
         async with self._sql() as conn:
-            found = await conn.fetch(_TABLES, _VERSION_TABLE)
+            found = await conn.fetch(_TABLES, _NOT_COPIED)
             return [await self._describe(conn, row["oid"], row["relname"]) for row in found]
 
     async def _describe(self, conn: Conn, oid: int, name: str) -> Table:
-        columns = await conn.fetch(_COLUMNS, oid, name)
+        columns = [c for c in await conn.fetch(_COLUMNS, oid, name) if c["attname"] != _OFFICE]
         self._types[name] = {column["attname"]: column["type"] for column in columns}
         self._sequences[name] = {
             column["attname"]: column["sequence"] for column in columns if column["sequence"]
         }
-        references = await conn.fetch(_REFERENCES, oid)
+        references = [r for r in await conn.fetch(_REFERENCES, oid) if r["attname"] != _OFFICE]
+        key = [row["attname"] for row in await conn.fetch(_KEY, oid)]
         return Table(
             name=name,
             columns=tuple(column["attname"] for column in columns),
-            key=tuple(row["attname"] for row in await conn.fetch(_KEY, oid)),
+            key=tuple(column for column in key if column != _OFFICE),
             references=frozenset(ref["parent"] for ref in references) - {name},
             self_columns=tuple(ref["attname"] for ref in references if ref["parent"] == name),
         )
@@ -184,14 +205,15 @@ class PostgresTables:
             await conn.executemany(f"UPDATE {quoted(table.name)} SET {settings} WHERE {keys}", rows)  # noqa: S608 -- names from the catalogue, quoted
 
     async def finish(self, table: Table) -> None:
-        """Each sequence past the largest value its column holds (copied or not)."""
+        """Each sequence past the largest value its column holds in this office
+        (copied or not; never back: other offices draw from it too), and the
+        office's thread numbers on from its threads'."""
         async with self._sql() as conn:
             for column, sequence in self._sequences.get(table.name, {}).items():
-                await conn.execute(
-                    f"SELECT setval($1, max({quoted(column)})) FROM {quoted(table.name)}"  # noqa: S608 -- names from the catalogue, quoted
-                    f" HAVING max({quoted(column)}) IS NOT NULL",
-                    sequence,
-                )
+                statement = _PAST_COPIED.format(column=quoted(column), table=quoted(table.name))
+                await conn.execute(statement, sequence)
+            if table.name == "threads":
+                await conn.execute(_THREADS_NUMBERED)
 
     async def commit(self) -> None:
         assert self._transaction is not None, "begin first"

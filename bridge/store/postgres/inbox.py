@@ -136,7 +136,7 @@ class Inbox(Aggregate):
     async def set_password_hash(self, owner_id: str, hashed: str) -> None:
         await self._conn.write(
             "INSERT INTO owner_passwords (owner_id, hash, changed_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (owner_id) DO UPDATE SET hash = excluded.hash,"
+            " ON CONFLICT (office, owner_id) DO UPDATE SET hash = excluded.hash,"
             " changed_at = excluded.changed_at",
             (owner_id, hashed, iso(self._clock())),
         )

@@ -7,34 +7,49 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bridge.config.fields import OFFICE_ID
 from bridge.store.errors import StoreError, StoreUnavailable
 from bridge.store.postgres.connection import Database, store_error
 from bridge.store.postgres.migrate import SCHEMA_VERSION, migrate, newer, older, schema_version
+from bridge.store.sqlite.stamps import iso
 
 SCHEMES = ("postgresql", "postgres")
 _CONNECT_SECONDS = 10.0
 # A statement that takes this long is a server in trouble: fail it, and the
 # caller's retry (the recorder keeps its decision) takes over.
 _STATEMENT_SECONDS = 30.0
+_REGISTER = "INSERT INTO offices (id, first_seen) VALUES ($1, $2) ON CONFLICT DO NOTHING"
 
 
 SslMode = Literal["disable", "prefer", "allow", "require", "verify-ca", "verify-full"]
 
 
+DEFAULT_OFFICE = "main"
+# A role row security does not hold for would see every office's rows.
+_ROLE = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+
+
 @dataclass(frozen=True, slots=True)
 class PostgresOptions:
-    """What the URL does not say (store.password, ssl_mode, ca_file, pool_size)."""
+    """What the URL does not say (store.password, ssl_mode, ca_file, pool_size),
+    and which office's rows this bridge works with (office.id)."""
 
     password: str | None = None
     ssl_mode: SslMode | None = None  # None: asyncpg's default, prefer
     ca_file: Path | None = None
     pool_size: int = 5
+    office: str = DEFAULT_OFFICE
+
+    def __post_init__(self) -> None:
+        if not OFFICE_ID.fullmatch(self.office):
+            raise StoreError(f"not an office id: {self.office!r} (lowercase letters, digits, -)")
 
 
 def is_postgres_url(target: str) -> bool:
@@ -64,7 +79,9 @@ def _tls(options: PostgresOptions) -> ssl.SSLContext | SslMode | None:
 
 async def open_database(url: str, options: PostgresOptions, *, read_only: bool) -> Database:
     where = redacted(url)
-    settings = {"application_name": "textback"}
+    # Every connection names its office from the start: row security reads it
+    # (migrations/0014_offices.sql), and the pool's reset between uses keeps it.
+    settings = {"application_name": "textback", "textback.office": options.office}
     if read_only:
         settings["default_transaction_read_only"] = "on"
     try:
@@ -85,17 +102,33 @@ async def open_database(url: str, options: PostgresOptions, *, read_only: bool) 
     assert pool is not None
     database = Database(pool, where)
     try:
-        await (_check_current(database) if read_only else _prepare(database))
+        await _check_role(database)
+        await (_check_current(database) if read_only else _prepare(database, options.office))
     except BaseException:
         await pool.close()
         raise
     return database
 
 
-async def _prepare(database: Database) -> None:
+async def _check_role(database: Database) -> None:
+    try:
+        async with database.pool.acquire() as conn:
+            unbound = await conn.fetchval(_ROLE)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise store_error(exc) from None
+    if unbound:
+        raise StoreError(
+            f"the store's role in {database.where} is a superuser or BYPASSRLS: row security,"
+            " which keeps each office to its own rows, does not hold for it - connect as an"
+            " ordinary role that owns the database (docs/store.md)"
+        )
+
+
+async def _prepare(database: Database, office: str) -> None:
     try:
         async with database.pool.acquire() as conn:
             await migrate(conn, database.where)
+            await conn.execute(_REGISTER, office, iso(datetime.now(UTC)))
     except asyncpg.InsufficientPrivilegeError as exc:
         raise StoreError(
             f"the store's role may not build the schema in {database.where}: {exc} - make it"

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.core.texts import SEND_ORDER, Cap, History, OutgoingText, QueuedText
-from bridge.store.postgres.connection import Aggregate, Row, Sql, lock_number
+from bridge.store.postgres.connection import Aggregate, Row, Sql, as_dict, lock_number
 from bridge.store.sqlite.stamps import iso, moment
 
 # Texts that count against caps and cooldowns: not failed, expired or cancelled.
@@ -128,7 +128,7 @@ async def record_choice(
         """
         INSERT INTO opt_outs (number, opted_out, keyword, source, changed_at)
         VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (number) DO UPDATE SET opted_out = excluded.opted_out,
+        ON CONFLICT (office, number) DO UPDATE SET opted_out = excluded.opted_out,
             keyword = excluded.keyword, source = excluded.source,
             changed_at = excluded.changed_at
         """,
@@ -308,4 +308,4 @@ class Outbox(Aggregate):
     async def outbox(self, limit: int = 100) -> list[dict[str, object]]:
         async with self._conn.reading() as sql:
             rows = await sql.rows("SELECT * FROM outbox ORDER BY id DESC LIMIT ?", (limit,))
-        return [dict(row) for row in rows]
+        return [as_dict(row) for row in rows]

@@ -42,9 +42,9 @@ _LEADS = """
                        AND keyword IS NULL) AS replied,
              (SELECT min(at) FROM owner_actions WHERE thread_id = t.id AND owner_id = 'pbx'
                  AND action IN ('called', 'done')) AS called_back,
-             t.handled_at IS NOT NULL AS handled
+             t.handled_at IS NOT NULL AS handled, t.created_at
         FROM threads t WHERE t.created_at >= :start) AS leads
-     WHERE missed_at IS NOT NULL
+     WHERE missed_at IS NOT NULL ORDER BY created_at, id
 """
 _STEPS = """
     SELECT s.thread_id, s.id, s.step, s.cents, s.reason FROM threads t

@@ -47,6 +47,7 @@ _LEADS = """
                AND action IN ('called', 'done')),
            t.handled_at IS NOT NULL
       FROM threads t WHERE t.created_at >= :start AND missed_at IS NOT NULL
+     ORDER BY t.created_at, t.id
 """
 # Their steps: the threads from their index, then each one's steps (CROSS
 # JOIN keeps that order: lead_steps is never read from end to end).

@@ -1,0 +1,5 @@
+-- Version 14: many offices in one database. A SQLite file is one office's -
+-- the box's own - so nothing changes here: PostgreSQL's 0014 gives every row
+-- of a shared database its office, and `textback store copy` stamps this
+-- file's rows with the office it is told (docs/scale.md). The number moves
+-- with PostgreSQL's so that both dialects stay at the same version.
