@@ -69,6 +69,7 @@ class OutboxWorker:
         self._bus = bus
         self._batch = batch  # owner alerts due together, as one text (bridge.alerts.batch)
         self._stopping = False
+        self._regrouped = False  # an owners' batch replaced texts of the list read
         self.sent = 0
 
     def wake(self) -> None:
@@ -93,15 +94,20 @@ class OutboxWorker:
             due = await self.store.due_texts(self.clock())
             # While its transports are down a text waits, unspent: only expiry
             # goes on, so a text that is too late is reported when it becomes so.
-            # After each send the queue is read again: a text-back queued while
-            # the modem was busy goes before whatever was due already.
+            # The texts read are tried in turn, one read for them all (a store
+            # trip per text cost more than the read): the queue is read again
+            # only when something was queued meanwhile (a text-back queued while
+            # the modem was busy goes before whatever was due already) or an
+            # owners' batch changed it. A STOP meanwhile cancels what is queued,
+            # and mark_sending refuses a cancelled text.
             tried = False
             for text in due:
                 if self._stopping:
                     return
-                if await self._take(text):
-                    tried = True
+                if self._wake.is_set() or self._regrouped:
                     break
+                tried = await self._take(text) or tried
+            self._regrouped = False
             if not tried:
                 await woken_or_after(self._wake, self._poll_every)
 
@@ -140,6 +146,7 @@ class OutboxWorker:
             return text  # alone (or urgent: never batched)
         carried = [a for a in due if a.text_id in found.carried]
         batch = await self.store.queue_batch(text.to_number, carried, found.body, found.parts)
+        self._regrouped = True  # the alerts it carries are no longer due
         if batch is not None:
             log.info(
                 "%d owner alerts to %s go as one text",

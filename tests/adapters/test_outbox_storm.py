@@ -65,7 +65,12 @@ async def test_text_backs_go_first_and_owner_alerts_come_batched(tmp_path: Path)
     clock = Clock(T0)  # the calls' moment: their text-backs are inside their window
     async with await Store.open(tmp_path / "t.db", clock=clock) as store:
         await _calls(store, 0, 4)
-        modem = _Modem(during_first=lambda: _calls(store, 4, 4))
+
+        async def storm() -> None:
+            await _calls(store, 4, 4)
+            worker.wake()  # as the app wires it: each text queued publishes TextQueued
+
+        modem = _Modem(during_first=storm)
         worker = OutboxWorker(
             store, Transports.only(modem), clock=clock, poll_every=0.05,
             home="US", bus=Bus(), batch=functools.partial(alert_batch.batch, CONFIG),
