@@ -16,6 +16,7 @@ from rich.table import Table
 
 from bridge.cli.common import EXIT_FAILURE, EXIT_USAGE, config_option, console, fail, load
 from bridge.cli.retention import store
+from bridge.config import Config
 from bridge.config.fields import OFFICE_ID
 from bridge.store import DEFAULT_OFFICE, StoreError, postgres_options
 from bridge.store.copy import Copied, PostgresOptions, copy_store, is_postgres_url, sqlite_file
@@ -105,24 +106,16 @@ def _same(source: str, target: str) -> bool:
 CONFIGURED = "config"  # SRC or DST: the store textback.yaml names
 
 
-def _side(given: str, role: str, config_path: str, office: str) -> tuple[str, PostgresOptions]:
+def _side(given: str, role: str, config: Config | None, office: str) -> tuple[str, PostgresOptions]:
     """Where one side is and how to reach it: a URL with $PGPASSWORD, or the
     configured store with its own password and TLS settings; as ``office``."""
     if given != CONFIGURED:
         password = os.environ.get(PASSWORD_ENV) or None
         return checked_target(given, role), PostgresOptions(password, office=office)
-    section = load(config_path).store
+    assert config is not None  # loaded when a side names it
+    section = config.store
     where = section.postgres_url or f"sqlite:///{section.sqlite_path}"
     return where, postgres_options(section, office)
-
-
-def _office(given: str | None, config_path: str, sides: tuple[str, str]) -> str:
-    """--office, else the office textback.yaml names (when it is there or used), else main."""
-    if given is not None:
-        return given
-    if CONFIGURED in sides or Path(config_path).exists():
-        return load(config_path).office.id
-    return DEFAULT_OFFICE
 
 
 @store.command("copy")
@@ -154,9 +147,12 @@ def copy(config_path: str, office: str | None, source: str, target: str) -> None
     their ids (thread numbers); running it again copies nothing new. A DST
     holding other rows under the same ids (another office) is refused.
     """
-    office = _office(office, config_path, (source, target))
-    (source, source_options) = _side(source, "SRC", config_path, office)
-    (target, target_options) = _side(target, "DST", config_path, office)
+    # textback.yaml, read once: for a side it names, and for the office (unless --office).
+    needed = CONFIGURED in (source, target) or (office is None and Path(config_path).exists())
+    config = load(config_path) if needed else None
+    office = office or (config.office.id if config else DEFAULT_OFFICE)
+    (source, source_options) = _side(source, "SRC", config, office)
+    (target, target_options) = _side(target, "DST", config, office)
     if _same(source, target):
         fail("SRC and DST are the same store", EXIT_USAGE)
 

@@ -152,6 +152,7 @@ Secret = Annotated[SecretStr, BeforeValidator(_credential)]
 FilePath = Annotated[Path, BeforeValidator(_file_path)]  # "" would be Path("."), the cwd
 # An office's id (office.id): it names the office's rows in a shared store.
 OFFICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+DEFAULT_OFFICE = "main"  # a box's one office, and a database's from before offices
 OfficeId = Annotated[str, Field(pattern=f"^{OFFICE_ID.pattern}$")]
 
 

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bridge.config.fields import (
+    DEFAULT_OFFICE,
     FilePath,
     Host,
     Hours,
@@ -46,7 +47,7 @@ class OfficeConfig(Section):
     # Which office this bridge serves. One office a box needs nothing here; in
     # a PostgreSQL store several offices share (docs/scale.md) every row
     # carries its office, and this bridge sees and writes its own rows only.
-    id: OfficeId = "main"
+    id: OfficeId = DEFAULT_OFFICE
 
 
 class BusinessConfig(Section):

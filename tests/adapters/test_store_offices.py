@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from bridge.store import Store, StoreError
-from bridge.store.postgres import PostgresOptions, PostgresStore
+from bridge.store.postgres import MIGRATIONS, PostgresOptions, PostgresStore
 from tests.support.postgres_server import PostgresServer
 from tests.support.store_values import (
     CALLER,
@@ -129,8 +129,6 @@ async def test_a_database_of_one_office_becomes_the_first_bridges_office(
 ) -> None:
     """Before version 14 a database was one office's: migrated by office
     north's bridge, its rows are north's and north's numbers go on from them."""
-    from bridge.store.postgres.migrate import MIGRATIONS
-
     url = await postgres_server.empty("upgrade")
     conn = await asyncpg.connect(url)
     try:

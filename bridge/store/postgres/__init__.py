@@ -4,9 +4,9 @@ only writer (connection.py says which)."""
 
 from __future__ import annotations
 
+from bridge.config.fields import DEFAULT_OFFICE
 from bridge.store.postgres.migrate import MIGRATIONS, SCHEMA_VERSION
 from bridge.store.postgres.opening import (
-    DEFAULT_OFFICE,
     PostgresOptions,
     is_postgres_url,
     redacted,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bridge.config.fields import OFFICE_ID
+from bridge.config.fields import DEFAULT_OFFICE, OFFICE_ID
 from bridge.store.errors import StoreError, StoreUnavailable
 from bridge.store.postgres.connection import Database, store_error
 from bridge.store.postgres.migrate import SCHEMA_VERSION, migrate, newer, older, schema_version
@@ -31,7 +31,6 @@ _REGISTER = "INSERT INTO offices (id, first_seen) VALUES ($1, $2) ON CONFLICT DO
 SslMode = Literal["disable", "prefer", "allow", "require", "verify-ca", "verify-full"]
 
 
-DEFAULT_OFFICE = "main"
 # A role row security does not hold for would see every office's rows.
 _ROLE = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
 
