@@ -397,6 +397,17 @@ class WebStore(WebReportStore, Protocol):
 
     async def set_password_hash(self, owner_id: str, hashed: str) -> None: ...
 
+    async def other_offices(self) -> list[str]:
+        """The other offices sharing this database, by id, for an admin's office
+        filter (docs/scale.md); none for a SQLite store, which is one office's."""
+        ...
+
+    async def office_view(self, office: str) -> WebStore:
+        """Office ``office``'s threads, inbox and report, read only: its writes
+        fail with ReadOnlyStore. The view belongs to this store, which closes
+        it. StoreError: no such other office here."""
+        ...
+
 
 class OpsStore(Protocol):
     """The health strip and the metrics endpoint: how the outbox keeps up."""

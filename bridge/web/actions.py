@@ -17,7 +17,7 @@ from aiohttp import web
 from bridge.core import templates
 from bridge.core.events import OwnerActed, TextQueued
 from bridge.core.texts import OwnerAction, owner_answer
-from bridge.web import pages
+from bridge.web import office_filter, pages
 from bridge.web.state import current_owner, inbox_of
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ async def refused(request: web.Request, message: str, status: int) -> web.Respon
 
 
 async def reply(request: web.Request) -> web.Response:
+    await office_filter.refuse_if_elsewhere(request)
     inbox, summary, _ = await pages.visible_thread(request)
     owner = current_owner(request)
     body = clean(await _field(request, "body"))
@@ -85,6 +86,7 @@ async def reply(request: web.Request) -> web.Response:
 
 
 async def note(request: web.Request) -> web.Response:
+    await office_filter.refuse_if_elsewhere(request)
     inbox, summary, _ = await pages.visible_thread(request)
     owner = current_owner(request)
     body = clean(await _field(request, "body"))
@@ -96,6 +98,7 @@ async def note(request: web.Request) -> web.Response:
 
 
 async def assign(request: web.Request) -> web.Response:
+    await office_filter.refuse_if_elsewhere(request)
     inbox, summary, _ = await pages.visible_thread(request)
     owner = current_owner(request)
     chosen = await _field(request, "assignee")
@@ -107,6 +110,7 @@ async def assign(request: web.Request) -> web.Response:
 
 
 async def handled(request: web.Request) -> web.Response:
+    await office_filter.refuse_if_elsewhere(request)
     inbox, summary, _ = await pages.visible_thread(request)
     owner = current_owner(request)
     how = await _field(request, "how")
@@ -120,6 +124,7 @@ async def handled(request: web.Request) -> web.Response:
 
 async def call_back(request: web.Request) -> web.Response:
     """Click-to-call, when the app has it: its words, as a fragment."""
+    await office_filter.refuse_if_elsewhere(request)
     inbox, summary, _ = await pages.visible_thread(request)
     if inbox.deps.call_back is None:
         raise web.HTTPNotFound(text="calling from the inbox is not set up")

@@ -13,6 +13,7 @@ from aiohttp import web
 from bridge.core.inbox import VIEWS, WHO, Cursor, InboxPage, InboxQuery
 from bridge.core.threads import ThreadEvent, ThreadSummary
 from bridge.store import StoreError
+from bridge.web import office_filter
 from bridge.web.state import (
     Inbox,
     current_owner,
@@ -46,6 +47,8 @@ async def common(request: web.Request, **values: Any) -> dict[str, Any]:
     session = session_of(request)
     return {
         "owner": current_owner(request),
+        "offices": await office_filter.choices(request),
+        "viewing": (await office_filter.viewing(request)).office,
         "csrf_token": inbox.signer.csrf_token(session.sid),
         "now": inbox.deps.clock(),
         "health": await health_values(inbox),
@@ -80,7 +83,7 @@ def query_string(query: InboxQuery, **changes: str) -> str:
 
 async def _page(request: web.Request) -> tuple[InboxQuery, InboxPage]:
     query = inbox_query(request)
-    return query, await inbox_of(request).deps.store.inbox_page(query)
+    return query, await (await office_filter.viewing(request)).store.inbox_page(query)
 
 
 def _rows_values(query: InboxQuery, page: InboxPage) -> dict[str, Any]:
@@ -123,7 +126,8 @@ async def visible_thread(
     """The thread in the address, if this owner may see it; else 404 (the
     same whether it does not exist or is another line's)."""
     inbox = inbox_of(request)
-    found = await inbox.deps.store.thread(int(request.match_info["id"]))
+    store = (await office_filter.viewing(request)).store
+    found = await store.thread(int(request.match_info["id"]))
     if found is None or not may_see(request, found[0].line):
         raise web.HTTPNotFound(text="no such thread")
     return inbox, found[0], found[1]
@@ -131,7 +135,8 @@ async def visible_thread(
 
 async def thread_values(request: web.Request) -> dict[str, Any]:
     inbox, summary, events = await visible_thread(request)
-    store = inbox.deps.store
+    shown = await office_filter.viewing(request)
+    store = shown.store
     row = await store.inbox_row(summary.id)
     canned = [
         (reply.name, inbox.deps.fill(reply.template, summary.line))
@@ -145,7 +150,7 @@ async def thread_values(request: web.Request) -> dict[str, Any]:
         "opted_out": summary.status == "opted_out" or await store.is_opted_out(summary.caller),
         "canned": canned,
         "owners": inbox.config.owners,
-        "can_call": inbox.deps.call_back is not None,
+        "can_call": inbox.deps.call_back is not None and not shown.read_only,
         "presence": _presence(request, summary.id),
     }
 

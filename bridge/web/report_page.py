@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from markupsafe import Markup
 
+from bridge.web import office_filter
 from bridge.web.pages import common, html
 from bridge.web.report_view import (
     DEFAULT_PERIOD,
@@ -33,7 +34,7 @@ async def report_page(request: web.Request) -> web.Response:
         since = period_start(period, now, zone)
     except UnknownPeriod as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    store = inbox.deps.store
+    store = (await office_filter.viewing(request)).store
     breakdown = await store.report_breakdown(since, now, zone)
     headline = await store.report(since)
     lines = lines_of(request)

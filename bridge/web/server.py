@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bridge.bus import Bus
-from bridge.web import actions, pages, report_page
+from bridge.web import actions, office_filter, pages, report_page
 from bridge.web.live import LiveHub, Stream
 from bridge.web.passwords import verify_password
 from bridge.web.security import LOGIN_COOKIE, SESSION_COOKIE, Signer
@@ -169,6 +169,7 @@ async def logout(request: web.Request) -> web.Response:
     inbox_of(request).log_out(session_of(request))
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(office_filter.OFFICE_COOKIE, path="/")
     raise response
 
 
@@ -224,6 +225,7 @@ def build_app(deps: InboxDeps, bus: Bus) -> web.Application:
     app.router.add_get("/events", events)
     app.router.add_static("/static/", STATIC, append_version=False)
     pages.add_routes(app.router)
+    office_filter.add_routes(app.router)
     report_page.add_routes(app.router)
     actions.add_routes(app.router)
     return app

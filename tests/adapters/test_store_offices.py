@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from bridge.store import Store, StoreError
+from bridge.core.inbox import InboxQuery
+from bridge.store import ReadOnlyStore, Store, StoreError
 from bridge.store.postgres import MIGRATIONS, PostgresOptions, PostgresStore
 from tests.support.postgres_server import PostgresServer
 from tests.support.store_values import (
@@ -156,3 +157,25 @@ async def test_a_database_of_one_office_becomes_the_first_bridges_office(
     finally:
         await north.close()
         await south.close()
+
+
+async def test_an_admin_reads_another_office_through_a_view_of_its_own(
+    offices: tuple[Store, Store, str],
+) -> None:
+    north, south, _ = offices
+    await north.record_decision(decision("n-1"), text=a_text())
+    assert NORTH in await south.other_offices()
+    assert SOUTH not in await south.other_offices()  # its own is not "other"
+    view = await south.office_view(NORTH)
+    page = await view.inbox_page(InboxQuery(owner_id="mike"))
+    assert [row.summary.caller for row in page.rows] == [CALLER]
+    found = await view.thread(1)
+    assert found is not None
+    assert found[0].calls == 1
+    assert await south.threads() == []  # south's own store still sees south only
+    with pytest.raises(ReadOnlyStore):
+        await view.add_note(1, "mike", "written from another office")
+    with pytest.raises(StoreError, match="no office 'nowhere'"):
+        await south.office_view("nowhere")
+    with pytest.raises(StoreError):
+        await south.office_view(SOUTH)

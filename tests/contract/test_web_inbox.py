@@ -3,10 +3,12 @@ password hashes, over every backend."""
 
 from __future__ import annotations
 
+import pytest
+
 from bridge.core.calls import Reason
 from bridge.core.inbox import InboxQuery
 from bridge.core.texts import OwnerAction, owner_answer
-from bridge.store import Store
+from bridge.store import Store, StoreError
 from tests.support.store_values import (
     CALLER,
     LINE,
@@ -157,3 +159,9 @@ async def test_password_hashes_are_kept_per_owner(store: Store) -> None:
     await store.set_password_hash("ana", "$argon2id$hers")
     assert await store.password_hash("mike") == "$argon2id$second"
     assert await store.password_hash("ana") == "$argon2id$hers"
+
+
+async def test_a_store_alone_in_its_database_has_no_other_office_to_view(store: Store) -> None:
+    assert await store.other_offices() == []
+    with pytest.raises(StoreError, match="no office 'elsewhere'"):
+        await store.office_view("elsewhere")

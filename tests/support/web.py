@@ -28,11 +28,12 @@ PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def web_config(store_path: Path, **web: Any) -> Config:
+def web_config(store_path: Path, office: str = "main", **web: Any) -> Config:
     """Mike owns the main line, Sam the second; Ana is an admin of neither."""
     return Config.model_validate(
         {
             "lab": True,
+            "office": {"id": office},
             "business": {"name": "Acme Roofing"},
             "ami": {"username": "textback", "secret": "not-used-here"},
             "lines": [
@@ -92,13 +93,17 @@ async def served_inbox(
     *,
     call_back: Callable[[int, str], Awaitable[str]] | None = None,
     transports: Sequence[TransportStatus] = (),
+    open_store: Callable[[Clock], Awaitable[Store]] | None = None,
+    office: str = "main",
     **web: Any,
 ) -> AsyncIterator[WebRig]:
-    """The inbox app and its live hub running for the block; every owner's
+    """The inbox app and its live hub running for the block, on office
+    ``office``'s store (``open_store``'s, or a SQLite file's); every owner's
     password is PASSWORD."""
     clock = Clock()
-    config = web_config(tmp_path / "web.db", **web)
-    async with await Store.open(config.store.path, clock=clock) as store:
+    config = web_config(tmp_path / "web.db", office, **web)
+    opened = await (open_store or (lambda c: Store.open(config.store.path, clock=c)))(clock)
+    async with opened as store:
         for owner in config.owners:
             await store.set_password_hash(owner.id, hash_password(PASSWORD))
         bus = Bus()

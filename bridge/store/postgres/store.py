@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from bridge.store.errors import StoreError
 from bridge.store.postgres.alerts import Alerts
 from bridge.store.postgres.backlog import OutboxBacklog
 from bridge.store.postgres.batches import Batches
@@ -21,6 +22,7 @@ from bridge.store.postgres.followup import FollowUp
 from bridge.store.postgres.inbox import Inbox
 from bridge.store.postgres.ledger import Ledger
 from bridge.store.postgres.migrate import schema_version
+from bridge.store.postgres.offices import OfficeViews
 from bridge.store.postgres.opening import PostgresOptions, open_database
 from bridge.store.postgres.outbox import Outbox
 from bridge.store.postgres.report_days import ReportDays
@@ -48,9 +50,12 @@ class PostgresStore(
 ):
     """Open with ``await PostgresStore.open(url)`` (or ``async with``); always close it."""
 
-    def __init__(self, database: Database, clock: Clock = _utc_now):
+    def __init__(
+        self, database: Database, clock: Clock = _utc_now, views: OfficeViews | None = None
+    ):
         self._conn = database
         self._clock = clock
+        self._views = views  # None: a view of another office itself, or no way to open one
 
     @classmethod
     async def open(
@@ -63,9 +68,9 @@ class PostgresStore(
     ) -> PostgresStore:
         """The store in the database at ``path`` (a postgresql:// URL), migrated
         to this version's schema (``read_only``: checked to be at it, and only read)."""
-        url = str(path)
-        database = await open_database(url, options or PostgresOptions(), read_only=read_only)
-        return cls(database, clock or _utc_now)
+        url, options = str(path), options or PostgresOptions()
+        database = await open_database(url, options, read_only=read_only)
+        return cls(database, clock or _utc_now, OfficeViews(url, options))
 
     @property
     def path(self) -> Path:
@@ -77,6 +82,8 @@ class PostgresStore(
         return self._conn.where
 
     async def close(self) -> None:
+        if self._views is not None:
+            await self._views.close()
         await self._conn.close()
 
     async def __aenter__(self) -> PostgresStore:
@@ -93,3 +100,11 @@ class PostgresStore(
     async def schema_version(self) -> int:
         async with self._conn.pool.acquire() as conn:
             return await schema_version(conn)
+
+    async def other_offices(self) -> list[str]:
+        return [] if self._views is None else await self._views.others(self._conn)
+
+    async def office_view(self, office: str) -> PostgresStore:
+        if self._views is None:
+            raise StoreError(f"no view of office {office!r} from here")
+        return PostgresStore(await self._views.database(self._conn, office), self._clock)

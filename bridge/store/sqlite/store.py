@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from bridge.store.errors import StoreError
 from bridge.store.sqlite.alerts import Alerts
 from bridge.store.sqlite.backlog import OutboxBacklog
 from bridge.store.sqlite.batches import Batches
@@ -88,3 +89,9 @@ class SqliteStore(
     async def schema_version(self) -> int:
         async with self._conn.reading() as sql:
             return await schema_version(sql)
+
+    async def other_offices(self) -> list[str]:
+        return []  # a SQLite file is one office's
+
+    async def office_view(self, office: str) -> SqliteStore:
+        raise StoreError(f"no office {office!r} in {self.path}: a SQLite store is one office's")
