@@ -41,6 +41,9 @@ HANDLED = "#mark-done"
 STATUS = "#thread-status"
 LIVE = "body[data-stream=open]"  # the page's /events stream is connected
 REPORT = "#report"
+OFFICE_CHOICE = "#office-choice"
+OFFICE_SHOW = "#office-show"
+OFFICE_BANNER = "#office-banner"
 REPORT_CHART = "#report svg"
 
 
