@@ -60,13 +60,15 @@ def golden(version: int) -> list[dict[str, object]]:
     return list(fixture["objects"])
 
 
-def test_the_migration_files_are_versions_one_to_fourteen() -> None:
-    assert [m.version for m in MIGRATIONS] == list(range(1, 15))
-    assert SCHEMA_VERSION == 14
+def test_the_migration_files_are_versions_one_to_fifteen() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, 16))
+    assert SCHEMA_VERSION == 15
     assert MIGRATIONS[0].name == "0001_calls.sql"
-    # 14 (offices) changes PostgreSQL's schema only: SQLite's file keeps the number in step.
-    assert all(m.statements for m in MIGRATIONS if m.version != 14)
-    assert not MIGRATIONS[13].statements
+    # 14 (offices) and 15 (their thread sequences) change PostgreSQL's schema
+    # only: SQLite's file keeps the number in step.
+    postgres_only = {14, 15}
+    assert all(m.statements for m in MIGRATIONS if m.version not in postgres_only)
+    assert not any(m.statements for m in MIGRATIONS if m.version in postgres_only)
 
 
 @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION + 1))

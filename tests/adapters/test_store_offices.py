@@ -5,6 +5,7 @@ statement of the store naming the office (row security does)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -179,3 +180,68 @@ async def test_an_admin_reads_another_office_through_a_view_of_its_own(
         await south.office_view("nowhere")
     with pytest.raises(StoreError):
         await south.office_view(SOUTH)
+
+
+async def test_a_thread_number_is_taken_without_waiting_for_another_transaction(
+    offices: tuple[Store, Store, str],
+) -> None:
+    """Migration 15: one office's threads come from its sequence, so a
+    transaction that opened a thread and has not committed yet holds up no
+    other (version 14's counter row made the second wait for the first's
+    commit); a number rolled back is skipped."""
+    _, _, url = offices
+    settings = {"textback.office": NORTH}
+    first = await asyncpg.connect(url, server_settings=settings)
+    second = await asyncpg.connect(url, server_settings=settings)
+    insert = (
+        "INSERT INTO threads (caller, status, created_at, last_activity_at)"
+        " VALUES ($1, 'new', $2, $2) RETURNING id"
+    )
+    try:
+        open_transaction = first.transaction()
+        await open_transaction.start()
+        assert await first.fetchval(insert, CALLER, T0.isoformat()) == 1
+        async with asyncio.timeout(5):  # not held up by the first, still open
+            assert await second.fetchval(insert, OTHER, T0.isoformat()) == 2
+        await open_transaction.rollback()
+        assert await second.fetchval(insert, CALLER, T0.isoformat()) == 3
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_each_offices_numbers_go_on_through_the_upgrade_to_sequences(
+    postgres_server: PostgresServer,
+) -> None:
+    """A database at version 14 (each office's last number in thread_numbers)
+    upgraded to 15: each office's next thread takes the number after its last."""
+    url = await postgres_server.empty("sequences")
+    for office, threads in ((NORTH, 3), (SOUTH, 1)):
+        conn = await asyncpg.connect(url, server_settings={"textback.office": office})
+        try:
+            if office == NORTH:
+                await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                for migration in MIGRATIONS[:4]:  # 11 to 14
+                    await conn.execute(migration.script)
+                await conn.execute("INSERT INTO schema_version VALUES (14)")
+            await conn.execute(
+                "INSERT INTO offices (id, first_seen) VALUES ($1, $2)", office, T0.isoformat()
+            )
+            for _ in range(threads):
+                await conn.execute(
+                    "INSERT INTO threads (caller, status, created_at, last_activity_at)"
+                    " VALUES ($1, 'handled', $2, $2)",
+                    CALLER,
+                    T0.isoformat(),
+                )
+        finally:
+            await conn.close()
+    north, south = await _open(url, NORTH), await _open(url, SOUTH)
+    try:
+        await north.record_decision(decision("n-4"), text=None)
+        await south.record_decision(decision("s-2"), text=None)
+        assert [t.id for t in await north.threads()] == [4, 3, 2, 1]
+        assert [t.id for t in await south.threads()] == [2, 1]
+    finally:
+        await north.close()
+        await south.close()

@@ -21,9 +21,8 @@ from bridge.store.postgres.connection import Conn, mapped_errors
 from bridge.store.postgres.migrate import schema_version
 from bridge.store.postgres.opening import PostgresOptions, open_database
 
-# Not an office's history: the version, and the fleet's own (which offices
-# there are, each one's last thread number).
-_NOT_COPIED = ["schema_version", "offices", "thread_numbers"]
+# Not an office's history: the version, and the fleet's own list of offices.
+_NOT_COPIED = ["schema_version", "offices"]
 # Every row's office: read and written as this connection's (row security
 # and the column's default), so the copy never names it.
 _OFFICE = "office"
@@ -57,10 +56,14 @@ HAVING max({column}) > (
     WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = $1::regclass
 )
 """
+# This office's thread numbers on from the threads copied in (migration 15's sequence).
 _THREADS_NUMBERED = """
-INSERT INTO thread_numbers AS n (office, last) SELECT textback_office(), max(id) FROM threads
-HAVING max(id) IS NOT NULL
-ON CONFLICT (office) DO UPDATE SET last = greatest(n.last, excluded.last)
+SELECT setval(textback_thread_sequence(textback_office())::regclass, max(id)) FROM threads
+HAVING max(id) > (
+    SELECT coalesce(s.last_value, 0) FROM pg_sequences s
+    WHERE s.schemaname = current_schema()
+      AND format('%I', s.sequencename) = textback_thread_sequence(textback_office())
+)
 """
 _REFERENCES = """
 SELECT c.confrelid::regclass::text AS parent, a.attname

@@ -25,7 +25,8 @@ _CONNECT_SECONDS = 10.0
 # A statement that takes this long is a server in trouble: fail it, and the
 # caller's retry (the recorder keeps its decision) takes over.
 _STATEMENT_SECONDS = 30.0
-_REGISTER = "INSERT INTO offices (id, first_seen) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+# The office listed, with the sequence its threads are numbered from (migration 15).
+_REGISTER = "SELECT textback_register_office($1, $2)"
 
 
 SslMode = Literal["disable", "prefer", "allow", "require", "verify-ca", "verify-full"]

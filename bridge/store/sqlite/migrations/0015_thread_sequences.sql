@@ -1,0 +1,4 @@
+-- Version 15: PostgreSQL's offices number their threads from a sequence each
+-- (its 0015). A SQLite file's threads are numbered by its one writer, as
+-- before: nothing changes here. The number moves with PostgreSQL's so that
+-- both dialects stay at the same version.
