@@ -43,7 +43,7 @@ from bridge.core.ledger import BOOKED, LOST, WON, LeadStep
 from bridge.core.recording import HistoryOf, Planned
 from bridge.core.texts import Cap, OutgoingText, OwnerAction
 from bridge.followup.worker import due_timers
-from bridge.store import Store, interfaces
+from bridge.store import Store, StoreError, interfaces
 from bridge.store.sqlite import SqliteStore
 from tests.support.store_values import (
     CALLER,
@@ -184,6 +184,9 @@ class Session:
         await self.add_note(1, "mike", "a note")
         await self.set_password_hash("mike", "$argon2id$x")
         await self.password_hash("mike")
+        await self.other_offices()  # (a SQLite file has none: no statement at all)
+        with pytest.raises(StoreError):
+            await self.office_view("north")
 
     async def links(self) -> None:
         """Call-backs and a caller reached: each finds the number's open thread."""
