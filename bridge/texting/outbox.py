@@ -92,6 +92,15 @@ class OutboxWorker:
         while not self._stopping:
             self._wake.clear()
             due = await self.store.due_texts(self.clock())
+            # A wake while the queue was read is taken as answered by the read:
+            # what it announces was committed before it was announced, and the
+            # read, waiting its turn behind that commit (SQLite's one
+            # connection), saw it; breaking off for it cost a second read on
+            # every lone text-back. Where a commit could race the read (a
+            # PostgreSQL pool), nothing is lost: the queue is read again at
+            # once after this list, or now if nothing here was tried.
+            raced = self._wake.is_set()
+            self._wake.clear()
             # While its transports are down a text waits, unspent: only expiry
             # goes on, so a text that is too late is reported when it becomes so.
             # The texts read are tried in turn, one read for them all (a store
@@ -112,7 +121,7 @@ class OutboxWorker:
                     await self._send_batch(*step)
                     tried = True
             self._regrouped = False
-            if not tried:
+            if not tried and not raced:
                 await woken_or_after(self._wake, self._poll_every)
 
     def _steps(
