@@ -262,7 +262,6 @@ class OutboxWorker:
         release comes between two sends. A crash between leaves each claimed
         text to be settled where it is kept, as for one. Texts the transport
         leaves out go one at a time."""
-        by_id = {text.id: text for text in texts}
         kept: dict[int, Sequence[int]] = {}
         claimed: frozenset[int] = frozenset()
 
@@ -308,7 +307,7 @@ class OutboxWorker:
             await transport.release(settled)
         for text in texts:
             if text.id not in results and text.id not in kept:
-                await self._attempt(by_id[text.id], transport)  # left out: alone
+                await self._take(text)  # left out: alone, as if it had not been batched
 
     async def _not_sent(
         self, text: QueuedText, transport: SmsTransport, exc: SendError, now: datetime, who: str

@@ -224,3 +224,20 @@ async def test_a_crash_in_the_middle_of_a_batch_sends_each_text_exactly_once(
 
     assert set(found.values()) == {"sent"}
     assert sorted(s.number for s in engine.sent) == CALLERS[:4]  # each exactly once
+
+
+async def test_texts_a_full_storage_leaves_out_of_a_batch_go_one_at_a_time(
+    tmp_path: Path,
+) -> None:
+    engine = ModemEngine(capacity=2)  # room for two of the batch's four
+    async with (
+        SimulatedModem(tmp_path / "ttyUSB0", engine) as sim,
+        await Store.open(tmp_path / "t.db") as store,
+    ):
+        await queue(store, CALLERS[:4])
+        async with running(store, transport_for(sim)):
+            await until_true(all_settled(store, 4))
+        found = await states(store)
+
+    assert set(found.values()) == {"sent"}
+    assert sorted(s.number for s in engine.sent) == CALLERS[:4]  # each exactly once
