@@ -7,7 +7,11 @@ the caller's Hangup event to the socket and stops when the simulated modem
 reads the command that sends that caller's text: AT+CMSS, after the text was
 written to its storage with AT+CMGW (store-and-send, docs/texting.md), or
 AT+CMGS on a modem without it. 1,000 calls each with 1, 10
-and 100 ringing at once (distinct callers, so no cooldown applies).
+and 100 ringing at once (distinct callers, so no cooldown applies). The
+double writes the events straight to the socket, without the channel and
+call-record bookkeeping it keeps for other tests (nothing here reads it):
+its CPU is taken from the bridge, which shares this process, and a real
+Asterisk runs elsewhere.
 
 The modem's own rate limit is switched off here to measure the bridge; it is
 printed beside the figures, because on a real modem it, not the bridge,
