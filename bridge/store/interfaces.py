@@ -114,7 +114,8 @@ class OutboxStore(Protocol):
 
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
         """Queued texts whose time has come: by kind in ``SEND_ORDER``
-        (bridge.core.texts: text-backs first), then the longest waiting first."""
+        (bridge.core.texts: text-backs first), then the longest waiting first;
+        each says whether its number opted out (``QueuedText.opted_out``)."""
         ...
 
     async def owner_alerts_due(self, number: str, now: datetime) -> list[CarriedAlert]:
