@@ -37,6 +37,8 @@ from sms_gateway.base import BatchSending, BatchText, SendError, SendResult, Sms
 
 log = logging.getLogger(__name__)
 
+_DUE_AT_ONCE = 20  # texts read from the queue at a time (a batch is at most this many)
+
 
 class _Withdrawn(Exception):
     """Raised into the transport from ``on_handover``: the text was cancelled
@@ -91,7 +93,7 @@ class OutboxWorker:
             transport.holds(await self.store.held_slots(transport.name))
         while not self._stopping:
             self._wake.clear()
-            due = await self.store.due_texts(self.clock())
+            due = await self.store.due_texts(self.clock(), _DUE_AT_ONCE)
             # A wake while the queue was read is taken as answered by the read:
             # what it announces was committed before it was announced, and the
             # read, waiting its turn behind that commit (SQLite's one
@@ -120,8 +122,13 @@ class OutboxWorker:
                 else:
                     await self._send_batch(*step)
                     tried = True
+            # Read again at once only if there may be more than this read
+            # held (it stopped at its limit, or a batch of owners' alerts
+            # replaced some): anything queued meanwhile woke us, and a text
+            # held back for a retry is due by the poll at the earliest.
+            more = (tried and len(due) >= _DUE_AT_ONCE) or self._regrouped
             self._regrouped = False
-            if not tried and not raced:
+            if not (raced or more):
                 await woken_or_after(self._wake, self._poll_every)
 
     def _steps(
