@@ -8,10 +8,10 @@ delivery reports to a :class:`TransportSink`, and reports its health
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,25 @@ class SendError(Exception):
 # the parts (a modem's storage slots; () for none): the caller records that
 # the text is in this transport's hands, durably, or raises to stop it.
 Handover = Callable[[Sequence[int]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchText:
+    """One fresh text of a batch (never handed to a transport before)."""
+
+    key: int  # as ``send``'s: identifies the text, and its answer
+    to: str
+    body: str
+
+
+# Awaited once by a transport sending a batch, before any of it can leave, with
+# each text's key and where it keeps the parts: the caller records them all
+# durably, and answers the keys that may go (the others are withdrawn).
+BatchHandover = Callable[[Mapping[int, Sequence[int]]], Awaitable[Collection[int]]]
+# A batch's answer, by key: sent, or why not. A key left out never went and
+# nothing of it is kept: not taken (it did not fit, or the storage was full),
+# or withdrawn at the handover.
+BatchResults = dict[int, SendResult | SendError]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,4 +157,20 @@ class SmsTransport(Protocol):
 
     async def wait_ready(self) -> None:
         """Until the transport can send (its caller bounds the wait)."""
+        ...
+
+
+@runtime_checkable
+class BatchSending(SmsTransport, Protocol):
+    """A transport that can send several fresh texts as one run - the modem:
+    each written to its storage, all handed over at once, then each sent - so
+    its caller records them with one commit before and one after, not two per
+    text. What it leaves out of the answer, the caller sends with ``send``."""
+
+    async def send_batch(
+        self, texts: Sequence[BatchText], *, on_handover: BatchHandover
+    ) -> BatchResults:
+        """Each text's answer by key (see BatchResults). ``on_handover`` as
+        ``send``'s, once for them all: an exception from it is raised from here
+        and nothing goes."""
         ...

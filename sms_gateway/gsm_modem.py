@@ -43,7 +43,16 @@ from sms_gateway import cms_errors
 from sms_gateway.at_answers import sent_reference
 from sms_gateway.at_channel import AtChannel, ModemError
 from sms_gateway.at_session import Prompt, Response
-from sms_gateway.base import Handover, SendError, SendResult, TransportSink, TransportStatus
+from sms_gateway.base import (
+    BatchHandover,
+    BatchResults,
+    BatchText,
+    Handover,
+    SendError,
+    SendResult,
+    TransportSink,
+    TransportStatus,
+)
 from sms_gateway.modem_inbox import ModemInbox
 from sms_gateway.modem_startup import ModemStartup
 from sms_gateway.modem_store import StoredSends
@@ -134,17 +143,7 @@ class GsmModemTransport:
             raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
         if not self._ready.is_set():
             raise SendError(f"modem not ready: {self._status.detail}", retryable=True)
-        try:
-            pdus = encode_submit(
-                to,
-                body,
-                status_report=self.settings.delivery_reports,
-                reference=key % 256,
-                reject_duplicates=maybe_sent_before,
-            )
-        except (TypeError, ValueError) as exc:
-            # python-gsmmodem's encoder trips on some characters (ÿ): say so, never crash.
-            raise SendError(f"the text cannot be encoded: {exc}", retryable=False) from None
+        pdus = self._encode(to, body, key, maybe_sent_before)
         await self._rate_limit(len(pdus))  # waits outside the lock: incoming texts go on
         async with self._channel.lock:
             if self._stored.available:
@@ -162,6 +161,44 @@ class GsmModemTransport:
             return await self._stored.send_plainly(
                 pdus, resend=maybe_sent_before, send_plain=self._send_one
             )
+
+    async def send_batch(
+        self, texts: Sequence[BatchText], *, on_handover: BatchHandover
+    ) -> BatchResults:
+        """``send`` for fresh texts, through the modem's storage in one run
+        (:meth:`StoredSends.send_batch`): every text written, one handover,
+        every text sent; the slots are released by the caller afterwards, so
+        no AT+CMGD comes between two sends. Left out for the caller to
+        ``send``: all of them while the modem is not ready or has no
+        store-and-send, and from the first that does not fit the rate limit
+        now."""
+        results: BatchResults = {}
+        if not self._ready.is_set():
+            return results
+        encoded: dict[int, Sequence[Any]] = {}
+        room = self._room()
+        for text in texts:
+            try:
+                if not _DIALLABLE.fullmatch(text.to):
+                    raise SendError(
+                        f"not a phone number: {printable(text.to, 40)!r}", retryable=False
+                    )
+                pdus = self._encode(text.to, text.body, text.key, False)
+            except SendError as exc:
+                results[text.key] = exc
+                continue
+            # Nothing sent for 60 s: a text longer than the limit goes alone, as in send.
+            alone = not encoded and room == self.settings.texts_per_minute
+            if len(pdus) > room and not alone:
+                break
+            room -= len(pdus)
+            encoded[text.key] = pdus
+        async with self._channel.lock:
+            if encoded and self._stored.available and self._ready.is_set():
+                results |= await self._stored.send_batch(
+                    encoded, on_handover=on_handover, send_plain=self._send_one
+                )
+        return results
 
     def holds(self, slots: Collection[int]) -> None:
         """The storage slots the outbox still holds for unsettled texts."""
@@ -198,16 +235,33 @@ class GsmModemTransport:
         self._sent_at.append(self._clock())
         return sent_reference(reply)  # -1: sent, but no reference to match reports to
 
+    def _encode(self, to: str, body: str, key: int, resend: bool) -> list[Any]:
+        """The text's PDUs, ``key`` the TP-MR of every part (TP-RD set on a resend)."""
+        try:
+            return encode_submit(
+                to,
+                body,
+                status_report=self.settings.delivery_reports,
+                reference=key % 256,
+                reject_duplicates=resend,
+            )
+        except (TypeError, ValueError) as exc:
+            # python-gsmmodem's encoder trips on some characters (ÿ): say so, never crash.
+            raise SendError(f"the text cannot be encoded: {exc}", retryable=False) from None
+
+    def _room(self) -> int:
+        """How many parts the rate limit lets go now."""
+        now = self._clock()
+        while self._sent_at and now - self._sent_at[0] >= 60:
+            self._sent_at.popleft()
+        return max(0, self.settings.texts_per_minute - len(self._sent_at))
+
     async def _rate_limit(self, parts: int) -> None:
         """At most ``texts_per_minute`` parts in any 60 s."""
-        limit = self.settings.texts_per_minute
         while True:
-            now = self._clock()
-            while self._sent_at and now - self._sent_at[0] >= 60:
-                self._sent_at.popleft()
-            if len(self._sent_at) + parts <= limit or not self._sent_at:
+            if parts <= self._room() or not self._sent_at:
                 return
-            await self._sleep(60 - (now - self._sent_at[0]))
+            await self._sleep(60 - (self._clock() - self._sent_at[0]))
 
     # ------------------------------------------------------------ connection
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ from sms_gateway.at_answers import (
 )
 from sms_gateway.at_channel import AtChannel
 from sms_gateway.at_session import Response
-from sms_gateway.base import Handover, SendError, SendResult
+from sms_gateway.base import BatchHandover, BatchResults, Handover, SendError, SendResult
 from sms_gateway.pdu_codec import same_submit, submit_reference
 from sms_gateway.serial_port import ModemLost
 
@@ -89,18 +89,20 @@ class StoredSends:
         self._told.set()
 
     async def release(self, slots: Sequence[int]) -> None:
-        """The caller settled the text kept in ``slots``: delete them. A slot
+        """The caller settled the texts kept in ``slots``: delete them, in one
+        hold of the lock (a batch's slots go together, after its sends). A slot
         that cannot be deleted now (the modem is away) goes at the next tidy."""
-        for slot in slots:
-            if slot < 0 or slot not in self._ours:
-                continue
-            async with self._channel.lock:
+        doomed = [slot for slot in slots if slot >= 0 and slot in self._ours]
+        if not doomed:
+            return
+        async with self._channel.lock:
+            for slot in doomed:
                 try:
                     await self._channel.command(f"AT+CMGD={slot}")
                 except ModemLost:
                     self.disown(slots)
                     return
-            self._ours.discard(slot)
+                self._ours.discard(slot)
 
     def disown(self, slots: Sequence[int]) -> None:
         """Settled, but not deleted yet: no longer ours, so the next tidy deletes them."""
@@ -146,6 +148,48 @@ class StoredSends:
                 await self._forget([p.slot for p in parts if not p.done])
                 raise
         return await self._send_parts(parts, resend, send_plain)
+
+    async def send_batch(
+        self,
+        texts: Mapping[int, Sequence[Any]],
+        *,
+        on_handover: BatchHandover,
+        send_plain: Callable[[Any], Awaitable[int]],
+    ) -> BatchResults:
+        """Fresh texts (their parts by key): each written to storage, all the
+        slots told to ``on_handover`` at once, then each text that may go sent
+        from its slots - so a crash anywhere leaves each part settled from the
+        modem's record, as :meth:`send` does for one. A text the storage
+        cannot take, and every one after it, is left out of the answer, as is
+        one withdrawn: nothing of them is kept here."""
+        stored: dict[int, list[_Part]] = {}
+        try:
+            for key, pdus in texts.items():
+                stored[key] = await self._prepare(pdus, ())
+        except NotStored:
+            pass  # storage full: what is stored goes; the rest is the caller's
+        except SendError as exc:  # the link went: nothing was sent
+            for parts in stored.values():
+                self._ours -= {part.slot for part in parts}  # the next tidy deletes them
+            return dict.fromkeys(texts, exc)
+        if not stored:
+            return {}
+        slots = {key: [part.slot for part in parts] for key, parts in stored.items()}
+        try:
+            going = set(await on_handover(slots))
+        except BaseException:
+            await self._forget_or_disown([slot for kept in slots.values() for slot in kept])
+            raise
+        withdrawn = [slot for key, kept in slots.items() if key not in going for slot in kept]
+        await self._forget_or_disown(withdrawn)
+        results: BatchResults = {}
+        for key, parts in stored.items():
+            if key in going:
+                try:
+                    results[key] = await self._send_parts(parts, False, send_plain)
+                except SendError as exc:
+                    results[key] = exc
+        return results
 
     async def send_plainly(
         self, pdus: Sequence[Any], *, resend: bool, send_plain: Callable[[Any], Awaitable[int]]
@@ -250,3 +294,10 @@ class StoredSends:
             if slot >= 0:
                 await self._channel.command(f"AT+CMGD={slot}")
                 self._ours.discard(slot)
+
+    async def _forget_or_disown(self, slots: Sequence[int]) -> None:
+        """:meth:`_forget`, or - the link gone - left to the next tidy."""
+        try:
+            await self._forget(slots)
+        except ModemLost:
+            self.disown(slots)

@@ -105,6 +105,9 @@ class QueuedText:
     # (a modem's storage slots). While ``maybe_sent`` it goes nowhere else.
     transport: str | None = None
     slots: tuple[int, ...] = ()
+    # Its number had opted out when the queue was read (read with it: no trip
+    # of its own). A STOP after the read cancels it, and the claim refuses it.
+    opted_out: bool = False
 
     @property
     def pinned(self) -> str | None:

@@ -121,9 +121,9 @@ class DecisionRecorder:
         return items
 
     async def _store_in_order(self, items: list[Item], *, once: bool = False) -> None:
-        """All that is waiting, in order, in one commit: the open calls' states
-        between decisions (a call's latest state only), and each decision with
-        its text-back. ``once``: no retrying (stopping)."""
+        """All that is waiting, in order, in one commit: each decision with its
+        text-back, and the open calls' latest states. ``once``: no retrying
+        (stopping)."""
         items = _latest_states(items)
         if not items:
             return
@@ -192,18 +192,21 @@ class DecisionRecorder:
 
 
 def _latest_states(items: list[Item]) -> list[Item]:
-    """Between two decisions, each open call's latest state only."""
-    kept: list[Item] = []
-    states: dict[str, OpenCall] = {}
-    for item in [*items, None]:
-        if isinstance(item, OpenCall):
+    """All that waits as its one transaction leaves it: each decision, in
+    order, then each open call's latest state - none for a call decided after
+    it (its decision closes it: the state would be written only to be
+    deleted). Nothing a decision reads or writes is another call's open
+    state, so this changes only the statements: one for all the states, not
+    one per run between two decisions."""
+    decided: set[str] = set()  # decided later in the backlog
+    states: dict[str, OpenCall] = {}  # the latest of each, newest first
+    for item in reversed(items):
+        if isinstance(item, CallDecision):
+            decided.add(item.linkedid)
+        elif item.linkedid not in decided and item.linkedid not in states:
             states[item.linkedid] = item
-            continue
-        kept.extend(states.values())
-        states = {}
-        if item is not None:
-            kept.append(item)
-    return kept
+    decisions: list[Item] = [item for item in items if isinstance(item, CallDecision)]
+    return decisions + list(reversed(states.values()))
 
 
 def _what(items: list[Item]) -> str:

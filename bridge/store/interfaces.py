@@ -10,7 +10,7 @@ implementation commits each whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Protocol
 
@@ -114,7 +114,8 @@ class OutboxStore(Protocol):
 
     async def due_texts(self, now: datetime, limit: int = 20) -> list[QueuedText]:
         """Queued texts whose time has come: by kind in ``SEND_ORDER``
-        (bridge.core.texts: text-backs first), then the longest waiting first."""
+        (bridge.core.texts: text-backs first), then the longest waiting first;
+        each says whether its number opted out (``QueuedText.opted_out``)."""
         ...
 
     async def owner_alerts_due(self, number: str, now: datetime) -> list[CarriedAlert]:
@@ -146,6 +147,19 @@ class OutboxStore(Protocol):
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
         """Sent with these part references; a new thread now awaits the reply,
         and an owner's SMS alert is sent with its text."""
+        ...
+
+    async def claim_batch(
+        self, transport: str, slots: Mapping[int, Sequence[int]]
+    ) -> frozenset[int]:
+        """mark_sending for several texts (their ids, each with its slots) in
+        one commit, before any of them can leave; the ids claimed (the others
+        are no longer queued: they must not go)."""
+        ...
+
+    async def mark_batch_sent(self, references: Mapping[int, Sequence[int]], at: datetime) -> None:
+        """mark_sent for several texts (their ids, each with its part
+        references), in one commit."""
         ...
 
     async def mark_retry(

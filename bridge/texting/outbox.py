@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bridge.bus import Bus
@@ -33,9 +33,11 @@ from bridge.core.texts import QueuedText
 from bridge.store import OutboxStore
 from bridge.texting.transports import Transports
 from bridge.waiting import woken_or_after
-from sms_gateway.base import SendError, SmsTransport
+from sms_gateway.base import BatchSending, BatchText, SendError, SendResult, SmsTransport
 
 log = logging.getLogger(__name__)
+
+_DUE_AT_ONCE = 20  # texts read from the queue at a time (a batch is at most this many)
 
 
 class _Withdrawn(Exception):
@@ -91,7 +93,16 @@ class OutboxWorker:
             transport.holds(await self.store.held_slots(transport.name))
         while not self._stopping:
             self._wake.clear()
-            due = await self.store.due_texts(self.clock())
+            due = await self.store.due_texts(self.clock(), _DUE_AT_ONCE)
+            # A wake while the queue was read is taken as answered by the read:
+            # what it announces was committed before it was announced, and the
+            # read, waiting its turn behind that commit (SQLite's one
+            # connection), saw it; breaking off for it cost a second read on
+            # every lone text-back. Where a commit could race the read (a
+            # PostgreSQL pool), nothing is lost: the queue is read again at
+            # once after this list, or now if nothing here was tried.
+            raced = self._wake.is_set()
+            self._wake.clear()
             # While its transports are down a text waits, unspent: only expiry
             # goes on, so a text that is too late is reported when it becomes so.
             # The texts read are tried in turn, one read for them all (a store
@@ -101,15 +112,58 @@ class OutboxWorker:
             # owners' batch changed it. A STOP meanwhile cancels what is queued,
             # and mark_sending refuses a cancelled text.
             tried = False
-            for text in due:
+            for step in self._steps(due):
                 if self._stopping:
                     return
                 if self._wake.is_set() or self._regrouped:
                     break
-                tried = await self._take(text) or tried
+                if isinstance(step, QueuedText):
+                    tried = await self._take(step) or tried
+                else:
+                    await self._send_batch(*step)
+                    tried = True
+            # Read again at once only if there may be more than this read
+            # held (it stopped at its limit, or a batch of owners' alerts
+            # replaced some): anything queued meanwhile woke us, and a text
+            # held back for a retry is due by the poll at the earliest.
+            more = (tried and len(due) >= _DUE_AT_ONCE) or self._regrouped
             self._regrouped = False
-            if not tried:
+            if not (raced or more):
                 await woken_or_after(self._wake, self._poll_every)
+
+    def _steps(
+        self, due: Sequence[QueuedText]
+    ) -> Iterator[QueuedText | tuple[list[QueuedText], BatchSending]]:
+        """The due texts in order, as one-text steps and batches: each run of
+        fresh texts for one transport that sends batches goes as one."""
+        batch: list[QueuedText] = []
+        batch_by: BatchSending | None = None
+        for text in due:
+            transport = self._batch_transport(text)
+            if batch and transport is not batch_by:
+                assert batch_by is not None
+                yield batch, batch_by
+                batch = []
+            batch_by = transport
+            if transport is None:
+                yield text
+            else:
+                batch.append(text)
+        if batch:
+            assert batch_by is not None
+            yield batch, batch_by
+
+    def _batch_transport(self, text: QueuedText) -> BatchSending | None:
+        """The transport that may send ``text`` in a batch; None: it goes alone
+        (it went to a transport before, is too late, opted out, is an owner's
+        alert others may join, or its transport sends one at a time)."""
+        fresh = text.transport is None and not text.maybe_sent and not text.slots
+        opted_out = text.opted_out and text.kind != "confirmation"
+        joinable = text.kind == "owner_alert" and self._batch is not None
+        if not fresh or opted_out or joinable or self.clock() >= text.expires_at:
+            return None
+        transport = self.transports.choose(text.from_line, text.attempts)
+        return transport if isinstance(transport, BatchSending) else None
 
     async def _take(self, text: QueuedText) -> bool:
         """Send, expire or give up on one due text; whether a transport was tried."""
@@ -158,7 +212,7 @@ class OutboxWorker:
     async def _attempt(self, text: QueuedText, transport: SmsTransport) -> None:
         now = self.clock()
         who = display(text.to_number, self.home)
-        if text.kind != "confirmation" and await self.store.is_opted_out(text.to_number):
+        if text.kind != "confirmation" and text.opted_out:
             await self.store.mark_final(text.id, "cancelled", "opted out")
             self._bus.publish(
                 TextFailed(
@@ -207,6 +261,60 @@ class OutboxWorker:
                          transport.name)  # fmt: skip
         if settled:
             await transport.release(kept)
+
+    async def _send_batch(self, texts: list[QueuedText], transport: BatchSending) -> None:
+        """Fresh texts through one transport as one run: claimed together (one
+        commit) before any can leave, marked sent together (one commit), and
+        only then what the transport kept of them released - so no commit or
+        release comes between two sends. A crash between leaves each claimed
+        text to be settled where it is kept, as for one. Texts the transport
+        leaves out go one at a time."""
+        kept: dict[int, Sequence[int]] = {}
+        claimed: frozenset[int] = frozenset()
+
+        async def handed_over(slots: Mapping[int, Sequence[int]]) -> Collection[int]:
+            nonlocal claimed
+            kept.update(slots)
+            claimed = await self.store.claim_batch(transport.name, slots)
+            return claimed
+
+        now = self.clock()
+        batch = [BatchText(t.id, t.to_number, t.body) for t in texts]
+        try:
+            results = await transport.send_batch(batch, on_handover=handed_over)
+        except Exception as exc:
+            # As for one text: a transport's bug must not stop the texts behind.
+            log.exception("%s failed on a batch of %d texts; not retried", transport.name,
+                          len(texts))  # fmt: skip
+            for text in texts:
+                why = f"{transport.name} failed: {type(exc).__name__}"
+                await self._give_up(text, why, display(text.to_number, self.home), transport.name)
+            return
+        sent = {i: r for i, r in results.items() if isinstance(r, SendResult)}
+        if sent:
+            sent_at = self.clock()
+            await self.store.mark_batch_sent({i: r.references for i, r in sent.items()}, sent_at)
+        settled = [slot for i in sent for slot in kept.get(i, ())]
+        for text in texts:
+            who = display(text.to_number, self.home)
+            result = results.get(text.id)
+            if isinstance(result, SendResult):
+                self._bus.publish(
+                    TextSent(text.id, text.kind, transport.name, text.linkedid, sent_at)
+                )
+                self.sent += 1
+                log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts,
+                         transport.name)  # fmt: skip
+            elif isinstance(result, SendError):
+                if await self._not_sent(text, transport, result, now, who):
+                    settled.extend(kept.get(text.id, ()))
+            elif text.id in kept and text.id not in claimed:
+                log.info("text to %s withdrawn before it went: cancelled meanwhile", who)
+        if settled:
+            await transport.release(settled)
+        for text in texts:
+            if text.id not in results and text.id not in kept:
+                await self._take(text)  # left out: alone, as if it had not been batched
 
     async def _not_sent(
         self, text: QueuedText, transport: SmsTransport, exc: SendError, now: datetime, who: str

@@ -239,6 +239,10 @@ class Session:
         await self.mark_sending(queued, "modem")
         await self.mark_retry(queued, "busy", LATER, maybe_sent=True)
         await self.mark_final(queued, "failed", "gave up")
+        other = await self.queue_text(a_text(OTHER, kind="textback"))
+        assert other is not None
+        await self.claim_batch("modem", {other: [2]})
+        await self.mark_batch_sent({other: [6]}, T0)
         await self.outbox_backlog(LATER)
         await self.set_opt_out(OTHER, opted_out=True, keyword="STOP", source="cli", at=T0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from bridge.app_settings import modem_settings
 from bridge.config import ModemConfig
 from bridge.sim.modem import ModemEngine, ModemProfile, decode_submit
 from bridge.sim.modem_pty import SimulatedModem
-from sms_gateway.base import DeliveryReport, IncomingText, SendError
+from sms_gateway.base import BatchText, DeliveryReport, IncomingText, SendError, SendResult
 from sms_gateway.gsm_modem import GsmModemTransport
 from tests.support.expected import CALLER
 from tests.support.polling import until
@@ -187,6 +187,111 @@ async def test_a_text_withdrawn_at_the_handover_leaves_nothing_in_storage(tmp_pa
             await transport.send(CALLER, LONG, key=5, on_handover=stop_it)
         assert engine.sent == []
         assert not [s for s, (stat, _) in engine.store.items() if stat in (2, 3)]
+
+
+# ------------------------------------------------------------------ a batch
+
+OTHERS = ("+15125550142", "+15125550143")
+
+
+class BatchHandover:
+    """An outbox's batch on_handover: records each text's slots and what the
+    modem had sent by then; lets go only ``going`` (all, if None)."""
+
+    def __init__(self, engine: ModemEngine, going: set[int] | None = None):
+        self.engine = engine
+        self.going = going
+        self.told: list[dict[int, list[int]]] = []
+        self.sent_before: int | None = None
+
+    async def __call__(self, slots: Mapping[int, Sequence[int]]) -> Collection[int]:
+        self.told.append({key: list(kept) for key, kept in slots.items()})
+        self.sent_before = len(self.engine.sent)
+        return set(slots) if self.going is None else self.going & set(slots)
+
+
+def a_batch(*bodies: str) -> list[BatchText]:
+    numbers = (CALLER, *OTHERS)
+    return [BatchText(n + 1, numbers[n], body) for n, body in enumerate(bodies)]
+
+
+async def test_a_batch_is_stored_whole_and_told_once_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    async with transport_on(tmp_path) as (transport, engine):
+        handover = BatchHandover(engine)
+        results = await transport.send_batch(a_batch("one", LONG, "three"), on_handover=handover)
+
+        (told,) = handover.told
+        assert handover.sent_before == 0  # told while every part was only stored
+        assert [len(told[key]) for key in (1, 2, 3)] == [1, 2, 1]
+        assert sms_commands(engine) == ["AT+CMGW"] * 4 + ["AT+CMSS"] * 4
+        assert not any(c.startswith("AT+CMGD") for c in engine.commands)  # none between sends
+        assert all(isinstance(r, SendResult) and not r.already_sent for r in results.values())
+        assert {key: r.parts for key, r in results.items() if isinstance(r, SendResult)} == {
+            1: 1, 2: 2, 3: 1,
+        }  # fmt: skip
+        assert sorted(s.number for s in engine.sent) == sorted([CALLER, *OTHERS, OTHERS[0]])
+
+        slots = [slot for kept in told.values() for slot in kept]
+        assert {engine.store[s][0] for s in slots} == {STORED_SENT}
+        await transport.release(slots)
+        assert not set(slots) & set(engine.store)
+
+
+async def test_a_text_withdrawn_at_a_batch_handover_is_deleted_and_the_rest_go(
+    tmp_path: Path,
+) -> None:
+    async with transport_on(tmp_path) as (transport, engine):
+        handover = BatchHandover(engine, going={1, 3})  # a STOP cancelled the second
+        results = await transport.send_batch(a_batch("one", LONG, "three"), on_handover=handover)
+
+        assert set(results) == {1, 3}
+        assert [s.text for s in engine.sent] == ["one", "three"]
+        withdrawn = handover.told[0][2]
+        assert not set(withdrawn) & set(engine.store)
+
+
+async def test_a_batch_the_storage_cannot_hold_leaves_the_rest_out_untouched(
+    tmp_path: Path,
+) -> None:
+    engine = ModemEngine(capacity=2)
+    async with transport_on(tmp_path, engine) as (transport, engine):
+        handover = BatchHandover(engine)
+        results = await transport.send_batch(a_batch("one", LONG, "three"), on_handover=handover)
+
+        assert set(results) == {1}  # the second did not fit: it and the third are the caller's
+        assert list(handover.told[0]) == [1]
+        assert [s.text for s in engine.sent] == ["one"]
+        assert [stat for stat, _ in engine.store.values()] == [STORED_SENT]  # nothing of the rest
+
+
+async def test_a_refused_handover_of_a_batch_leaves_nothing_in_storage(tmp_path: Path) -> None:
+    class StoreAway(Exception):
+        pass
+
+    async def refuse(slots: Mapping[int, Sequence[int]]) -> Collection[int]:
+        raise StoreAway
+
+    async with transport_on(tmp_path) as (transport, engine):
+        with pytest.raises(StoreAway):
+            await transport.send_batch(a_batch("one", LONG), on_handover=refuse)
+        assert engine.sent == []
+        assert not engine.store
+
+
+async def test_a_batch_part_refused_fails_its_text_only(tmp_path: Path) -> None:
+    engine = ModemEngine()
+    engine.cms_errors = [None, 38]  # the first text goes; the second: network out of order
+    async with transport_on(tmp_path, engine) as (transport, engine):
+        handover = BatchHandover(engine)
+        results = await transport.send_batch(a_batch("one", "two", "three"), on_handover=handover)
+
+    assert isinstance(results[1], SendResult)
+    assert isinstance(results[2], SendError)
+    assert not results[2].maybe_sent  # refused: it never left, its slot says stored unsent
+    assert isinstance(results[3], SendResult)
+    assert [s.text for s in engine.sent] == ["one", "three"]
 
 
 async def test_texts_of_ours_no_text_holds_are_deleted_at_connect(tmp_path: Path) -> None:

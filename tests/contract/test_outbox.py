@@ -3,6 +3,7 @@ queued to delivered, retries, giving up, and a crash while sending."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from bridge.core.texts import Cap
 from bridge.store import Store
 from tests.support.store_values import (
     CALLER,
+    DOMAIN,
     LATER,
     LINE,
     OTHER,
@@ -19,6 +21,7 @@ from tests.support.store_values import (
     Opener,
     a_text,
     decision,
+    sms,
 )
 
 
@@ -218,3 +221,79 @@ async def test_only_a_text_to_the_caller_starts_the_wait_for_their_reply(store: 
     summary = await store.thread_summary(1)
     assert summary is not None
     assert summary.status == "awaiting_reply"
+
+
+async def test_a_batch_is_claimed_in_one_go_but_a_text_no_longer_queued(store: Store) -> None:
+    first = await store.queue_text(a_text(body="one"))
+    second = await store.queue_text(a_text(OTHER, body="two"))
+    gone = await store.queue_text(a_text("+15125550143", body="three"))
+    assert first is not None
+    assert second is not None
+    assert gone is not None
+    await store.mark_final(gone, "cancelled", "opted out")  # STOP, meanwhile
+    claimed = await store.claim_batch("modem", {first: [4], second: [5, 6], gone: [7]})
+    assert claimed == {first, second}
+    assert await store.held_slots("modem") == {4, 5, 6}
+    assert await store.due_texts(LATER) == []  # being sent: nobody else takes them
+    rows = {r["id"]: (r["state"], r["attempts"], r["transport"]) for r in await store.outbox()}
+    assert rows == {
+        first: ("sending", 1, "modem"),
+        second: ("sending", 1, "modem"),
+        gone: ("cancelled", 0, None),
+    }
+    assert await store.claim_batch("modem", {first: [4]}) == frozenset()  # not twice
+
+
+async def test_a_batch_left_sending_by_a_crash_is_queued_with_its_slots(
+    backend: Opener, clock: Clock
+) -> None:
+    async with await backend(clock) as store:
+        first = await store.queue_text(a_text(body="one"))
+        second = await store.queue_text(a_text(OTHER, body="two"))
+        assert first is not None
+        assert second is not None
+        await store.claim_batch("modem", {first: [1], second: [2]})
+        await store.mark_batch_sent({first: [31]}, T0)  # the second's answer never came
+    async with await backend(clock) as store:  # the restart
+        assert await store.recover_interrupted() == 1
+        (text,) = await store.due_texts(LATER)
+        assert (text.id, text.maybe_sent, text.pinned, text.slots) == (second, True, "modem", (2,))
+        assert await store.held_slots("modem") == {2}
+
+
+async def test_a_batch_is_marked_sent_in_one_go_with_its_threads_and_alerts(
+    store: Store,
+) -> None:
+    await store.record_decision(decision(), text=a_text())
+    await store.record_decision(decision("1795617278.20", caller=OTHER), text=a_text(OTHER))
+    owner = "+15125550199"
+    await store.queue_alerts([(e, [sms(owner)]) for e in await store.unalerted()], DOMAIN)
+    due = await store.due_texts(LATER)
+    assert [t.kind for t in due] == ["textback", "textback", "owner_alert", "owner_alert"]
+    alerts = await store.owner_alerts_due(owner, T0)
+    batch = await store.queue_batch(owner, alerts[:1], "textback: 1 missed call", 1)
+    assert batch is not None
+    texts = [due[0].id, due[1].id, batch.id, alerts[1].text_id]
+    assert await store.claim_batch("modem", {t: [n] for n, t in enumerate(texts)}) == set(texts)
+    await store.mark_batch_sent({t: [20 + n] for n, t in enumerate(texts)}, T0)
+    rows = {r["id"]: r for r in await store.outbox()}
+    assert {rows[t]["state"] for t in texts} == {"sent"}
+    assert json.loads(str(rows[due[1].id]["refs"])) == [21]
+    assert rows[alerts[0].text_id]["state"] == "sent"  # carried by the batch
+    assert [a["state"] for a in await store.alerts()] == ["sent", "sent"]
+    for thread_id in (1, 2):  # the callers' turn now
+        summary = await store.thread_summary(thread_id)
+        assert summary is not None
+        assert summary.status == "awaiting_reply"
+    assert await store.record_delivery(21, OTHER, True) == due[1].id
+
+
+async def test_the_due_texts_say_which_numbers_opted_out(store: Store) -> None:
+    await store.set_opt_out(CALLER, opted_out=True, keyword="STOP", source="sms", at=T0)
+    confirmation = await store.queue_text(a_text(kind="confirmation", body="Unsubscribed"))
+    late = await store.queue_text(a_text(kind="owner_notice"))  # queued after the STOP
+    other = await store.queue_text(a_text(OTHER))
+    flags = {t.id: t.opted_out for t in await store.due_texts(LATER)}
+    assert flags == {confirmation: True, late: True, other: False}
+    await store.set_opt_out(CALLER, opted_out=False, keyword="START", source="sms", at=T0)
+    assert {t.opted_out for t in await store.due_texts(LATER)} == {False}

@@ -92,7 +92,8 @@ async def test_decisions_are_held_while_the_store_is_away_and_written_once_in_or
         assert decided == []  # nothing acts on a decision before it is committed
         store.away = False
         await until(lambda: decided == ["a", "b", "c"])
-        assert store.written == ["a", "open:b", "b", "c"]  # each once, in order
+        # Each once, in order; b's state is not written only to be closed by its decision.
+        assert store.written == ["a", "b", "c"]
         assert (recorder.away_since, recorder.held) == (None, 0)
     assert failures
     assert {f.error for f in failures} == {"StoreUnavailable"}
@@ -111,3 +112,29 @@ async def test_a_full_hold_lets_calls_in_progress_go_first_then_the_oldest_decis
     async with running(recorder):
         await until(lambda: len(store.written) == 4)
     assert store.written == ["2", "3", "4", "5"]
+
+
+async def test_a_backlog_writes_the_decisions_then_each_open_calls_latest_state() -> None:
+    """One statement for the states, not one per run between decisions; a
+    call decided in the same backlog keeps no state (its decision closes it)."""
+    store, bus = AwayStore(), Bus()
+    store.away = False
+    recorder = recorder_on(store, bus)
+    ringing = OpenCall("x", '{"ringing": 1}', T0)
+    later = OpenCall("x", '{"ringing": 2}', T0)
+    backlog = (opened("a"), ringing, decision("a"), opened("y"), later, decision("b"), opened("b"))
+    for item in backlog:
+        recorder.put(item)
+    written: list[Sequence[OpenCall | CallDecision]] = []
+    record = store.record_in_order
+
+    async def recording(
+        items: Sequence[OpenCall | CallDecision], *a: object, **k: bool
+    ) -> list[Recorded]:
+        written.append(list(items))
+        return await record(items, *a, **k)  # type: ignore[arg-type]
+
+    store.record_in_order = recording  # type: ignore[method-assign]
+    async with running(recorder):
+        await until(lambda: bool(written))
+    assert written == [[decision("a"), decision("b"), opened("y"), later, opened("b")]]

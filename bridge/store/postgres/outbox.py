@@ -6,7 +6,7 @@ texts to one number cannot both slip under the cap."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,9 +45,12 @@ _PRIORITY = (
     + " ".join(f"WHEN '{kind}' THEN {rank}" for rank, kind in enumerate(SEND_ORDER))
     + f" ELSE {len(SEND_ORDER)} END"
 )
+# With each text, whether its number opted out: the outbox's check, in the same read.
 _DUE = f"""
     SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,
-           maybe_sent, from_line, transport, slots FROM outbox
+           maybe_sent, from_line, transport, slots,
+           EXISTS (SELECT 1 FROM opt_outs WHERE number = to_number AND opted_out = 1)
+      FROM outbox
      WHERE state = 'queued' AND next_attempt_at <= ?
      ORDER BY {_PRIORITY}, next_attempt_at, id LIMIT ?
 """  # noqa: S608 -- constants only
@@ -66,6 +69,39 @@ _CLAIM = """
     UPDATE outbox SET state = 'sending', attempts = attempts + 1, transport = ?, slots = ?
      WHERE id = (SELECT id FROM outbox WHERE id = ? AND state = 'queued' FOR UPDATE SKIP LOCKED)
     RETURNING id
+"""
+# The claim of several texts (ids, each with its slots as JSON), in one statement.
+_CLAIM_BATCH = """
+    UPDATE outbox SET state = 'sending', attempts = attempts + 1, transport = ?::text,
+           slots = claimed.slots
+      FROM (SELECT o.id, u.slots FROM outbox o
+              JOIN unnest(?::bigint[], ?::text[]) AS u(id, slots) ON o.id = u.id
+             WHERE o.state = 'queued' FOR UPDATE OF o SKIP LOCKED) AS claimed
+     WHERE outbox.id = claimed.id
+    RETURNING outbox.id
+"""
+# mark_sent for several texts (ids, each with its references as JSON) in one
+# statement, one round trip: each text sent, a new thread of a text to the
+# caller awaiting the reply, what a batch text carried sent with it, and the
+# alerts of both.
+_SENT_BATCH = """
+    WITH sent AS (
+        UPDATE outbox SET state = 'sent', sent_at = :at::text, refs = u.refs, last_error = NULL
+          FROM unnest(:ids::bigint[], :refs::text[]) AS u(id, refs)
+         WHERE outbox.id = u.id
+        RETURNING outbox.id, outbox.kind, outbox.thread_id, outbox.alert_id
+    ), awaiting AS (
+        UPDATE threads SET status = 'awaiting_reply', last_activity_at = :at::text
+         WHERE status = 'new'
+           AND id IN (SELECT thread_id FROM sent WHERE kind IN ('textback', 'reply', 'nudge'))
+    ), carried AS (
+        UPDATE outbox SET state = 'sent', sent_at = :at::text, last_error = NULL
+         WHERE carried_by IN (SELECT id FROM sent) AND state = 'cancelled'
+        RETURNING alert_id
+    )
+    UPDATE alerts SET state = 'sent', last_error = NULL, attempts = attempts + 1,
+           sent_at = :now::text
+     WHERE id IN (SELECT alert_id FROM sent UNION ALL SELECT alert_id FROM carried)
 """
 
 
@@ -152,7 +188,7 @@ def _queued_text(r: Row) -> QueuedText:
     return QueuedText(
         id=r[0], kind=r[1], linkedid=r[2], to_number=r[3], body=r[4], parts=r[5],
         attempts=r[6], expires_at=moment(r[7]), maybe_sent=bool(r[8]), from_line=r[9],
-        transport=r[10], slots=tuple(json.loads(r[11])),
+        transport=r[10], slots=tuple(json.loads(r[11])), opted_out=bool(r[12]),
     )  # fmt: skip
 
 
@@ -219,25 +255,21 @@ class Outbox(Aggregate):
         return bool(rows)
 
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
-        async with self._conn.transaction() as tx:
-            row = await tx.row(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, refs = ?, last_error = NULL"
-                " WHERE id = ? RETURNING kind, thread_id, alert_id",
-                (iso(at), json.dumps(list(references)), text_id),
-            )
-            if row is None:
-                return
-            kind, thread_id, alert_id = row
-            if thread_id is not None and kind in ("textback", "reply", "nudge"):
-                await tx.run(
-                    "UPDATE threads SET status = 'awaiting_reply', last_activity_at = ?"
-                    " WHERE status = 'new' AND id = ?",
-                    (iso(at), thread_id),
-                )
-            now = iso(self._clock())
-            carried = await settle_carried(tx, text_id, "sent", None, at)
-            for alert in [alert_id, *carried] if alert_id is not None else carried:
-                await tx.run(SETTLE_ALERT, ("sent", None, "sent", now, alert))
+        await self.mark_batch_sent({text_id: references}, at)
+
+    async def claim_batch(
+        self, transport: str, slots: Mapping[int, Sequence[int]]
+    ) -> frozenset[int]:
+        """mark_sending for each text, in one statement (one round trip)."""
+        kept = [json.dumps(list(s)) for s in slots.values()]
+        rows = await self._conn.write(_CLAIM_BATCH, (transport, list(slots), kept))
+        return frozenset(int(row[0]) for row in rows)
+
+    async def mark_batch_sent(self, references: Mapping[int, Sequence[int]], at: datetime) -> None:
+        """mark_sent for each text, in one statement (one round trip)."""
+        refs = [json.dumps(list(r)) for r in references.values()]
+        params = {"at": iso(at), "ids": list(references), "refs": refs, "now": iso(self._clock())}
+        await self._conn.write(_SENT_BATCH, params)
 
     async def mark_retry(
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,12 +48,20 @@ _PRIORITY = (
     + " ".join(f"WHEN '{kind}' THEN {rank}" for rank, kind in enumerate(SEND_ORDER))
     + f" ELSE {len(SEND_ORDER)} END"
 )
+# With each text, whether its number opted out: the outbox's check, in the same read.
 _DUE = f"""
     SELECT id, kind, linkedid, to_number, body, parts, attempts, expires_at,
-           maybe_sent, from_line, transport, slots FROM outbox
+           maybe_sent, from_line, transport, slots,
+           EXISTS (SELECT 1 FROM opt_outs WHERE number = to_number AND opted_out = 1)
+      FROM outbox
      WHERE state = 'queued' AND next_attempt_at <= ?
      ORDER BY {_PRIORITY}, next_attempt_at, id LIMIT ?
 """  # noqa: S608 -- constants only
+# The text is in a transport's hands (mark_sending), if it is still queued.
+_CLAIM = (
+    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, transport = ?,"
+    " slots = ? WHERE id = ? AND state = 'queued' RETURNING id"
+)
 _SETTLE_ALERT = (
     "UPDATE alerts SET state = ?, last_error = ?, attempts = attempts + 1,"
     " sent_at = CASE WHEN ? = 'sent' THEN ? END WHERE id = ?"
@@ -178,7 +186,7 @@ def _queued_text(r: sqlite3.Row) -> QueuedText:
     return QueuedText(
         id=r[0], kind=r[1], linkedid=r[2], to_number=r[3], body=r[4], parts=r[5],
         attempts=r[6], expires_at=moment(r[7]), maybe_sent=bool(r[8]), from_line=r[9],
-        transport=r[10], slots=tuple(json.loads(r[11])),
+        transport=r[10], slots=tuple(json.loads(r[11])), opted_out=bool(r[12]),
     )  # fmt: skip
 
 
@@ -263,19 +271,36 @@ class Outbox(Aggregate):
         one statement, committed before the text can leave, so a crash leaves
         the trace to settle it from - there and only there. False when it is no
         longer queued (a STOP cancelled it meanwhile): it must not go."""
-        rows = await self._conn.write(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, transport = ?,"
-            " slots = ? WHERE id = ? AND state = 'queued' RETURNING id",
-            (transport, json.dumps(list(slots)), text_id),
-        )
+        rows = await self._conn.write(_CLAIM, (transport, json.dumps(list(slots)), text_id))
         return bool(rows)
+
+    async def claim_batch(
+        self, transport: str, slots: Mapping[int, Sequence[int]]
+    ) -> frozenset[int]:
+        """mark_sending for each text, all in one commit (one trip)."""
+
+        def claim(tx: BlockingTransaction) -> frozenset[int]:
+            claimed = (
+                tx.row(_CLAIM, (transport, json.dumps(list(kept)), text_id))
+                for text_id, kept in slots.items()
+            )
+            return frozenset(int(row[0]) for row in claimed if row is not None)
+
+        return await self._conn.run_transaction(claim)
 
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
         """Sent: its thread now waits for the caller, its alert (if it is one) is sent."""
+        await self.mark_batch_sent({text_id: references}, at)
+
+    async def mark_batch_sent(self, references: Mapping[int, Sequence[int]], at: datetime) -> None:
+        """mark_sent for each text, all in one commit (one trip)."""
         now = self._clock()
-        await self._conn.run_transaction(
-            lambda tx: _settle_sent(tx, text_id, json.dumps(list(references)), at, now)
-        )
+
+        def settle(tx: BlockingTransaction) -> None:
+            for text_id, refs in references.items():
+                _settle_sent(tx, text_id, json.dumps(list(refs)), at, now)
+
+        await self._conn.run_transaction(settle)
 
     async def mark_retry(
         self, text_id: int, error: str, next_attempt: datetime, *, maybe_sent: bool = False
