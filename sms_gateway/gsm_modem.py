@@ -139,8 +139,7 @@ class GsmModemTransport:
         (:mod:`~sms_gateway.modem_store`); a text that may have gone out is then
         settled from them. Without them, a resend sets TP-RD so the SMSC
         rejects (CMS 197) a copy of what it already has."""
-        if not _DIALLABLE.fullmatch(to):
-            raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)
+        _check_dialable(to)
         if not self._ready.is_set():
             raise SendError(f"modem not ready: {self._status.detail}", retryable=True)
         pdus = self._encode(to, body, key, maybe_sent_before)
@@ -179,10 +178,7 @@ class GsmModemTransport:
         room = self._room()
         for text in texts:
             try:
-                if not _DIALLABLE.fullmatch(text.to):
-                    raise SendError(
-                        f"not a phone number: {printable(text.to, 40)!r}", retryable=False
-                    )
+                _check_dialable(text.to)
                 pdus = self._encode(text.to, text.body, text.key, False)
             except SendError as exc:
                 results[text.key] = exc
@@ -335,3 +331,9 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     return printable(str(exc)) or type(exc).__name__
+
+
+def _check_dialable(to: str) -> None:
+    """Only a number goes into a PDU's address (caller ID is untrusted)."""
+    if not _DIALLABLE.fullmatch(to):
+        raise SendError(f"not a phone number: {printable(to, 40)!r}", retryable=False)

@@ -252,15 +252,21 @@ class OutboxWorker:
         else:
             sent_at = self.clock()
             await self.store.mark_sent(text.id, result.references, sent_at)
-            self._bus.publish(TextSent(text.id, text.kind, transport.name, text.linkedid, sent_at))
-            if result.already_sent:
-                log.info("text to %s had gone out before the restart; not sent again", who)
-            else:
-                self.sent += 1
-                log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts,
-                         transport.name)  # fmt: skip
+            self._announce_sent(text, transport.name, result, sent_at, who)
         if settled:
             await transport.release(kept)
+
+    def _announce_sent(
+        self, text: QueuedText, transport: str, result: SendResult, at: datetime, who: str
+    ) -> None:
+        """A sent mark committed: told on the bus, counted, logged."""
+        self._bus.publish(TextSent(text.id, text.kind, transport, text.linkedid, at))
+        if result.already_sent:
+            log.info("text to %s had gone out before the restart; not sent again", who)
+        else:
+            self.sent += 1
+            log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts,
+                     transport)  # fmt: skip
 
     async def _send_batch(self, texts: list[QueuedText], transport: BatchSending) -> None:
         """Fresh texts through one transport as one run: claimed together (one
@@ -299,12 +305,7 @@ class OutboxWorker:
             who = display(text.to_number, self.home)
             result = results.get(text.id)
             if isinstance(result, SendResult):
-                self._bus.publish(
-                    TextSent(text.id, text.kind, transport.name, text.linkedid, sent_at)
-                )
-                self.sent += 1
-                log.info("texted %s (%s, %d part(s), by %s)", who, text.kind, result.parts,
-                         transport.name)  # fmt: skip
+                self._announce_sent(text, transport.name, result, sent_at, who)
             elif isinstance(result, SendError):
                 if await self._not_sent(text, transport, result, now, who):
                     settled.extend(kept.get(text.id, ()))

@@ -56,15 +56,8 @@ HAVING max({column}) > (
     WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = $1::regclass
 )
 """
-# This office's thread numbers on from the threads copied in (migration 15's sequence).
-_THREADS_NUMBERED = """
-SELECT setval(textback_thread_sequence(textback_office())::regclass, max(id)) FROM threads
-HAVING max(id) > (
-    SELECT coalesce(s.last_value, 0) FROM pg_sequences s
-    WHERE s.schemaname = current_schema()
-      AND format('%I', s.sequencename) = textback_thread_sequence(textback_office())
-)
-"""
+# What numbers this office's threads (migration 15): a sequence of its own.
+_THREAD_SEQUENCE = "SELECT textback_thread_sequence(textback_office())"
 _REFERENCES = """
 SELECT c.confrelid::regclass::text AS parent, a.attname
 FROM pg_constraint c
@@ -212,11 +205,12 @@ class PostgresTables:
         (copied or not; never back: other offices draw from it too), and the
         office's thread numbers on from its threads'."""
         async with self._sql() as conn:
-            for column, sequence in self._sequences.get(table.name, {}).items():
+            sequences = dict(self._sequences.get(table.name, {}))
+            if table.name == "threads":
+                sequences["id"] = await conn.fetchval(_THREAD_SEQUENCE)
+            for column, sequence in sequences.items():
                 statement = _PAST_COPIED.format(column=quoted(column), table=quoted(table.name))
                 await conn.execute(statement, sequence)
-            if table.name == "threads":
-                await conn.execute(_THREADS_NUMBERED)
 
     async def commit(self) -> None:
         assert self._transaction is not None, "begin first"

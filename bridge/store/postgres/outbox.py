@@ -63,14 +63,9 @@ _SETTLE_CARRIED = """
     UPDATE outbox SET state = :state, sent_at = :sent_at, last_error = :error
      WHERE carried_by = :batch AND state = 'cancelled' RETURNING alert_id
 """
-# The claim: a text another bridge is claiming this instant is skipped, not
-# waited for; one claimed already is no longer queued. Either way: False.
-_CLAIM = """
-    UPDATE outbox SET state = 'sending', attempts = attempts + 1, transport = ?, slots = ?
-     WHERE id = (SELECT id FROM outbox WHERE id = ? AND state = 'queued' FOR UPDATE SKIP LOCKED)
-    RETURNING id
-"""
-# The claim of several texts (ids, each with its slots as JSON), in one statement.
+# The claim of texts (ids, each with its slots as JSON), in one statement: a
+# text another bridge is claiming this instant is skipped, not waited for; one
+# claimed already is no longer queued. Either way it is not claimed here.
 _CLAIM_BATCH = """
     UPDATE outbox SET state = 'sending', attempts = attempts + 1, transport = ?::text,
            slots = claimed.slots
@@ -251,8 +246,7 @@ class Outbox(Aggregate):
         return frozenset(int(row[0]) for row in rows)
 
     async def mark_sending(self, text_id: int, transport: str, slots: Sequence[int] = ()) -> bool:
-        rows = await self._conn.write(_CLAIM, (transport, json.dumps(list(slots)), text_id))
-        return bool(rows)
+        return text_id in await self.claim_batch(transport, {text_id: slots})
 
     async def mark_sent(self, text_id: int, references: Sequence[int], at: datetime) -> None:
         await self.mark_batch_sent({text_id: references}, at)
