@@ -26,25 +26,27 @@ _OTHERS = "SELECT id FROM offices WHERE id != textback_office() ORDER BY id"
 
 
 class OfficeViews:
-    """The other offices' databases for the store opened at ``url`` with ``options``."""
+    """The other offices' databases beside ``home``, the store's own, opened
+    at ``url`` with ``options``."""
 
-    def __init__(self, url: str, options: PostgresOptions):
+    def __init__(self, home: Database, url: str, options: PostgresOptions):
+        self._home = home
         self._url = url
         self._options = options
         self._open: dict[str, Database] = {}
         self._lock = asyncio.Lock()
 
-    async def others(self, home: Database) -> list[str]:
-        async with home.reading() as sql:
+    async def others(self) -> list[str]:
+        async with self._home.reading() as sql:
             return [row[0] for row in await sql.rows(_OTHERS)]
 
-    async def database(self, home: Database, office: str) -> Database:
+    async def database(self, office: str) -> Database:
         """Office ``office``'s rows, read only. StoreError: no such office here."""
         async with self._lock:
             found = self._open.pop(office, None)
             if found is None:
-                if office not in await self.others(home):
-                    raise StoreError(f"no office {office!r} in {home.where}")
+                if office not in await self.others():
+                    raise StoreError(f"no office {office!r} in {self._home.where}")
                 options = dataclasses.replace(self._options, office=office, pool_size=_VIEW_POOL)
                 found = await open_database(self._url, options, read_only=True)
             self._open[office] = found  # the newest look last

@@ -70,7 +70,7 @@ class PostgresStore(
         to this version's schema (``read_only``: checked to be at it, and only read)."""
         url, options = str(path), options or PostgresOptions()
         database = await open_database(url, options, read_only=read_only)
-        return cls(database, clock or _utc_now, OfficeViews(url, options))
+        return cls(database, clock or _utc_now, OfficeViews(database, url, options))
 
     @property
     def path(self) -> Path:
@@ -102,9 +102,9 @@ class PostgresStore(
             return await schema_version(conn)
 
     async def other_offices(self) -> list[str]:
-        return [] if self._views is None else await self._views.others(self._conn)
+        return [] if self._views is None else await self._views.others()
 
     async def office_view(self, office: str) -> PostgresStore:
         if self._views is None:
             raise StoreError(f"no view of office {office!r} from here")
-        return PostgresStore(await self._views.database(self._conn, office), self._clock)
+        return PostgresStore(await self._views.database(office), self._clock)
