@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import zoneinfo
 from pathlib import Path
@@ -458,5 +459,13 @@ class Config(Section):
         return owners[0] if owners else None
 
     def opening_hours(self, line: LineConfig | None) -> templates.OpeningHours:
+        """Read for every decision and alert: parsed once per set of hours."""
         spec = line.hours if line and line.hours is not None else self.business.hours
-        return templates.parse_hours(spec, self.business.holidays, self.business.timezone)
+        return _opening_hours(tuple(spec.items()), self.business.holidays, self.business.timezone)
+
+
+@functools.lru_cache(maxsize=64)
+def _opening_hours(
+    spec: tuple[tuple[str, str], ...], holidays: tuple[datetime.date, ...], zone: str
+) -> templates.OpeningHours:
+    return templates.parse_hours(dict(spec), holidays, zone)

@@ -7,6 +7,8 @@ same line; everything that compares or stores a number goes through
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 from bridge.core.safe_text import printable
@@ -33,6 +35,14 @@ def is_withheld(raw: str | None) -> bool:
     return raw is None or raw.strip().lower() in _WITHHELD
 
 
+# phonenumbers takes tens of microseconds to parse a number, and a call's
+# number is read many times over (each AMI event, the decision, its text, the
+# log lines and the owners' alert): the pure functions below keep their
+# answers for the numbers seen lately.
+NUMBERS_KEPT = 4096
+
+
+@lru_cache(maxsize=NUMBERS_KEPT)
 def to_e164(raw: str | None, region: str) -> str | None:
     """E.164 form of ``raw`` if it is a possible public number, else None.
 
@@ -77,6 +87,7 @@ def looks_like_extension(raw: str | None, max_digits: int) -> bool:
     return text.isdigit() and len(text) <= max_digits
 
 
+@lru_cache(maxsize=NUMBERS_KEPT)
 def display(e164: str | None, home: str) -> str:
     """A number as someone in the ``home`` region reads and dials it: its
     national form, ``(512) 555-0142``, for a number of that country; the

@@ -10,11 +10,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
 from bridge.core.calls import CallDecision, Outcome, Reason
+from bridge.core.numbers import NUMBERS_KEPT
 from bridge.core.texts import History
 
 
@@ -64,10 +66,17 @@ class TextPolicy:
 
 def number_problem(e164: str, policy: TextPolicy) -> Skip | None:
     """Why this number cannot take a text from us, or None if it can."""
-    if shortnumberinfo.is_emergency_number(e164, policy.region):
+    return _number_problem(e164, policy.region)
+
+
+@lru_cache(maxsize=NUMBERS_KEPT)
+def _number_problem(e164: str, region: str) -> Skip | None:
+    # A number's own kind never changes: phonenumbers' checks (tens of
+    # microseconds each) are kept for the numbers seen lately.
+    if shortnumberinfo.is_emergency_number(e164, region):
         return Skip.SHORT_OR_EMERGENCY
     try:
-        parsed = phonenumbers.parse(e164, policy.region)
+        parsed = phonenumbers.parse(e164, region)
     except phonenumbers.NumberParseException:
         return Skip.NOT_TEXTABLE
     if shortnumberinfo.is_possible_short_number(parsed) and not phonenumbers.is_valid_number(
@@ -76,7 +85,7 @@ def number_problem(e164: str, policy: TextPolicy) -> Skip | None:
         return Skip.SHORT_OR_EMERGENCY
     if not phonenumbers.is_valid_number(parsed):
         return Skip.NOT_TEXTABLE
-    home_code = phonenumbers.country_code_for_region(policy.region)
+    home_code = phonenumbers.country_code_for_region(region)
     if parsed.country_code != home_code:
         return Skip.NOT_TEXTABLE  # abroad: costly, and not who a local contractor serves
     kind = phonenumbers.number_type(parsed)
