@@ -1,23 +1,23 @@
 """Text-back latency: the caller's hang-up on the AMI socket -> the text leaving.
 
 The real bridge (AMI link, decision, policy, store, outbox, modem transport)
-runs against the AMI double and the simulated modem on a pty, all in this one
-process. For each missed call the clock starts just before the double writes
-the caller's Hangup event to the socket and stops when the simulated modem
-reads the command that sends that caller's text: AT+CMSS, after the text was
-written to its storage with AT+CMGW (store-and-send, docs/texting.md), or
-AT+CMGS on a modem without it. 1,000 calls each with 1, 10
-and 100 ringing at once (distinct callers, so no cooldown applies). The
-double writes the events straight to the socket, without the channel and
-call-record bookkeeping it keeps for other tests (nothing here reads it):
-its CPU is taken from the bridge, which shares this process, and a real
-Asterisk runs elsewhere.
+runs in this process against the AMI double and the simulated modem on a
+pty, which run in a child process of their own (bench/doubles.py), as a real
+Asterisk and a real modem take no CPU from the bridge. For each missed call
+the clock starts just before the double writes the caller's Hangup event to
+the socket and stops when the simulated modem reads the command that sends
+that caller's text: AT+CMSS, after the text was written to its storage with
+AT+CMGW (store-and-send, docs/texting.md), or AT+CMGS on a modem without
+it. 1,000 calls each with 1, 10 and 100 ringing at once (distinct callers,
+so no cooldown applies); the calls ring a moment before they ring out, so
+what the bridge writes of a ringing call is not charged to the hang-up.
 
 The modem's own rate limit is switched off here to measure the bridge; it is
 printed beside the figures, because on a real modem it, not the bridge,
 decides when the 10th or 100th text can go. Baseline, measured in the same
 run: the floor of the two hops alone - an AMI Ping and a bare AT command round
-trip - so the ratio says how much the bridge adds on top of the sockets.
+trip to the same doubles - so the ratio says how much the bridge adds on top
+of the sockets.
 
 The same is measured for SIP texting (docs/sip.md): hang-up -> the
 MessageSend action arriving at the AMI double, over the bridge's one AMI
@@ -28,33 +28,33 @@ Beside each figure: the store's trips to its database thread per text-back
 sync of the write-ahead log: synchronous FULL), counted over the whole run
 by the connection's probe (bridge/store/sqlite/database.py).
 
-    python bench/latency.py [--calls 1000]
+    PYTHONPATH=. python bench/latency.py [--calls 1000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bridge.ami.framer import AmiFramer
+from doubles import SECRET
+
 from bridge.app import Bridge
 from bridge.app_settings import modem_settings
 from bridge.config import Config
-from bridge.sim import callgen
-from bridge.sim.ami_server import FakeAsterisk, recorded_events
-from bridge.sim.modem_pty import SimulatedModem
 from bridge.store import Store
 from sms_gateway.gsm_modem import GsmModemTransport
 
-SECRET = "bench-only"  # noqa: S105 -- a loopback double's own
 HEADER = (
     f"  {'ringing at once':>16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/floor':>10}"
     f" {'trips/text':>11} {'commits/text':>13}"
@@ -124,98 +124,81 @@ def config(ami_port: int, modem: Path | None, store: Path) -> Config:
     )
 
 
-def calls(pbx: callgen.Pbx, first: int, count: int) -> Iterator[Iterator[None]]:
-    """``count`` missed calls from distinct callers, as interleavable scenarios."""
-    for n in range(first, first + count):
-        pbx.caller = f"+1737555{n:04d}"  # valid numbers: the policy refuses invalid ones
-        steps = callgen.no_answer(pbx)
-        next(steps)  # the call's first step takes the caller number
-        yield _resume(steps)
+class RemoteDoubles:
+    """The PBX and the modem in their child process (bench/doubles.py)."""
+
+    def __init__(self, child: asyncio.subprocess.Process, ami_port: int):
+        self._child = child
+        self.ami_port = ami_port
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def started(cls, modem: Path | None) -> AsyncIterator[RemoteDoubles]:
+        transport = ["modem", str(modem)] if modem is not None else ["sip"]
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("doubles.py")), *transport,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert child.stdout is not None
+            async with asyncio.timeout(30):
+                ready = json.loads(await child.stdout.readline())
+            yield cls(child, int(ready["ami_port"]))
+        finally:
+            if child.returncode is None:
+                child.terminate()
+            await child.wait()
+
+    async def ask(self, do: str, **args: int) -> dict[str, Any]:
+        assert self._child.stdin is not None
+        assert self._child.stdout is not None
+        self._child.stdin.write(json.dumps({"do": do} | args).encode() + b"\n")
+        async with asyncio.timeout(180):
+            answer = await self._child.stdout.readline()
+        if not answer:
+            raise RuntimeError("the doubles' process ended")
+        found: dict[str, Any] = json.loads(answer)
+        return found
 
 
-def _resume(steps: Iterator[None]) -> Iterator[None]:
-    yield
-    yield from steps
-
-
-async def play_batch(
-    asterisk: FakeAsterisk, pbx: callgen.Pbx, first: int, count: int, hung_up: dict[str, float]
-) -> None:
-    """``count`` missed calls, interleaved; each caller's hang-up time noted.
-
-    The events go straight to the socket (``broadcast_raw``), past the
-    double's bookkeeping of channels and call records, which nothing here
-    reads (CoreShowChannels is asked only after a reconnect); and only the
-    hang-ups are parsed here. Both cost CPU that the bridge, sharing this
-    process, would otherwise wait for: a real Asterisk runs elsewhere."""
-    stream = b"".join(callgen.interleave(pbx, calls(pbx, first, count)))
-    for raw in recorded_events(stream):
-        if b"Event: Hangup\r\n" in raw:
-            (message,) = AmiFramer(expect_banner=False).feed(raw)
-            if message.get("Uniqueid") == message.get("Linkedid"):
-                hung_up[message.get("CallerIDNum")] = time.monotonic()
-        await asterisk.broadcast_raw(raw)
-
-
-async def drive(
-    asterisk: FakeAsterisk, bridge: Bridge, concurrency: int, total: int, sent: Callable[[], int]
-) -> dict[str, float]:
+async def drive(doubles: RemoteDoubles, bridge: Bridge, concurrency: int, total: int) -> None:
     """Run the bridge; play ``total`` missed calls, ``concurrency`` at a time,
-    each batch once the last is out (``sent()`` counts texts out). Returns
-    each caller's hang-up time."""
-    hung_up: dict[str, float] = {}
+    each batch once the last is out."""
     runner = asyncio.create_task(bridge.run())
     try:
+        await doubles.ask("session")
         async with asyncio.timeout(10):
-            await asterisk.wait_for(lambda: asterisk.sessions == 1)
             for transport in bridge.transports:
                 await transport.wait_ready()
-        pbx = callgen.Pbx(epoch=1_795_000_000 + concurrency * 10_000)
         for batch_start in range(0, total, concurrency):
-            await play_batch(asterisk, pbx, batch_start, concurrency, hung_up)
-            async with asyncio.timeout(120):
-                # The simulators signal nothing: look until the batch is out.
-                while sent() < batch_start + concurrency:  # noqa: ASYNC110
-                    await asyncio.sleep(0.001)
+            await doubles.ask("play", first=batch_start, count=concurrency)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
-    return hung_up
 
 
 async def measure_sip(concurrency: int, total: int, workdir: Path) -> Measured:
-    async with FakeAsterisk(secret=SECRET) as asterisk:
-        cfg = config(asterisk.port, None, workdir / f"sip{concurrency}.db")
+    async with RemoteDoubles.started(None) as doubles:
+        cfg = config(doubles.ami_port, None, workdir / f"sip{concurrency}.db")
         async with await Store.open(cfg.store.path) as store:
             tally = StoreTally(store)
-            bridge = Bridge(cfg, store)
-            hung_up = await drive(
-                asterisk, bridge, concurrency, total, lambda: len(asterisk.messages)
-            )
-    # Destination: pjsip:provider-trunk/sip:+1737...@host
-    latencies = [
-        (sent.at - hung_up[sent.destination.split("sip:")[2].split("@")[0]]) * 1000
-        for sent in asterisk.messages
-    ]
+            await drive(doubles, Bridge(cfg, store), concurrency, total)
+        latencies = (await doubles.ask("latencies"))["ms"]
     return Measured(latencies, tally.trips, tally.commits)
 
 
 async def measure(concurrency: int, total: int, workdir: Path) -> Measured:
-    async with (
-        FakeAsterisk(secret=SECRET) as asterisk,
-        SimulatedModem(workdir / f"ttyUSB{concurrency}") as modem,
-    ):
-        cfg = config(asterisk.port, modem.path, workdir / f"bench{concurrency}.db")
+    tty = workdir / f"ttyUSB{concurrency}"
+    async with RemoteDoubles.started(tty) as doubles:
+        cfg = config(doubles.ami_port, tty, workdir / f"bench{concurrency}.db")
         assert cfg.modem is not None
         unlimited = cfg.modem.model_copy(update={"texts_per_minute": 1_000_000})
         async with await Store.open(cfg.store.path) as store:
             tally = StoreTally(store)
             bridge = Bridge(cfg, store, transport=GsmModemTransport(modem_settings(unlimited)))
-            hung_up = await drive(
-                asterisk, bridge, concurrency, total, lambda: len(modem.engine.sent)
-            )
-        latencies = [(s.requested_at - hung_up[s.number]) * 1000 for s in modem.engine.sent]
-        return Measured(latencies, tally.trips, tally.commits)
+            await drive(doubles, bridge, concurrency, total)
+        latencies = (await doubles.ask("latencies"))["ms"]
+    return Measured(latencies, tally.trips, tally.commits)
 
 
 async def floor_ms(workdir: Path) -> float:
@@ -223,11 +206,9 @@ async def floor_ms(workdir: Path) -> float:
     from bridge.ami.link import AmiLink, LinkState
 
     samples = []
-    async with (
-        FakeAsterisk(secret=SECRET) as asterisk,
-        SimulatedModem(workdir / "ttyUSBfloor") as modem,
-    ):
-        cfg = config(asterisk.port, modem.path, workdir / "floor.db")
+    tty = workdir / "ttyUSBfloor"
+    async with RemoteDoubles.started(tty) as doubles:
+        cfg = config(doubles.ami_port, tty, workdir / "floor.db")
         assert cfg.modem is not None
         link = AmiLink(cfg.ami, lambda m: None)
         transport = GsmModemTransport(modem_settings(cfg.modem))
