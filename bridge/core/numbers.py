@@ -36,9 +36,9 @@ def is_withheld(raw: str | None) -> bool:
 
 
 # phonenumbers takes tens of microseconds to parse a number, and a call's
-# number is read many times over (each AMI event, the decision, its text, the
-# log lines and the owners' alert): the pure functions below keep their
-# answers for the numbers seen lately.
+# numbers are read many times over (the caller and the line at each decision,
+# its log lines, the outbox's, the owners' alert, each reply): the pure
+# functions below keep their answers for the numbers seen lately.
 NUMBERS_KEPT = 4096
 
 
