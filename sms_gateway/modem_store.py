@@ -96,13 +96,7 @@ class StoredSends:
         if not doomed:
             return
         async with self._channel.lock:
-            for slot in doomed:
-                try:
-                    await self._channel.command(f"AT+CMGD={slot}")
-                except ModemLost:
-                    self.disown(slots)
-                    return
-                self._ours.discard(slot)
+            await self._forget_or_disown(doomed)
 
     def disown(self, slots: Sequence[int]) -> None:
         """Settled, but not deleted yet: no longer ours, so the next tidy deletes them."""
@@ -169,8 +163,7 @@ class StoredSends:
         except NotStored:
             pass  # storage full: what is stored goes; the rest is the caller's
         except SendError as exc:  # the link went: nothing was sent
-            for parts in stored.values():
-                self._ours -= {part.slot for part in parts}  # the next tidy deletes them
+            self.disown([part.slot for parts in stored.values() for part in parts])
             return dict.fromkeys(texts, exc)
         if not stored:
             return {}
@@ -289,7 +282,8 @@ class StoredSends:
         return sent_reference(reply)
 
     async def _forget(self, slots: Sequence[int]) -> None:
-        """Delete slots of a text that never left (nobody else holds them)."""
+        """Delete ``slots``, which nobody holds any more: a settled text's, or
+        one that never left (the caller holds the lock)."""
         for slot in slots:
             if slot >= 0:
                 await self._channel.command(f"AT+CMGD={slot}")
