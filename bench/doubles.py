@@ -26,7 +26,6 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -138,7 +137,6 @@ async def serve(transport: list[str]) -> None:
         if transport[0] == "modem":
             modem = await running.enter_async_context(SimulatedModem(Path(transport[1])))
         doubles = Doubles(asterisk, modem)
-        say = _writer()
         say({"ami_port": asterisk.port})
         reader = asyncio.StreamReader()
         loop = asyncio.get_running_loop()
@@ -147,12 +145,9 @@ async def serve(transport: list[str]) -> None:
             say(await doubles.answer(json.loads(line)))
 
 
-def _writer() -> Callable[[dict[str, object]], None]:
-    def say(answer: dict[str, object]) -> None:
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-    return say
+def say(answer: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

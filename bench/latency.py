@@ -177,26 +177,21 @@ async def drive(doubles: RemoteDoubles, bridge: Bridge, concurrency: int, total:
         await asyncio.gather(runner, return_exceptions=True)
 
 
-async def measure_sip(concurrency: int, total: int, workdir: Path) -> Measured:
-    async with RemoteDoubles.started(None) as doubles:
-        cfg = config(doubles.ami_port, None, workdir / f"sip{concurrency}.db")
-        async with await Store.open(cfg.store.path) as store:
-            tally = StoreTally(store)
-            await drive(doubles, Bridge(cfg, store), concurrency, total)
-        latencies = (await doubles.ask("latencies"))["ms"]
-    return Measured(latencies, tally.trips, tally.commits)
-
-
-async def measure(concurrency: int, total: int, workdir: Path) -> Measured:
-    tty = workdir / f"ttyUSB{concurrency}"
+async def measure(concurrency: int, total: int, workdir: Path, *, sip: bool = False) -> Measured:
+    """Texts through the simulated modem, its rate limit off; or, ``sip``,
+    by MessageSend over the bridge's AMI connection."""
+    tty = None if sip else workdir / f"ttyUSB{concurrency}"
     async with RemoteDoubles.started(tty) as doubles:
-        cfg = config(doubles.ami_port, tty, workdir / f"bench{concurrency}.db")
-        assert cfg.modem is not None
-        unlimited = cfg.modem.model_copy(update={"texts_per_minute": 1_000_000})
+        cfg = config(
+            doubles.ami_port, tty, workdir / f"{'sip' if sip else 'modem'}{concurrency}.db"
+        )
+        modem = None
+        if cfg.modem is not None:
+            unlimited = cfg.modem.model_copy(update={"texts_per_minute": 1_000_000})
+            modem = GsmModemTransport(modem_settings(unlimited))
         async with await Store.open(cfg.store.path) as store:
             tally = StoreTally(store)
-            bridge = Bridge(cfg, store, transport=GsmModemTransport(modem_settings(unlimited)))
-            await drive(doubles, bridge, concurrency, total)
+            await drive(doubles, Bridge(cfg, store, transport=modem), concurrency, total)
         latencies = (await doubles.ask("latencies"))["ms"]
     return Measured(latencies, tally.trips, tally.commits)
 
@@ -256,14 +251,14 @@ async def main() -> None:
         figures["floor_ms"] = round(floor, 2)
         print(f"  floor (AMI Ping + AT round trip, same run): {floor:.2f} ms")
         runs = (
-            ("the send (AT+CMSS) at the modem", measure, (1, 10, 100), ""),
-            ("MessageSend at Asterisk (SIP)", measure_sip, (1, 10), "sip_"),
+            ("the send (AT+CMSS) at the modem", False, (1, 10, 100), ""),
+            ("MessageSend at Asterisk (SIP)", True, (1, 10), "sip_"),
         )
-        for where, measure_one, levels, key in runs:
+        for where, sip, levels, key in runs:
             print(f"Hang-up on the AMI socket -> {where}, {args.calls} calls each")
             print(HEADER)
             for concurrency in levels:
-                run = await measure_one(concurrency, args.calls, workdir)
+                run = await measure(concurrency, args.calls, workdir, sip=sip)
                 latencies = run.latencies
                 p50, p99, top = pct(latencies, 0.5), pct(latencies, 0.99), max(latencies)
                 trips, commits = run.per_text(run.trips), run.per_text(run.commits)
