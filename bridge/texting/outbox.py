@@ -163,7 +163,7 @@ class OutboxWorker:
         if not fresh or opted_out or joinable or self.clock() >= text.expires_at:
             return None
         transport = self.transports.choose(text.from_line, text.attempts)
-        return transport if isinstance(transport, BatchSending) else None
+        return None if transport is None else self.transports.batching.get(transport.name)
 
     async def _take(self, text: QueuedText) -> bool:
         """Send, expire or give up on one due text; whether a transport was tried."""

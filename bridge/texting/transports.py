@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from bridge.config import Config
-from sms_gateway.base import SmsTransport
+from sms_gateway.base import BatchSending, SmsTransport
 
 
 class Transports:
@@ -20,6 +20,11 @@ class Transports:
         order: Callable[[str | None], Sequence[str]],
     ):
         self.available = dict(available)
+        # Those that send batches, found once: an isinstance against a
+        # runtime-checkable Protocol looks up each of its members (~0.1 ms).
+        self.batching: dict[str, BatchSending] = {
+            name: t for name, t in self.available.items() if isinstance(t, BatchSending)
+        }
         self._order = order
 
     @classmethod
