@@ -174,3 +174,9 @@ class BatchSending(SmsTransport, Protocol):
         ``send``'s, once for them all: an exception from it is raised from here
         and nothing goes."""
         ...
+
+    def release_later(self, slots: Sequence[int]) -> None:
+        """``release``, for a batch of a burst: what is kept in ``slots`` is
+        forgotten at the next ``release`` (or sooner, if the room is needed),
+        so nothing comes between two batches."""
+        ...

@@ -201,11 +201,18 @@ class GsmModemTransport:
         self._stored.holds(slots)
 
     async def release(self, slots: Sequence[int]) -> None:
-        """The text kept in ``slots`` is settled: its parts leave the storage."""
+        """The text kept in ``slots`` is settled: its parts leave the storage,
+        with those released for later."""
         if self._ready.is_set():
             await self._stored.release(slots)
         else:
-            self._stored.disown(slots)  # deleted by the tidy of the next connection
+            # Deleted by the tidy of the next connection.
+            self._stored.disown(slots)
+            self._stored.disown_settled()
+
+    def release_later(self, slots: Sequence[int]) -> None:
+        """Settled while more texts wait: see BatchSending.release_later."""
+        self._stored.release_later(slots)
 
     # ------------------------------------------------------------ sending
 

@@ -13,9 +13,12 @@ on its own (:meth:`StoredSends.send` with the slots it was told):
   sent, as a modem without store-and-send resends - which only an SMSC that
   honours TP-RD, and a modem that keeps the TP-MR, can drop (docs/texting.md).
 
-A slot is deleted once the caller has settled its text (:meth:`release`); a
-slot of ours the caller no longer holds - a crash between settling a text and
-releasing it - is deleted when the modem is next connected (:meth:`tidy`).
+A slot is deleted once the caller has settled its text (:meth:`release`), or
+- for a burst's batches - marked for deletion (:meth:`release_later`) and
+deleted at the next :meth:`release` or when a write finds the storage full,
+so no AT+CMGD comes between two batches; a slot of ours the caller no longer
+holds - a crash between settling a text and releasing it - is deleted when
+the modem is next connected (:meth:`tidy`).
 Where ``AT+CMGW`` fails (the storage is full) a fresh text goes by plain
 ``AT+CMGS``, which is no worse than a modem without store-and-send.
 """
@@ -78,6 +81,7 @@ class StoredSends:
         self._on_part_sent = on_part_sent  # the transport's rate limit counts every part
         self.available = False  # found at each connection by the start-up
         self._ours: set[int] = set()  # slots written or held, not yet released
+        self._settled: list[int] = []  # released for later (release_later): deleted next
         self._told = asyncio.Event()  # the caller said which slots it still holds
 
     # ------------------------------------------------------------ the caller's records
@@ -89,18 +93,32 @@ class StoredSends:
         self._told.set()
 
     async def release(self, slots: Sequence[int]) -> None:
-        """The caller settled the texts kept in ``slots``: delete them, in one
-        hold of the lock (a batch's slots go together, after its sends). A slot
-        that cannot be deleted now (the modem is away) goes at the next tidy."""
-        doomed = [slot for slot in slots if slot >= 0 and slot in self._ours]
-        if not doomed:
-            return
-        async with self._channel.lock:
-            await self._forget_or_disown(doomed)
+        """The caller settled the texts kept in ``slots``: delete them, and
+        those released for later, in one hold of the lock. A slot that cannot
+        be deleted now (the modem is away) goes at the next tidy."""
+        self.release_later(slots)
+        if self._settled:
+            async with self._channel.lock:
+                await self._delete_settled()
+
+    def release_later(self, slots: Sequence[int]) -> None:
+        """The caller settled the texts kept in ``slots`` while more texts wait
+        to go: deleted at the next :meth:`release`, or sooner if a write finds
+        the storage full - not now, between two sends of a burst."""
+        self._settled += [slot for slot in slots if slot >= 0 and slot in self._ours]
+
+    async def _delete_settled(self) -> None:
+        doomed, self._settled = self._settled, []
+        await self._forget_or_disown(doomed)
 
     def disown(self, slots: Sequence[int]) -> None:
         """Settled, but not deleted yet: no longer ours, so the next tidy deletes them."""
         self._ours -= set(slots)
+        self._settled = [slot for slot in self._settled if slot in self._ours]
+
+    def disown_settled(self) -> None:
+        """Those released for later left to the next tidy (the modem is away)."""
+        self.disown(self._settled)
 
     async def tidy(self) -> None:
         """Once per connection, after the caller said what it holds: delete the
@@ -228,7 +246,18 @@ class StoredSends:
         return None
 
     async def _write(self, pdu: Any) -> int:
-        """AT+CMGW: the part kept in storage, status "stored unsent"; its slot."""
+        """AT+CMGW: the part kept in storage, status "stored unsent"; its slot.
+        A storage full while settled slots wait for deletion is emptied of
+        them and written to again."""
+        try:
+            return await self._write_once(pdu)
+        except NotStored:
+            if not self._settled:
+                raise
+        await self._delete_settled()
+        return await self._write_once(pdu)
+
+    async def _write_once(self, pdu: Any) -> int:
         try:
             prompt = await self._channel.open_pdu_entry(pdu.tpduLength, "AT+CMGW")
             if isinstance(prompt, Response):

@@ -72,6 +72,9 @@ class OutboxWorker:
         self._batch = batch  # owner alerts due together, as one text (bridge.alerts.batch)
         self._stopping = False
         self._regrouped = False  # an owners' batch replaced texts of the list read
+        # Transports holding slots of batches sent in this burst, released for
+        # later: they are released once the queue is drained.
+        self._releasing: dict[str, BatchSending] = {}
         self.sent = 0
 
     def wake(self) -> None:
@@ -114,7 +117,7 @@ class OutboxWorker:
             tried = False
             for step in self._steps(due):
                 if self._stopping:
-                    return
+                    break
                 if self._wake.is_set() or self._regrouped:
                     break
                 if isinstance(step, QueuedText):
@@ -128,7 +131,10 @@ class OutboxWorker:
             # held back for a retry is due by the poll at the earliest.
             more = (tried and len(due) >= _DUE_AT_ONCE) or self._regrouped
             self._regrouped = False
-            if not (raced or more):
+            drained = not (raced or more)
+            if drained or self._stopping:
+                await self._release_batches()
+            if drained and not self._stopping:
                 await woken_or_after(self._wake, self._poll_every)
 
     def _steps(
@@ -271,8 +277,9 @@ class OutboxWorker:
     async def _send_batch(self, texts: list[QueuedText], transport: BatchSending) -> None:
         """Fresh texts through one transport as one run: claimed together (one
         commit) before any can leave, marked sent together (one commit), and
-        only then what the transport kept of them released - so no commit or
-        release comes between two sends. A crash between leaves each claimed
+        what the transport kept of them released once the queue is drained -
+        so no commit or release comes between two sends, nor a burst's
+        deletions between two of its batches. A crash between leaves each claimed
         text to be settled where it is kept, as for one. Texts the transport
         leaves out go one at a time."""
         kept: dict[int, Sequence[int]] = {}
@@ -311,8 +318,10 @@ class OutboxWorker:
                     settled.extend(kept.get(text.id, ()))
             elif text.id in kept and text.id not in claimed:
                 log.info("text to %s withdrawn before it went: cancelled meanwhile", who)
-        if settled:
-            await transport.release(settled)
+        # Released once the queue is drained (or when the storage needs the
+        # room): no AT+CMGD comes between this batch and the next.
+        transport.release_later(settled)
+        self._releasing[transport.name] = transport
         for text in texts:
             if text.id not in results and text.id not in kept:
                 await self._take(text)  # left out: alone, as if it had not been batched
@@ -334,6 +343,12 @@ class OutboxWorker:
             "text to %s not sent by %s (%s); trying again in %s", who, transport.name, exc, delay
         )
         return not (exc.maybe_sent or text.maybe_sent)
+
+    async def _release_batches(self) -> None:
+        """What the transports kept of the batches sent since the last drain, released."""
+        releasing, self._releasing = self._releasing, {}
+        for transport in releasing.values():
+            await transport.release(())
 
     async def _release(self, transport: str | None, slots: Sequence[int]) -> None:
         """Tell ``transport`` (if still configured) that what it kept of a text is free."""

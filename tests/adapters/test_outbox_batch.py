@@ -41,11 +41,12 @@ class _Sink:
         return None
 
 
-def transport_for(sim: SimulatedModem) -> GsmModemTransport:
+def transport_for(sim: SimulatedModem, texts_per_minute: int = 60) -> GsmModemTransport:
+    """``texts_per_minute`` above the config's 60: a burst without the rate limit."""
     config = ModemConfig.model_validate(
         {"port": sim.path, "sweep_seconds": 3600, "texts_per_minute": 60},
         context={"region": "US"},
-    )
+    ).model_copy(update={"texts_per_minute": texts_per_minute})
     return GsmModemTransport(modem_settings(config), reconnect_min=0.02)
 
 
@@ -241,3 +242,43 @@ async def test_texts_a_full_storage_leaves_out_of_a_batch_go_one_at_a_time(
 
     assert set(found.values()) == {"sent"}
     assert sorted(s.number for s in engine.sent) == CALLERS[:4]  # each exactly once
+
+
+async def test_a_burst_deletes_its_slots_once_every_batch_has_gone(tmp_path: Path) -> None:
+    callers = [f"+1512555{n:04d}" for n in range(3000, 3045)]  # three reads: 20, 20 and 5
+    async with (
+        SimulatedModem(tmp_path / "ttyUSB0") as sim,
+        await Store.open(tmp_path / "t.db") as store,
+    ):
+        await queue(store, callers)
+        async with running(store, transport_for(sim, texts_per_minute=1000)):
+            await until_true(all_settled(store, len(callers)))
+            await until(lambda: not sim.engine.store)  # deleted once the queue is drained
+        found = await states(store)
+
+    assert set(found.values()) == {"sent"}
+    assert sorted(s.number for s in sim.engine.sent) == callers  # each exactly once
+    steps = modem_steps(sim.engine)
+    last_send = len(steps) - steps[::-1].index("AT+CMSS")
+    assert "AT+CMGD" not in steps[:last_send]  # no deletion between two batches
+    assert steps[last_send:] == ["AT+CMGD"] * len(callers)
+
+
+async def test_a_burst_larger_than_the_storage_still_goes_through_it(tmp_path: Path) -> None:
+    engine = ModemEngine(capacity=25)  # a SIM's storage: a batch and a bit
+    callers = [f"+1512555{n:04d}" for n in range(3000, 3045)]
+    async with (
+        SimulatedModem(tmp_path / "ttyUSB0", engine) as sim,
+        await Store.open(tmp_path / "t.db") as store,
+    ):
+        await queue(store, callers)
+        async with running(store, transport_for(sim, texts_per_minute=1000)):
+            await until_true(all_settled(store, len(callers)))
+            await until(lambda: not engine.store)
+        found = await states(store)
+
+    assert set(found.values()) == {"sent"}
+    assert sorted(s.number for s in engine.sent) == callers  # each exactly once
+    # Room was made from the settled texts: every text was stored before it was sent.
+    assert not [c for c in engine.commands if c.startswith("AT+CMGS=")]
+    assert modem_steps(engine).count("AT+CMSS") == len(callers)

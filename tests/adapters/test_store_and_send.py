@@ -266,6 +266,70 @@ async def test_a_batch_the_storage_cannot_hold_leaves_the_rest_out_untouched(
         assert [stat for stat, _ in engine.store.values()] == [STORED_SENT]  # nothing of the rest
 
 
+def told_slots(handover: BatchHandover) -> list[int]:
+    return [slot for told in handover.told for kept in told.values() for slot in kept]
+
+
+async def test_slots_released_for_later_stay_until_the_next_release(tmp_path: Path) -> None:
+    async with transport_on(tmp_path) as (transport, engine):
+        first, second = BatchHandover(engine), BatchHandover(engine)
+        await transport.send_batch(a_batch("one", "two"), on_handover=first)
+        transport.release_later(told_slots(first))
+        await transport.send_batch(a_batch("three"), on_handover=second)
+
+        # Nothing deleted between the batches of a burst.
+        assert sms_commands(engine) == ["AT+CMGW"] * 2 + ["AT+CMSS"] * 2 + ["AT+CMGW", "AT+CMSS"]
+        assert not any(c.startswith("AT+CMGD") for c in engine.commands)
+        assert set(told_slots(first)) <= set(engine.store)
+
+        await transport.release(told_slots(second))  # the drain: every settled slot goes
+        assert not engine.store
+        assert sum(c.startswith("AT+CMGD") for c in engine.commands) == 3
+
+
+async def test_a_storage_full_of_slots_released_for_later_makes_room_for_the_next_batch(
+    tmp_path: Path,
+) -> None:
+    engine = ModemEngine(capacity=2)
+    async with transport_on(tmp_path, engine) as (transport, engine):
+        first, second = BatchHandover(engine), BatchHandover(engine)
+        await transport.send_batch(a_batch("one", "two"), on_handover=first)
+        transport.release_later(told_slots(first))
+        results = await transport.send_batch(a_batch("three", "four"), on_handover=second)
+
+        # The full storage was emptied of the settled texts, and the batch stored whole.
+        assert set(results) == {1, 2}
+        assert [s.text for s in engine.sent] == ["one", "two", "three", "four"]
+        assert not any(c.startswith("AT+CMGS=") for c in engine.commands)  # none went plainly
+        assert sorted(told_slots(second)) == sorted(engine.store)
+
+
+async def test_slots_released_for_later_while_the_modem_is_away_go_at_the_next_connection(
+    tmp_path: Path,
+) -> None:
+    async with SimulatedModem(tmp_path / "ttyUSB0") as sim:
+        config = ModemConfig.model_validate(
+            {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 2},
+            context={"region": "US"},
+        )
+        transport = GsmModemTransport(modem_settings(config), reconnect_min=0.02)
+        transport.holds(())
+        task = asyncio.create_task(transport.run(_Sink()))
+        try:
+            await until(lambda: transport.status().connected)
+            handover = BatchHandover(sim.engine)
+            await transport.send_batch(a_batch("one", "two"), on_handover=handover)
+            transport.release_later(told_slots(handover))
+            sim.unplug()
+            await until(lambda: not transport.status().connected)
+            await transport.release(())  # the drain, while the modem is away
+            await sim.replug()
+            await until(lambda: not sim.engine.store)  # the next connection's tidy
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_refused_handover_of_a_batch_leaves_nothing_in_storage(tmp_path: Path) -> None:
     class StoreAway(Exception):
         pass
