@@ -128,8 +128,19 @@ class DecisionRecorder:
         if not items:
             return
         record = functools.partial(self._record, items)
-        for recorded in await self._until_stored(record, once, _what(items)):
-            self._announce(recorded)
+        stored = await self._until_stored(record, once, _what(items))
+        queued = [r.planned.text.kind for r in stored if r.new and r.planned.text is not None]
+        for kind in queued:
+            self._bus.publish(TextQueued(kind))
+        try:
+            if queued:
+                # The texts go first: the outbox, woken by them, reads them
+                # before the decisions are logged and told (0.1 ms each), and
+                # before the next transaction of a burst takes the connection.
+                await asyncio.sleep(0)
+        finally:  # told even if stopped meanwhile: they are committed
+            for recorded in stored:
+                self._announce(recorded)
 
     async def _until_stored(
         self, write: Callable[[], Awaitable[list[Recorded]]], once: bool, what: str
@@ -184,8 +195,6 @@ class DecisionRecorder:
         if not recorded.new:
             log.debug("call %s was already decided; ignored", decision.linkedid)
             return
-        if planned.text is not None:
-            self._bus.publish(TextQueued(planned.text.kind))
         skip = planned.skip
         log.info("%s%s", self._describe(decision), f"; not texted: {skip}" if skip else "")
         self._bus.publish(CallDecided(decision, skip))
