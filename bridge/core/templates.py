@@ -38,6 +38,7 @@ _GSM7_BASIC = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+_GSM7 = _GSM7_BASIC | _GSM7_EXTENDED
 
 
 class NotPlainPlaceholder(ValueError):
@@ -93,8 +94,11 @@ class SmsSize:
 
 def sms_size(text: str) -> SmsSize:
     """How a modem will send ``text``: alphabet, length, and concatenated parts."""
-    if all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in text):
-        septets = sum(2 if ch in _GSM7_EXTENDED else 1 for ch in text)
+    # By the set of characters (C speed), not one at a time: every text-back's
+    # body is sized as its decision is committed.
+    chars = set(text)
+    if chars <= _GSM7:
+        septets = len(text) + sum(text.count(ch) for ch in chars & _GSM7_EXTENDED)
         parts = 1 if septets <= 160 else math.ceil(septets / 153)
         return SmsSize("GSM-7", septets, parts)
     units = len(text.encode("utf-16-le")) // 2  # an emoji is two units

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneNumberType, shortnumberinfo
 
 from bridge.config import Config
 from bridge.conversations.optout import Keyword, classify
@@ -54,6 +56,65 @@ def test_answered_internal_and_unknown_calls_are_never_texted() -> None:
 )
 def test_numbers(number: str, skip: Skip | None) -> None:
     assert verdict(replace(MISSED, caller=number)) is skip
+
+
+def _number_problem_as_written_first(e164: str, region: str) -> Skip | None:
+    """policy's number check as it was first written, one phonenumbers call
+    per question: the reference its one-look version must agree with."""
+    if shortnumberinfo.is_emergency_number(e164, region):
+        return Skip.SHORT_OR_EMERGENCY
+    try:
+        parsed = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return Skip.NOT_TEXTABLE
+    valid = phonenumbers.is_valid_number(parsed)
+    if shortnumberinfo.is_possible_short_number(parsed) and not valid:
+        return Skip.SHORT_OR_EMERGENCY
+    if not valid:
+        return Skip.NOT_TEXTABLE
+    if parsed.country_code != phonenumbers.country_code_for_region(region):
+        return Skip.NOT_TEXTABLE
+    kind = phonenumbers.number_type(parsed)
+    if kind in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST, PhoneNumberType.UAN):
+        return Skip.PREMIUM
+    textable = (
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.VOIP,
+    )
+    return None if kind in textable else Skip.NOT_TEXTABLE
+
+
+_REGIONS = ["US", "CA", "GB", "DE", "AU", "FR", "IN", "IM"]
+# phonenumbers' example of each kind of number in each region (mobile,
+# premium, toll-free...): their neighbours are often of that kind too.
+_EXAMPLES = sorted(
+    phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    for region in _REGIONS
+    for kind in vars(PhoneNumberType).values()
+    if isinstance(kind, int)
+    and (example := phonenumbers.example_number_for_type(region, kind)) is not None
+)
+
+
+@st.composite
+def _numbers(draw: st.DrawFn) -> str:
+    ending = draw(st.text(alphabet="0123456789", max_size=4))
+    near = draw(st.sampled_from(_EXAMPLES))
+    near = near[: len(near) - len(ending)] + ending
+    prefix = draw(st.sampled_from(["", "+", "+1", "+44", "+49", "+61", "+800", "0"]))
+    anything = prefix + draw(st.text(alphabet="0123456789", min_size=1, max_size=13))
+    return draw(st.sampled_from([near, anything]))
+
+
+@settings(max_examples=800)
+@given(_numbers(), st.sampled_from(_REGIONS))
+def test_the_number_check_agrees_with_phonenumbers_asked_each_question(
+    number: str, region: str
+) -> None:
+    expected = _number_problem_as_written_first(number, region)
+    assert policy.number_problem(number, replace(RULES, region=region)) is expected
 
 
 def test_withheld() -> None:
@@ -169,6 +230,22 @@ def test_any_case_and_punctuation_around_an_opt_out_word(
 def test_sms_size(text: str, encoding: str, parts: int) -> None:
     size = templates.sms_size(text)
     assert (size.encoding, size.parts) == (encoding, parts)
+
+
+_GSM7_SAMPLE = "aZ09 @£$éñ\nΔ_{}€[~]|^\\"
+
+
+@given(st.text(alphabet=st.sampled_from(_GSM7_SAMPLE + "ç🙂漢"), max_size=400))
+def test_sms_size_counts_as_a_modem_does(text: str) -> None:
+    # One character at a time, as TS 23.038 reads: extension characters are
+    # two septets; anything outside the alphabet makes it UCS-2.
+    extended = set("^{}\\[~]|€\f")
+    if all(ch in _GSM7_SAMPLE for ch in text):
+        units, encoding, single, each = sum(1 + (ch in extended) for ch in text), "GSM-7", 160, 153
+    else:
+        units, encoding, single, each = len(text.encode("utf-16-le")) // 2, "UCS-2", 70, 67
+    parts = 1 if units <= single else -(-units // each)
+    assert templates.sms_size(text) == templates.SmsSize(encoding, units, parts)
 
 
 def test_the_default_texts_fit_and_read_well() -> None:
