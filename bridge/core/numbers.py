@@ -87,6 +87,21 @@ def looks_like_extension(raw: str | None, max_digits: int) -> bool:
     return text.isdigit() and len(text) <= max_digits
 
 
+def parsed(number: str, region: str | None = None) -> phonenumbers.PhoneNumber | None:
+    """``number`` as phonenumbers reads it (``region``: for one written
+    without its country code), or None if it is no number. Shared by every
+    check of a number: one parse each. Never change what it returns."""
+    return _parsed(number, None if number.startswith("+") else region)
+
+
+@lru_cache(maxsize=NUMBERS_KEPT)
+def _parsed(number: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
 @lru_cache(maxsize=NUMBERS_KEPT)
 def display(e164: str | None, home: str) -> str:
     """A number as someone in the ``home`` region reads and dials it: its
@@ -94,17 +109,16 @@ def display(e164: str | None, home: str) -> str:
     international one, ``+44 20 7183 8750``, for any other."""
     if e164 is None:
         return "withheld"
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+    number = parsed(e164)
+    if number is None:
         return e164
-    local = parsed.country_code == phonenumbers.country_code_for_region(home)
+    local = number.country_code == phonenumbers.country_code_for_region(home)
     form = (
         phonenumbers.PhoneNumberFormat.NATIONAL
         if local
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
-    return phonenumbers.format_number(parsed, form)
+    return phonenumbers.format_number(number, form)
 
 
 def caller_label(

@@ -16,7 +16,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
 from bridge.core.calls import CallDecision, Outcome, Reason
-from bridge.core.numbers import NUMBERS_KEPT
+from bridge.core.numbers import NUMBERS_KEPT, parsed
 from bridge.core.texts import History
 
 
@@ -75,20 +75,18 @@ def _number_problem(e164: str, region: str) -> Skip | None:
     # microseconds each) are kept for the numbers seen lately.
     if shortnumberinfo.is_emergency_number(e164, region):
         return Skip.SHORT_OR_EMERGENCY
-    try:
-        parsed = phonenumbers.parse(e164, region)
-    except phonenumbers.NumberParseException:
+    number = parsed(e164, region)
+    if number is None:
         return Skip.NOT_TEXTABLE
-    if shortnumberinfo.is_possible_short_number(parsed) and not phonenumbers.is_valid_number(
-        parsed
-    ):
-        return Skip.SHORT_OR_EMERGENCY
-    if not phonenumbers.is_valid_number(parsed):
+    # A number is valid exactly when phonenumbers finds its type: one look
+    # at its patterns, not two (is_valid_number, then number_type).
+    kind = phonenumbers.number_type(number)
+    if kind is PhoneNumberType.UNKNOWN:
+        if shortnumberinfo.is_possible_short_number(number):
+            return Skip.SHORT_OR_EMERGENCY
         return Skip.NOT_TEXTABLE
-    home_code = phonenumbers.country_code_for_region(region)
-    if parsed.country_code != home_code:
+    if number.country_code != phonenumbers.country_code_for_region(region):
         return Skip.NOT_TEXTABLE  # abroad: costly, and not who a local contractor serves
-    kind = phonenumbers.number_type(parsed)
     if kind in _PREMIUM_TYPES:
         return Skip.PREMIUM
     if kind not in _TEXTABLE_TYPES:
