@@ -206,9 +206,7 @@ class GsmModemTransport:
         if self._ready.is_set():
             await self._stored.release(slots)
         else:
-            # Deleted by the tidy of the next connection.
-            self._stored.disown(slots)
-            self._stored.disown_settled()
+            self._stored.leave_to_tidy(slots)
 
     def release_later(self, slots: Sequence[int]) -> None:
         """Settled while more texts wait: see BatchSending.release_later."""

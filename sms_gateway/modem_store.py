@@ -114,11 +114,12 @@ class StoredSends:
     def disown(self, slots: Sequence[int]) -> None:
         """Settled, but not deleted yet: no longer ours, so the next tidy deletes them."""
         self._ours -= set(slots)
-        self._settled = [slot for slot in self._settled if slot in self._ours]
 
-    def disown_settled(self) -> None:
-        """Those released for later left to the next tidy (the modem is away)."""
-        self.disown(self._settled)
+    def leave_to_tidy(self, slots: Sequence[int]) -> None:
+        """:meth:`release` while the modem is away: ``slots``, and those
+        released for later, are deleted by the next connection's tidy."""
+        doomed, self._settled = [*slots, *self._settled], []
+        self.disown(doomed)
 
     async def tidy(self) -> None:
         """Once per connection, after the caller said what it holds: delete the

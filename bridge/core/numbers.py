@@ -56,13 +56,10 @@ def to_e164(raw: str | None, region: str) -> str | None:
         text = text[4:].split("@", 1)[0]
     if not text or not any(ch.isdigit() for ch in text):
         return None
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
+    number = parsed(text, region)  # a caller ID sent as +E.164 is parsed once, here
+    if number is None or not phonenumbers.is_possible_number(number):
         return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def dialled_number(raw: str | None, region: str) -> str | None:
