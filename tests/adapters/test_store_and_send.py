@@ -68,6 +68,25 @@ async def transport_on(
             await asyncio.gather(task, return_exceptions=True)
 
 
+@asynccontextmanager
+async def replugged_on(sim: SimulatedModem) -> AsyncIterator[GsmModemTransport]:
+    """The transport, connected and holding nothing, on ``sim``, which the
+    test unplugs and plugs in again (the transport reconnects at once)."""
+    config = ModemConfig.model_validate(
+        {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 2},
+        context={"region": "US"},
+    )
+    transport = GsmModemTransport(modem_settings(config), reconnect_min=0.02)
+    transport.holds(())
+    task = asyncio.create_task(transport.run(_Sink()))
+    try:
+        await until(lambda: transport.status().connected)
+        yield transport
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 class Handover:
     """An outbox's on_handover: records the slots, and what the modem had sent by then."""
 
@@ -307,27 +326,15 @@ async def test_a_storage_full_of_slots_released_for_later_makes_room_for_the_nex
 async def test_slots_released_for_later_while_the_modem_is_away_go_at_the_next_connection(
     tmp_path: Path,
 ) -> None:
-    async with SimulatedModem(tmp_path / "ttyUSB0") as sim:
-        config = ModemConfig.model_validate(
-            {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 2},
-            context={"region": "US"},
-        )
-        transport = GsmModemTransport(modem_settings(config), reconnect_min=0.02)
-        transport.holds(())
-        task = asyncio.create_task(transport.run(_Sink()))
-        try:
-            await until(lambda: transport.status().connected)
-            handover = BatchHandover(sim.engine)
-            await transport.send_batch(a_batch("one", "two"), on_handover=handover)
-            transport.release_later(told_slots(handover))
-            sim.unplug()
-            await until(lambda: not transport.status().connected)
-            await transport.release(())  # the drain, while the modem is away
-            await sim.replug()
-            await until(lambda: not sim.engine.store)  # the next connection's tidy
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with SimulatedModem(tmp_path / "ttyUSB0") as sim, replugged_on(sim) as transport:
+        handover = BatchHandover(sim.engine)
+        await transport.send_batch(a_batch("one", "two"), on_handover=handover)
+        transport.release_later(told_slots(handover))
+        sim.unplug()
+        await until(lambda: not transport.status().connected)
+        await transport.release(())  # the drain, while the modem is away
+        await sim.replug()
+        await until(lambda: not sim.engine.store)  # the next connection's tidy
 
 
 async def test_a_refused_handover_of_a_batch_leaves_nothing_in_storage(tmp_path: Path) -> None:
@@ -376,26 +383,14 @@ async def test_texts_of_ours_no_text_holds_are_deleted_at_connect(tmp_path: Path
 async def test_a_text_settled_while_the_modem_was_away_leaves_its_slots_at_the_next_connection(
     tmp_path: Path,
 ) -> None:
-    async with SimulatedModem(tmp_path / "ttyUSB0") as sim:
-        config = ModemConfig.model_validate(
-            {"port": sim.path, "sweep_seconds": 3600, "command_timeout": 2},
-            context={"region": "US"},
-        )
-        transport = GsmModemTransport(modem_settings(config), reconnect_min=0.02)
-        transport.holds(())
-        task = asyncio.create_task(transport.run(_Sink()))
-        try:
-            await until(lambda: transport.status().connected)
-            handover = Handover(sim.engine)
-            await transport.send(CALLER, "See you at 3", key=4, on_handover=handover)
-            sim.unplug()
-            await until(lambda: not transport.status().connected)
-            await transport.release(handover.slots)  # the outbox settled it meanwhile
-            await sim.replug()
-            await until(lambda: not set(handover.slots) & set(sim.engine.store))
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with SimulatedModem(tmp_path / "ttyUSB0") as sim, replugged_on(sim) as transport:
+        handover = Handover(sim.engine)
+        await transport.send(CALLER, "See you at 3", key=4, on_handover=handover)
+        sim.unplug()
+        await until(lambda: not transport.status().connected)
+        await transport.release(handover.slots)  # the outbox settled it meanwhile
+        await sim.replug()
+        await until(lambda: not set(handover.slots) & set(sim.engine.store))
 
 
 async def test_a_modem_without_store_and_send_sends_plainly_and_says_so_once(
