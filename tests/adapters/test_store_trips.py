@@ -2,8 +2,10 @@
 operation on a text-back's way - the history the policy reads, the decision
 with its thread and text, the calls in progress, the due texts, the claim and
 the sent mark - is one trip, committed (WAL, synchronous FULL) before it
-returns; the recorder's backlog of a burst is one trip and one commit; a
-cancel never leaves half a transaction behind."""
+returns; the recorder's backlog of a burst is one trip and one commit, and
+so is the alert worker's poll of news (it must not hold the connection
+between a text-back's trips); a cancel never leaves half a transaction
+behind."""
 
 from __future__ import annotations
 
@@ -23,7 +25,15 @@ from bridge.core.recording import HistoryOf, Planned
 from bridge.store import Store, StoreError
 from bridge.store.sqlite.database import BlockingSql, Database
 from tests.support.polling import until
-from tests.support.store_values import CALLER, LATER, T0, a_text, decision
+from tests.support.store_values import (
+    CALLER,
+    LATER,
+    T0,
+    a_text,
+    decision,
+    email,
+    sms,
+)
 
 
 class Statements:
@@ -77,6 +87,25 @@ async def test_a_burst_of_calls_is_one_trip_and_one_commit(tmp_path: Path) -> No
         assert trips == 1
         assert ran.count("COMMIT") == 1
         assert len(await store.due_texts(LATER, limit=100)) == 50
+
+
+async def test_a_polls_worth_of_owner_alerts_is_one_trip_and_one_commit(tmp_path: Path) -> None:
+    """The alert worker queues what it found since its last look (seconds of
+    missed calls in a burst) together: one trip, however many."""
+    async with await Store.open(tmp_path / "t.db") as store:
+        calls = [decision(f"c{n}", caller=f"+1512555{n:04d}") for n in range(30)]
+        await store.record_in_order(calls, _text_everyone, T0)
+        news = await store.unalerted()
+        assert len(news) == 30
+        watch = Statements(store)
+        batch = [(event, [email(), sms()]) for event in news]
+        trips, ran = await watch.trips(store.queue_alerts(batch, "textback.example"))
+        assert trips == 1
+        assert ran.count("COMMIT") == 1
+        assert await store.unalerted() == []
+        assert len(await store.alerts()) == 60
+        texts = await store.due_texts(LATER, limit=100)
+        assert sum(t.kind == "owner_alert" for t in texts) == 30
 
 
 async def test_a_call_back_on_a_thread_is_one_trip(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from bridge.core.alerts import AlertDraft, AlertEvent, QueuedAlert
 from bridge.core.texts import OutgoingText
-from bridge.store.sqlite.connection import Aggregate, Sql
+from bridge.store.sqlite.connection import Aggregate, one_trip
+from bridge.store.sqlite.database import BlockingSql, BlockingTransaction
 from bridge.store.sqlite.outbox import insert_text
 from bridge.store.sqlite.stamps import iso, iso_or_none
 
@@ -44,28 +45,35 @@ _INSERT_ALERT = """
 """
 
 
-async def insert_alerts(
-    sql: Sql,
+@one_trip
+def insert_alerts(
+    sql: BlockingSql,
     now: datetime,
     thread_id: int | None,
     kind: str,
     drafts: Sequence[AlertDraft],
     domain: str,
 ) -> list[int]:
-    return [await insert_alert(sql, now, thread_id, kind, draft, domain) for draft in drafts]
+    return [insert_alert.now(sql, now, thread_id, kind, draft, domain) for draft in drafts]
 
 
-async def insert_alert(
-    sql: Sql, now: datetime, thread_id: int | None, kind: str, draft: AlertDraft, domain: str
+@one_trip
+def insert_alert(
+    sql: BlockingSql,
+    now: datetime,
+    thread_id: int | None,
+    kind: str,
+    draft: AlertDraft,
+    domain: str,
 ) -> int:
     """One alert row - and for a text, its outbox row - inside the caller's transaction."""
     message_id = f"<textback.{kind}.{uuid.uuid4().hex}@{domain}>"
     in_reply_to = None
     if draft.channel == "email" and thread_id is not None:
-        ids = await _threading(sql, thread_id, draft.recipient, message_id, domain)
+        ids = _threading(sql, thread_id, draft.recipient, message_id, domain)
         message_id, in_reply_to = ids
     alert_id = int(
-        await sql.scalar(
+        sql.scalar(
             _INSERT_ALERT,
             (
                 thread_id, draft.owner_id, draft.channel, kind, draft.recipient, draft.subject,
@@ -78,19 +86,19 @@ async def insert_alert(
             draft.recipient, draft.body_text, draft.parts, now + _OWNER_ALERT_TTL,
             kind="owner_alert",
         )  # fmt: skip
-        await insert_text(sql, now, text, thread_id=thread_id, alert_id=alert_id)
+        insert_text.now(sql, now, text, thread_id=thread_id, alert_id=alert_id)
     return alert_id
 
 
-async def _threading(
-    sql: Sql, thread_id: int, recipient: str, message_id: str, domain: str
+def _threading(
+    sql: BlockingSql, thread_id: int, recipient: str, message_id: str, domain: str
 ) -> tuple[str, str | None]:
     """(Message-ID, In-Reply-To) of a thread's email to ``recipient``: their
     first one is the root of their conversation and later ones refer to it,
     so a mail client shows one. The thread's own root id goes to its first
     recipient; another owner's root is their own (a Message-ID is unique)."""
     root = f"<textback.thread{thread_id}@{domain}>"
-    row = await sql.row(
+    row = sql.row(
         "SELECT (SELECT message_id FROM alerts WHERE thread_id = :thread AND channel = 'email'"
         "         AND recipient = :recipient ORDER BY id LIMIT 1),"
         " EXISTS (SELECT 1 FROM alerts WHERE message_id = :root)",
@@ -119,18 +127,23 @@ class Alerts(Aggregate):
     async def queue_alerts(
         self, batch: Sequence[tuple[AlertEvent, Sequence[AlertDraft]]], domain: str
     ) -> list[int]:
-        """Queue events' alerts and mark the events alerted, all in one transaction."""
-        ids: list[int] = []
-        async with self._conn.transaction() as tx:
-            now = self._clock()
+        """Queue events' alerts and mark the events alerted, all in one
+        transaction, in one trip: a poll's worth of news must not hold the
+        connection between the trips of the text a caller is waiting for."""
+        now = self._clock()
+
+        def queue(tx: BlockingTransaction) -> list[int]:
+            ids: list[int] = []
             for event, drafts in batch:
                 table = "calls" if event.kind == "missed_call" else "inbox"
-                await tx.run(
+                tx.run(
                     f"UPDATE {table} SET alerted = 1 WHERE id = ?",  # noqa: S608 -- one of two names
                     (event.source_id,),
                 )
-                ids += await insert_alerts(tx, now, event.thread_id, event.kind, drafts, domain)
-        return ids
+                ids += insert_alerts.now(tx, now, event.thread_id, event.kind, drafts, domain)
+            return ids
+
+        return await self._conn.run_transaction(queue)
 
     async def due_alerts(self, now: datetime, channel: str) -> list[QueuedAlert]:
         async with self._conn.reading() as sql:
