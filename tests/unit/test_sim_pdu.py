@@ -439,7 +439,13 @@ def splits_a_surrogate_pair(text: str) -> bool:
     return any(0xD8 <= units[2 * i - 2] <= 0xDB for i in range(67, len(units) // 2, 67))
 
 
-READABLE = SENDERS.filter(lambda a: not set(a.number) & set(READ_WRONG))
+READABLE = SENDERS.filter(
+    lambda a: (
+        not set(a.number) & set(READ_WRONG)
+        # An alphanumeric address is GSM-7 too: 8 septets ending in @ lose it (xfail 6).
+        and not (a.toa == 0xD0 and ends_in_a_lost_at_sign(a.number))
+    )
+)
 NUMBERS = st.text(st.sampled_from("0123456789"), min_size=3, max_size=15)
 DESTINATIONS = NUMBERS.map(lambda d: "+" + d) | NUMBERS
 
