@@ -49,6 +49,7 @@ async def test_a_run_stores_what_one_by_one_would(store: Store) -> None:
     ]
     assert [h.last_textback_at for h in plan.histories] == [None, T0, None]
     assert [h.textbacks_last_hour for h in plan.histories] == [0, 1, 1]
+    assert [h.textbacks_last_minute for h in plan.histories] == [0, 1, 1]
     calls = {c.linkedid: c for c in await store.recent_calls()}
     assert {k: (c.text_state, c.text_skip) for k, c in calls.items()} == {
         "a": ("queued", None),
@@ -58,6 +59,25 @@ async def test_a_run_stores_what_one_by_one_would(store: Store) -> None:
     assert calls["a"].thread_id == calls["b"].thread_id != calls["c"].thread_id
     assert [c.linkedid for c in await store.open_calls()] == ["later"]  # "a" was decided
     assert {t.to_number for t in await store.due_texts(LATER)} == {CALLER, OTHER}
+
+
+async def test_the_caps_count_what_was_queued_before_and_in_the_run(store: Store) -> None:
+    await store.record_decision(decision("earlier"), text=a_text())
+    plan = Cooldown()
+    items = [
+        decision("a", caller=OTHER),
+        decision("a", caller=OTHER),
+        decision("b", caller="+15125550177"),
+    ]
+    await store.record_in_order(items, plan, T0 + timedelta(seconds=5))
+    # The second "a" is the same call again: nothing queued, nothing counted.
+    assert [h.textbacks_last_hour for h in plan.histories] == [1, 2, 2]
+    an_hour_on = await store.record_in_order(
+        [decision("c", caller="+15125550178")], Cooldown(), T0 + timedelta(minutes=30)
+    )
+    assert an_hour_on[0].planned.text is not None
+    later = await store.text_history("+15125550178", T0 + timedelta(minutes=30))
+    assert (later.textbacks_last_hour, later.textbacks_last_minute) == (4, 0)
 
 
 async def test_a_call_decided_before_is_not_written_again(store: Store) -> None:

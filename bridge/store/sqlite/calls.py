@@ -18,7 +18,7 @@ from bridge.store.sqlite.connection import Aggregate, Sql
 from bridge.store.sqlite.conversations import thread_for
 from bridge.store.sqlite.database import BlockingTransaction
 from bridge.store.sqlite.links import apply_link
-from bridge.store.sqlite.outbox import history, insert_text
+from bridge.store.sqlite.outbox import Histories, insert_text
 from bridge.store.sqlite.stamps import iso, moment, moment_or_none
 
 # Calls that open (or join) a thread for an owner to follow up: a call whose end
@@ -128,6 +128,7 @@ def _in_order(
     statements before it left it (this transaction sees its own writes)."""
     recorded: list[Recorded] = []
     waiting: list[OpenCall] = []
+    histories = Histories(tx, now)
     for item in [*items, None]:
         if isinstance(item, OpenCall):
             waiting.append(item)
@@ -136,8 +137,10 @@ def _in_order(
             tx.run_many(_SAVE_OPEN_CALLS, _open_call_rows(waiting))
             waiting = []
         if item is not None:
-            planned = plan(item, lambda number: history(tx, number, now))
+            planned = plan(item, histories)
             new = _record(tx, item, clock, dry_run, planned.skip, planned.text, planned.link)
+            if new and planned.text is not None:
+                histories.queued(planned.text, clock)
             recorded.append(Recorded(item, new, planned))
     return recorded
 
