@@ -5,7 +5,10 @@ for what ended while nothing was seen, or for a call seen only in part
 
 The AMI callback only feeds the pure tracker (no waiting on disk while the
 socket is read): decisions, and the state of calls in progress, go to the
-recorder's queue (``emit``) in the order they happened.
+recorder's queue (``emit``) in the order they happened. A call's state goes
+as it stands once the events read with it are fed - a hang-up is a dozen
+events, and the state of a call decided among them is never written at all -
+so it is serialised once per read, not once per event.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class CallIntake:
         self.blind_since: datetime | None = None
         self._was_connected = False
         self.caught_up = asyncio.Event()  # set after each catch-up
+        self._changes_due = False  # calls changed, their states not yet emitted
 
     def restore(self, open_calls: list[OpenCall], seen_until: datetime | None) -> int:
         """Where the last run stopped: the calls it was following, and until
@@ -76,9 +80,12 @@ class CallIntake:
 
     def on_event(self, message: AmiMessage) -> None:
         decision = self.tracker.feed(message, self._clock())
-        self._emit_changes()
         if decision is not None:
             self._emit(decision)
+        elif not self._changes_due:
+            # After the rest of this read is fed (the loop's next turn).
+            self._changes_due = True
+            asyncio.get_running_loop().call_soon(self._emit_changes)
 
     def on_report(self, report: DialplanReport) -> None:
         """A call the dialplan reported over FastAGI. While AMI follows the call,
@@ -109,6 +116,7 @@ class CallIntake:
 
     def _out(self, item: CallDecision | OpenCall) -> None:
         if isinstance(item, CallDecision):
+            self._emit_changes()  # what changed before it goes before it
             if self._held.drop(item.linkedid):
                 log.debug("call %s: AMI decided it; the dialplan's report is not needed",
                           item.linkedid)  # fmt: skip
@@ -157,6 +165,7 @@ class CallIntake:
         self._was_connected = state is LinkState.CONNECTED
 
     def _emit_changes(self) -> None:
+        self._changes_due = False
         for changed in self.tracker.take_changed():
             self._emit(changed)
 
