@@ -15,7 +15,7 @@ from bridge.core.calls import CallDecision, OpenCall
 from bridge.core.events import CallDecided, TextQueued
 from bridge.core.recording import Plan, Recorded
 from bridge.core.texts import History, OutgoingText
-from bridge.detection.recorder import DecisionRecorder
+from bridge.detection.recorder import DECISIONS_AT_ONCE, DecisionRecorder
 from tests.support.polling import until
 from tests.support.store_values import decision
 
@@ -73,3 +73,30 @@ async def test_the_outbox_reads_a_commits_texts_before_the_next_write_and_the_lo
         await reader
 
     assert log == ["write a", "outbox reads", "told a", "write b c", "told b", "told c"]
+
+
+async def test_a_burst_is_written_a_batch_of_decisions_at_a_time_in_order() -> None:
+    log: list[str] = []
+    store = SlowStore(log)
+    recorder = DecisionRecorder(
+        store,  # type: ignore[arg-type] -- the one method the recorder calls
+        lambda d, history, now: (None, "why not"),
+        Bus(),
+        clock=lambda: T0,
+        describe=lambda d: d.linkedid,
+    )
+    burst = [str(n) for n in range(2 * DECISIONS_AT_ONCE + 5)]
+    for linkedid in burst:  # all of it waits before the first write
+        recorder.put(decision(linkedid))
+    store.go.set()
+    task = asyncio.create_task(recorder.run())
+    try:
+        await until(lambda: len(log) == 3)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    written = [line.removeprefix("write ").split() for line in log]
+    assert [len(batch) for batch in written] == [DECISIONS_AT_ONCE, DECISIONS_AT_ONCE, 5]
+    assert [linkedid for batch in written for linkedid in batch] == burst
