@@ -134,8 +134,8 @@ class DecisionRecorder:
         return items
 
     async def _store_in_order(self, items: list[Item], *, once: bool = False) -> None:
-        """All that is waiting, in order, in one commit: each decision with its
-        text-back, and the open calls' latest states. ``once``: no retrying
+        """What was taken from the queue, in order, in one commit: each decision
+        with its text-back, and the open calls' latest states. ``once``: no retrying
         (stopping)."""
         items = _latest_states(items)
         if not items:

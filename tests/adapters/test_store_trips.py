@@ -2,10 +2,10 @@
 operation on a text-back's way - the history the policy reads, the decision
 with its thread and text, the calls in progress, the due texts, the claim and
 the sent mark - is one trip, committed (WAL, synchronous FULL) before it
-returns; the recorder's backlog of a burst is one trip and one commit, and
-so is the alert worker's poll of news (it must not hold the connection
-between a text-back's trips); a cancel never leaves half a transaction
-behind."""
+returns; a recorder's batch of a burst (its 20 decisions) is one trip and
+one commit, and so is the alert worker's poll of news (it must not hold the
+connection between a text-back's trips); a cancel never leaves half a
+transaction behind."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def _text_everyone(call: CallDecision, history_of: HistoryOf) -> Planned:
 
 
 async def test_a_burst_of_calls_is_one_trip_and_one_commit(tmp_path: Path) -> None:
-    """The recorder's backlog (record_in_order): a sync of the log for all of it."""
+    """A batch of the recorder's (record_in_order): a sync of the log for all of it."""
     async with await Store.open(tmp_path / "t.db") as store:
         watch = Statements(store)
         burst = [
