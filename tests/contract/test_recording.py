@@ -72,10 +72,10 @@ async def test_the_caps_count_what_was_queued_before_and_in_the_run(store: Store
     await store.record_in_order(items, plan, T0 + timedelta(seconds=5))
     # The second "a" is the same call again: nothing queued, nothing counted.
     assert [h.textbacks_last_hour for h in plan.histories] == [1, 2, 2]
-    an_hour_on = await store.record_in_order(
+    half_an_hour_on = await store.record_in_order(
         [decision("c", caller="+15125550178")], Cooldown(), T0 + timedelta(minutes=30)
     )
-    assert an_hour_on[0].planned.text is not None
+    assert half_an_hour_on[0].planned.text is not None
     later = await store.text_history("+15125550178", T0 + timedelta(minutes=30))
     assert (later.textbacks_last_hour, later.textbacks_last_minute) == (4, 0)
 

@@ -125,7 +125,8 @@ def _in_order(
 ) -> list[Recorded]:
     """record_in_order's transaction, on the database's thread: each run of
     open calls one statement, each decision planned from the history as the
-    statements before it left it (this transaction sees its own writes)."""
+    statements before it left it - its number's rows read (this transaction
+    sees its own writes), the caps' counts kept on as it queues (Histories)."""
     recorded: list[Recorded] = []
     waiting: list[OpenCall] = []
     histories = Histories(tx, now)
